@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up themselves.
+SHELL := /bin/bash
+VENV  := .venv
+DRILL := $(VENV)/bin/drill
+PYTEST_ARGS ?=
+
+.PHONY: setup engine venv images demo test unit integration bench clean
+
+setup: engine venv images          ## Docker engine, .venv with `drill`, images (idempotent)
+
+engine:
+	@scripts/ensure-docker.sh
+
+venv:
+	@scripts/setup-venv.sh
+
+images: engine venv
+	@$(DRILL) images build
+
+demo: setup                        ## the headline drill
+	$(DRILL) demo
+
+test: setup                        ## the whole suite: unit tests, then real drills against real containers
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
+
+unit: venv                         ## fast tests, no Docker
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/unit
+
+integration: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/integration
+
+bench: setup                       ## benchmarks: print numbers, assert nothing
+	$(VENV)/bin/python -m bench
+
+clean:                             ## remove every labelled container, network and volume
+	$(DRILL) clean

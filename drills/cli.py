@@ -1,0 +1,198 @@
+"""The `drill` command. Every expected failure becomes one clear message and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from drills import __version__
+from drills.errors import DrillError, ExitCode
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is our exit code 64 and never a traceback."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        err_console.print(f"[red]error:[/red] {message}")
+        sys.exit(ExitCode.USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="drill", description="Failover drills for HA ticketing and credential stacks.")
+    p.add_argument("--version", action="version", version=f"drill {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    images = sub.add_parser("images", help="build the reference stack's images")
+    images_sub = images.add_subparsers(dest="images_command", metavar="ACTION", parser_class=_Parser)
+    build = images_sub.add_parser("build", help="build what changed (a second run rebuilds nothing)")
+    build.add_argument("--force", action="store_true", help="rebuild every image")
+    build.set_defaults(func=cmd_images_build)
+
+    stack = sub.add_parser("stack", help="run the reference stack")
+    stack_sub = stack.add_subparsers(dest="stack_command", metavar="ACTION", parser_class=_Parser)
+    up = stack_sub.add_parser("up", help="start the stack and wait until it is healthy")
+    _name_arg(up)
+    up.add_argument("--async-replication", action="store_true",
+                    help="asynchronous streaming replication (default: Patroni synchronous_mode_strict)")
+    up.add_argument("--api-replicas", type=_int_range(1, 9), default=3, metavar="N", help="API replicas (default 3)")
+    up.add_argument("--api-port", type=_int_range(1, 65535), default=None, metavar="PORT",
+                    help="host port for the API on 127.0.0.1 (default: a free port)")
+    up.add_argument("--hot-event-seats", type=_int_range(1, 10_000_000), default=20000, metavar="N")
+    up.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS",
+                    help="how long to wait for health (default 180)")
+    up.set_defaults(func=cmd_stack_up)
+    status = stack_sub.add_parser("status", help="each service with its role and health, and the endpoints")
+    _name_arg(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_stack_status)
+    down = stack_sub.add_parser("down", help="remove the stack (containers, network, volumes)")
+    _name_arg(down)
+    down.set_defaults(func=cmd_stack_down)
+
+    clean = sub.add_parser("clean", help="remove every resource labelled drills.run (and nothing else)")
+    clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    clean.set_defaults(func=cmd_clean)
+
+    demo = sub.add_parser("demo", help="the headline demo: stack up, buy tickets, show what happened, tear down")
+    demo.add_argument("--keep-stack", action="store_true", help="leave the stack running afterwards")
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def _name_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", default="default", help="stack name (default: default)")
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _log(msg: str) -> None:
+    err_console.print(msg, markup=False)
+
+
+# ---- commands ------------------------------------------------------------------------------------
+def cmd_images_build(args: argparse.Namespace) -> int:
+    from drills.platform import engine, images
+
+    results = images.build_all(engine.connect(timeout=600), log=_log, force=args.force)
+    for r in results:
+        _log(f"{r.tag:32} {r.action:7} {r.seconds:6.1f}s")
+    return ExitCode.PASS
+
+
+def cmd_stack_up(args: argparse.Namespace) -> int:
+    from drills.platform import engine
+    from drills.platform.stack import Stack, StackOptions
+
+    opts = StackOptions(name=args.name, api_replicas=args.api_replicas, async_replication=args.async_replication,
+                        api_port=args.api_port, hot_event_seats=args.hot_event_seats)
+    status = Stack(engine.connect(), args.name).up(opts, log=_log, timeout=args.timeout)
+    _print_status(status)
+    return ExitCode.PASS
+
+
+def cmd_stack_status(args: argparse.Namespace) -> int:
+    from drills.platform import engine
+    from drills.platform.stack import Stack
+
+    stack = Stack(engine.connect(), args.name)
+    if not stack.exists():
+        if args.json:
+            print(json.dumps({"name": args.name, "exists": False, "healthy": False, "services": []}))
+        else:
+            _log(f"no stack named {args.name!r} (start one with `drill stack up`)")
+        return ExitCode.INFRASTRUCTURE
+    status = stack.status()
+    if args.json:
+        print(json.dumps({"exists": True, **status.to_dict()}, indent=2))
+    else:
+        _print_status(status)
+    return ExitCode.PASS if status.healthy else ExitCode.INFRASTRUCTURE
+
+
+def cmd_stack_down(args: argparse.Namespace) -> int:
+    from drills.platform import engine
+    from drills.platform.stack import Stack
+
+    Stack(engine.connect(), args.name).down(log=_log)
+    return ExitCode.PASS
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from drills.platform import cleanup, engine
+
+    report = cleanup.clean(engine.connect(), dry_run=args.dry_run, log=_log)
+    return ExitCode.INFRASTRUCTURE if report.errors else ExitCode.PASS
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from drills.demo import run_demo
+
+    return run_demo(keep_stack=args.keep_stack, log=_log, out=console)
+
+
+def _print_status(status) -> None:
+    table = Table(title=f"stack {status.name} ({status.run_id})", title_justify="left")
+    for col in ("service", "role", "state", "health", "container", "detail"):
+        table.add_column(col)
+    for s in status.services:
+        colour = "green" if s.health == "healthy" else "red" if s.health == "unhealthy" else "yellow"
+        table.add_row(s.service, s.role, s.state, f"[{colour}]{s.health}[/{colour}]", f"{s.container} {s.id}", s.detail)
+    console.print(table)
+    for key, value in status.endpoints.items():
+        if isinstance(value, dict):
+            for sub, url in value.items():
+                console.print(f"  {key}.{sub:<6} {url}")
+        else:
+            console.print(f"  {key:<13} {value}")
+    if status.problems:
+        console.print("[red]problems:[/red] " + escape("; ".join(status.problems)))
+
+
+# ---- entry point ---------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+    try:
+        return int(args.func(args))
+    except DrillError as exc:
+        _report_error(exc)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/yellow]")
+        return 130
+
+
+def _report_error(exc: DrillError) -> None:
+    err_console.print(f"[red]error:[/red] {escape(exc.message)}")
+    if exc.hint:
+        err_console.print(f"[cyan]hint:[/cyan] {escape(exc.hint)}")
+    if exc.details:
+        err_console.print(exc.details, markup=False, highlight=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

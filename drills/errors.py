@@ -1,0 +1,53 @@
+"""Errors the CLI turns into one clear message and an exit code (never a traceback)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes CI can act on; documented in the README."""
+
+    PASS = 0
+    BUDGET_FAILED = 1
+    ABORTED = 2
+    INFRASTRUCTURE = 3
+    INVALID_SCENARIO = 4
+    INCONCLUSIVE = 5
+    USAGE = 64
+
+
+class DrillError(Exception):
+    """Base of every error we expect and explain; `hint` tells the user what to do next."""
+
+    exit_code: ExitCode = ExitCode.INFRASTRUCTURE
+
+    def __init__(self, message: str, hint: str | None = None, details: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details = details
+
+
+class InfrastructureError(DrillError):
+    """Docker, images, the stack or the harness itself failed (not the system under test)."""
+
+    exit_code = ExitCode.INFRASTRUCTURE
+
+
+class EngineUnavailable(InfrastructureError):
+    """No Docker engine answers."""
+
+
+class ImageBuildError(InfrastructureError):
+    """An image of the reference stack could not be built."""
+
+
+class StackError(InfrastructureError):
+    """The reference stack could not be started, found or made healthy."""
+
+
+class UsageError(DrillError):
+    """The command line itself is wrong."""
+
+    exit_code = ExitCode.USAGE

@@ -1,0 +1,342 @@
+"""Build the reference stack's images locally, without needing any registry.
+
+Every image starts from one Debian bookworm base: `debian:bookworm-slim` where it is present or can be
+pulled, otherwise a rootfs made with `debootstrap` and `docker import`ed. Each image is labelled with a
+hash of everything that went into it (context files, extra files, base image id), so a second build
+skips images whose inputs did not change without even asking the engine to build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound
+
+from drills.errors import ImageBuildError
+from drills.platform import labels
+
+Log = Callable[[str], None]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HARNESS = REPO_ROOT / "harness"
+CACHE = REPO_ROOT / ".cache"
+
+SLIM_BASE = "debian:bookworm-slim"
+LOCAL_BASE = "drills/debian-base:bookworm"
+TOXIPROXY_VERSION = "2.12.0"
+TOXIPROXY_UPSTREAM = f"ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION}"
+TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
+DEBIAN_MIRROR = os.environ.get("DRILLS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+IGNORED_PARTS = {"__pycache__", ".pytest_cache", "dev"}
+PULL_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image of the stack: where its context is and which extra files it needs."""
+
+    key: str
+    tag: str
+    context: Path
+    extra_files: dict[str, Path] = field(default_factory=dict)
+
+
+def image_tag(key: str) -> str:
+    """Tag of one of our images; the stack refers to images only through this."""
+    if key == "toxiproxy":
+        return f"drills/toxiproxy:{TOXIPROXY_VERSION}"
+    return f"drills/{key}:latest"
+
+
+STACK_IMAGES = ("etcd", "postgres", "api", "haproxy", "toxiproxy", "tools")
+
+
+def specs(toxiproxy_binary: Path | None) -> list[ImageSpec]:
+    """The images, in build order."""
+    ctx = {
+        "etcd": HARNESS / "images" / "etcd",
+        "postgres": HARNESS / "images" / "postgres",
+        "api": HARNESS / "api",
+        "haproxy": HARNESS / "images" / "haproxy",
+        "toxiproxy": HARNESS / "images" / "toxiproxy",
+        "tools": HARNESS / "images" / "tools",
+    }
+    out = []
+    for key in STACK_IMAGES:
+        extra = {}
+        if key == "toxiproxy":
+            if toxiproxy_binary is None:
+                continue  # the upstream image was pulled instead
+            extra = {"toxiproxy-server": toxiproxy_binary}
+        out.append(ImageSpec(key, image_tag(key), ctx[key], extra))
+    return out
+
+
+@dataclass
+class BuildResult:
+    key: str
+    tag: str
+    action: str  # "built", "cached", "pulled"
+    seconds: float
+    image_id: str = ""
+
+
+def build_all(client: docker.DockerClient, log: Log = print, force: bool = False) -> list[BuildResult]:
+    """Make sure every image of the stack exists and is current; build what changed."""
+    results: list[BuildResult] = []
+    t0 = time.monotonic()
+    base = resolve_base(client, log)
+    base_id = client.images.get(base).id
+    log(f"base image: {base} ({base_id[7:19]}) [{time.monotonic() - t0:.1f}s]")
+
+    binary: Path | None = None
+    if force or not _has_image(client, image_tag("toxiproxy")) or _is_ours(client, image_tag("toxiproxy")):
+        t1 = time.monotonic()
+        if not force and _try_pull(client, TOXIPROXY_UPSTREAM, log):
+            client.images.get(TOXIPROXY_UPSTREAM).tag(image_tag("toxiproxy"))
+            results.append(BuildResult("toxiproxy", image_tag("toxiproxy"), "pulled", time.monotonic() - t1))
+        else:
+            binary = ensure_toxiproxy_binary(log)
+
+    for spec in specs(binary):
+        results.append(build_one(client, spec, base, base_id, log, force))
+    return results
+
+
+def build_one(
+    client: docker.DockerClient, spec: ImageSpec, base: str, base_id: str, log: Log, force: bool = False
+) -> BuildResult:
+    """Build one image unless an image with the same input hash already carries its tag."""
+    t0 = time.monotonic()
+    files = sorted(_context_files(spec.context)) + sorted(spec.extra_files.items())
+    digest = _hash_inputs(files, base_id)
+    if not force:
+        try:
+            current = client.images.get(spec.tag)
+            if (current.labels or {}).get(labels.BUILD_HASH) == digest:
+                return BuildResult(spec.key, spec.tag, "cached", time.monotonic() - t0, current.id)
+        except ImageNotFound:
+            pass
+    log(f"building {spec.tag} ...")
+    context = _tar_context(files)
+    lines: list[str] = []
+    try:
+        stream = client.api.build(
+            fileobj=context,
+            custom_context=True,
+            tag=spec.tag,
+            buildargs={"BASE": base},
+            labels={labels.BUILD_HASH: digest, "drills.image": spec.key},
+            rm=True,
+            forcerm=True,
+            decode=True,
+        )
+        for chunk in stream:
+            if "stream" in chunk:
+                lines.extend(s for s in chunk["stream"].splitlines() if s.strip())
+            if "error" in chunk:
+                raise ImageBuildError(
+                    f"building {spec.tag} failed: {chunk['error'].strip()}",
+                    hint=f"fix harness/{spec.context.relative_to(HARNESS)} and run `make setup` again",
+                    details="\n".join(lines[-25:]),
+                )
+    except (APIError, DockerException) as exc:
+        raise ImageBuildError(f"building {spec.tag} failed: {exc}", details="\n".join(lines[-25:])) from None
+    image = client.images.get(spec.tag)
+    secs = time.monotonic() - t0
+    log(f"built {spec.tag} in {secs:.1f}s")
+    return BuildResult(spec.key, spec.tag, "built", secs, image.id)
+
+
+def resolve_base(client: docker.DockerClient, log: Log = print) -> str:
+    """Pick the bookworm base: slim if present or pullable, else our debootstrap image (built once)."""
+    if _has_image(client, SLIM_BASE):
+        return SLIM_BASE
+    if _has_image(client, LOCAL_BASE):
+        return LOCAL_BASE
+    if _try_pull(client, SLIM_BASE, log):
+        return SLIM_BASE
+    build_debootstrap_base(client, log)
+    return LOCAL_BASE
+
+
+def build_debootstrap_base(client: docker.DockerClient, log: Log = print) -> None:
+    """Make a minimal bookworm rootfs with debootstrap and import it as LOCAL_BASE."""
+    debootstrap = _find_debootstrap() or _install_debootstrap(log)
+    if debootstrap is None:
+        raise ImageBuildError(
+            f"{SLIM_BASE} cannot be pulled and debootstrap is not installed",
+            hint="install debootstrap (Debian: apt-get install debootstrap), "
+            f"or load {SLIM_BASE} into the engine (docker load)",
+        )
+    if os.geteuid() != 0:
+        raise ImageBuildError("debootstrap needs root to build the base image", hint="run `make setup` as root")
+    log(f"{SLIM_BASE} unavailable; building {LOCAL_BASE} with debootstrap (about a minute) ...")
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="drills-rootfs-") as tmp:
+        root = Path(tmp) / "rootfs"
+        proc = subprocess.run(
+            [debootstrap, "--variant=minbase", "bookworm", str(root), DEBIAN_MIRROR],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+            raise ImageBuildError("debootstrap failed", hint=f"is {DEBIAN_MIRROR} reachable?", details=tail)
+        (root / "etc/apt/sources.list").write_text(
+            f"deb {DEBIAN_MIRROR} bookworm main\n"
+            f"deb {DEBIAN_MIRROR} bookworm-updates main\n"
+            f"deb {DEBIAN_MIRROR.rsplit('/', 1)[0]}/debian-security bookworm-security main\n"
+        )
+        # Like the slim image: no recommends, no caches, no docs.
+        (root / "etc/apt/apt.conf.d/90drills").write_text(
+            'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n'
+        )
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for p in (root / junk).glob("*"):
+                if p.is_file():
+                    p.unlink()
+        archive = Path(tmp) / "rootfs.tar"
+        subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(archive), "."], check=True)
+        try:
+            client.api.import_image_from_file(
+                str(archive), repository=LOCAL_BASE.split(":")[0], tag="bookworm", changes=['CMD ["bash"]']
+            )
+        except DockerException as exc:
+            raise ImageBuildError(f"importing the rootfs as {LOCAL_BASE} failed: {exc}") from None
+    log(f"built {LOCAL_BASE} in {time.monotonic() - t0:.1f}s")
+
+
+def _find_debootstrap() -> str | None:
+    found = shutil.which("debootstrap")
+    return found or ("/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None)
+
+
+def _install_debootstrap(log: Log) -> str | None:
+    """Only reached where no base image can be pulled: install debootstrap on Debian as root."""
+    if os.geteuid() != 0 or not Path("/etc/debian_version").exists():
+        return None
+    log("installing debootstrap (apt-get) to build the base image ...")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "debootstrap"]):
+        if subprocess.run(cmd, capture_output=True, env=env).returncode != 0:
+            return None
+    return _find_debootstrap()
+
+
+def ensure_toxiproxy_binary(log: Log = print) -> Path:
+    """Build the real Toxiproxy server with `go install` into .cache (once), with its version stamped."""
+    out_dir = CACHE / "toxiproxy" / TOXIPROXY_VERSION
+    binary = out_dir / "server"
+    if binary.exists() and _binary_version(binary) == TOXIPROXY_VERSION:
+        return binary
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    if go is None:
+        raise ImageBuildError(
+            f"{TOXIPROXY_UPSTREAM} cannot be pulled and Go is not installed to build Toxiproxy",
+            hint="install Go 1.22 or newer, or make ghcr.io reachable",
+        )
+    log(f"building Toxiproxy {TOXIPROXY_VERSION} with go install (about a minute) ...")
+    t0 = time.monotonic()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, GOBIN=str(out_dir), CGO_ENABLED="0")
+    proc = subprocess.run(
+        [go, "install", "-ldflags", f"-s -w -X {TOXIPROXY_MODULE}.Version={TOXIPROXY_VERSION}",
+         f"{TOXIPROXY_MODULE}/cmd/server@v{TOXIPROXY_VERSION}"],
+        capture_output=True, text=True, env=env,
+    )
+    if proc.returncode != 0 or not binary.exists():
+        raise ImageBuildError("go install of the Toxiproxy server failed",
+                              details="\n".join((proc.stdout + proc.stderr).splitlines()[-20:]))
+    version = _binary_version(binary)
+    if version != TOXIPROXY_VERSION:
+        raise ImageBuildError(f"built Toxiproxy reports version {version!r}, expected {TOXIPROXY_VERSION}")
+    log(f"built Toxiproxy server in {time.monotonic() - t0:.1f}s")
+    return binary
+
+
+def _binary_version(binary: Path) -> str | None:
+    try:
+        out = subprocess.run([str(binary), "-version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    words = (out.stdout + out.stderr).split()
+    return words[-1] if words else None
+
+
+def _has_image(client: docker.DockerClient, ref: str) -> bool:
+    try:
+        client.images.get(ref)
+        return True
+    except ImageNotFound:
+        return False
+
+
+def _is_ours(client: docker.DockerClient, ref: str) -> bool:
+    """True when the image was built here (so it may need a rebuild), False when it was pulled."""
+    try:
+        return labels.BUILD_HASH in (client.images.get(ref).labels or {})
+    except ImageNotFound:
+        return False
+
+
+def _try_pull(client: docker.DockerClient, ref: str, log: Log) -> bool:
+    repo, _, tag = ref.rpartition(":")
+    try:
+        client.api.timeout = PULL_TIMEOUT_S
+        client.images.pull(repo, tag=tag)
+        log(f"pulled {ref}")
+        return True
+    except DockerException as exc:
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        log(f"cannot pull {ref} ({first[:120]}); building locally instead")
+        return False
+
+
+def _context_files(context: Path) -> Iterable[tuple[str, Path]]:
+    ignore = _dockerignore(context)
+    for path in context.rglob("*"):
+        rel = path.relative_to(context)
+        if not path.is_file() or any(part in IGNORED_PARTS for part in rel.parts):
+            continue
+        if path.suffix == ".pyc" or str(rel) in ignore:
+            continue
+        yield str(rel), path
+
+
+def _dockerignore(context: Path) -> set[str]:
+    f = context / ".dockerignore"
+    return {".dockerignore"} if f.exists() else set()
+
+
+def _hash_inputs(files: list[tuple[str, Path]], base_id: str) -> str:
+    h = hashlib.sha256(base_id.encode())
+    for name, path in files:
+        h.update(name.encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+        h.update(b"x" if os.access(path, os.X_OK) else b"-")
+    return h.hexdigest()[:32]
+
+
+def _tar_context(files: list[tuple[str, Path]]) -> io.BytesIO:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, path in files:
+            info = tar.gettarinfo(str(path), arcname=name)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            with path.open("rb") as fh:
+                tar.addfile(info, fh)
+    buf.seek(0)
+    return buf

@@ -1,0 +1,188 @@
+"""What the reference stack is made of: services, their images, configs, ports and links.
+
+Pure data (no Docker calls), so the shape of the stack can be unit-tested and printed by `--dry-run`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+from drills.platform import labels
+from drills.platform.images import HARNESS, image_tag
+
+CONFIG_DIR = HARNESS / "config"
+
+# Lab-only credentials: the stack publishes nothing but on 127.0.0.1 and is torn down after drills.
+SUPERUSER_PASSWORD = "drills-superuser"
+REPLICATION_PASSWORD = "drills-replication"
+APP_USER = APP_PASSWORD = APP_DB = "ticketing"
+
+# Patroni timings. Defaults are ttl 30 / loop_wait 10 / retry_timeout 10: a dead leader is replaced after
+# up to 40 s. Drills want failovers well inside a minute and comparable run to run, so: the leader lock
+# expires 10 s after the last renewal, every node runs its HA loop each second, and DCS/PostgreSQL calls
+# are retried for 4 s (Patroni's rule: loop_wait + 2 * retry_timeout <= ttl).
+PATRONI_TTL = 10
+PATRONI_LOOP_WAIT = 1
+PATRONI_RETRY_TIMEOUT = 4
+HEALTH_CHECK_INTER_MS = 1000
+
+API_PORT = 8000
+DB_PROXY_BASE = 15000   # Toxiproxy listen port for api<i> -> database is DB_PROXY_BASE + i
+LB_PROXY_BASE = 16000   # Toxiproxy listen port for haproxy -> api<i> is LB_PROXY_BASE + i
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """Knobs of the reference stack (a scenario's `stack:` section maps onto these)."""
+
+    name: str = "default"
+    api_replicas: int = 3
+    db_nodes: int = 3
+    etcd_nodes: int = 3
+    async_replication: bool = False
+    maximum_lag_on_failover: int = 1048576
+    hot_event_seats: int = 20000
+    cold_events: int = 3
+    cold_event_seats: int = 500
+    api_port: int | None = None  # host port of the API (HAProxy); None picks a free one
+    scrypt_n: int = 16384
+
+    def validate(self) -> list[str]:
+        problems = []
+        if not self.name.replace("-", "").isalnum() or len(self.name) > 40:
+            problems.append(f"stack name {self.name!r}: use letters, digits and '-' (at most 40)")
+        for key, low, high in (("api_replicas", 1, 9), ("db_nodes", 1, 9), ("etcd_nodes", 1, 9)):
+            value = getattr(self, key)
+            if not low <= value <= high:
+                problems.append(f"{key} must be between {low} and {high}, not {value}")
+        if self.hot_event_seats < 1:
+            problems.append("hot_event_seats must be at least 1")
+        if self.api_port is not None and not 1 <= self.api_port <= 65535:
+            problems.append(f"api_port must be a TCP port (1-65535), not {self.api_port}")
+        return problems
+
+
+@dataclass
+class ServiceSpec:
+    """One container of the stack."""
+
+    service: str
+    role: str
+    image: str
+    command: list[str] | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int | None] = field(default_factory=dict)  # "8080/tcp" -> host port (None = any)
+    volume_path: str | None = None  # a named volume is mounted here
+    files: dict[str, str] = field(default_factory=dict)  # absolute path in container -> content
+
+    def labels(self, run_id: str, stack: str) -> dict[str, str]:
+        return {labels.RUN: run_id, labels.STACK: stack, labels.SERVICE: self.service, labels.ROLE: self.role}
+
+
+def etcd_names(opts: StackOptions) -> list[str]:
+    return [f"etcd{i}" for i in range(1, opts.etcd_nodes + 1)]
+
+
+def db_names(opts: StackOptions) -> list[str]:
+    return [f"pg{i}" for i in range(1, opts.db_nodes + 1)]
+
+
+def api_names(opts: StackOptions) -> list[str]:
+    return [f"api{i}" for i in range(1, opts.api_replicas + 1)]
+
+
+def toxiproxy_proxies(opts: StackOptions) -> list[dict]:
+    """The links Toxiproxy sits on: each API replica to the database, and the LB to each replica."""
+    proxies = []
+    for i, api in enumerate(api_names(opts), start=1):
+        proxies.append({"name": f"{api}_db", "listen": f"0.0.0.0:{DB_PROXY_BASE + i}",
+                        "upstream": "haproxy:5432", "enabled": True})
+    for i, api in enumerate(api_names(opts), start=1):
+        proxies.append({"name": f"lb_{api}", "listen": f"0.0.0.0:{LB_PROXY_BASE + i}",
+                        "upstream": f"{api}:{API_PORT}", "enabled": True})
+    return proxies
+
+
+def render_patroni(opts: StackOptions, name: str) -> str:
+    return _template("patroni.yml.tmpl").substitute(
+        name=name,
+        etcd_hosts=",".join(f"{e}:2379" for e in etcd_names(opts)),
+        ttl=PATRONI_TTL,
+        loop_wait=PATRONI_LOOP_WAIT,
+        retry_timeout=PATRONI_RETRY_TIMEOUT,
+        maximum_lag_on_failover=opts.maximum_lag_on_failover,
+        synchronous_mode="false" if opts.async_replication else "true",
+        superuser_password=SUPERUSER_PASSWORD,
+        replication_password=REPLICATION_PASSWORD,
+    )
+
+
+def render_haproxy(opts: StackOptions) -> str:
+    api_servers = "\n".join(
+        f"    server {api} toxiproxy:{LB_PROXY_BASE + i} check" for i, api in enumerate(api_names(opts), start=1)
+    )
+    pg_servers = "\n".join(f"    server {pg} {pg}:5432 check port 8008" for pg in db_names(opts))
+    return _template("haproxy.cfg.tmpl").substitute(
+        api_servers=api_servers, pg_servers=pg_servers, check_inter_ms=HEALTH_CHECK_INTER_MS
+    )
+
+
+def services(opts: StackOptions, stack_token: str) -> list[ServiceSpec]:
+    """All containers of the stack, in start order (everything retries, so order is only a hint)."""
+    out: list[ServiceSpec] = []
+    etcds = etcd_names(opts)
+    cluster = ",".join(f"{e}=http://{e}:2380" for e in etcds)
+    for e in etcds:
+        out.append(ServiceSpec(
+            service=e, role="etcd", image=image_tag("etcd"),
+            command=[
+                f"--name={e}", "--data-dir=/var/lib/etcd/data",
+                "--listen-client-urls=http://0.0.0.0:2379", f"--advertise-client-urls=http://{e}:2379",
+                "--listen-peer-urls=http://0.0.0.0:2380", f"--initial-advertise-peer-urls=http://{e}:2380",
+                f"--initial-cluster={cluster}", "--initial-cluster-state=new",
+                f"--initial-cluster-token=drills-{stack_token}",
+                "--heartbeat-interval=100", "--election-timeout=1000",
+            ],
+        ))
+    for pg in db_names(opts):
+        out.append(ServiceSpec(
+            service=pg, role="postgres", image=image_tag("postgres"),
+            environment={"DRILLS_APP_USER": APP_USER, "DRILLS_APP_PASSWORD": APP_PASSWORD, "DRILLS_APP_DB": APP_DB},
+            ports={"8008/tcp": None},
+            volume_path="/var/lib/postgresql/data",
+            files={"/etc/patroni/patroni.yml": render_patroni(opts, pg)},
+        ))
+    out.append(ServiceSpec(
+        service="toxiproxy", role="proxy", image=image_tag("toxiproxy"),
+        command=["-host=0.0.0.0", "-port=8474", "-config=/etc/toxiproxy/proxies.json"],
+        ports={"8474/tcp": None},
+        files={"/etc/toxiproxy/proxies.json": json.dumps(toxiproxy_proxies(opts), indent=2)},
+    ))
+    for i, api in enumerate(api_names(opts), start=1):
+        out.append(ServiceSpec(
+            service=api, role="api", image=image_tag("api"),
+            environment={
+                "DATABASE_URL": (
+                    f"host=toxiproxy port={DB_PROXY_BASE + i} dbname={APP_DB} user={APP_USER} "
+                    f"password={APP_PASSWORD} connect_timeout=2 application_name={api}"
+                ),
+                "REPLICA_ID": api,
+                "HOT_EVENT_SEATS": str(opts.hot_event_seats),
+                "COLD_EVENTS": str(opts.cold_events),
+                "COLD_EVENT_SEATS": str(opts.cold_event_seats),
+                "SCRYPT_N": str(opts.scrypt_n),
+            },
+        ))
+    out.append(ServiceSpec(
+        service="haproxy", role="lb", image=image_tag("haproxy"),
+        ports={"8080/tcp": opts.api_port, "8404/tcp": None, "5432/tcp": None},
+        files={"/etc/haproxy/haproxy.cfg": render_haproxy(opts)},
+    ))
+    return out
+
+
+def _template(name: str) -> Template:
+    return Template(Path(CONFIG_DIR / name).read_text())

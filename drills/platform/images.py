@@ -8,6 +8,7 @@ skips images whose inputs did not change without even asking the engine to build
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import os
@@ -38,7 +39,7 @@ TOXIPROXY_VERSION = "2.12.0"
 TOXIPROXY_UPSTREAM = f"ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION}"
 TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
 DEBIAN_MIRROR = os.environ.get("DRILLS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-IGNORED_PARTS = {"__pycache__", ".pytest_cache", "dev"}
+IGNORED_PARTS = {"__pycache__", ".pytest_cache"}
 PULL_TIMEOUT_S = 120
 
 
@@ -101,13 +102,14 @@ def build_all(client: docker.DockerClient, log: Log = print, force: bool = False
     log(f"base image: {base} ({base_id[7:19]}) [{time.monotonic() - t0:.1f}s]")
 
     binary: Path | None = None
-    if force or not _has_image(client, image_tag("toxiproxy")) or _is_ours(client, image_tag("toxiproxy")):
-        t1 = time.monotonic()
-        if not force and _try_pull(client, TOXIPROXY_UPSTREAM, log):
-            client.images.get(TOXIPROXY_UPSTREAM).tag(image_tag("toxiproxy"))
-            results.append(BuildResult("toxiproxy", image_tag("toxiproxy"), "pulled", time.monotonic() - t1))
-        else:
-            binary = ensure_toxiproxy_binary(log)
+    tox = image_tag("toxiproxy")
+    if _has_image(client, tox) and not _is_ours(client, tox) and not force:
+        results.append(BuildResult("toxiproxy", tox, "cached", 0.0))  # pulled earlier
+    elif not _has_image(client, tox) and not force and _try_pull(client, TOXIPROXY_UPSTREAM, log):
+        client.images.get(TOXIPROXY_UPSTREAM).tag(tox)
+        results.append(BuildResult("toxiproxy", tox, "pulled", time.monotonic() - t0))
+    else:
+        binary = ensure_toxiproxy_binary(log)
 
     for spec in specs(binary):
         results.append(build_one(client, spec, base, base_id, log, force))
@@ -305,19 +307,24 @@ def _try_pull(client: docker.DockerClient, ref: str, log: Log) -> bool:
 
 
 def _context_files(context: Path) -> Iterable[tuple[str, Path]]:
-    ignore = _dockerignore(context)
+    """Files of a build context, minus caches and what .dockerignore excludes (simple patterns)."""
+    patterns = _dockerignore(context)
     for path in context.rglob("*"):
         rel = path.relative_to(context)
-        if not path.is_file() or any(part in IGNORED_PARTS for part in rel.parts):
+        if not path.is_file() or any(part in IGNORED_PARTS for part in rel.parts) or path.suffix == ".pyc":
             continue
-        if path.suffix == ".pyc" or str(rel) in ignore:
+        prefixes = ["/".join(rel.parts[: i + 1]) for i in range(len(rel.parts))]
+        if any(fnmatch.fnmatch(p, pat) for p in prefixes for pat in patterns):
             continue
         yield str(rel), path
 
 
-def _dockerignore(context: Path) -> set[str]:
+def _dockerignore(context: Path) -> list[str]:
     f = context / ".dockerignore"
-    return {".dockerignore"} if f.exists() else set()
+    if not f.exists():
+        return []
+    pats = [line.strip().rstrip("/") for line in f.read_text().splitlines()]
+    return [p.removeprefix("**/") for p in pats if p and not p.startswith("#")]
 
 
 def _hash_inputs(files: list[tuple[str, Path]], base_id: str) -> str:

@@ -1,0 +1,1 @@
+"""Ticketing & credential service: the system under test for failover drills."""

@@ -1,0 +1,81 @@
+"""Runtime configuration, read once from the environment.
+
+Every knob has a default so a replica can start with nothing but
+DATABASE_URL; drills and tests override them per container.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+
+class ConfigError(ValueError):
+    """Raised for a malformed environment variable, so startup fails loudly."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    """Immutable settings for one API replica."""
+
+    database_url: str
+    replica_id: str
+    hot_event_seats: int = 20000
+    cold_events: int = 3
+    cold_event_seats: int = 500
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    request_db_timeout_s: float = 5.0
+    session_ttl_s: int = 3600
+    scrypt_n: int = 16384
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Config":
+        """Build a Config from environment variables (see module docstring)."""
+        env = os.environ if env is None else env
+        scrypt_n = _int(env, "SCRYPT_N", 16384, 2)
+        if scrypt_n & (scrypt_n - 1):
+            raise ConfigError(f"SCRYPT_N must be a power of two, got {scrypt_n}")
+        pool_min = _int(env, "DB_POOL_MIN", 2, 0)
+        pool_max = _int(env, "DB_POOL_MAX", 10, 1)
+        if pool_max < pool_min:
+            raise ConfigError("DB_POOL_MAX must be >= DB_POOL_MIN")
+        return cls(
+            database_url=env.get("DATABASE_URL", ""),
+            replica_id=env.get("REPLICA_ID", "") or os.uname().nodename,
+            hot_event_seats=_int(env, "HOT_EVENT_SEATS", 20000, 1),
+            cold_events=_int(env, "COLD_EVENTS", 3, 0),
+            cold_event_seats=_int(env, "COLD_EVENT_SEATS", 500, 1),
+            db_pool_min=pool_min,
+            db_pool_max=pool_max,
+            request_db_timeout_s=_float(env, "REQUEST_DB_TIMEOUT_S", 5.0, 0.1),
+            session_ttl_s=_int(env, "SESSION_TTL_S", 3600, 1),
+            scrypt_n=scrypt_n,
+        )

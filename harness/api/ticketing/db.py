@@ -1,0 +1,501 @@
+"""Connection pool, transaction runner and honest error classification.
+
+The drills kill the PostgreSQL leader, partition the network and delay
+packets, so every database call here answers one question for the client:
+did the write happen?
+
+* DefiniteFailure -- it certainly did not: the error came before COMMIT was
+  sent, or the server answered COMMIT with an error that implies rollback.
+* Indeterminate -- nobody knows: the connection broke or the request timed
+  out while COMMIT was in flight, or the server committed locally but
+  cancelled the wait for synchronous replication (the WARNING
+  "canceling wait for synchronous replication ...", seen through a notice
+  handler), so a failover may still lose the commit.
+
+Transactions are driven explicitly (autocommit connections + BEGIN/COMMIT
+statements) so the runner always knows which of those cases applies, and
+a connection whose protocol state is unknown is closed, never reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, List, Optional, Sequence, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.pq import TransactionStatus
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
+
+from .config import Config
+
+T = TypeVar("T")
+
+#: conninfo keys we add unless DATABASE_URL already sets them. Short
+#: connect timeout + read-write target so a replica or a dead leader is
+#: rejected at connect time; keepalives so idle pooled sockets to a vanished
+#: host fail fast instead of hanging the next request.
+CONNINFO_DEFAULTS = {
+    "connect_timeout": "2",
+    "target_session_attrs": "read-write",
+    "keepalives": "1",
+    "keepalives_idle": "5",
+    "keepalives_interval": "2",
+    "keepalives_count": "3",
+}
+
+#: Notice severities that, when received while COMMIT is in flight, mean
+#: the commit may not be durable across a failover.
+_ALARMING_SEVERITIES = {"WARNING", "ERROR", "FATAL", "PANIC"}
+
+#: SQLSTATE classes that, as an ERROR answer to COMMIT on a healthy
+#: connection, prove the server rolled the transaction back
+#: (integrity violations from deferred constraints, serialization failures).
+_CLEAN_COMMIT_ERROR_CLASSES = {"23", "40"}
+
+
+class Phase(str, enum.Enum):
+    """Where in a transaction's life an error happened."""
+
+    ACQUIRE = "acquire"
+    BEGIN = "begin"
+    BODY = "body"
+    COMMIT = "commit"
+    ROLLBACK = "rollback"
+
+
+class DbError(Exception):
+    """A database problem that the HTTP layer reports as 503."""
+
+    outcome = "fail"
+
+    def __init__(self, op: str, phase: Phase, reason: str, cause: Optional[BaseException] = None):
+        super().__init__(f"{op}: {reason} during {phase.value}")
+        self.op = op
+        self.phase = phase
+        self.reason = reason
+        self.cause = cause
+
+
+class DefiniteFailure(DbError):
+    """The operation certainly had no effect; safe to report as a failure."""
+
+    outcome = "fail"
+
+
+class Indeterminate(DbError):
+    """A write's commit fate is unknown; the client must treat it as maybe-applied."""
+
+    outcome = "info"
+
+
+class _RetryOnFreshConnection(Exception):
+    """Internal: the pooled connection was dead before we sent anything."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@dataclass
+class Notice:
+    """A server notice captured while a transaction ran (fields copied out,
+    because psycopg's Diagnostic is only valid inside the callback)."""
+
+    phase: Phase
+    severity: str
+    sqlstate: Optional[str]
+    message: str
+    detail: str
+
+    @property
+    def threatens_commit(self) -> bool:
+        """True for the sync-rep cancellation warning (or anything as bad)."""
+        text = f"{self.message} {self.detail}".lower()
+        if "synchronous replication" in text or "committed locally" in text:
+            return True
+        return self.phase is Phase.COMMIT and self.severity in _ALARMING_SEVERITIES
+
+
+class Tx:
+    """The handle a transaction body uses to talk to the database."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]):
+        self.conn = conn
+        self.rollback_only = False
+
+    async def fetchone(self, sql: str, params: Optional[Sequence[Any] | dict] = None) -> Optional[tuple]:
+        """Run a statement and return its first row (or None)."""
+        cur = await self.conn.execute(sql, params)
+        return await cur.fetchone()
+
+    async def fetchall(self, sql: str, params: Optional[Sequence[Any] | dict] = None) -> List[tuple]:
+        """Run a statement and return all rows."""
+        cur = await self.conn.execute(sql, params)
+        return await cur.fetchall()
+
+    async def execute(self, sql: str, params: Optional[Sequence[Any] | dict] = None) -> int:
+        """Run a statement and return its row count."""
+        cur = await self.conn.execute(sql, params)
+        return cur.rowcount
+
+    def finish_without_commit(self) -> None:
+        """Mark that the body only read already-committed data (e.g. an
+        idempotent replay): end with ROLLBACK so no commit fate can be unknown."""
+        self.rollback_only = True
+
+
+@dataclass
+class _TxState:
+    phase: Phase = Phase.BEGIN
+    notices: List[Notice] = field(default_factory=list)
+
+
+def build_conninfo(database_url: str, replica_id: str) -> str:
+    """DATABASE_URL plus our failover-friendly defaults (explicit values win)."""
+    params = conninfo_to_dict(database_url)
+    for key, value in CONNINFO_DEFAULTS.items():
+        params.setdefault(key, value)
+    params.setdefault("application_name", f"ticketing-{replica_id}"[:63])
+    return make_conninfo(**params)
+
+
+def is_connection_error(exc: BaseException, conn: Optional[psycopg.AsyncConnection[Any]]) -> bool:
+    """True when the error means the connection itself is gone (not a SQL error)."""
+    if conn is not None and (conn.broken or conn.closed):
+        return True
+    if isinstance(exc, (pg_errors.AdminShutdown, pg_errors.CrashShutdown, pg_errors.CannotConnectNow)):
+        return True
+    return isinstance(exc, psycopg.OperationalError) and getattr(exc, "sqlstate", None) is None
+
+
+def describe_error(exc: BaseException) -> str:
+    """Error class + SQLSTATE (+ message for connection-level errors, which
+    never contain user data) for one-line logs."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    text = f"class={type(exc).__name__} sqlstate={sqlstate}"
+    if sqlstate is None and isinstance(exc, psycopg.Error):
+        msg = " ".join(str(exc).split())[:200]
+        text += f' msg="{msg}"'
+    return text
+
+
+class Database:
+    """Owns the pool and runs reads/writes with timeout and outcome classification."""
+
+    def __init__(self, config: Config, logger: logging.Logger):
+        self.config = config
+        self.log = logger
+        self.conninfo = build_conninfo(config.database_url, config.replica_id)
+        self.timeout = config.request_db_timeout_s
+        # reconnect_timeout bounds psycopg_pool's exponential reconnect
+        # backoff: a short value makes a failed slot give up quickly and be
+        # regrown on demand, so the pool reconnects within ~2 s of the new
+        # leader appearing instead of sleeping through a 32 s backoff step.
+        self.pool = AsyncConnectionPool(
+            self.conninfo,
+            open=False,
+            min_size=config.db_pool_min,
+            max_size=config.db_pool_max,
+            name=f"ticketing-{config.replica_id}",
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            timeout=self.timeout,
+            reconnect_timeout=max(5.0, self.timeout),
+            max_idle=300.0,
+        )
+
+    async def open(self) -> None:
+        """Start the pool without waiting: the DB may well be down at boot."""
+        await self.pool.open(wait=False)
+
+    async def close(self) -> None:
+        """Close the pool (best effort; used at shutdown)."""
+        await self.pool.close(timeout=2.0)
+
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Server-side timeouts mirror the client budget so abandoned backends
+        (after we closed a timed-out socket) do not hold locks forever."""
+        budget_ms = str(int(self.timeout * 1000))
+        idle_ms = str(int(self.timeout * 2000))
+        await conn.execute(
+            "SELECT set_config('statement_timeout', %s, false),"
+            " set_config('idle_in_transaction_session_timeout', %s, false)",
+            (budget_ms, idle_ms),
+        )
+
+    async def connect_direct(self, timeout: float = 10.0) -> psycopg.AsyncConnection[Any]:
+        """A non-pooled connection (for migrations), outside the request budget."""
+        return await asyncio.wait_for(psycopg.AsyncConnection.connect(self.conninfo), timeout)
+
+    # -- connection acquisition / release ----------------------------------
+
+    def _remaining(self, deadline: float) -> float:
+        return deadline - asyncio.get_running_loop().time()
+
+    async def _acquire(self, op: str, deadline: float) -> psycopg.AsyncConnection[Any]:
+        # Note: the pool's own timeout is used rather than cancelling getconn,
+        # because cancelling a waiting getconn can leak a connection in 3.1.
+        remaining = self._remaining(deadline)
+        if remaining <= 0:
+            raise self._fail(op, Phase.ACQUIRE, "timeout", None)
+        try:
+            return await self.pool.getconn(timeout=remaining)
+        except PoolTimeout as exc:
+            raise self._fail(op, Phase.ACQUIRE, "no_connection", exc) from None
+        except PoolClosed as exc:
+            raise self._fail(op, Phase.ACQUIRE, "pool_closed", exc) from None
+
+    async def _release(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Give a connection back; anything not cleanly IDLE is closed first so
+        the pool discards it (psycopg_pool drops connections in BAD state)."""
+        try:
+            if not conn.closed and conn.pgconn.transaction_status != TransactionStatus.IDLE:
+                await conn.close()
+        finally:
+            try:
+                await self.pool.putconn(conn)
+            except Exception as exc:  # pool closed or conn foreign: nothing to save
+                self.log.warning("pool_putconn_failed %s", describe_error(exc))
+
+    async def _rollback_or_close(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Roll back after a deliberate/SQL abort; close if that is not quick.
+
+        Never raises (except cancellation): the outcome was already decided.
+        """
+        if conn.closed:
+            return
+        status = conn.pgconn.transaction_status
+        if status == TransactionStatus.IDLE:
+            return
+        if status not in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            await conn.close()
+            return
+        try:
+            async with asyncio.timeout(1.0):
+                await conn.execute("ROLLBACK")
+        except asyncio.CancelledError:
+            await conn.close()
+            raise
+        except Exception:
+            await conn.close()
+
+    # -- logging helpers ---------------------------------------------------
+
+    def _fail(self, op: str, phase: Phase, reason: str, exc: Optional[BaseException]) -> DefiniteFailure:
+        self.log.warning(
+            "db_error op=%s phase=%s outcome=fail reason=%s %s",
+            op, phase.value, reason, describe_error(exc) if exc else "",
+        )
+        return DefiniteFailure(op, phase, reason, exc)
+
+    def _unknown(self, op: str, phase: Phase, reason: str, exc: Optional[BaseException]) -> Indeterminate:
+        self.log.warning(
+            "db_error op=%s phase=%s outcome=indeterminate reason=%s %s",
+            op, phase.value, reason, describe_error(exc) if exc else "",
+        )
+        return Indeterminate(op, phase, reason, exc)
+
+    def _max_attempts(self) -> int:
+        """How many connections one request may try when each dies at BEGIN.
+
+        Retrying there is provably safe (only BEGIN was sent, on a socket
+        that turned out dead), and after a failover *every* pooled
+        connection is dead: allowing one attempt per pool slot lets a
+        request drain the stale ones (each fails in microseconds) and reach
+        a freshly opened connection instead of failing. Still bounded by
+        the request's time budget.
+        """
+        return self.config.db_pool_max + 1
+
+    # -- reads -------------------------------------------------------------
+
+    async def read(self, op: str, body: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run read-only statements in autocommit mode.
+
+        Reads have no side effects, so any failure is a DefiniteFailure and a
+        connection-level failure is retried once on another connection.
+        """
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        attempts = self._max_attempts()
+        for attempt in range(1, attempts + 1):
+            conn = await self._acquire(op, deadline)
+            try:
+                async with asyncio.timeout(max(self._remaining(deadline), 0.001)):
+                    return await body(Tx(conn))
+            except TimeoutError as exc:
+                await conn.close()
+                raise self._fail(op, Phase.BODY, "timeout", exc) from None
+            except psycopg.Error as exc:
+                if is_connection_error(exc, conn):
+                    await conn.close()
+                    if attempt < attempts and self._remaining(deadline) > 0:
+                        self.log.info("db_retry op=%s reason=dead_connection %s", op, describe_error(exc))
+                        continue
+                    raise self._fail(op, Phase.BODY, "connection_lost", exc) from None
+                raise self._fail(op, Phase.BODY, "sql_error", exc) from None
+            except BaseException:
+                await self._rollback_or_close(conn)
+                raise
+            finally:
+                await self._release(conn)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- writes ------------------------------------------------------------
+
+    async def write(self, op: str, body: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run *body* in one BEGIN..COMMIT transaction and classify failures.
+
+        Returns only when COMMIT is acknowledged without any warning (or the
+        body asked for finish_without_commit). Exceptions raised by *body*
+        that are not database errors (e.g. HTTP 4xx decisions) roll back and
+        propagate unchanged. A dead pooled connection detected at BEGIN --
+        before anything of this transaction was sent -- is retried on another
+        connection (see _max_attempts).
+        """
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        attempts = self._max_attempts()
+        for attempt in range(1, attempts + 1):
+            conn = await self._acquire(op, deadline)
+            try:
+                return await self._run_tx(op, conn, body, deadline)
+            except _RetryOnFreshConnection as retry:
+                if attempt < attempts and self._remaining(deadline) > 0:
+                    self.log.info("db_retry op=%s reason=dead_connection_at_begin %s", op, describe_error(retry.cause))
+                    continue
+                raise self._fail(op, Phase.BEGIN, "connection_lost", retry.cause) from None
+            finally:
+                await self._release(conn)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _run_tx(
+        self,
+        op: str,
+        conn: psycopg.AsyncConnection[Any],
+        body: Callable[[Tx], Awaitable[T]],
+        deadline: float,
+    ) -> T:
+        state = _TxState()
+
+        def on_notice(diag: pg_errors.Diagnostic) -> None:
+            state.notices.append(
+                Notice(
+                    phase=state.phase,
+                    severity=(diag.severity_nonlocalized or diag.severity or "").upper(),
+                    sqlstate=diag.sqlstate,
+                    message=diag.message_primary or "",
+                    detail=diag.message_detail or "",
+                )
+            )
+
+        conn.add_notice_handler(on_notice)
+        tx = Tx(conn)
+        try:
+            async with asyncio.timeout(max(self._remaining(deadline), 0.001)):
+                try:
+                    await conn.execute("BEGIN")
+                except psycopg.Error as exc:
+                    if is_connection_error(exc, conn):
+                        await conn.close()
+                        raise _RetryOnFreshConnection(exc) from None
+                    raise
+                state.phase = Phase.BODY
+                result = await body(tx)
+                if tx.rollback_only:
+                    state.phase = Phase.ROLLBACK
+                    await self._rollback_or_close(conn)
+                    return result
+                state.phase = Phase.COMMIT
+                cur = await conn.execute("COMMIT")
+                status = cur.statusmessage
+            # COMMIT answered. Was it clean?
+            alarming = [n for n in state.notices if n.threatens_commit]
+            if alarming:
+                n = alarming[0]
+                self.log.warning(
+                    "db_notice op=%s phase=%s severity=%s sqlstate=%s msg=%r",
+                    op, n.phase.value, n.severity, n.sqlstate, n.message[:200],
+                )
+                raise self._unknown(op, Phase.COMMIT, "commit_not_replicated", None)
+            if status != "COMMIT":
+                # e.g. "ROLLBACK": the server had aborted the transaction.
+                raise self._fail(op, Phase.COMMIT, f"commit_returned_{status}", None)
+            return result
+        except (_RetryOnFreshConnection, DbError):
+            raise
+        except TimeoutError as exc:
+            await conn.close()
+            if state.phase is Phase.COMMIT:
+                raise self._unknown(op, state.phase, "timeout_during_commit", exc) from None
+            raise self._fail(op, state.phase, "timeout", exc) from None
+        except psycopg.Error as exc:
+            healthy = not is_connection_error(exc, conn)
+            if not healthy:
+                await conn.close()
+            elif state.phase is not Phase.COMMIT:
+                await self._rollback_or_close(conn)
+            raise self._classify(op, state.phase, exc, healthy) from None
+        except asyncio.CancelledError:
+            await conn.close()
+            if state.phase is Phase.COMMIT:
+                self._unknown(op, state.phase, "cancelled_during_commit", None)
+            raise
+        except BaseException:
+            # Body decided to abort (HTTP 4xx) or hit a bug: never committed.
+            if state.phase is Phase.COMMIT:
+                await conn.close()
+                raise self._unknown(op, state.phase, "unexpected_error_during_commit", None) from None
+            await self._rollback_or_close(conn)
+            raise
+        finally:
+            conn.remove_notice_handler(on_notice)
+
+    def _classify(self, op: str, phase: Phase, exc: psycopg.Error, healthy: bool) -> DbError:
+        """Map a psycopg error in *phase* to a definite or unknown outcome."""
+        if phase is Phase.COMMIT:
+            sqlstate = getattr(exc, "sqlstate", None) or ""
+            severity = (exc.diag.severity_nonlocalized or "").upper()
+            if healthy and severity == "ERROR" and sqlstate[:2] in _CLEAN_COMMIT_ERROR_CLASSES:
+                return self._fail(op, phase, "commit_rejected", exc)
+            reason = "commit_error" if healthy else "connection_lost_during_commit"
+            return self._unknown(op, phase, reason, exc)
+        reason = "connection_lost" if not healthy else "sql_error"
+        if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+            reason = "read_only_replica"
+        elif isinstance(exc, (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)):
+            reason = "conflict"
+        elif isinstance(exc, pg_errors.QueryCanceled):
+            reason = "cancelled"
+        return self._fail(op, phase, reason, exc)
+
+    # -- readiness ---------------------------------------------------------
+
+    async def check_primary(self, timeout: float = 2.0) -> Optional[str]:
+        """Return None if a writable primary answers, else a short reason."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(timeout, self.timeout)
+        try:
+            conn = await self.pool.getconn(timeout=max(deadline - loop.time(), 0.001))
+        except (PoolTimeout, PoolClosed):
+            return "no_connection"
+        try:
+            async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
+                row = await (await conn.execute("SELECT pg_is_in_recovery()")).fetchone()
+            if row is None or row[0]:
+                return "in_recovery"
+            return None
+        except TimeoutError:
+            await conn.close()
+            return "timeout"
+        except psycopg.Error as exc:
+            if is_connection_error(exc, conn):
+                await conn.close()
+                return "connection_lost"
+            return "sql_error"
+        finally:
+            await self._release(conn)
+

@@ -1,0 +1,198 @@
+"""The typed scenario: what a validated YAML drill becomes. Every stage reads only this.
+
+Durations are seconds (float). Offsets in the fault schedule are seconds from the start of load.
+The YAML spelling of each field is the field name; durations may be written `30s`, `2m`, `500ms` or a number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Selection = Literal["one", "all", "minority", "majority", "random"]
+ProfileType = Literal["constant_users", "arrival_rate", "stages"]
+Expect = Literal["pass", "fail"]
+
+# Roles a target can name; resolved at the moment of injection.
+TARGET_ROLES = ("leader", "sync_standby", "replica", "postgres", "api", "lb", "etcd", "proxy")
+
+FAULT_TYPES = (
+    # process (docker)
+    "kill", "stop", "freeze", "restart",
+    # network (iptables in the target's namespace, through a sidecar)
+    "isolate", "partition", "partition_oneway", "packet_loss",
+    # Toxiproxy toxics on declared links
+    "latency", "bandwidth", "timeout", "reset_peer", "slicer", "limit_data", "link_down",
+)
+
+BUDGET_METRICS = (
+    # availability, from the history
+    "success_ratio", "longest_outage_s", "recovery_s", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+    # from the probes
+    "failover_s", "detection_s",
+    # data loss, from history + final state
+    "lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "credential_changes_lost",
+    "revoked_sessions_working",
+    # cost
+    "error_budget_burn",
+)
+PHASES = ("all", "warmup", "steady", "recovery", "before_fault", "during_fault", "after_heal")
+OPERATIONS = ("all", "purchase", "login", "register", "browse", "rotate_password", "verify_password")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a value came from in the YAML, so later errors can point at file:line:column."""
+
+    file: str
+    line: int
+    column: int
+
+
+@dataclass
+class ReferenceStack:
+    async_replication: bool = False
+    api_replicas: int = 3
+    hot_event_seats: int = 20000
+    cold_events: int = 3
+    cold_event_seats: int = 500
+    maximum_lag_on_failover: int = 1048576
+    keep: bool = False  # leave the stack running after the drill
+
+
+@dataclass
+class AttachedStack:
+    """The user's own running containers."""
+
+    api_url: str                       # must be http://127.0.0.1:PORT or http://localhost:PORT
+    containers: dict[str, str] = field(default_factory=dict)  # service name -> container name
+    label_selector: str | None = None  # e.g. "com.example.stack=ticketing"; adds every matching container
+    roles: dict[str, str] = field(default_factory=dict)       # service name -> static role
+    patroni_urls: dict[str, str] = field(default_factory=dict)  # service -> http://127.0.0.1:PORT (optional)
+    toxiproxy_url: str | None = None
+
+
+@dataclass
+class StackSection:
+    reference: ReferenceStack | None = None
+    attach: AttachedStack | None = None
+
+
+@dataclass
+class Phases:
+    warmup: float = 10.0
+    steady: float = 60.0
+    recovery: float = 20.0
+
+    @property
+    def total(self) -> float:
+        return self.warmup + self.steady + self.recovery
+
+
+@dataclass
+class Stage:
+    duration: float
+    users: int | None = None     # for user stages
+    rate: float | None = None    # for arrival-rate stages (operations per second)
+    spawn_rate: float | None = None
+
+
+@dataclass
+class LoadProfile:
+    type: ProfileType = "constant_users"
+    users: int = 20
+    spawn_rate: float = 10.0
+    rate: float | None = None           # arrival_rate: operations started per second, kept up during stalls
+    max_users: int = 200                # arrival_rate: cap on concurrent users offering the rate
+    stages: list[Stage] = field(default_factory=list)
+
+
+@dataclass
+class LoadSection:
+    locustfile: str = "builtin"         # "builtin" (drills/load/locustfile.py) or a path relative to the scenario
+    user_classes: list[str] = field(default_factory=list)  # empty = the locustfile's defaults
+    profile: LoadProfile = field(default_factory=LoadProfile)
+    mix: dict[str, float] = field(default_factory=lambda: {"purchase": 70, "browse": 20, "rotate_password": 5,
+                                                          "login": 5})
+    hot_share: float = 0.8              # share of purchases aimed at the hot set of seats
+    hot_seats: int = 200                # size of the hot set (low seat numbers of the hot event)
+    request_timeout: float = 5.0
+    max_retries: int = 3                # purchase retries with the same idempotency key
+    workers: int = 0                    # 0 = one local Locust process; N = a master and N workers
+
+
+@dataclass
+class Target:
+    service: str | None = None          # a service name (pg1, api2, haproxy, or the user's container name)
+    role: str | None = None             # one of TARGET_ROLES, resolved at injection time
+    label: str | None = None            # key=value on the user's own containers
+    select: Selection = "one"
+    count: int | None = None            # select N (overrides select)
+
+
+@dataclass
+class After:
+    fault: str                          # id of another fault
+    event: Literal["injected", "healed"] = "healed"
+    delay: float = 0.0
+
+
+@dataclass
+class Fault:
+    id: str
+    type: str                           # one of FAULT_TYPES
+    target: Target | None = None        # process/network faults
+    link: str | None = None             # Toxiproxy faults: proxy name, e.g. api1_db, lb_api2, or "api*_db"
+    at: float | None = None             # offset from the start of load
+    after: After | None = None          # or: relative to another fault's inject/heal
+    duration: float | None = None       # None = until the end of the steady phase
+    repeat_every: float | None = None   # flip-flop: inject again every N seconds (fresh random target)
+    repeat_count: int | None = None
+    params: dict = field(default_factory=dict)  # type-specific, e.g. signal, latency_ms, jitter_ms, percent
+    source: Source | None = None
+
+
+@dataclass
+class Budget:
+    metric: str                         # one of BUDGET_METRICS
+    min: float | None = None
+    max: float | None = None
+    op: str = "purchase"                # one of OPERATIONS
+    phase: str = "all"                  # one of PHASES
+    name: str | None = None             # display name; defaults to metric[op,phase]
+    source: Source | None = None
+
+    @property
+    def display(self) -> str:
+        return self.name or f"{self.metric}[{self.op},{self.phase}]"
+
+
+@dataclass
+class AbortCondition:
+    metric: Literal["error_ratio", "p99_ms", "probe_failing"]
+    above: float | None = None
+    window: float = 10.0                # seconds (sliding)
+    probe: str | None = None            # for probe_failing: e.g. "no_leader", "api_all_down"
+
+
+@dataclass
+class SLO:
+    target: float = 0.9999              # success ratio objective
+    period_days: float = 30.0
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    seed: int | None = None
+    expect: Expect = "pass"
+    stack: StackSection = field(default_factory=lambda: StackSection(reference=ReferenceStack()))
+    phases: Phases = field(default_factory=Phases)
+    load: LoadSection = field(default_factory=LoadSection)
+    faults: list[Fault] = field(default_factory=list)
+    budgets: list[Budget] = field(default_factory=list)
+    abort: list[AbortCondition] = field(default_factory=list)
+    slo: SLO = field(default_factory=SLO)
+    path: str | None = None             # the file it was loaded from

@@ -2,23 +2,57 @@
 
 toxiproxy-python (unmaintained since 2019) keeps the server address in class attributes, sets no request
 timeouts, defaults new proxies to a loopback listen address and returns `version()` as bytes. This adapter
-binds the library to one server at a time under a lock, and speaks the HTTP API directly, with timeouts,
-for what the library cannot do.
+binds the library to one server at a time under a lock, gives its HTTP calls a timeout (a heal must never
+hang), and speaks the HTTP API directly for what the library cannot do (JSON version, listing with
+toxics, existence checks).
 """
 
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 from urllib.parse import urlparse
 
 import requests
+import toxiproxy.api as _toxiproxy_api
 from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
+from toxiproxy.exceptions import NotFound
 
 _LIBRARY_LOCK = threading.Lock()
 DEFAULT_TIMEOUT = 3.0
+
+# Toxic types and the attributes Toxiproxy 2.x understands (see its README "Toxics").
+TOXIC_ATTRIBUTES = {
+    "latency": ("latency", "jitter"),
+    "bandwidth": ("rate",),
+    "slow_close": ("delay",),
+    "timeout": ("timeout",),
+    "reset_peer": ("timeout",),
+    "slicer": ("average_size", "size_variation", "delay"),
+    "limit_data": ("bytes",),
+}
+
+
+class ToxiproxyError(RuntimeError):
+    """A Toxiproxy call failed; the message names the server, proxy and operation."""
+
+
+class _TimeoutRequests:
+    """Stands in for the `requests` module inside toxiproxy-python so every call has a timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+
+    def get(self, url: str, **kw: Any) -> requests.Response:
+        return requests.get(url, timeout=self.timeout, **kw)
+
+    def post(self, url: str, **kw: Any) -> requests.Response:
+        return requests.post(url, timeout=self.timeout, **kw)
+
+    def delete(self, url: str, **kw: Any) -> requests.Response:
+        return requests.delete(url, timeout=self.timeout, **kw)
 
 
 class ToxiproxyClient:
@@ -34,11 +68,18 @@ class ToxiproxyClient:
     def _library(self) -> Iterator[Toxiproxy]:
         """toxiproxy-python bound to this server (its address is global state, hence the lock)."""
         with _LIBRARY_LOCK:
+            saved = _toxiproxy_api.requests
             APIConsumer.host, APIConsumer.port = self._host, self._port
-            yield Toxiproxy()
+            _toxiproxy_api.requests = _TimeoutRequests(self.timeout)
+            try:
+                yield Toxiproxy()
+            except requests.RequestException as exc:
+                raise ToxiproxyError(f"Toxiproxy at {self.url} did not answer: {exc}") from None
+            finally:
+                _toxiproxy_api.requests = saved
 
     def version(self) -> str | None:
-        """Server version as text (the library returns raw bytes, or JSON on newer servers)."""
+        """Server version as text (the library returns raw bytes, and newer servers answer JSON)."""
         try:
             resp = requests.get(f"{self.url}/version", timeout=self.timeout)
             resp.raise_for_status()
@@ -54,11 +95,65 @@ class ToxiproxyClient:
 
     def proxies(self) -> dict[str, dict]:
         """All proxies with their listen/upstream/enabled state and toxics."""
-        resp = requests.get(f"{self.url}/proxies", timeout=self.timeout)
-        resp.raise_for_status()
-        return resp.json()
+        try:
+            resp = requests.get(f"{self.url}/proxies", timeout=self.timeout)
+            resp.raise_for_status()
+            return resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise ToxiproxyError(f"Toxiproxy at {self.url}: listing proxies failed: {exc}") from None
+
+    def add_toxic(self, proxy: str, name: str, toxic_type: str, attributes: dict[str, Any],
+                  stream: str = "downstream", toxicity: float = 1.0) -> None:
+        """Add one toxic; the name is ours (drills-...) so a heal or `drill clean` can find it."""
+        if toxic_type not in TOXIC_ATTRIBUTES:
+            raise ToxiproxyError(f"unknown toxic type {toxic_type!r}")
+        with self._library() as lib:
+            target = lib.get_proxy(proxy)
+            if target is None:
+                raise ToxiproxyError(f"Toxiproxy at {self.url} has no proxy {proxy!r}")
+            try:
+                target.add_toxic(type=toxic_type, name=name, stream=stream, toxicity=toxicity,
+                                 attributes=attributes)
+            except Exception as exc:  # the library raises its own exception types with raw bytes
+                raise ToxiproxyError(f"adding toxic {name} to {proxy}: {exc}") from None
+
+    def remove_toxic(self, proxy: str, name: str) -> bool:
+        """Remove a toxic; False when it was already gone (heals are idempotent)."""
+        with self._library() as lib:
+            target = lib.get_proxy(proxy)
+            if target is None:
+                return False
+            try:
+                target.destroy_toxic(name)
+                return True
+            except NotFound:
+                return False
+
+    def set_enabled(self, proxy: str, enabled: bool) -> None:
+        """Link down (disabled: listener closed, connections dropped) or up again."""
+        with self._library() as lib:
+            target = lib.get_proxy(proxy)
+            if target is None:
+                raise ToxiproxyError(f"Toxiproxy at {self.url} has no proxy {proxy!r}")
+            if enabled:
+                target.enable()
+            else:
+                target.disable()
 
     def reset(self) -> None:
         """Enable every proxy and remove every toxic: the universal heal."""
-        with self._library() as lib:
-            lib.reset()
+        try:
+            requests.post(f"{self.url}/reset", timeout=self.timeout).raise_for_status()
+        except requests.RequestException as exc:
+            raise ToxiproxyError(f"Toxiproxy at {self.url}: reset failed: {exc}") from None
+
+    def leftovers(self, prefix: str = "drills-") -> list[str]:
+        """Toxics of ours still present, and disabled proxies: what a verified heal must find empty."""
+        found = []
+        for name, proxy in self.proxies().items():
+            if not proxy.get("enabled", True):
+                found.append(f"{name}: disabled")
+            for toxic in proxy.get("toxics") or []:
+                if str(toxic.get("name", "")).startswith(prefix):
+                    found.append(f"{name}: toxic {toxic['name']}")
+        return found

@@ -1,0 +1,97 @@
+"""Heal actions as plain data, so the runner, a signal handler and `drill clean` (after the harness was
+SIGKILLed, reading the ledger) all heal the same way. Every action is idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import docker
+from docker.errors import APIError, NotFound
+
+from drills.platform.toxiproxy import ToxiproxyClient, ToxiproxyError
+
+
+@dataclass
+class HealAction:
+    action: str                      # start | unpause | iptables_remove | remove_container | remove_toxic | enable_proxy
+    container: str | None = None     # container id (target or sidecar)
+    name: str | None = None          # human name for messages
+    chains: list[str] = field(default_factory=list)
+    sidecar: str | None = None
+    toxiproxy: str | None = None
+    proxy: str | None = None
+    toxic: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, [], "")}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "HealAction":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def describe(self) -> str:
+        what = self.name or self.container or self.proxy or "?"
+        if self.toxic:
+            what = f"{self.proxy}/{self.toxic}"
+        return f"{self.action} {what}"
+
+
+def execute(action: HealAction, client: docker.DockerClient | None) -> str:
+    """Perform one heal action; returns what was done. Raises only when the action truly failed."""
+    if action.action in ("start", "unpause", "iptables_remove", "remove_container") and client is None:
+        raise RuntimeError("a Docker client is needed")
+    try:
+        if action.action == "start":
+            c = client.containers.get(action.container)
+            if c.status == "paused":
+                c.unpause()
+            if c.status != "running":
+                c.start()
+                return f"started {c.name}"
+            return f"{c.name} already running"
+        if action.action == "unpause":
+            c = client.containers.get(action.container)
+            if c.status == "paused":
+                c.unpause()
+                return f"unpaused {c.name}"
+            return f"{c.name} not paused"
+        if action.action == "iptables_remove":
+            return _iptables_remove(client, action)
+        if action.action == "remove_container":
+            client.containers.get(action.container).remove(force=True)
+            return f"removed {action.name or action.container}"
+        if action.action == "remove_toxic":
+            gone = ToxiproxyClient(action.toxiproxy).remove_toxic(action.proxy, action.toxic)
+            return f"removed toxic {action.proxy}/{action.toxic}" if gone else f"toxic {action.toxic} already gone"
+        if action.action == "enable_proxy":
+            ToxiproxyClient(action.toxiproxy).set_enabled(action.proxy, True)
+            return f"enabled proxy {action.proxy}"
+    except NotFound:
+        return f"{action.describe()}: already gone"
+    except (APIError, ToxiproxyError) as exc:
+        raise RuntimeError(f"{action.describe()} failed: {getattr(exc, 'explanation', None) or exc}") from None
+    raise RuntimeError(f"unknown heal action {action.action!r}")
+
+
+def _iptables_remove(client: docker.DockerClient, action: HealAction) -> str:
+    """Delete our chains in the target's namespace, through the sidecar that added them."""
+    try:
+        sidecar = client.containers.get(action.sidecar)
+    except NotFound:
+        return f"sidecar for {action.name} gone (the target restarted: its rules went with its namespace)"
+    if sidecar.status != "running":
+        return f"sidecar for {action.name} not running (the target's namespace is gone with its rules)"
+    script = []
+    for chain in action.chains:
+        hook = "INPUT" if chain.endswith("I") else "OUTPUT"
+        script.append(f"while iptables -w -D {hook} -j {chain} 2>/dev/null; do :; done; "
+                      f"iptables -w -F {chain} 2>/dev/null; iptables -w -X {chain} 2>/dev/null")
+    code, out = sidecar.exec_run(["sh", "-c", "; ".join(script) + "; iptables -w -S | grep -c ' DR' || true"])
+    remaining = out.decode(errors="replace").strip().splitlines()
+    if remaining and remaining[-1].isdigit() and int(remaining[-1]) > 0:
+        leftover = sidecar.exec_run(["sh", "-c", "iptables -w -S | grep ' DR'"])[1].decode(errors="replace")
+        if any(ch in leftover for ch in action.chains):
+            raise RuntimeError(f"iptables rules still present on {action.name}: {leftover.strip()}")
+    return f"removed iptables chains {','.join(action.chains)} on {action.name}"

@@ -1,0 +1,112 @@
+"""Network faults with iptables inside the target's network namespace (the kernel here has no sch_netem).
+
+A short-lived sidecar (drills/tools, NET_ADMIN) joins the target's namespace, so targets need neither
+iptables nor extra capabilities — and the user's own containers can be targeted too. Rules live in
+chains of our own (DR<hash>I / DR<hash>O) hooked first into INPUT/OUTPUT, so a heal removes exactly ours.
+Only the addresses of the system's own containers are matched: no other host is ever involved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+
+from drills.faults.context import FaultContext, Injection
+from drills.faults.heal import HealAction
+from drills.faults.targets import Node, TargetError, candidates
+from drills.platform import labels
+from drills.platform.images import image_tag
+from drills.scenario.model import Fault, Target
+
+
+def inject(ctx: FaultContext, fault: Fault, key: str, nodes: list[Node]) -> Injection:
+    plan = _plan(ctx, fault, nodes)  # node -> (drop_in_from, drop_out_to, probability)
+    if not plan:
+        raise TargetError("the partition leaves nobody on the other side")
+    ctx.ledger.register(key, fault.id, fault.type, [])
+    with ThreadPoolExecutor(max_workers=min(8, len(plan))) as pool:
+        results = list(pool.map(lambda item: _apply(ctx, fault, key, item[0], *item[1]), plan.items()))
+    return Injection(targets=sorted(plan, key=lambda n: n.service), detail="; ".join(results))
+
+
+def _plan(ctx: FaultContext, fault: Fault, nodes: list[Node]) -> dict[Node, tuple[list[str], list[str], float]]:
+    everyone = list(ctx.view.nodes.values())
+
+    def ips(group: list[Node]) -> list[str]:
+        return sorted({ip for n in group for ip in n.ips})
+
+    if fault.type == "isolate":
+        return {n: (ips(_others(everyone, [n])), ips(_others(everyone, [n])), 1.0) for n in nodes}
+    if fault.type == "packet_loss":
+        p = float(fault.params.get("percent", 10)) / 100.0
+        return {n: (ips(_others(everyone, [n])), ips(_others(everyone, [n])), p) for n in nodes}
+    if fault.type == "partition_oneway":
+        direction = fault.params.get("direction", "in")
+        peers = {n: ips(_others(everyone, nodes)) for n in nodes}
+        return {n: (peers[n] if direction == "in" else [], peers[n] if direction == "out" else [], 1.0)
+                for n in nodes}
+    if fault.type == "partition":
+        groups = _groups(ctx, fault, nodes, everyone)
+        plan = {}
+        for i, group in enumerate(groups):
+            others = [n for j, g in enumerate(groups) if j != i for n in g]
+            for n in group:
+                if others:
+                    plan[n] = (ips(others), ips(others), 1.0)
+        return plan
+    raise ValueError(f"not a network fault: {fault.type}")
+
+
+def _groups(ctx: FaultContext, fault: Fault, nodes: list[Node], everyone: list[Node]) -> list[list[Node]]:
+    """`groups: [[leader], [rest]]` style, or the shorthand: the fault's targets versus everybody else."""
+    spec = fault.params.get("groups")
+    if not spec:
+        return [nodes, _others(everyone, nodes)]
+    groups: list[list[Node]] = []
+    taken: set[str] = set()
+    for raw in spec:
+        group: list[Node] = []
+        for item in raw:
+            if item == "rest":
+                continue
+            t = Target(role=item) if item in ("leader", "sync_standby", "replica", "postgres", "api", "lb",
+                                               "etcd", "proxy") else Target(service=item)
+            group.extend(n for n in candidates(t, ctx.view) if n.service not in taken)
+        taken.update(n.service for n in group)
+        groups.append(group)
+    for raw, group in zip(spec, groups):
+        if "rest" in raw:
+            group.extend(n for n in everyone if n.service not in taken)
+    return [g for g in groups if g]
+
+
+def _others(everyone: list[Node], excluded: list[Node]) -> list[Node]:
+    names = {n.service for n in excluded}
+    return [n for n in everyone if n.service not in names]
+
+
+def _apply(ctx: FaultContext, fault: Fault, key: str, node: Node, drop_in: list[str], drop_out: list[str],
+           probability: float) -> str:
+    c = ctx.view.container(node)
+    if c.status != "running":
+        raise TargetError(f"{node.service} is {c.status}: cannot enter its network namespace")
+    tag = hashlib.sha1(f"{ctx.run_id}:{key}:{node.service}".encode()).hexdigest()[:8]
+    chain_in, chain_out = f"DR{tag}I", f"DR{tag}O"
+    sidecar = ctx.client.containers.run(
+        image_tag("tools"), detach=True, name=f"drills-nf-{tag}-{node.service}"[:63],
+        network_mode=f"container:{node.container_id}", cap_add=["NET_ADMIN"],
+        labels={labels.RUN: ctx.run_id, labels.KIND: "netfault", "drills.target": node.container_name},
+    )
+    ctx.ledger.extend(key, [HealAction("remove_container", container=sidecar.id, name=sidecar.name),
+                            HealAction("iptables_remove", container=node.container_id, name=node.service,
+                                       chains=[chain_in, chain_out], sidecar=sidecar.id)])
+    match = f"-m statistic --mode random --probability {probability:.4f} " if probability < 1.0 else ""
+    cmds = [f"iptables -w -N {chain_in}", f"iptables -w -N {chain_out}"]
+    cmds += [f"iptables -w -A {chain_in} -s {ip} {match}-j DROP" for ip in drop_in]
+    cmds += [f"iptables -w -A {chain_out} -d {ip} {match}-j DROP" for ip in drop_out]
+    cmds += [f"iptables -w -I INPUT 1 -j {chain_in}", f"iptables -w -I OUTPUT 1 -j {chain_out}"]
+    code, out = sidecar.exec_run(["sh", "-ec", " && ".join(cmds)])
+    if code != 0:
+        raise RuntimeError(f"iptables in {node.service} failed: {out.decode(errors='replace').strip()[-300:]}")
+    what = f"{probability:.0%} loss" if probability < 1.0 else "drop"
+    return f"{node.service}: {what} in from {len(drop_in)} / out to {len(drop_out)} addresses"

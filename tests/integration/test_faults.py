@@ -1,0 +1,153 @@
+"""Each fault family has its effect on the real stack, and its heal restores it."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+import uuid
+
+import pytest
+import requests
+
+from drills.faults import registry
+from drills.faults.context import FaultContext
+from drills.faults.ledger import Ledger, heal_entry
+from drills.faults.targets import StackView
+from drills.platform import patroni
+from drills.platform.toxiproxy import ToxiproxyClient
+from drills.scenario.model import Fault, Target
+
+from .conftest import wait_healthy
+
+
+@pytest.fixture()
+def ctx(stack, docker_client, tmp_path, monkeypatch):
+    monkeypatch.setenv("DRILLS_STATE_DIR", str(tmp_path / "state"))
+    endpoints = stack.status().endpoints
+    view = StackView.of_reference_stack(docker_client, stack.name, endpoints)
+    run_id = f"t-{uuid.uuid4().hex[:6]}"
+    context = FaultContext(docker_client, view, Ledger(tmp_path, run_id), run_id, random.Random(7),
+                           ToxiproxyClient(endpoints["toxiproxy"]))
+    yield context
+    assert heal_all(context) == []  # also when the test failed half-way
+
+
+def heal_all(ctx: FaultContext) -> list[str]:
+    errors = []
+    for key, entry in ctx.ledger.pending().items():
+        errors += heal_entry(entry, ctx.client)[1]
+        ctx.ledger.resolve(key)
+    return errors
+
+
+def test_freeze_stalls_then_heal_resumes(ctx, stack, endpoints):
+    inj = registry.inject(ctx, Fault(id="f", type="freeze", target=Target(service="api1")), "f-0")
+    c = ctx.client.containers.get(inj.targets[0].container_id)
+    assert c.status == "paused"
+    assert set(ctx.ledger.pending()) == {"f-0"}
+    assert heal_all(ctx) == []
+    c.reload()
+    assert c.status == "running"
+    wait_healthy(stack)
+
+
+def test_latency_toxic_raises_measured_latency_by_about_its_value(ctx, endpoints):
+    url = endpoints["api"] + "/events"
+
+    def median_ms(n: int = 15) -> float:
+        samples = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            assert requests.get(url, timeout=10).status_code == 200
+            samples.append((time.perf_counter() - t0) * 1000)
+        return statistics.median(samples)
+
+    before = median_ms()
+    registry.inject(ctx, Fault(id="lat", type="latency", link="lb_api*", params={"latency_ms": 200}), "lat-0")
+    during = median_ms()
+    assert heal_all(ctx) == []
+    after = median_ms()
+    assert 150 <= during - before <= 400, (before, during)
+    assert after < before + 80
+    assert ctx.toxiproxy.leftovers() == []
+
+
+def test_link_down_takes_a_replica_out_of_haproxy_and_heal_brings_it_back(ctx, stack):
+    registry.inject(ctx, Fault(id="ld", type="link_down", link="lb_api2"), "ld-0")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "api2 is DOWN in haproxy (GET /readyz)" not in stack.status(quick=True).problems:
+        time.sleep(0.3)
+    assert "api2 is DOWN in haproxy (GET /readyz)" in stack.status(quick=True).problems
+    assert heal_all(ctx) == []
+    wait_healthy(stack, timeout=30)
+
+
+def test_kill_leader_exits_it_and_heal_restarts_it(ctx, stack):
+    leader = stack.status().leader()
+    inj = registry.inject(ctx, Fault(id="k", type="kill", target=Target(role="leader")), "k-0")
+    assert [n.service for n in inj.targets] == [leader]
+    c = ctx.client.containers.get(inj.targets[0].container_id)
+    c.reload()
+    assert c.status == "exited"
+    assert heal_all(ctx) == []
+    c.reload()
+    assert c.status == "running"
+    wait_healthy(stack, timeout=120)
+
+
+def test_isolating_the_leader_makes_it_lose_leadership(ctx, stack, endpoints):
+    leader = stack.status().leader()
+    registry.inject(ctx, Fault(id="iso", type="isolate", target=Target(role="leader")), "iso-0")
+    deadline = time.monotonic() + 60
+    new_leader = None
+    while time.monotonic() < deadline:
+        others = [u for n, u in endpoints["patroni"].items() if n != leader]
+        leaders = patroni.leaders(patroni.cluster_from_any(others) or [])
+        if leaders and leaders[0] != leader:
+            new_leader = leaders[0]
+            break
+        time.sleep(0.5)
+    # The isolated old leader must also stop accepting writes (it cannot renew its lock). Asked through
+    # `docker exec`, not the network: its REST API may not answer while it retries the DCS.
+    old = ctx.client.containers.get(f"drills-{stack.name}-{leader}")
+    demoted = False
+    while time.monotonic() < deadline and not demoted:
+        code, out = old.exec_run(["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-tAc",
+                                  "select pg_is_in_recovery()"])
+        demoted = code != 0 or out.strip() == b"t"
+        time.sleep(0.5)
+    assert heal_all(ctx) == []
+    assert new_leader and new_leader != leader, "nobody took over from the isolated leader"
+    assert demoted, "the isolated leader still accepts writes"
+    wait_healthy(stack, timeout=120)
+
+
+def test_packet_loss_and_partition_rules_are_added_and_removed(ctx, stack, docker_client):
+    inj = registry.inject(ctx, Fault(id="pl", type="packet_loss", target=Target(service="api3"),
+                                     params={"percent": 30}), "pl-0")
+    sidecars = docker_client.containers.list(filters={"label": "drills.kind=netfault"})
+    assert len(sidecars) == 1
+    rules = sidecars[0].exec_run(["iptables", "-S"])[1].decode()
+    assert "statistic" in rules and "--probability 0.29" in rules
+    assert heal_all(ctx) == []
+    assert docker_client.containers.list(all=True, filters={"label": "drills.kind=netfault"}) == []
+    probe = docker_client.containers.run("drills/tools:latest", ["iptables", "-S"], remove=True, cap_add=["NET_ADMIN"],
+                                         network_mode=f"container:{inj.targets[0].container_id}")
+    assert b" DR" not in probe
+    wait_healthy(stack, timeout=60)
+
+
+def test_partition_leader_versus_the_rest_cuts_both_sides(ctx, stack, docker_client):
+    leader = stack.status().leader()
+    inj = registry.inject(ctx, Fault(id="pt", type="partition", target=Target(role="leader"),
+                                     params={"groups": [["leader"], ["rest"]]}), "pt-0")
+    assert leader in [n.service for n in inj.targets]
+    sidecars = docker_client.containers.list(filters={"label": "drills.kind=netfault"})
+    assert len(sidecars) == len(ctx.view.nodes)  # every node, on both sides, got its rules
+    leader_ips = next(n.ips for n in ctx.view.nodes.values() if n.service == leader)
+    other = next(sc for sc in sidecars if sc.labels["drills.target"] != f"drills-{stack.name}-{leader}")
+    assert f"-s {leader_ips[0]}/32" in other.exec_run(["iptables", "-S"])[1].decode()
+    assert heal_all(ctx) == []
+    assert docker_client.containers.list(all=True, filters={"label": "drills.kind=netfault"}) == []
+    wait_healthy(stack, timeout=120)

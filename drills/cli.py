@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 from rich.console import Console
@@ -59,9 +60,36 @@ def build_parser() -> argparse.ArgumentParser:
     _name_arg(down)
     down.set_defaults(func=cmd_stack_down)
 
-    clean = sub.add_parser("clean", help="remove every resource labelled drills.run (and nothing else)")
+    clean = sub.add_parser("clean", help="heal what a crashed drill left, then remove every resource labelled "
+                                         "drills.run (and nothing else)")
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    clean.add_argument("--heal-only", action="store_true",
+                       help="heal leftover faults (thaw, restart, remove rules and toxics) but keep the stacks")
     clean.set_defaults(func=cmd_clean)
+
+    run = sub.add_parser("run", help="run a drill scenario")
+    run.add_argument("scenario", type=Path, metavar="SCENARIO")
+    run.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="run directory (default reports/<UTC timestamp>-<name>/)")
+    run.add_argument("--seed", type=int, default=None, help="seed for random targets (default: the scenario's)")
+    run.add_argument("--keep-stack", action="store_true", help="leave the reference stack running afterwards")
+    run.add_argument("--dry-run", action="store_true", help="print the resolved plan and touch nothing")
+    run.add_argument("--quiet", action="store_true", help="plain line-by-line output")
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser("validate", help="check scenario files; every problem with file:line:column")
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    validate.set_defaults(func=cmd_validate)
+
+    report = sub.add_parser("report", help="re-render report.html and junit.xml from a run directory")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.set_defaults(func=cmd_report)
+
+    compare = sub.add_parser("compare", help="budget and availability deltas between two runs")
+    compare.add_argument("run_a", type=Path, metavar="RUN_A")
+    compare.add_argument("run_b", type=Path, metavar="RUN_B")
+    compare.add_argument("--html", type=Path, default=None, metavar="FILE", help="also write an HTML comparison")
+    compare.set_defaults(func=cmd_compare)
 
     demo = sub.add_parser("demo", help="the headline demo: stack up, buy tickets, show what happened, tear down")
     demo.add_argument("--keep-stack", action="store_true", help="leave the stack running afterwards")
@@ -139,10 +167,93 @@ def cmd_stack_down(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
+    from drills.faults.ledger import heal_leftovers
     from drills.platform import cleanup, engine
 
-    report = cleanup.clean(engine.connect(), dry_run=args.dry_run, log=_log)
-    return ExitCode.INFRASTRUCTURE if report.errors else ExitCode.PASS
+    client = engine.connect()
+    heal_errors = [] if args.dry_run else heal_leftovers(client, log=_log)
+    for err in heal_errors:
+        _log(f"could not heal: {err}")
+    if args.heal_only:
+        return ExitCode.INFRASTRUCTURE if heal_errors else ExitCode.PASS
+    report = cleanup.clean(client, dry_run=args.dry_run, log=_log)
+    return ExitCode.INFRASTRUCTURE if report.errors or heal_errors else ExitCode.PASS
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from drills.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if args.dry_run:
+        return _print_plan(scenario, args)
+    from drills.runner.drill import DrillRun
+
+    return DrillRun(scenario, args.scenario, args.out, args.seed, args.keep_stack, args.quiet, _log,
+                    console=console).run()
+
+
+def _print_plan(scenario, args: argparse.Namespace) -> int:
+    from drills.runner.schedule import plan_lines
+
+    ph = scenario.phases
+    console.print(f"[bold]{escape(scenario.name)}[/bold]: {escape(scenario.description or '')}")
+    stack = scenario.stack.attach and f"attach to {scenario.stack.attach.api_url}" or (
+        f"reference stack ({'async' if scenario.stack.reference.async_replication else 'sync'} replication, "
+        f"{scenario.stack.reference.api_replicas} API replicas)")
+    console.print(f"stack: {escape(stack)}")
+    console.print(f"phases: warm-up {ph.warmup:g}s, steady {ph.steady:g}s, recovery {ph.recovery:g}s "
+                  f"(total {ph.total:g}s); seed {args.seed if args.seed is not None else scenario.seed}")
+    prof = scenario.load.profile
+    console.print(f"load: {prof.type} users={prof.users} rate={prof.rate} workers={scenario.load.workers}")
+    table = Table(title="fault plan (offsets from the start of load)", title_justify="left")
+    for col in ("fault", "type", "where", "when", "until"):
+        table.add_column(col)
+    for line in plan_lines(scenario.faults, ph.warmup + ph.steady):
+        table.add_row(line.fault_id, line.type, line.where, line.at, line.until)
+    console.print(table)
+    budgets = Table(title="budgets", title_justify="left")
+    for col in ("budget", "limit"):
+        budgets.add_column(col)
+    for b in scenario.budgets:
+        budgets.add_row(b.display, f">= {b.min:g}" if b.min is not None else f"<= {b.max:g}")
+    console.print(budgets)
+    console.print("dry run: nothing was started or changed")
+    return ExitCode.PASS
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from drills.scenario import validate_files
+
+    results = validate_files(args.files)
+    bad = 0
+    for path, issues in results.items():
+        if not issues:
+            console.print(f"[green]ok[/green]      {escape(str(path))}")
+        for issue in issues:
+            bad += 1
+            err_console.print(escape(str(issue)), highlight=False)
+    if bad:
+        err_console.print(f"[red]{bad} problem(s)[/red] in {sum(1 for i in results.values() if i)} file(s)")
+        return ExitCode.INVALID_SCENARIO
+    return ExitCode.PASS
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from drills.report import render_run
+
+    for path in render_run(args.run_dir):
+        console.print(f"wrote {escape(str(path))}")
+    return ExitCode.PASS
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from drills.report import compare_runs, print_compare
+
+    diff = compare_runs(args.run_a, args.run_b, args.html)
+    print_compare(console, diff)
+    if args.html:
+        console.print(f"wrote {escape(str(args.html))}")
+    return ExitCode.PASS
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

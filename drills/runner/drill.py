@@ -1,0 +1,352 @@
+"""`drill run`: one pass of a scenario from YAML to verdict.
+
+stack up/attach -> probes -> load -> nemesis (faults on schedule) -> heal everything -> recover ->
+read the truth -> judge -> report. Every fault is healed on every exit path: normal end, error, abort,
+SIGINT and SIGTERM (the ledger lets `drill clean` heal after a SIGKILL).
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Iterator
+
+import requests
+
+from drills.errors import DrillError, InfrastructureError
+from drills.faults.context import FaultContext
+from drills.faults.ledger import Ledger, heal_entry
+from drills.faults.targets import StackView
+from drills.platform import engine, labels
+from drills.platform.images import STACK_IMAGES, image_tag
+from drills.platform.stack import Stack
+from drills.platform.stack_spec import StackOptions
+from drills.platform.toxiproxy import ToxiproxyClient
+from drills.probes.sampler import ProbeSampler
+from drills.runner.abort import AbortWatch
+from drills.runner.jsonl import EventLog, JsonlWriter
+from drills.runner.rundir import new_run_dir, update_meta, write_meta
+from drills.runner.schedule import FaultScheduler
+from drills.scenario.model import Scenario
+
+Log = Callable[[str], None]
+RECOVERY_TIMEOUT_S = 180.0
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived: stop, heal, keep everything recorded."""
+
+    def __init__(self, signame: str) -> None:
+        super().__init__(signame)
+        self.signame = signame
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    """While the drill runs, SIGINT/SIGTERM raise Interrupted in the main thread (so `finally` heals)."""
+    def handler(signum, _frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@contextmanager
+def _signals_deferred(log: Log) -> Iterator[None]:
+    """While healing, a second Ctrl-C must not interrupt the heal: note it and carry on."""
+    def handler(signum, _frame):
+        log(f"{signal.Signals(signum).name} received while healing: finishing the heal first")
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+class DrillRun:
+    def __init__(self, scenario: Scenario, scenario_path: Path, out: Path | None, seed: int | None,
+                 keep_stack: bool, quiet: bool, log: Log, console=None) -> None:
+        self.scenario = scenario
+        self.scenario_path = scenario_path
+        self.seed = seed if seed is not None else (scenario.seed if scenario.seed is not None
+                                                   else random.SystemRandom().randrange(2**31))
+        self.keep_stack = keep_stack or bool(scenario.stack.reference and scenario.stack.reference.keep)
+        self.quiet = quiet
+        self.log = log
+        self.console = console
+        self.run_dir = new_run_dir(scenario.name, out)
+        self.run_id = f"{self.run_dir.name[:40]}".lower()
+        self.events = EventLog(self.run_dir / "events.jsonl")
+        self.ledger = Ledger(self.run_dir, self.run_id)
+        self.stack: Stack | None = None
+        self.client = None
+        self.scheduler: FaultScheduler | None = None
+        self.probes: ProbeSampler | None = None
+        self.load = None
+        self.endpoints: dict = {}
+        self.ended_by: str | None = None
+
+    # ---- the whole run ---------------------------------------------------------------------------
+    def run(self) -> int:
+        meta = write_meta(self.run_dir, self.scenario_path, self.scenario.name, self.seed, self.run_id)
+        self.meta = meta
+        self.events.emit("run", name="started", run_dir=str(self.run_dir), seed=self.seed)
+        self.log(f"run directory: {self.run_dir}")
+        try:
+            with _signals_raise():
+                self._prepare()
+                self._drive()
+        except Interrupted as exc:
+            self.ended_by = "aborted"
+            self.events.emit("abort", reason=f"{exc.signame} received")
+            self.log(f"{exc.signame}: stopping the drill and healing every fault")
+        except DrillError as exc:
+            self.ended_by = "error"
+            self.events.emit("error", where="harness", message=exc.message)
+            self.log(f"error: {exc.message}")
+            if exc.details:
+                self.log(exc.details)
+        except Exception as exc:  # a bug must still heal and leave a judged run directory behind
+            self.ended_by = "error"
+            self.events.emit("error", where="harness", message=f"{exc.__class__.__name__}: {exc}")
+            self.log(f"internal error: {exc.__class__.__name__}: {exc}")
+        finally:
+            with _signals_deferred(self.log):
+                self._wind_down()
+        return self._finish()
+
+    def _prepare(self) -> None:
+        self.client = engine.connect()
+        sc = self.scenario
+        if sc.stack.attach is not None:
+            self._attach()
+        else:
+            ref = sc.stack.reference
+            opts = StackOptions(name=self.run_id.replace("_", "-")[:40].rstrip("-"),
+                                api_replicas=ref.api_replicas, async_replication=ref.async_replication,
+                                hot_event_seats=ref.hot_event_seats, cold_events=ref.cold_events,
+                                cold_event_seats=ref.cold_event_seats,
+                                maximum_lag_on_failover=ref.maximum_lag_on_failover)
+            self.stack = Stack(self.client, opts.name)
+            self.log(f"starting the reference stack {opts.name!r} ...")
+            status = self.stack.up(opts, log=self.log)
+            self.endpoints = status.endpoints
+            self.view = StackView.of_reference_stack(self.client, opts.name, self.endpoints)
+            self.meta["stack"] = {"name": opts.name, "options": asdict(opts), "endpoints": self.endpoints}
+            self.meta["images"] = self._image_ids()
+            self.meta["versions"].update(self._versions(status.toxiproxy_version))
+            update_meta(self.run_dir, self.meta)
+        self.events.emit("run", name="stack_ready", endpoints=self.endpoints)
+
+    def _attach(self) -> None:
+        at = self.scenario.stack.attach
+        self.endpoints = {"api": at.api_url, "patroni": dict(at.patroni_urls)}
+        if at.toxiproxy_url:
+            self.endpoints["toxiproxy"] = at.toxiproxy_url
+        self.view = StackView(self.client, patroni_urls=dict(at.patroni_urls), toxiproxy_url=at.toxiproxy_url,
+                              label_filter=at.label_selector, names=dict(at.containers), roles=dict(at.roles))
+        self.view.refresh()
+        try:
+            requests.get(at.api_url.rstrip("/") + "/", timeout=5)
+        except requests.RequestException as exc:
+            raise InfrastructureError(f"the attached API {at.api_url} does not answer: {exc}") from None
+        self.meta["stack"] = {"attached": asdict(at)}
+        update_meta(self.run_dir, self.meta)
+
+    def _drive(self) -> None:
+        from drills.load.runner import start_load  # harness side only: never imports locust
+
+        sc = self.scenario
+        tox = ToxiproxyClient(self.endpoints["toxiproxy"]) if self.endpoints.get("toxiproxy") else None
+        ctx = FaultContext(self.client, self.view, self.ledger, self.run_id, random.Random(self.seed), tox)
+        steady_end = sc.phases.warmup + sc.phases.steady
+        self.scheduler = FaultScheduler(ctx, sc.faults, self.events, steady_end, log=self.log)
+        self.probes = ProbeSampler(self.view, JsonlWriter(self.run_dir / "probes.jsonl"),
+                                   self.endpoints.get("haproxy_stats"), self.scheduler.active).start()
+
+        scenario_dir = self.scenario_path.parent
+        self.load = start_load(sc.load, sc.phases, self.endpoints["api"], self.run_dir, self.meta["run_secret"],
+                               self.seed, scenario_dir=scenario_dir)
+        self.load.wait_started(timeout=60)
+        t0 = time.monotonic()
+        self.events.emit("run", name="load_started")
+        self.scheduler.start(t0)
+        total = sc.phases.total
+        phases = [("warmup", 0.0, sc.phases.warmup), ("steady", sc.phases.warmup, steady_end),
+                  ("recovery", steady_end, total)]
+        current = None
+        healed = False
+        watch = AbortWatch(sc.abort, self.run_dir)
+        live = self._live_view(total)
+        with live:
+            while True:
+                now = time.monotonic() - t0
+                if now >= total:
+                    break
+                phase = next((p for p in phases if p[1] <= now < p[2]), phases[-1])
+                if phase[0] != current:
+                    current = phase[0]
+                    self.events.emit("phase", name=current, start_s=phase[1], end_s=phase[2])
+                if not healed and now >= steady_end:
+                    self._heal_all("end of the steady phase")
+                    healed = True
+                self.scheduler.tick()
+                if not self.load.alive():
+                    raise InfrastructureError(f"the load generator stopped: {self.load.error or 'exit code ' + str(self.load.returncode)}")
+                reason = watch.check(self.probes.latest)
+                if reason:
+                    self.ended_by = "aborted"
+                    self.events.emit("abort", reason=reason)
+                    self.log(f"abort: {reason}")
+                    return
+                stats = watch.last_stats
+                live.update(phase=current, elapsed_s=now, rps=stats.get("rps", 0.0),
+                            error_pct=stats.get("error_pct", 0.0), p99_ms=stats.get("p99_ms"),
+                            active_faults=self.scheduler.active()[0], leader=(self.probes.latest or {}).get("leader"))
+                time.sleep(0.05)
+
+    def _live_view(self, total: float):
+        from drills.report.console import LiveView
+
+        return LiveView(self.console, quiet=self.quiet, total_s=total)
+
+    def _heal_all(self, reason: str) -> list[str]:
+        errors = self.scheduler.heal_all(reason) if self.scheduler else []
+        for key, entry in self.ledger.pending().items():  # anything registered outside the scheduler
+            errors += heal_entry(entry, self.client)[1]
+            if not errors:
+                self.ledger.resolve(key)
+        self.events.emit("run", name="healed_all", reason=reason, ok=not errors, errors=errors or None)
+        return errors
+
+    # ---- always ------------------------------------------------------------------------------------
+    def _wind_down(self) -> None:
+        if self.scheduler is not None:
+            self._heal_all(self.ended_by or "end of the drill")
+        if self.load is not None:
+            self.load.stop(timeout=20)
+            self.events.emit("run", name="load_stopped", returncode=self.load.returncode, error=self.load.error)
+        self._verify_no_fault_left()
+        self._recover_and_audit()
+        if self.probes is not None:
+            self.probes.stop()
+            self.probes.writer.close()
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+        self.ledger.close()
+        if self.stack is not None and not self.keep_stack:
+            self.stack.down(log=lambda _m: None)
+        elif self.stack is not None:
+            self.log(f"stack kept: `drill stack status --name {self.stack.name}`")
+
+    def _verify_no_fault_left(self) -> None:
+        problems = [f"ledger entry {k} still pending" for k in self.ledger.pending()]
+        if self.client is not None:
+            for c in self.client.containers.list(all=True, filters={"label": f"{labels.RUN}={self.run_id}"}):
+                problems.append(f"sidecar {c.name} still present")
+            for node in getattr(self, "view", None).nodes.values() if getattr(self, "view", None) else []:
+                try:
+                    if self.client.containers.get(node.container_id).status == "paused":
+                        problems.append(f"{node.service} still paused")
+                except Exception:
+                    pass
+        if self.endpoints.get("toxiproxy"):
+            try:
+                problems += ToxiproxyClient(self.endpoints["toxiproxy"]).leftovers()
+            except Exception as exc:
+                problems.append(f"toxiproxy not checked: {exc}")
+        self.events.emit("verify", name="no_fault_left", ok=not problems, detail="; ".join(problems) or "clean")
+        if problems:
+            self.log("NOT CLEAN after healing: " + "; ".join(problems))
+
+    def _recover_and_audit(self) -> None:
+        if not self.endpoints.get("api"):
+            return
+        recovered = False
+        try:
+            if self.stack is not None:
+                self.stack.wait_healthy(timeout=RECOVERY_TIMEOUT_S, log=lambda _m: None)
+            else:
+                _wait_ready(self.endpoints["api"], RECOVERY_TIMEOUT_S)
+            recovered = True
+            self.events.emit("run", name="stack_recovered")
+        except Exception as exc:
+            self.events.emit("error", where="recovery", message=f"stack not healthy after the drill: {exc}")
+            self.log(f"the stack did not recover: {exc}")
+        if not recovered:
+            return
+        try:
+            from drills.checks.truth import collect_final_state
+
+            collect_final_state(self.run_dir, self.endpoints["api"], self.meta["run_secret"])
+            self.events.emit("run", name="audit_done")
+        except Exception as exc:
+            self.events.emit("error", where="audit", message=f"{exc.__class__.__name__}: {exc}")
+            self.log(f"reading the final state failed: {exc}")
+
+    def _finish(self) -> int:
+        from drills.checks import judge, write_result
+        from drills.checks.verdict import exit_code
+        from drills.report import render_run, print_summary
+
+        self.events.emit("run", name="finished")
+        self.events.close()
+        result = judge(self.run_dir, self.scenario)
+        write_result(self.run_dir, result)
+        try:
+            render_run(self.run_dir)
+        except Exception as exc:
+            self.log(f"rendering the report failed: {exc}")
+        if self.console is not None:
+            print_summary(self.console, result)
+        self.log(f"report: {self.run_dir / 'report.html'}")
+        return int(exit_code(result))
+
+    # ---- environment -------------------------------------------------------------------------------
+    def _image_ids(self) -> dict[str, str]:
+        out = {}
+        for key in STACK_IMAGES:
+            try:
+                out[image_tag(key)] = self.client.images.get(image_tag(key)).id
+            except Exception:
+                pass
+        return out
+
+    def _versions(self, toxiproxy_version: str | None) -> dict[str, str]:
+        versions = {"toxiproxy": toxiproxy_version or "?"}
+        try:
+            versions["docker"] = self.client.version().get("Version", "?")
+        except Exception:
+            pass
+        for svc, cmd in (("pg1", ["patroni", "--version"]), ("haproxy", ["haproxy", "-v"]),
+                         ("etcd1", ["etcd", "--version"])):
+            try:
+                c = self.client.containers.get(f"drills-{self.stack.name}-{svc}")
+                out = c.exec_run(cmd)[1].decode(errors="replace").strip().splitlines()
+                versions[cmd[0]] = out[0][:80] if out else "?"
+            except Exception:
+                pass
+        return versions
+
+
+def _wait_ready(api_url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(api_url.rstrip("/") + "/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise InfrastructureError(f"{api_url}/readyz not 200 within {timeout:.0f}s")
+

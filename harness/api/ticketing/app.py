@@ -42,6 +42,7 @@ class Service:
     migration_task: Optional["asyncio.Task[None]"] = field(default=None, repr=False)
 
     def mark_migrated(self) -> None:
+        """Called once by the migration task; opens the DB endpoints."""
         self.migrated = True
 
     def require_migrated(self) -> None:
@@ -51,7 +52,9 @@ class Service:
 
 
 def svc(request: Request) -> Service:
-    return request.app.state.svc
+    """The Service of the app serving *request*."""
+    service: Service = request.app.state.svc
+    return service
 
 
 class _OneLineFormatter(logging.Formatter):
@@ -66,7 +69,9 @@ def _logger(replica_id: str) -> logging.Logger:
     log = logging.getLogger("ticketing")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(_OneLineFormatter(f"%(asctime)s %(levelname)s replica={replica_id} %(name)s %(message)s"))
+        handler.setFormatter(_OneLineFormatter(
+            "%(asctime)s %(levelname)s replica=" + replica_id.replace("%", "%%") + " %(name)s %(message)s"
+        ))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
@@ -103,6 +108,7 @@ async def readyz(request: Request) -> Response:
 
 @endpoint(write=True)
 async def create_user(request: Request) -> Response:
+    """POST /users: validation happens before any DB work (cheap 422s)."""
     s = svc(request)
     data = await json_body(request)
     username = credentials.validate_username(data.get("username"))
@@ -114,6 +120,7 @@ async def create_user(request: Request) -> Response:
 
 @endpoint(write=True)
 async def create_session(request: Request) -> Response:
+    """POST /sessions: log in; a write (it inserts the session row)."""
     s = svc(request)
     data = await json_body(request)
     username, password = data.get("username"), data.get("password")
@@ -126,6 +133,7 @@ async def create_session(request: Request) -> Response:
 
 @endpoint(write=True)
 async def delete_current_session(request: Request) -> Response:
+    """DELETE /sessions/current: revoke the presented token only."""
     s = svc(request)
     token = bearer_token(request)
     s.require_migrated()
@@ -135,6 +143,7 @@ async def delete_current_session(request: Request) -> Response:
 
 @endpoint(write=False)
 async def me(request: Request) -> Response:
+    """GET /me: lets clients (and drills) check a token is still honoured."""
     s = svc(request)
     token = bearer_token(request)
     s.require_migrated()
@@ -144,6 +153,7 @@ async def me(request: Request) -> Response:
 
 @endpoint(write=True)
 async def change_password(request: Request) -> Response:
+    """POST /users/me/password: rotate, revoke every session, return a new one."""
     s = svc(request)
     token = bearer_token(request)
     data = await json_body(request)
@@ -161,6 +171,7 @@ async def change_password(request: Request) -> Response:
 
 @endpoint(write=False)
 async def list_events(request: Request) -> Response:
+    """GET /events: inventory with live sold/available."""
     s = svc(request)
     s.require_migrated()
     return JSONResponse(await events.list_events(s.db))
@@ -168,6 +179,7 @@ async def list_events(request: Request) -> Response:
 
 @endpoint(write=False)
 async def get_event(request: Request) -> Response:
+    """GET /events/{id}."""
     s = svc(request)
     s.require_migrated()
     return JSONResponse(await events.get_event(s.db, request.path_params["event_id"]))
@@ -175,6 +187,7 @@ async def get_event(request: Request) -> Response:
 
 @endpoint(write=True)
 async def purchase(request: Request) -> Response:
+    """POST /events/{id}/purchases: 201 new order, 200 idempotent replay."""
     s = svc(request)
     token = bearer_token(request)
     key = validate_key(request.headers.get("idempotency-key"))
@@ -197,7 +210,7 @@ def _audit_handler(kind: str) -> Route:
         after = query_int(request, "after", 0, 0, 2**63 - 1)
         limit = query_int(request, "limit", audit.DEFAULT_LIMIT, 1, audit.MAX_LIMIT)
         s.require_migrated()
-        return JSONResponse(await audit.page(s.db, kind, after, limit))
+        return Response(await audit.page(s.db, kind, after, limit), media_type="application/json")
 
     handler.__name__ = f"audit_{kind}"
     return Route(f"/audit/{kind}", handler, methods=["GET"])
@@ -207,6 +220,7 @@ def _audit_handler(kind: str) -> Route:
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:
+    """Router 404/405 in the same JSON error shape as everything else."""
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return JSONResponse({"error": code, "detail": exc.detail, "outcome": "fail"}, status_code=exc.status_code)

@@ -22,10 +22,10 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Dict, Optional
 
-from .db import Database, Tx
+from .db import Database, Row, Tx
 from .web import ApiError
 
 SCRYPT_R = 8
@@ -86,8 +86,9 @@ def token_digest(token: str) -> bytes:
 
 
 def iso(ts: datetime) -> str:
-    """Timestamps in responses are ISO-8601 with offset."""
-    return ts.isoformat()
+    """Timestamps in responses: ISO-8601, UTC, always with microseconds
+    (the audit endpoints render the identical text in SQL)."""
+    return ts.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,12 @@ class Authenticator:
 
     async def create_session(self, q: Tx, user_id: int, credential_version: int) -> Optional[Dict[str, Any]]:
         """Insert a session bound to *credential_version*; None if the user's
-        credentials changed since the password was checked."""
+        credentials changed since the password was checked.
+
+        FOR SHARE on the user row makes a concurrent rotation wait for this
+        login to commit (and then revoke its session), so no login with the
+        old password can complete after a rotation was acknowledged.
+        """
         token = new_token()
         row = await q.fetchone(
             """
@@ -141,6 +147,7 @@ class Authenticator:
             SELECT %s, u.id, u.credential_version, now() + make_interval(secs => %s)
               FROM users u
              WHERE u.id = %s AND u.credential_version = %s
+               FOR SHARE
             RETURNING expires_at, credential_version
             """,
             (token_digest(token), self.session_ttl_s, user_id, credential_version),
@@ -152,7 +159,7 @@ class Authenticator:
     async def login(self, db: Database, username: str, password: str) -> Dict[str, Any]:
         """Check the password and open a session (201 body) or raise 401."""
 
-        async def lookup(q: Tx) -> Optional[tuple]:
+        async def lookup(q: Tx) -> Optional[Row]:
             return await q.fetchone(
                 "SELECT id, password_hash, credential_version FROM users WHERE username = %s", (username,)
             )

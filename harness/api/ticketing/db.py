@@ -23,7 +23,7 @@ import asyncio
 import enum
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, List, Optional, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -34,6 +34,8 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from .config import Config
 
 T = TypeVar("T")
+Row = Tuple[Any, ...]
+Params = Optional[Union[Sequence[Any], Dict[str, Any]]]
 
 #: conninfo keys we add unless DATABASE_URL already sets them. Short
 #: connect timeout + read-write target so a replica or a dead leader is
@@ -128,17 +130,17 @@ class Tx:
         self.conn = conn
         self.rollback_only = False
 
-    async def fetchone(self, sql: str, params: Optional[Sequence[Any] | dict] = None) -> Optional[tuple]:
+    async def fetchone(self, sql: str, params: Params = None) -> Optional[Row]:
         """Run a statement and return its first row (or None)."""
         cur = await self.conn.execute(sql, params)
         return await cur.fetchone()
 
-    async def fetchall(self, sql: str, params: Optional[Sequence[Any] | dict] = None) -> List[tuple]:
+    async def fetchall(self, sql: str, params: Params = None) -> List[Row]:
         """Run a statement and return all rows."""
         cur = await self.conn.execute(sql, params)
         return await cur.fetchall()
 
-    async def execute(self, sql: str, params: Optional[Sequence[Any] | dict] = None) -> int:
+    async def execute(self, sql: str, params: Params = None) -> int:
         """Run a statement and return its row count."""
         cur = await self.conn.execute(sql, params)
         return cur.rowcount
@@ -208,13 +210,16 @@ class Database:
             reconnect_timeout=max(5.0, self.timeout),
             max_idle=300.0,
         )
+        self._probe: Optional[psycopg.AsyncConnection[Any]] = None
+        self._probe_lock = asyncio.Lock()
 
     async def open(self) -> None:
         """Start the pool without waiting: the DB may well be down at boot."""
         await self.pool.open(wait=False)
 
     async def close(self) -> None:
-        """Close the pool (best effort; used at shutdown)."""
+        """Close the pool and probe connection (best effort; at shutdown)."""
+        await self._drop_probe()
         await self.pool.close(timeout=2.0)
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
@@ -405,13 +410,16 @@ class Database:
                     raise
                 state.phase = Phase.BODY
                 result = await body(tx)
-                if tx.rollback_only:
-                    state.phase = Phase.ROLLBACK
-                    await self._rollback_or_close(conn)
-                    return result
-                state.phase = Phase.COMMIT
-                cur = await conn.execute("COMMIT")
-                status = cur.statusmessage
+                if not tx.rollback_only:
+                    state.phase = Phase.COMMIT
+                    cur = await conn.execute("COMMIT")
+                    status = cur.statusmessage
+            if tx.rollback_only:
+                # The result is already-committed data; ending our (write-free)
+                # transaction cannot change it, so rollback trouble is moot.
+                state.phase = Phase.ROLLBACK
+                await self._rollback_or_close(conn)
+                return result
             # COMMIT answered. Was it clean?
             alarming = [n for n in state.notices if n.threatens_commit]
             if alarming:
@@ -475,27 +483,37 @@ class Database:
     # -- readiness ---------------------------------------------------------
 
     async def check_primary(self, timeout: float = 2.0) -> Optional[str]:
-        """Return None if a writable primary answers, else a short reason."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + min(timeout, self.timeout)
+        """Return None if a writable primary answers, else a short reason.
+
+        Uses one dedicated probe connection rather than the pool, so a
+        saturated pool under load does not make a healthy replica look
+        unready; a broken probe connection is dropped and reopened.
+        """
         try:
-            conn = await self.pool.getconn(timeout=max(deadline - loop.time(), 0.001))
-        except (PoolTimeout, PoolClosed):
-            return "no_connection"
-        try:
-            async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
-                row = await (await conn.execute("SELECT pg_is_in_recovery()")).fetchone()
-            if row is None or row[0]:
-                return "in_recovery"
-            return None
+            async with asyncio.timeout(min(timeout, self.timeout)):
+                async with self._probe_lock:
+                    if self._probe is None or self._probe.closed:
+                        self._probe = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+                    cur = await self._probe.execute(
+                        "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')"
+                    )
+                    row = await cur.fetchone()
         except TimeoutError:
-            await conn.close()
+            await self._drop_probe()
             return "timeout"
-        except psycopg.Error as exc:
-            if is_connection_error(exc, conn):
-                await conn.close()
-                return "connection_lost"
-            return "sql_error"
-        finally:
-            await self._release(conn)
+        except psycopg.Error:
+            # Includes connect refusals and target_session_attrs rejecting
+            # a replica ("session is read-only").
+            await self._drop_probe()
+            return "unreachable"
+        if row is None or row[0]:
+            return "in_recovery"
+        if row[1] != "off":
+            return "read_only"
+        return None
+
+    async def _drop_probe(self) -> None:
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            await probe.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from .db import Database, Tx
+from .db import Database, Row, Tx
 from .web import ApiError
 
 #: PostgreSQL integer upper bound; larger ids cannot exist, so they are 404.
@@ -13,7 +13,7 @@ MAX_INT4 = 2**31 - 1
 _COLUMNS = "id, name, capacity, sold"
 
 
-def _event_json(row: tuple) -> Dict[str, Any]:
+def _event_json(row: Row) -> Dict[str, Any]:
     event_id, name, capacity, sold = row
     return {"id": event_id, "name": name, "capacity": capacity, "sold": sold, "available": capacity - sold}
 

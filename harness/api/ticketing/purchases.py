@@ -9,7 +9,8 @@ One transaction per purchase:
    replay it (200, Idempotent-Replayed), if it rolled back we proceed;
 3. take seats: specific ones locked in seat order, or best-available with
    FOR UPDATE SKIP LOCKED so buyers of the hot event do not queue behind
-   each other (falling back to ordered, waiting locks near sell-out);
+   each other (near sell-out, a short pick reruns the transaction with
+   ordered, waiting locks -- see _take_best);
 4. insert tickets, record seats on the order, bump events.sold -- last, so
    the hot event's counter row is locked only for the commit itself.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from psycopg import errors as pg_errors
 
@@ -144,39 +145,43 @@ RETURNING t.seat_no
 """
 
 
-async def _take_best(q: Tx, event_id: int, order_id: int, quantity: int) -> List[int]:
+class _SeatsHeldElsewhere(Exception):
+    """Fast path came up short while other transactions hold free seats."""
+
+
+async def _take_best(q: Tx, event_id: int, order_id: int, quantity: int, wait: bool) -> List[int]:
     """Lowest free seats.
 
-    Fast path: SKIP LOCKED, so concurrent buyers never wait for each other.
-    If that falls short, other transactions hold seats we may need: roll
-    back to the savepoint (releasing our partial picks) and lock in
-    ascending seat order, waiting for holders. Everyone who waits locks in
-    the same order, so waiting buyers cannot deadlock, and 'sold_out' is
-    only answered when no free seat remains -- not merely because a
-    transaction that later aborts was holding one.
+    Fast path (wait=False): SKIP LOCKED, so concurrent buyers never wait for
+    each other. If that comes up short, the missing seats are held by other
+    in-flight transactions; we abort (releasing our partial picks) and the
+    caller reruns the transaction with wait=True, which locks in ascending
+    seat order and waits for holders. Everyone who waits locks in the same
+    order, so waiting buyers cannot deadlock, and 'sold_out' is answered
+    only when no free seat remains -- not merely because a transaction that
+    later aborts was holding one.
     """
-    await q.execute("SAVEPOINT pick")
-    rows = await q.fetchall(_PICK_SQL.format(mode="SKIP LOCKED"), {"e": event_id, "n": quantity, "o": order_id})
-    if len(rows) == quantity:
-        return sorted(r[0] for r in rows)
-    await q.execute("ROLLBACK TO SAVEPOINT pick")
+    mode = "" if wait else "SKIP LOCKED"
     got: List[int] = []
     for _ in range(_MAX_PICK_ROUNDS):
         need = quantity - len(got)
-        rows = await q.fetchall(_PICK_SQL.format(mode=""), {"e": event_id, "n": need, "o": order_id})
+        rows = await q.fetchall(_PICK_SQL.format(mode=mode), {"e": event_id, "n": need, "o": order_id})
         got.extend(r[0] for r in rows)
         if len(got) == quantity:
             return sorted(got)
+        if not wait:
+            raise _SeatsHeldElsewhere()
         if not rows:
             break
     raise ApiError(409, "sold_out", f"fewer than {quantity} seats left", available=len(got))
 
 
-async def _principal_and_capacity(q: Tx, token: str, event_id: int) -> Tuple[Principal, int]:
-    """Session check and event lookup in one round trip (401 before 404)."""
+async def _principal_and_event(q: Tx, token: str, event_id: int) -> Tuple[Principal, int, int]:
+    """Session check and event lookup in one round trip (401 before 404).
+    Returns (principal, capacity, committed sold count)."""
     row = await q.fetchone(
         f"""
-        SELECT p.id, p.username, p.credential_version, e.capacity
+        SELECT p.id, p.username, p.credential_version, e.capacity, e.sold
           FROM (SELECT 1) AS one
           LEFT JOIN ({SESSION_SQL}) AS p ON true
           LEFT JOIN events e ON e.id = %s
@@ -187,7 +192,7 @@ async def _principal_and_capacity(q: Tx, token: str, event_id: int) -> Tuple[Pri
         raise ApiError(401, "unauthorized", "unknown, expired or revoked session")
     if row[3] is None:
         raise ApiError(404, "event_not_found", f"no event {event_id}")
-    return Principal(int(row[0]), row[1], int(row[2])), int(row[3])
+    return Principal(int(row[0]), row[1], int(row[2])), int(row[3]), int(row[4])
 
 
 class Purchases:
@@ -200,9 +205,17 @@ class Purchases:
         """Buy seats once per idempotency key. Returns (order, replayed)."""
         if event_id > MAX_INT4:
             raise ApiError(404, "event_not_found", f"no event {event_id}")
+        try:
+            return await self.db.write("purchase", self._transaction(token, event_id, key, req, wait=False))
+        except _SeatsHeldElsewhere:
+            # The first transaction rolled back (definitely: no COMMIT sent).
+            return await self.db.write("purchase", self._transaction(token, event_id, key, req, wait=True))
 
+    def _transaction(
+        self, token: str, event_id: int, key: str, req: PurchaseRequest, wait: bool
+    ) -> Callable[[Tx], Awaitable[Tuple[Dict[str, Any], bool]]]:
         async def body(q: Tx) -> Tuple[Dict[str, Any], bool]:
-            who, capacity = await _principal_and_capacity(q, token, event_id)
+            who, capacity, sold = await _principal_and_event(q, token, event_id)
             if req.seats is not None and (min(req.seats) < 1 or max(req.seats) > capacity):
                 raise ApiError(422, "seat_out_of_range", f"seats are numbered 1..{capacity}")
             fingerprint = request_hash(who.user_id, event_id, req)
@@ -222,8 +235,12 @@ class Purchases:
             order_id, created_at = claim
             if req.seats is not None:
                 seats = await _take_specific(q, event_id, order_id, req.seats)
+            elif capacity - sold < req.quantity:
+                # Committed sales only grow, so this is final (checked after
+                # the replay lookup: a retry of a successful order still replays).
+                raise ApiError(409, "sold_out", f"fewer than {req.quantity} seats left", available=capacity - sold)
             else:
-                seats = await _take_best(q, event_id, order_id, req.quantity)
+                seats = await _take_best(q, event_id, order_id, req.quantity, wait)
             try:
                 rows = await q.fetchall(
                     """
@@ -247,7 +264,7 @@ class Purchases:
             ticket_ids = [r[0] for r in rows]
             return _order_json(order_id, event_id, seats, ticket_ids, key, who.user_id, created_at), False
 
-        return await self.db.write("purchase", body)
+        return body
 
     @staticmethod
     async def _replay(q: Tx, key: str, fingerprint: str) -> Dict[str, Any]:

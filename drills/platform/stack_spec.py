@@ -24,9 +24,9 @@ APP_USER = APP_PASSWORD = APP_DB = "ticketing"
 # up to 40 s. Drills want failovers well inside a minute and comparable run to run, so: the leader lock
 # expires 10 s after the last renewal, every node runs its HA loop each second, and DCS/PostgreSQL calls
 # are retried for 4 s (Patroni's rule: loop_wait + 2 * retry_timeout <= ttl).
-PATRONI_TTL = 10
+PATRONI_TTL = 8
 PATRONI_LOOP_WAIT = 1
-PATRONI_RETRY_TIMEOUT = 4
+PATRONI_RETRY_TIMEOUT = 3
 HEALTH_CHECK_INTER_MS = 1000
 
 API_PORT = 8000

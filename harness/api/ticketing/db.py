@@ -33,6 +33,17 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from .config import Config
 
+# psycopg_pool retries a failed connection slot after 1 s, 2 s, 4 s ...: after a failover the pool may sit
+# in that backoff while the new primary is already up, adding seconds of outage that are ours, not the
+# database's. Retry sooner and back off more gently (still bounded by reconnect_timeout).
+try:
+    from psycopg_pool import base as _pool_base
+
+    _pool_base.ConnectionAttempt.INITIAL_DELAY = 0.2
+    _pool_base.ConnectionAttempt.DELAY_BACKOFF = 1.5
+except (ImportError, AttributeError):  # another psycopg_pool layout: keep its defaults
+    pass
+
 T = TypeVar("T")
 Row = Tuple[Any, ...]
 Params = Optional[Union[Sequence[Any], Dict[str, Any]]]

@@ -1,0 +1,113 @@
+"""The fault catalogue: what each fault type acts on and which `params` it takes, with defaults and ranges.
+
+The validator, the JSON schema test and docs/scenario-format.md are all checked against this table, so a
+new fault type or parameter is added here first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from drills.scenario.model import FAULT_TYPES
+
+FaultKind = Literal["process", "network", "toxic"]
+ParamKind = Literal["int", "number", "duration", "choice", "signal", "groups"]
+
+# Signals `kill` may send. SIGSTOP is left out on purpose: a stopped process is what `freeze` does, healably.
+SIGNALS = ("SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGABRT", "SIGSEGV", "SIGUSR1", "SIGUSR2")
+STREAMS = ("upstream", "downstream", "both")
+DIRECTIONS = ("in", "out")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter of a fault type. `default` None with `required` False means optional, no default."""
+
+    kind: ParamKind
+    doc: str
+    default: object = None
+    required: bool = False
+    lo: float | None = None
+    hi: float | None = None
+    above: bool = False                # lo is exclusive
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    kind: FaultKind
+    doc: str
+    params: dict[str, ParamSpec] = field(default_factory=dict)
+    instantaneous: bool = False        # heals by itself at once: `duration` means nothing
+
+
+_TOXIC_COMMON = {
+    "stream": ParamSpec("choice", "which direction of the link the toxic acts on (both = two toxics)",
+                        default="downstream", choices=STREAMS),
+    "toxicity": ParamSpec("number", "share of connections affected, 0 to 1", default=1.0, lo=0, hi=1),
+}
+
+
+def _toxic(doc: str, **params: ParamSpec) -> FaultSpec:
+    return FaultSpec("toxic", doc, {**params, **_TOXIC_COMMON})
+
+
+FAULTS: dict[str, FaultSpec] = {
+    "kill": FaultSpec("process", "send a signal to the container's main process; healing starts it again", {
+        "signal": ParamSpec("signal", "signal to send", default="SIGKILL", choices=SIGNALS),
+        "restart_after": ParamSpec("duration", "start the container again this long after the kill (the same "
+                                   "as the fault's `duration`; give one of the two)", lo=0, above=True),
+    }),
+    "stop": FaultSpec("process", "docker stop (SIGTERM, then SIGKILL after `timeout`); healing starts it again", {
+        "timeout": ParamSpec("duration", "grace period before SIGKILL", default=10.0, lo=0),
+    }),
+    "freeze": FaultSpec("process", "pause every process of the container (cgroup freezer); healing resumes them"),
+    "restart": FaultSpec("process", "docker restart: stop then start at once (no `duration`)", {
+        "timeout": ParamSpec("duration", "grace period before SIGKILL", default=10.0, lo=0),
+    }, instantaneous=True),
+    "isolate": FaultSpec("network", "drop every packet to and from the target (iptables in its namespace)"),
+    "partition": FaultSpec("network", "split the stack into groups that cannot reach each other; without "
+                           "`groups` the target is cut off from the rest", {
+        "groups": ParamSpec("groups", "list of groups (lists of services or roles); services in no group "
+                            "keep talking to everyone"),
+    }),
+    "partition_oneway": FaultSpec("network", "drop traffic in one direction only", {
+        "direction": ParamSpec("choice", "in: the target receives nothing; out: what it sends is dropped",
+                               default="in", choices=DIRECTIONS),
+    }),
+    "packet_loss": FaultSpec("network", "drop a share of the target's packets at random (netem)", {
+        "percent": ParamSpec("number", "share of packets dropped, 0 to 100", required=True, lo=0, hi=100),
+    }),
+    "latency": _toxic("add delay to every piece of data on the link",
+                      latency_ms=ParamSpec("int", "added delay in milliseconds", required=True, lo=0),
+                      jitter_ms=ParamSpec("int", "random variation of the delay in milliseconds", default=0, lo=0)),
+    "bandwidth": _toxic("cap the link's throughput",
+                        rate_kbps=ParamSpec("int", "kilobytes per second (Toxiproxy's `rate`)", required=True,
+                                            lo=0)),
+    "timeout": _toxic("stop all data on the link and close it after `timeout_ms` (0: never close)",
+                      timeout_ms=ParamSpec("int", "milliseconds before the connection is closed; 0 = never",
+                                           default=0, lo=0)),
+    "reset_peer": _toxic("reset connections (TCP RST) after `timeout_ms`",
+                         timeout_ms=ParamSpec("int", "milliseconds before the reset; 0 = at once", default=0,
+                                              lo=0)),
+    "slicer": _toxic("cut data into small packets with a delay between them",
+                     average_size=ParamSpec("int", "average packet size in bytes", default=64, lo=1),
+                     size_variation=ParamSpec("int", "variation of the packet size in bytes (below average_size)",
+                                              default=32, lo=0),
+                     delay_us=ParamSpec("int", "delay between packets in microseconds", default=10, lo=0)),
+    "limit_data": _toxic("close the connection after `bytes` bytes have passed",
+                         bytes=ParamSpec("int", "bytes allowed through before closing", required=True, lo=0)),
+    "link_down": FaultSpec("toxic", "disable the link: connections are refused, open ones closed"),
+}
+
+assert tuple(FAULTS) == FAULT_TYPES, "fault catalogue and model.FAULT_TYPES disagree"
+
+
+def kind_of(fault_type: str) -> FaultKind | None:
+    spec = FAULTS.get(fault_type)
+    return spec.kind if spec else None
+
+
+def types_of_kind(kind: FaultKind) -> tuple[str, ...]:
+    return tuple(name for name, spec in FAULTS.items() if spec.kind == kind)

@@ -1,0 +1,301 @@
+"""The JSON Schema of the scenario format, built from the same tables the validator uses.
+
+drills/scenario.schema.json is this function's output, checked in so editors can validate and complete
+scenario files (`# yaml-language-server: $schema=../drills/scenario.schema.json`). A unit test fails when the
+file and this builder drift apart; regenerate with `python -m drills.scenario.schema`.
+
+The validator stays the authority: the schema cannot express cross-checks such as the fault schedule,
+`after` references or the stack's service names.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from drills.scenario.fault_types import FAULTS, ParamSpec, types_of_kind
+from drills.scenario.metrics import ABORT_METRICS, ABORT_PROBES, METRICS
+from drills.scenario.model import (BUDGET_METRICS, FAULT_TYPES, OPERATIONS, PHASES, SLO, TARGET_ROLES, LoadProfile,
+                                   LoadSection, Phases, ReferenceStack)
+from drills.scenario.topology import STATIC_ROLES
+from drills.scenario.validate import NAME_PATTERN
+from drills.scenario.validate_faults import AFTER_EVENTS, ID_PATTERN, LABEL_PATTERN, SELECTIONS
+from drills.scenario.validate_load import BUILTIN_MIX_OPERATIONS, PROFILE_TYPES
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "scenario.schema.json"
+
+_NUM = r"\d+(\.\d+)?"
+DURATION_PATTERN = rf"^({_NUM}|(?=\d)({_NUM}h)?({_NUM}m)?({_NUM}s)?({_NUM}ms)?)$"
+LOOPBACK_PATTERN = r"^http://(127\.0\.0\.1|localhost):\d{1,5}(/[^\s?#]*)?$"
+
+
+def _d(text: str, **schema: object) -> dict:
+    return {"description": text, **schema}
+
+
+def _obj(properties: dict, required: list[str] | None = None, **extra: object) -> dict:
+    schema: dict = {"type": "object", "additionalProperties": False, "properties": properties}
+    if required:
+        schema["required"] = required
+    schema.update(extra)
+    return schema
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+DURATION = {"$ref": "#/$defs/duration"}
+POSITIVE_DURATION = {"$ref": "#/$defs/positive_duration"}
+
+
+def _param(spec: ParamSpec) -> dict:
+    schema: dict
+    if spec.kind == "int":
+        schema = {"type": "integer"}
+    elif spec.kind == "number":
+        schema = {"type": "number"}
+    elif spec.kind == "duration":
+        schema = dict(POSITIVE_DURATION if spec.above else DURATION)
+    elif spec.kind in ("choice", "signal"):
+        schema = {"type": "string", "enum": list(spec.choices)}
+    else:  # groups
+        schema = {"type": "array", "minItems": 2,
+                  "items": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}}
+    if spec.kind in ("int", "number") and spec.lo is not None:
+        schema["exclusiveMinimum" if spec.above else "minimum"] = spec.lo
+    if spec.kind in ("int", "number") and spec.hi is not None:
+        schema["maximum"] = spec.hi
+    if spec.default is not None:
+        schema["default"] = spec.default
+    schema["description"] = spec.doc + (" (required)" if spec.required else "")
+    return schema
+
+
+def _params_defs() -> dict:
+    defs = {}
+    for name, spec in FAULTS.items():
+        required = [p for p, s in spec.params.items() if s.required]
+        defs[f"params_{name}"] = _obj({p: _param(s) for p, s in spec.params.items()}, required,
+                                      description=f"params of {name}: {spec.doc}")
+    return defs
+
+
+def _fault_rules() -> list[dict]:
+    toxic = list(types_of_kind("toxic"))
+    rules: list[dict] = [
+        {"if": {"properties": {"type": {"enum": toxic}}, "required": ["type"]},
+         "then": {"required": ["link"], "properties": {"target": False}},
+         "else": {"properties": {"link": False}}},
+        {"if": {"properties": {"type": {"enum": [t for t in FAULT_TYPES if t not in toxic and t != "partition"]}},
+                "required": ["type"]},
+         "then": {"required": ["target"]}},
+        {"if": {"properties": {"type": {"enum": [t for t, s in FAULTS.items() if s.instantaneous]}},
+                "required": ["type"]},
+         "then": {"properties": {"duration": False}}},
+    ]
+    for name in FAULT_TYPES:
+        rules.append({"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                      "then": {"properties": {"params": _nullable({"$ref": f"#/$defs/params_{name}"})}}})
+    return rules
+
+
+def _budget() -> dict:
+    floors = [m for m, s in METRICS.items() if s.bound == "min"]
+    metric_doc = "; ".join(f"{m}: {s.doc} ({s.bound})" for m, s in METRICS.items())
+    return _obj({
+        "metric": _d(f"what is measured. {metric_doc}", type="string", enum=list(BUDGET_METRICS)),
+        "min": _d("floor: the budget fails below it (for metrics that are better when higher)", type="number"),
+        "max": _d("ceiling: the budget fails above it (for metrics that are better when lower; durations may be "
+                  "written 30s)", anyOf=[{"type": "number", "minimum": 0}, DURATION]),
+        "op": _d("operation the metric is computed on", type="string", enum=list(OPERATIONS), default="purchase"),
+        "phase": _d("part of the run the metric is computed over", type="string", enum=list(PHASES),
+                    default="all"),
+        "name": _d("display name in reports; defaults to metric[op,phase]", type=["string", "null"]),
+    }, ["metric"], oneOf=[{"required": ["min"]}, {"required": ["max"]}],
+        **{"if": {"properties": {"metric": {"enum": floors}}, "required": ["metric"]},
+           "then": {"properties": {"max": False}}, "else": {"properties": {"min": False}}},
+        description="a limit the drill is judged by: exactly one of min or max")
+
+
+def build_schema() -> dict:
+    ref, load, profile, phases, slo = ReferenceStack(), LoadSection(), LoadProfile(), Phases(), SLO()
+    target = _obj({
+        "service": _d("a service name (pg1, api2, haproxy, or a key of stack.attach.containers)", type="string"),
+        "role": _d("a role, resolved when the fault is injected", type="string", enum=list(TARGET_ROLES)),
+        "label": _d("key=value label of the user's own containers", type="string", pattern=f"^{LABEL_PATTERN}$"),
+        "select": _d("which of the matching containers: one, all, minority, majority or a random one",
+                     type="string", enum=list(SELECTIONS), default="one"),
+        "count": _d("act on exactly this many matching containers (instead of select)", type="integer",
+                    minimum=1, maximum=100),
+    }, oneOf=[{"required": ["service"]}, {"required": ["role"]}, {"required": ["label"]}],
+        description="what a process or network fault acts on: exactly one of service, role or label")
+    after = {"oneOf": [
+        _d("shorthand: the id of a fault; this one starts when that one heals", type="string",
+           pattern=f"^{ID_PATTERN}$"),
+        _obj({"fault": _d("id of another fault", type="string", pattern=f"^{ID_PATTERN}$"),
+              "event": _d("start relative to that fault's injection or its heal", type="string",
+                          enum=list(AFTER_EVENTS), default="healed"),
+              "delay": {**DURATION, "description": "seconds after that event (default 0)"}}, ["fault"]),
+    ]}
+    fault = _obj({
+        "id": _d("unique id, used by `after` and in every event; default <type>-<position>", type="string",
+                 pattern=f"^{ID_PATTERN}$"),
+        "type": _d("; ".join(f"{t}: {s.doc}" for t, s in FAULTS.items()), type="string", enum=list(FAULT_TYPES)),
+        "target": target,
+        "link": _d("Toxiproxy link (proxy) for toxic faults: api<i>_db, lb_api<i>, or a pattern like api*_db",
+                   type="string"),
+        "at": {**DURATION, "description": "offset from the start of load (exactly one of at / after)"},
+        "after": {**after, "description": "start relative to another fault (exactly one of at / after)"},
+        "duration": _nullable({**POSITIVE_DURATION, "description": "how long the fault is held before it is "
+                               "healed; null/absent: until the end of the steady phase"}),
+        "repeat_every": _nullable({**POSITIVE_DURATION, "description": "inject again every N seconds (longer "
+                                   "than duration), each time on a freshly resolved target"}),
+        "repeat_count": _d("how many injections in all (needs repeat_every); absent: until the end of steady",
+                           type=["integer", "null"], minimum=1),
+        "params": _d("type-specific parameters (see the fault catalogue)", type=["object", "null"]),
+    }, ["type"], allOf=_fault_rules(), oneOf=[{"required": ["at"]}, {"required": ["after"]}],
+        description="one fault: what breaks, where, when and for how long")
+    stage = _obj({
+        "duration": {**POSITIVE_DURATION, "description": "length of the stage"},
+        "users": _d("concurrent users (closed loop)", type="integer", minimum=0),
+        "rate": _d("operations started per second (arrival rate)", type="number", minimum=0),
+        "spawn_rate": _d("users started per second when ramping", type="number", exclusiveMinimum=0),
+    }, ["duration"], oneOf=[{"required": ["users"]}, {"required": ["rate"]}])
+    profile_schema = _obj({
+        "type": _d("constant_users: a fixed number of closed-loop users; arrival_rate: a fixed rate of operations "
+                   "kept up during stalls; stages: a list of steps", type="string", enum=list(PROFILE_TYPES),
+                   default=profile.type),
+        "users": _d("concurrent users (constant_users)", type="integer", minimum=1, default=profile.users),
+        "spawn_rate": _d("users started per second", type="number", exclusiveMinimum=0,
+                         default=profile.spawn_rate),
+        "rate": _d("operations started per second (arrival_rate)", type=["number", "null"], exclusiveMinimum=0),
+        "max_users": _d("cap on concurrent users offering the rate", type="integer", minimum=1,
+                        default=profile.max_users),
+        "stages": _d("the steps of a stages profile", type="array", minItems=1, items=stage),
+    }, allOf=[
+        {"if": {"properties": {"type": {"const": "arrival_rate"}}, "required": ["type"]},
+         "then": {"required": ["rate"], "properties": {"users": False}},
+         "else": {"properties": {"rate": False}}},
+        {"if": {"properties": {"type": {"const": "stages"}}, "required": ["type"]},
+         "then": {"required": ["stages"], "properties": {"users": False}},
+         "else": {"properties": {"stages": False}}},
+    ], description="how much load: closed-loop users, an arrival rate, or stages")
+    abort = _obj({
+        "metric": _d("error_ratio and p99_ms over a sliding window, or a failing probe", type="string",
+                     enum=list(ABORT_METRICS)),
+        "above": _d("threshold (error_ratio: 0 to 1; p99_ms: milliseconds)", type="number", minimum=0),
+        "window": {**POSITIVE_DURATION, "description": "sliding window (default 10 s)", "default": 10.0},
+        "probe": _d("for probe_failing: which probe", type="string", enum=list(ABORT_PROBES)),
+    }, ["metric"], **{"if": {"properties": {"metric": {"const": "probe_failing"}}, "required": ["metric"]},
+                      "then": {"required": ["probe"], "properties": {"above": False}},
+                      "else": {"required": ["above"], "properties": {"probe": False}}},
+        description="stop the drill early (verdict aborted) when this holds")
+    url = {"type": "string", "pattern": LOOPBACK_PATTERN}
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "drills scenario",
+        "description": "A failover drill: the stack, the load, the faults and the budgets it is judged by. "
+                       "Reference: docs/scenario-format.md. `drill validate` is the authority.",
+        **_obj({
+            "name": _d("scenario name, part of the run directory's name (default: the file name)",
+                       type="string", pattern=f"^{NAME_PATTERN}$"),
+            "description": _d("what the drill shows, for the report", type=["string", "null"]),
+            "tags": _d("free labels for filtering", type="array", items={"type": "string", "minLength": 1}),
+            "seed": _d("random seed for load and target choice; absent: a fresh one, recorded in meta.json",
+                       type=["integer", "null"], minimum=0, maximum=2**32 - 1),
+            "expect": _d("fail: a self-test that must catch a known defect (the run passes when a budget fails)",
+                         type="string", enum=["pass", "fail"], default="pass"),
+            "stack": _obj({
+                "reference": _nullable(_obj({
+                    "async_replication": _d("turn Patroni synchronous replication off", type="boolean",
+                                            default=ref.async_replication),
+                    "api_replicas": _d("API replicas behind HAProxy", type="integer", minimum=1, maximum=9,
+                                       default=ref.api_replicas),
+                    "hot_event_seats": _d("seats of the hot event", type="integer", minimum=1,
+                                          default=ref.hot_event_seats),
+                    "cold_events": _d("number of cold events", type="integer", minimum=0,
+                                      default=ref.cold_events),
+                    "cold_event_seats": _d("seats of each cold event", type="integer", minimum=1,
+                                           default=ref.cold_event_seats),
+                    "maximum_lag_on_failover": _d("Patroni: bytes a replica may lag and still be promoted",
+                                                  type="integer", minimum=0, default=ref.maximum_lag_on_failover),
+                    "keep": _d("leave the stack running after the drill", type="boolean", default=ref.keep),
+                }, description="start the reference stack (the default)")),
+                "attach": _obj({
+                    "api_url": {**url, "description": "the API under test, on loopback"},
+                    "containers": _d("service name -> container name", type="object",
+                                     additionalProperties={"type": "string", "minLength": 1}),
+                    "label_selector": _d("Docker label (key or key=value); every matching container is a "
+                                         "service", type=["string", "null"]),
+                    "roles": _d("service name -> static role", type="object",
+                                additionalProperties={"type": "string", "enum": list(STATIC_ROLES)}),
+                    "patroni_urls": _d("service name -> Patroni REST URL on loopback (finds leader and "
+                                       "replicas)", type="object", additionalProperties=url),
+                    "toxiproxy_url": _nullable({**url, "description": "Toxiproxy API on loopback, for toxic "
+                                                "faults"}),
+                }, ["api_url"], description="use your own running containers"),
+            }, oneOf=[{"required": ["reference"]}, {"required": ["attach"]}],
+                description="exactly one of reference or attach (absent: the reference stack)"),
+            "phases": _obj({
+                "warmup": {**DURATION, "description": "load before measurements count", "default": phases.warmup},
+                "steady": {**POSITIVE_DURATION, "description": "load while faults happen; every fault is "
+                           "injected and healed within warmup + steady", "default": phases.steady},
+                "recovery": {**DURATION, "description": "load after every fault is healed", "default":
+                             phases.recovery},
+            }, description="seconds of load in each phase, in this order"),
+            "load": _obj({
+                "locustfile": _d("builtin, or a path relative to the scenario", type="string",
+                                 default=load.locustfile),
+                "user_classes": _d("Locust user classes to run (default: the locustfile's)", type="array",
+                                   items={"type": "string", "minLength": 1}),
+                "profile": profile_schema,
+                "mix": _d(f"operation -> weight (builtin operations: {', '.join(BUILTIN_MIX_OPERATIONS)}); replaces "
+                          "the default mix", type="object", minProperties=1,
+                          additionalProperties={"type": "number", "minimum": 0}, default=load.mix),
+                "hot_share": _d("share of purchases aimed at the hot seats", type="number", minimum=0, maximum=1,
+                                default=load.hot_share),
+                "hot_seats": _d("size of the hot set of seats", type="integer", minimum=1, default=load.hot_seats),
+                "request_timeout": {**POSITIVE_DURATION, "description": "client timeout of one request",
+                                    "default": load.request_timeout},
+                "max_retries": _d("purchase retries with the same idempotency key", type="integer", minimum=0,
+                                  maximum=100, default=load.max_retries),
+                "workers": _d("0: one Locust process; N: a master and N workers", type="integer", minimum=0,
+                              maximum=64, default=load.workers),
+            }, description="the load: who buys what, how fast"),
+            "faults": _d("the fault schedule", type=["array", "null"], items=fault),
+            "budgets": _d("what the drill is judged by; absent: the default budgets; the item `defaults` "
+                          "includes them", type=["array", "null"], minItems=1,
+                          items={"oneOf": [{"const": "defaults"}, {"$ref": "#/$defs/budget"}]}),
+            "abort": _d("conditions that stop the drill early", type=["array", "null"], items=abort),
+            "slo": _obj({
+                "target": _d("success ratio objective", type="number", exclusiveMinimum=0, exclusiveMaximum=1,
+                             default=slo.target),
+                "period_days": _d("SLO period, for error budget burn", type="number", exclusiveMinimum=0,
+                                  maximum=366, default=slo.period_days),
+            }, description="the service level objective (for error_budget_burn)"),
+        }),
+        "$defs": {
+            "duration": {"description": "seconds: a number, or text such as 30s, 2m, 500ms, 1m30s",
+                         "anyOf": [{"type": "number", "minimum": 0},
+                                   {"type": "string", "pattern": DURATION_PATTERN}]},
+            "positive_duration": {"description": "a duration above zero",
+                                  "anyOf": [{"type": "number", "exclusiveMinimum": 0},
+                                            {"type": "string", "pattern": DURATION_PATTERN}]},
+            "budget": _budget(),
+            **_params_defs(),
+        },
+    }
+    return schema
+
+
+def render() -> str:
+    return json.dumps(build_schema(), indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:
+        SCHEMA_FILE.write_text(render())
+    else:
+        sys.stdout.write(render())

@@ -1,0 +1,106 @@
+"""The `stack` section: the reference stack we start, or the user's own containers we attach to.
+
+Network rule: the tool only ever talks to loopback or its own containers, so every URL of an attached
+stack must be http://127.0.0.1:PORT or http://localhost:PORT.
+"""
+
+from __future__ import annotations
+
+import re
+
+from drills.scenario.model import AttachedStack, ReferenceStack, StackSection
+from drills.scenario.nodes import Node, Scalar
+from drills.scenario.reader import Context, MapView
+from drills.scenario.suggest import did_you_mean
+from drills.scenario.topology import STATIC_ROLES
+
+STACK_KEYS = ("reference", "attach")
+REFERENCE_KEYS = ("async_replication", "api_replicas", "hot_event_seats", "cold_events", "cold_event_seats",
+                  "maximum_lag_on_failover", "keep")
+ATTACH_KEYS = ("api_url", "containers", "label_selector", "roles", "patroni_urls", "toxiproxy_url")
+
+_LOOPBACK = re.compile(r"http://(127\.0\.0\.1|localhost):(\d{1,5})(/[^\s?#]*)?")
+LOOPBACK_HELP = "a loopback URL http://127.0.0.1:PORT or http://localhost:PORT"
+_LABEL_SELECTOR = r"[A-Za-z0-9][A-Za-z0-9._/-]*(=[^\s]*)?"
+_CONTAINER_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+
+
+def loopback_problem(url: str) -> str | None:
+    """Why `url` is not an allowed loopback URL, or None when it is."""
+    match = _LOOPBACK.fullmatch(url.strip())
+    if match and 1 <= int(match.group(2)) <= 65535:
+        return None
+    reason = ("the tool only talks to loopback or its own containers; publish the service on 127.0.0.1"
+              if "://" in url and not re.match(r"https?://(127\.0\.0\.1|localhost)(:|/|$)", url) else
+              "give the scheme http:// and a port")
+    return f"expected {LOOPBACK_HELP} ({reason}), found '{url}'"
+
+
+def read_stack(ctx: Context, node: Node | None, path: str) -> StackSection:
+    if node is None:
+        return StackSection(reference=ReferenceStack())
+    m = ctx.mapping(node, path, STACK_KEYS, "the stack section")
+    if m is None:
+        return StackSection(reference=ReferenceStack())
+    if m.has("reference") and m.has("attach"):
+        m.key_error("attach", "expected exactly one of stack.reference or stack.attach, found both")
+        return StackSection(reference=_reference(ctx, m))
+    if m.has("attach"):
+        attach = _attach(ctx, m)
+        return StackSection(attach=attach or AttachedStack(api_url=""))
+    if not m.has("reference"):
+        ctx.error(node, path, "expected exactly one of stack.reference or stack.attach, found neither "
+                              "(leave `stack` out to start the reference stack)")
+    return StackSection(reference=_reference(ctx, m))
+
+
+def _reference(ctx: Context, parent: MapView) -> ReferenceStack:
+    node = parent.node_of("reference")
+    if node is None or (isinstance(node, Scalar) and node.value is None):
+        return ReferenceStack()  # `reference:` alone means all defaults
+    m = ctx.mapping(node, parent.at("reference"), REFERENCE_KEYS, "the reference stack")
+    if m is None:
+        return ReferenceStack()
+    m.flag("async_replication")
+    m.integer("api_replicas", 1, 9)
+    m.integer("hot_event_seats", 1, 1_000_000)
+    m.integer("cold_events", 0, 100)
+    m.integer("cold_event_seats", 1, 1_000_000)
+    m.integer("maximum_lag_on_failover", 0)
+    m.flag("keep")
+    return ReferenceStack(**m.values)
+
+
+def _attach(ctx: Context, parent: MapView) -> AttachedStack | None:
+    m = ctx.mapping(parent.node_of("attach"), parent.at("attach"), ATTACH_KEYS, "an attached stack",
+                    required=("api_url",))
+    if m is None:
+        return None
+    url = m.text("api_url", check=loopback_problem)
+    m.text_map("containers", "a mapping of service name to container name",
+               value_check=lambda v: None if re.fullmatch(_CONTAINER_NAME, v) else
+               (f"expected a container name, found '{v}'", None))
+    m.text("label_selector", pattern=_LABEL_SELECTOR, pattern_help="a Docker label selector key or key=value",
+           nullable=True)
+    containers = m.values.get("containers") or {}
+    discovered = "label_selector" in m.values
+    known = tuple(containers)
+
+    def service_check(service: str) -> tuple[str, str | None] | None:
+        if discovered or service in known:
+            return None
+        return (f"expected a service named in stack.attach.containers ({', '.join(known) or 'none'}), "
+                f"found '{service}'", did_you_mean(service, known))
+
+    m.text_map("roles", "a mapping of service name to role", key_check=service_check,
+               value_check=lambda v: None if v in STATIC_ROLES else
+               (f"expected one of {', '.join(STATIC_ROLES)} (leader, sync_standby and replica are found "
+                f"through patroni_urls), found '{v}'", did_you_mean(v, STATIC_ROLES)))
+    m.text_map("patroni_urls", "a mapping of service name to Patroni REST URL", key_check=service_check,
+               value_check=lambda v: (p, None) if (p := loopback_problem(v)) else None)
+    m.text("toxiproxy_url", check=loopback_problem, nullable=True)
+    # Without containers or a selector only load and Toxiproxy faults are possible; faults say so themselves.
+    # An invalid api_url was reported; keep the attached shape so faults are checked against the right stack.
+    values = dict(m.values)
+    values["api_url"] = url or ""
+    return AttachedStack(**values)

@@ -1,0 +1,1 @@
+"""A stand-in locustfile for attach.yaml (only its existence is checked)."""

@@ -4,7 +4,7 @@ VENV  := .venv
 DRILL := $(VENV)/bin/drill
 PYTEST_ARGS ?=
 
-.PHONY: setup engine venv images demo test unit integration bench clean
+.PHONY: setup engine venv images chromium demo test unit integration bench clean
 
 setup: engine venv images          ## Docker engine, .venv with `drill`, images (idempotent)
 
@@ -17,16 +17,19 @@ venv:
 images: engine venv
 	@$(DRILL) images build
 
+chromium:                          ## headless Chromium for the report's browser test (Debian, as root)
+	@scripts/ensure-chromium.sh
+
 demo: setup                        ## the headline drill
 	$(DRILL) demo
 
-test: setup                        ## the whole suite: unit tests, then real drills against real containers
+test: setup chromium               ## the whole suite: unit tests, then real drills against real containers
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
 
 unit: venv                         ## fast tests, no Docker
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/unit
 
-integration: setup
+integration: setup chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/integration
 
 bench: setup                       ## benchmarks: print numbers, assert nothing

@@ -1,0 +1,34 @@
+"""Reports of a drill run: report.html, junit.xml, the live console view and summaries, comparisons, index.
+
+Everything here reads only the run directory (docs/run-directory.md), so a crashed run can be rendered too.
+Names are imported on first use, so the live console view does not pay for loading matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from drills.report.compare import compare_runs
+    from drills.report.index import write_index
+    from drills.report.live import LiveView
+    from drills.report.render import ReportError, render_run
+    from drills.report.summary import print_compare, print_summary
+
+_EXPORTS = {
+    "LiveView": "drills.report.live",
+    "print_summary": "drills.report.summary",
+    "print_compare": "drills.report.summary",
+    "render_run": "drills.report.render",
+    "ReportError": "drills.report.render",
+    "compare_runs": "drills.report.compare",
+    "write_index": "drills.report.index",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'drills.report' has no attribute {name!r}")

@@ -1,0 +1,410 @@
+"""Timeline charts as inline SVG (matplotlib, no pyplot global state), every fault interval shaded.
+
+Each fault shading is an SVG group `<g id="{chart}-fault-{fault_id}-{iteration}" class="fault-span"
+data-fault-id=… data-iteration=… data-start-s=… data-end-s=…>` with a <title> tooltip, and each outage
+`<g id="{chart}-outage-{n}" class="outage-span">`, so readers, scripts and tests can find them.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import re
+from dataclasses import dataclass
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from drills.report.fmt import num
+from drills.report.timeline import FaultInterval, Outage
+from drills.report.view import ReportView
+
+WIDTH_IN = 11.0
+LEFT_IN, RIGHT_IN, BOTTOM_IN = 0.85, 1.6, 0.45
+LANE_PT, MAX_LANES = 10, 3
+MAX_POINTS = 900  # longer series are binned so a long drill's report stays small
+
+PROCESS_FAULTS = {"kill", "stop", "freeze", "restart"}
+NETWORK_FAULTS = {"isolate", "partition", "partition_oneway", "packet_loss"}
+FAULT_COLOURS = {"process": "#cf222e", "network": "#e16f24", "toxic": "#8250df"}
+OUTAGE_COLOUR = "#6e0a1e"
+OUTCOME_COLOURS = {"ok": "#2da44e", "info": "#d4a72c", "fail": "#cf222e"}
+STATE_COLOURS = {
+    "leader": "#116329", "sync_standby": "#4ac26b", "replica": "#aceebb", "unknown": "#d0d7de",
+    "up": "#54aeff", "lb_down": "#ffb77c", "down": "#cf222e", "frozen": "#8250df",
+}
+STATE_LABELS = {
+    "leader": "leader", "sync_standby": "sync standby", "replica": "replica", "unknown": "role unknown",
+    "up": "up (in load balancer)", "lb_down": "out of load balancer", "down": "down (exited)",
+    "frozen": "frozen (paused)",
+}
+_RC = {
+    "svg.fonttype": "none", "font.size": 9, "font.family": "sans-serif", "axes.spines.top": False,
+    "axes.spines.right": False, "axes.edgecolor": "#8c959f", "axes.labelcolor": "#24292f",
+    "xtick.color": "#57606a", "ytick.color": "#57606a", "axes.grid": True, "grid.color": "#eaeef2",
+    "grid.linewidth": 0.6, "path.simplify": True, "path.simplify_threshold": 0.5,
+}
+
+
+def fault_category(fault_type: str) -> str:
+    if fault_type in PROCESS_FAULTS:
+        return "process"
+    if fault_type in NETWORK_FAULTS:
+        return "network"
+    return "toxic"
+
+
+@dataclass
+class _Chart:
+    """One figure under construction plus the SVG attributes its fault/outage groups get afterwards."""
+
+    name: str
+    fig: Figure
+    ax: object
+    groups: dict[str, dict[str, str]]
+
+
+def _fault_label(f: FaultInterval) -> str:
+    text = f.fault_id if f.iteration == 0 else f"{f.fault_id} #{f.iteration}"
+    return text + (" (not healed)" if f.end_s is None else "")
+
+
+def label_lanes(faults: list[FaultInterval], end_s: float) -> dict[str, int]:
+    """Which row above the plot each fault's label goes in, so labels never overlap (at most MAX_LANES rows;
+    faults beyond that stay shaded and are listed in the fault table)."""
+    axes_w_pt = (WIDTH_IN - LEFT_IN - RIGHT_IN) * 72
+    span = max(end_s, 1.0)
+    lanes: list[float] = []
+    out: dict[str, int] = {}
+    for f in sorted((f for f in faults if f.start_s is not None), key=lambda f: f.start_s):
+        width = (len(_fault_label(f)) * 7 * 0.62 + 8) / axes_w_pt * span
+        lane = next((i for i, right in enumerate(lanes) if right <= f.start_s), len(lanes))
+        if lane >= MAX_LANES:
+            continue
+        if lane == len(lanes):
+            lanes.append(0.0)
+        lanes[lane] = f.start_s + width
+        out[f.key] = lane
+    return out
+
+
+def _new_chart(name: str, plot_height_in: float, view: ReportView, lanes: int) -> _Chart:
+    top_in = 0.12 + lanes * LANE_PT / 72
+    height = plot_height_in + top_in + BOTTOM_IN
+    fig = Figure(figsize=(WIDTH_IN, height))
+    ax = fig.add_axes((LEFT_IN / WIDTH_IN, BOTTOM_IN / height, 1 - (LEFT_IN + RIGHT_IN) / WIDTH_IN,
+                       plot_height_in / height))
+    ax.set_xlim(0, max(view.end_s, 1.0))
+    ax.set_xlabel("seconds since load started", fontsize=8, labelpad=2)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=16, steps=[1, 2, 5, 10]))
+    return _Chart(name, fig, ax, {})
+
+
+def _chart(name: str, plot_height_in: float, view: ReportView, labels: bool = True) -> tuple[_Chart, dict]:
+    lanes = label_lanes(view.faults, view.end_s) if labels else {}
+    return _new_chart(name, plot_height_in, view, (max(lanes.values()) + 1) if lanes else 0), lanes
+
+
+def _shade_faults(chart: _Chart, faults: list[FaultInterval], end_s: float, lanes: dict[str, int],
+                  behind: bool = False) -> None:
+    """Shade [inject, heal) of every fault; an unhealed one runs to the end, hatched."""
+    ax = chart.ax
+    x0, x1 = ax.get_xlim()
+    for f in faults:
+        if f.start_s is None:
+            continue
+        colour = FAULT_COLOURS[fault_category(f.type)]
+        end = f.end_s if f.end_s is not None else end_s
+        shown_end = max(end, f.start_s + (x1 - x0) * 0.003)
+        gid = f"{chart.name}-fault-{f.key}"
+        ax.axvspan(f.start_s, shown_end, facecolor=colour, alpha=0.14, lw=0, gid=gid, zorder=0 if behind else 1)
+        if f.end_s is None:  # never healed: hatched to the end, so it cannot be mistaken for a healed fault
+            ax.axvspan(f.start_s, shown_end, facecolor="none", edgecolor=colour, hatch="//", lw=0, alpha=0.35,
+                       zorder=0 if behind else 1)
+        ax.axvline(f.start_s, color=colour, lw=0.9, alpha=0.9, zorder=3)
+        if f.end_s is not None:
+            ax.axvline(f.end_s, color=colour, lw=0.9, ls=(0, (3, 2)), alpha=0.9, zorder=3)
+        span = f"{num(f.start_s, 's')} – {num(f.end_s, 's') if f.end_s is not None else 'never healed'}"
+        chart.groups[gid] = {
+            "class": "fault-span", "data-fault-id": f.fault_id, "data-iteration": str(f.iteration),
+            "data-fault-type": f.type, "data-start-s": f"{f.start_s:.3f}",
+            "data-end-s": "" if f.end_s is None else f"{f.end_s:.3f}",
+            "title": f"fault {f.fault_id} #{f.iteration}: {f.type} {f.target}, {span}",
+        }
+        if f.key in lanes:
+            ax.annotate(_fault_label(f), xy=(f.start_s, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(2, 3 + LANE_PT * lanes[f.key]), textcoords="offset points", fontsize=7,
+                        color=colour, fontweight="bold", clip_on=False, annotation_clip=False)
+
+
+def headline_outages(view: ReportView) -> list[Outage]:
+    """Outages of the operation the headline numbers are about (the checks' `availability.op`, else
+    purchases), so marks from different operations do not pile up on one chart."""
+    avail = view.result.get("availability") if isinstance(view.result.get("availability"), dict) else {}
+    ops = {o.op for o in view.outages}
+    op = avail.get("op") if avail.get("op") in ops else ("purchase" if "purchase" in ops else None)
+    return [o for o in view.outages if op is None or o.op == op]
+
+
+def _shade_outages(chart: _Chart, outages: list[Outage], full_height: bool) -> None:
+    for i, o in enumerate(outages):
+        gid = f"{chart.name}-outage-{i}"
+        if full_height:
+            chart.ax.axvspan(o.start_s, max(o.end_s, o.start_s + 0.2), facecolor="none", edgecolor="#cf222e",
+                             hatch="xx", lw=0, alpha=0.35, gid=gid)
+        else:
+            chart.ax.axvspan(o.start_s, max(o.end_s, o.start_s + 0.2), ymin=0, ymax=0.045, facecolor=OUTAGE_COLOUR,
+                             lw=0, alpha=0.85, gid=gid)
+        chart.groups[gid] = {"class": "outage-span", "data-op": o.op, "data-start-s": f"{o.start_s:.3f}",
+                             "data-end-s": f"{o.end_s:.3f}",
+                             "title": f"outage of {o.op}: {num(o.duration_s, 's')} "
+                                      f"({num(o.start_s, 's')} – {num(o.end_s, 's')})"}
+
+
+def _phase_marks(chart: _Chart, view: ReportView, names: bool) -> None:
+    for p in view.phases:
+        if p.start_s > 0:
+            chart.ax.axvline(p.start_s, color="#8c959f", lw=0.7, ls=":")
+        if names:
+            chart.ax.text(p.start_s, 0.97, f" {p.name}", transform=chart.ax.get_xaxis_transform(), fontsize=7,
+                          color="#6e7781", style="italic", va="top", clip_on=True)
+
+
+def _record_end(chart: _Chart, view: ReportView) -> None:
+    """Where the record stops when the run never finished, so an empty tail is not read as zero load."""
+    if view.run.result is not None or view.record_end_s is None or view.record_end_s >= view.end_s - 0.5:
+        return
+    chart.ax.axvline(view.record_end_s, color="#24292f", lw=1.0, ls="-.", zorder=4)
+    chart.ax.text(view.record_end_s, 0.5, " record ends ", transform=chart.ax.get_xaxis_transform(), rotation=90,
+                  fontsize=7, color="#24292f", ha="right", va="center", zorder=4)
+
+
+def _binned(series: list[dict]) -> tuple[list[dict], int]:
+    """At most MAX_POINTS rows: counts become per-second averages, p99 the worst of the bin."""
+    if len(series) <= MAX_POINTS:
+        return series, 1
+    k = math.ceil(len(series) / MAX_POINTS)
+    out = []
+    for i in range(0, len(series), k):
+        chunk = series[i:i + k]
+        n = len(chunk)
+        ok, fail, info = (sum(r[x] for r in chunk) for x in ("ok", "fail", "info"))
+        p50 = [r["p50_ms"] for r in chunk if r["p50_ms"] is not None]
+        p99 = [r["p99_ms"] for r in chunk if r["p99_ms"] is not None]
+        total = ok + fail + info
+        out.append({"t": chunk[0]["t"], "ok": ok / n, "fail": fail / n, "info": info / n,
+                    "p50_ms": sum(p50) / len(p50) if p50 else None, "p99_ms": max(p99) if p99 else None,
+                    "success_ratio": ok / total if total else None})
+    return out, k
+
+
+def _svg(chart: _Chart, salt: str, label: str) -> str:
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "none"}):
+        chart.fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None,
+                                                         "Type": None})
+    return _tidy(buf.getvalue(), chart, label)
+
+
+def _tidy(svg: str, chart: _Chart, label: str) -> str:
+    """Inline-ready SVG: no prolog or metadata, scalable, only referenced ids kept, our groups annotated."""
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    svg = re.sub(r'<svg\b[^>]*?viewBox="([^"]+)"[^>]*>',
+                 lambda m: f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+                           f'viewBox="{m.group(1)}" width="100%" class="chart" data-chart="{chart.name}" '
+                           f'role="img" aria-label="{html.escape(label)}">', svg, count=1)
+    referenced = set(re.findall(r'#([^\s")]+)', svg))
+
+    def fix_id(m: re.Match) -> str:
+        ident = m.group(1)
+        if ident in chart.groups:
+            attrs = dict(chart.groups[ident])
+            title = attrs.pop("title", "")
+            extra = "".join(f' {k}="{html.escape(v)}"' for k, v in attrs.items())
+            return f'<g id="{ident}"{extra}><title>{html.escape(title)}</title>'
+        if ident in referenced:
+            return m.group(0)
+        return "<g>"
+
+    svg = re.sub(r'<g id="([^"]+)">', fix_id, svg)
+    keep = referenced | set(chart.groups)
+    svg = re.sub(r'\s+id="([^"]+)"', lambda m: m.group(0) if m.group(1) in keep else "", svg)
+    svg = re.sub(r"\n\s*", "\n", svg)  # indentation is a fifth of matplotlib's output
+    return svg
+
+
+def _finish(chart: _Chart, view: ReportView, label: str) -> str:
+    return _svg(chart, f"{view.result.get('run_id', '')}-{chart.name}", label)
+
+
+def chart_operations(view: ReportView) -> str | None:
+    """Operations per second, stacked ok / indeterminate / failed, outages marked along the axis."""
+    if not view.series:
+        return None
+    rows, k = _binned(view.series)
+    c, lanes = _chart("ops", 2.2, view)
+    t = [r["t"] for r in rows] + [rows[-1]["t"] + k]
+    base = [0.0] * len(rows)
+    for key, label in (("ok", "ok (acknowledged)"), ("info", "indeterminate"), ("fail", "failed")):
+        top = [b + r[key] for b, r in zip(base, rows)]
+        c.ax.fill_between(t, base + base[-1:], top + top[-1:], step="post", color=OUTCOME_COLOURS[key], lw=0,
+                          label=label, alpha=0.9)
+        base = top
+    c.ax.set_ylabel("operations / s" + (f" (avg of {k} s)" if k > 1 else ""))
+    c.ax.set_ylim(0, max(max(base) * 1.12, 1))
+    _phase_marks(c, view, names=True)
+    _shade_outages(c, headline_outages(view), full_height=False)
+    _shade_faults(c, view.faults, view.end_s, lanes)
+    handles, labels = c.ax.get_legend_handles_labels()
+    if headline_outages(view):
+        handles.append(Patch(facecolor=OUTAGE_COLOUR, label="outage"))
+    c.ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    _record_end(c, view)
+    return _finish(c, view, "operations per second")
+
+
+def chart_latency(view: ReportView) -> str | None:
+    """p50 and p99 latency per second; logarithmic when timeouts dwarf normal latency."""
+    rows, _k = _binned(view.series)
+    pts = [(r["t"], r["p50_ms"], r["p99_ms"]) for r in rows if r["p50_ms"] is not None or r["p99_ms"] is not None]
+    if not pts:
+        return None
+    c, lanes = _chart("latency", 1.8, view)
+    all_pts = [(r["t"], r["p50_ms"], r["p99_ms"]) for r in rows]
+    for idx, (label, colour) in ((1, ("p50", "#0969da")), (2, ("p99", "#8250df"))):
+        xs = [p[0] + 0.5 for p in all_pts]
+        ys = [p[idx] if p[idx] is not None else math.nan for p in all_pts]  # a gap stays a gap
+        c.ax.plot(xs, ys, color=colour, lw=1.1, label=label, marker="o", ms=1.8 if len(pts) < 200 else 0)
+    values = [v for p in pts for v in p[1:] if v is not None and v > 0]
+    if values and max(values) / max(min(values), 0.1) > 50:
+        c.ax.set_yscale("log")
+        c.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: num(v)))
+    else:
+        c.ax.set_ylim(bottom=0)
+    c.ax.set_ylabel("latency (ms)")
+    _phase_marks(c, view, names=False)
+    _shade_faults(c, view.faults, view.end_s, lanes)
+    c.ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    _record_end(c, view)
+    return _finish(c, view, "latency p50 and p99")
+
+
+def chart_success(view: ReportView) -> str | None:
+    """Per-second success ratio with outage windows hatched over the full height."""
+    rows, k = _binned(view.series)
+    if not any(r["success_ratio"] is not None for r in rows):
+        return None
+    c, lanes = _chart("success", 1.5, view)
+    xs = [r["t"] for r in rows] + [rows[-1]["t"] + k]
+    ys = [(r["success_ratio"] * 100 if r["success_ratio"] is not None else math.nan) for r in rows]
+    ys.append(ys[-1])
+    c.ax.fill_between(xs, ys, step="post", color="#2da44e", alpha=0.25, lw=0)
+    c.ax.step(xs, ys, where="post", color="#1a7f37", lw=1.0, label="success ratio")
+    c.ax.set_ylim(0, 105)
+    c.ax.set_ylabel("success %")
+    _phase_marks(c, view, names=False)
+    _shade_outages(c, headline_outages(view), full_height=True)
+    _shade_faults(c, view.faults, view.end_s, lanes)
+    if headline_outages(view):
+        c.ax.legend(handles=[Patch(facecolor="none", edgecolor="#cf222e", hatch="xx", label="outage")],
+                    loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    _record_end(c, view)
+    return _finish(c, view, "success ratio per second")
+
+
+def chart_roles(view: ReportView) -> str | None:
+    """One row per node (state over time) under a row naming the leader; cut-off time is cross-hatched."""
+    if not view.roles and not view.leaders:
+        return None
+    nodes = list(view.roles)
+    rows = (["leader"] if view.leaders else []) + nodes
+    c, lanes = _chart("roles", 0.26 * len(rows) + 0.2, view)
+    ax = c.ax
+    ax.grid(False)
+    y = {name: len(rows) - 1 - i for i, name in enumerate(rows)}
+    used: set[str] = set()
+    if view.leaders:
+        palette = ["#0969da", "#bf8700", "#1a7f37", "#8250df", "#bc4c00", "#1b7c83"]
+        names = sorted({str(x[2]) for x in view.leaders if x[2]})
+        for start, width, leader in view.leaders:
+            colour = "#cf222e" if not leader else palette[names.index(str(leader)) % len(palette)]
+            ax.broken_barh([(start, width)], (y["leader"] - 0.4, 0.8), facecolors=colour, lw=0,
+                           alpha=0.85 if leader else 0.6)
+            if width > (view.end_s / 40):
+                ax.text(start + width / 2, y["leader"], str(leader or "no leader"), ha="center", va="center",
+                        fontsize=7, color="white", fontweight="bold", clip_on=True)
+    for node in nodes:
+        by_state: dict[str, list[tuple[float, float]]] = {}
+        cut: list[tuple[float, float]] = []
+        for s in view.roles[node]:
+            by_state.setdefault(s.state, []).append((s.start_s, s.width_s))
+            if s.cut_off:
+                cut.append((s.start_s, s.width_s))
+        for state, spans in by_state.items():
+            used.add(state)
+            ax.broken_barh(spans, (y[node] - 0.4, 0.8), facecolors=STATE_COLOURS.get(state, "#d0d7de"), lw=0)
+        if cut:
+            used.add("cut_off")
+            ax.broken_barh(cut, (y[node] - 0.4, 0.8), facecolors="none", edgecolor="#24292f", hatch="xxx", lw=0.6)
+    ax.set_yticks([y[r] for r in rows], rows, fontsize=7.5)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    _phase_marks(c, view, names=False)
+    _shade_faults(c, view.faults, view.end_s, lanes, behind=True)
+    handles = [Patch(facecolor=STATE_COLOURS[s], label=STATE_LABELS[s]) for s in STATE_COLOURS if s in used]
+    if "cut_off" in used:
+        handles.append(Patch(facecolor="white", edgecolor="#24292f", hatch="xxx", label="cut off (network)"))
+    if view.leaders and any(x[2] is None for x in view.leaders):
+        handles.append(Patch(facecolor="#cf222e", alpha=0.6, label="no leader"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    _record_end(c, view)
+    return _finish(c, view, "node roles over time")
+
+
+def chart_generator(view: ReportView) -> str | None:
+    """Offered vs target rate (is the load generator keeping up?) and the busiest load process's CPU."""
+    if not view.generator:
+        return None
+    c, lanes = _chart("generator", 1.5, view)
+    xs = [g["t"] + 0.5 for g in view.generator]
+    c.ax.plot(xs, [g["offered"] for g in view.generator], color="#0969da", lw=1.1, label="offered")
+    targets = [(x, g["target"]) for x, g in zip(xs, view.generator) if g["target"] is not None]
+    if targets:
+        c.ax.plot([t[0] for t in targets], [t[1] for t in targets], color="#24292f", lw=1, ls="--",
+                  label="target")
+    c.ax.set_ylim(bottom=0)
+    c.ax.set_ylabel("operations started / s")
+    cpus = [(x, g["cpu"]) for x, g in zip(xs, view.generator) if g["cpu"] is not None]
+    handles, labels = c.ax.get_legend_handles_labels()
+    if cpus:
+        ax2 = c.ax.twinx()
+        ax2.plot([p[0] for p in cpus], [p[1] for p in cpus], color="#8c959f", lw=0.9, label="CPU %")
+        ax2.set_ylim(0, max(100, max(p[1] for p in cpus) * 1.1))
+        ax2.set_ylabel("CPU %", color="#57606a")
+        ax2.grid(False)
+        ax2.spines["right"].set_visible(True)
+        h2, l2 = ax2.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+    _phase_marks(c, view, names=False)
+    _shade_faults(c, view.faults, view.end_s, lanes)
+    c.ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.09 if cpus else 1.0, 1.0), fontsize=7,
+                frameon=False)
+    _record_end(c, view)
+    return _finish(c, view, "load generator health")
+
+
+def render_charts(view: ReportView) -> dict[str, str | None]:
+    """Every chart by name (None where the data for it is missing); a chart that fails is left out."""
+    out: dict[str, str | None] = {}
+    with matplotlib.rc_context(_RC):
+        for name, fn in (("ops", chart_operations), ("latency", chart_latency), ("success", chart_success),
+                         ("roles", chart_roles), ("generator", chart_generator)):
+            try:
+                out[name] = fn(view)
+            except Exception as exc:  # noqa: BLE001 - one broken chart must not cost the whole report
+                out[name] = None
+                view.notes.append(f"The {name} chart could not be drawn ({type(exc).__name__}: {exc}).")
+    return out

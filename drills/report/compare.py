@@ -1,0 +1,158 @@
+"""`drill report --compare A B`: what changed between two runs (e.g. failover 3 s slower, 2 orders lost).
+
+Lower is better for every number except success ratios; a budget that went from pass to fail "regressed".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drills.report.fmt import HIGHER_IS_BETTER, as_float, metric_value, num, passed_word, when
+from drills.report.htmlkit import esc, page, pill, table
+from drills.report.render import ReportError, write_atomic
+from drills.report.view import ReportView, build_view
+
+AVAILABILITY = (("success_ratio", "success ratio"), ("longest_outage_s", "longest outage"),
+                ("failover_s", "failover"), ("detection_s", "detection"), ("recovery_s", "recovery"),
+                ("latency_ms.p50", "latency p50"), ("latency_ms.p95", "latency p95"),
+                ("latency_ms.p99", "latency p99"))
+AUDIT = ("acknowledged", "lost", "unexpected", "duplicated", "oversold", "sold_over_capacity",
+         "credential_changes_lost", "revoked_sessions_working", "indeterminate", "indeterminate_applied")
+
+
+def _get(d: dict, dotted: str) -> object:
+    for part in dotted.split("."):
+        if not isinstance(d, dict):
+            return None
+        d = d.get(part)  # type: ignore[assignment]
+    return d
+
+
+def _metric_of(key: str) -> str:
+    return {"latency_ms.p50": "latency_p50_ms", "latency_ms.p95": "latency_p95_ms",
+            "latency_ms.p99": "latency_p99_ms"}.get(key, key)
+
+
+def change_text(metric: str, a: object, b: object, informational: bool = False) -> tuple[float | None, str, str]:
+    """(delta, change, text): change is worse / better / same / unknown; text reads like '3 s slower'."""
+    fa, fb = as_float(a), as_float(b)
+    if fa is None or fb is None:
+        return None, "unknown", "only in A" if fb is None and fa is not None else (
+            "only in B" if fa is None and fb is not None else "unknown in both")
+    delta = fb - fa
+    if abs(delta) < 1e-9:
+        return 0.0, "same", "same"
+    higher_better = metric in HIGHER_IS_BETTER or metric.endswith("_ratio")
+    better = (delta > 0) == higher_better
+    change = "same" if informational else ("better" if better else "worse")
+    if metric.endswith("_ratio"):
+        text = f"{delta * 100:+.2f} points"
+    elif metric.endswith("_s"):
+        text = f"{num(abs(delta), 's')} {'slower' if delta > 0 else 'faster'}" if metric != "longest_outage_s" \
+            else f"{num(abs(delta), 's')} {'longer' if delta > 0 else 'shorter'}"
+    elif metric.endswith("_ms"):
+        text = f"{num(abs(delta), 'ms')} {'slower' if delta > 0 else 'faster'}"
+    else:
+        text = f"{'+' if delta > 0 else '−'}{num(abs(delta))}"
+    return delta, change, text + ("" if informational else f" ({change})")
+
+
+def _side(view: ReportView) -> dict:
+    r = view.result
+    return {"path": str(view.run.path), "run_id": r.get("run_id"), "scenario": view.scenario_name,
+            "verdict": view.verdict.verdict, "title": view.verdict.title, "ok": view.verdict.ok,
+            "started": r.get("started"), "duration_s": r.get("duration_s")}
+
+
+def _budget_rows(ra: dict, rb: dict) -> list[dict]:
+    def by_name(r: dict) -> dict:
+        return {str(b.get("name") or b.get("metric")): b for b in r.get("budgets") or [] if isinstance(b, dict)}
+
+    ba, bb = by_name(ra), by_name(rb)
+    rows = []
+    for name in list(ba) + [n for n in bb if n not in ba]:
+        x, y = ba.get(name, {}), bb.get(name, {})
+        metric = str(x.get("metric") or y.get("metric") or "")
+        delta, change, text = change_text(metric, x.get("observed"), y.get("observed"))
+        pa, pb = x.get("passed") if x else None, y.get("passed") if y else None
+        if pa is True and pb is False:
+            change, text = "regressed", f"now fails; {text}"
+        elif pa is False and pb is True:
+            change, text = "fixed", f"now passes; {text}"
+        rows.append({"name": name, "metric": metric, "a": x.get("observed"), "b": y.get("observed"),
+                     "a_text": f"{metric_value(metric, x.get('observed'))} {passed_word(pa) if x else '—'}",
+                     "b_text": f"{metric_value(metric, y.get('observed'))} {passed_word(pb) if y else '—'}",
+                     "passed_a": pa, "passed_b": pb, "delta": delta, "change": change, "text": text})
+    return rows
+
+
+def compare_views(va: ReportView, vb: ReportView) -> dict:
+    """The comparison as plain data (also what `compare_runs` returns)."""
+    ra, rb = va.result, vb.result
+    aa = ra.get("availability") if isinstance(ra.get("availability"), dict) else {}
+    ab = rb.get("availability") if isinstance(rb.get("availability"), dict) else {}
+    avail = []
+    for key, label in AVAILABILITY:
+        metric = _metric_of(key)
+        x, y = _get(aa, key), _get(ab, key)
+        if x is None and y is None:
+            continue
+        delta, change, text = change_text(metric, x, y)
+        avail.append({"name": label, "metric": metric, "a": x, "b": y, "a_text": metric_value(metric, x),
+                      "b_text": metric_value(metric, y), "delta": delta, "change": change, "text": text})
+    ua = ra.get("audit") if isinstance(ra.get("audit"), dict) else {}
+    ub = rb.get("audit") if isinstance(rb.get("audit"), dict) else {}
+    audit = []
+    for key in AUDIT:
+        if key not in ua and key not in ub:
+            continue
+        informational = key in ("acknowledged", "indeterminate", "indeterminate_applied")
+        delta, change, text = change_text(key, ua.get(key), ub.get(key), informational)
+        audit.append({"name": key, "metric": key, "a": ua.get(key), "b": ub.get(key), "a_text": num(ua.get(key)),
+                      "b_text": num(ub.get(key)), "delta": delta, "change": change, "text": text})
+    return {"a": _side(va), "b": _side(vb), "budgets": _budget_rows(ra, rb), "availability": avail,
+            "audit": audit, "html": None}
+
+
+def render_compare_html(diff: dict) -> str:
+    """The comparison as a self-contained page."""
+    a, b = diff["a"], diff["b"]
+
+    def side(label: str, s: dict) -> str:
+        css = "pass" if s.get("ok") else ("error" if s.get("verdict") in ("none", "error") else "fail")
+        return (f"<div class='card'><div class='k'>{label}</div><div class='v'>{pill(s.get('title') or '?', css)}"
+                f"</div><div>{esc(s.get('scenario'))} · <code>{esc(s.get('run_id'))}</code></div>"
+                f"<div class='muted'>{esc(when(s.get('started')))} · <code>{esc(s.get('path'))}</code></div></div>")
+
+    parts = [f"<main><h1>Comparison of two drill runs</h1><div class='cards'>{side('A', a)}{side('B', b)}</div>"]
+    for section, title in (("budgets", "Budgets"), ("availability", "What buyers saw"), ("audit", "Data-loss audit")):
+        rows = diff.get(section) or []
+        if not rows:
+            continue
+        cells = []
+        for r in rows:
+            css = {"worse": "delta-worse", "regressed": "delta-worse", "better": "delta-better",
+                   "fixed": "delta-better"}.get(r["change"], "muted")
+            cells.append([f"<b>{esc(r['name'])}</b>", f"<span class='num'>{esc(r['a_text'])}</span>",
+                          f"<span class='num'>{esc(r['b_text'])}</span>",
+                          f"<span class='{css}'>{esc(r['text'])}</span>"])
+        parts.append(f"<h2>{esc(title)}</h2>" + table(["", "A", "B", "change (B against A)"], cells,
+                                                       row_attrs=[f'data-change="{esc(r["change"])}"' for r in rows]))
+    parts.append("</main>")
+    return page(f"compare {a.get('run_id')} vs {b.get('run_id')}", "".join(parts))
+
+
+def compare_runs(run_a: Path, run_b: Path, out: Path | None = None) -> dict:
+    """Budget, availability and audit deltas of B against A; writes the HTML page when `out` is given
+    (a directory gets compare-<A>-vs-<B>.html)."""
+    for p in (run_a, run_b):
+        if not Path(p).is_dir():
+            raise ReportError(f"{p} is not a run directory", hint="pass two directories written by `drill run`")
+    diff = compare_views(build_view(Path(run_a)), build_view(Path(run_b)))
+    if out is not None:
+        out = Path(out)
+        if out.is_dir():
+            out = out / f"compare-{Path(run_a).name}-vs-{Path(run_b).name}.html"
+        write_atomic(out, render_compare_html(diff))
+        diff["html"] = str(out)
+    return diff

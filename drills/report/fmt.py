@@ -1,0 +1,155 @@
+"""How numbers, times and limits read in every rendering (HTML, JUnit, console), so they always agree."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+# Metrics where a higher value is better; every other budget metric is "lower is better" (a maximum).
+HIGHER_IS_BETTER = {"success_ratio"}
+COUNT_METRICS = {"lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "credential_changes_lost",
+                 "revoked_sessions_working", "acknowledged", "indeterminate", "indeterminate_applied"}
+_COMPARATORS = {"<=": "≤", "<": "<", ">=": "≥", ">": ">", "==": "=", "max": "≤", "min": "≥"}
+
+
+def as_float(value: object) -> float | None:
+    """A finite float, or None for anything else (missing, text, NaN, bool)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        f = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def num(value: object, unit: str = "") -> str:
+    """A number with sensible precision and a unit; '—' when unknown."""
+    f = as_float(value)
+    if f is None:
+        return "—" if value is None else str(value)
+    if f == int(f) and abs(f) < 1e15:
+        text = f"{int(f):,}".replace(",", " ") if abs(f) >= 10000 else str(int(f))
+    elif abs(f) >= 100:
+        text = f"{f:.0f}"
+    elif abs(f) >= 10:
+        text = f"{f:.1f}".removesuffix(".0")
+    else:
+        text = f"{f:.2f}".rstrip("0").rstrip(".") if abs(f) >= 0.01 else f"{f:.3g}"
+    return f"{text} {unit}".rstrip() if unit else text
+
+
+def percent(ratio: object) -> str:
+    """A ratio as a percentage with enough decimals that 0.99996 does not read as 100 %."""
+    f = as_float(ratio)
+    if f is None:
+        return "—"
+    pct = f * 100
+    if abs(pct - round(pct)) < 1e-9:
+        return f"{pct:.0f} %"
+    digits = 2
+    while digits < 6 and round(pct, digits) in (100.0, 0.0):
+        digits += 1
+    return f"{pct:.{digits}f} %"
+
+
+def unit_of(metric: str | None) -> str:
+    m = metric or ""
+    if m.endswith("_ms"):
+        return "ms"
+    if m.endswith("_s"):
+        return "s"
+    return ""
+
+
+def metric_value(metric: str | None, value: object) -> str:
+    """A metric's value the way a reader expects it: ratios as %, durations with units, counts as integers."""
+    if metric in ("success_ratio",) or (metric or "").endswith("_ratio"):
+        return percent(value)
+    return num(value, unit_of(metric))
+
+
+def comparator(budget: dict) -> str:
+    """'≤' or '≥' for a budget: explicit when the result says so, otherwise from the metric's direction."""
+    for key in ("comparator", "cmp", "op"):
+        c = budget.get(key)
+        if isinstance(c, str) and c in _COMPARATORS:
+            return _COMPARATORS[c]
+    return "≥" if budget.get("metric") in HIGHER_IS_BETTER else "≤"
+
+
+def limit_text(budget: dict) -> str:
+    """The limit as written for a reader: '≤ 10 s', '≥ 99.9 %', 'between …'."""
+    metric = budget.get("metric")
+    limit = budget.get("limit")
+    if isinstance(limit, dict):
+        parts = []
+        if limit.get("min") is not None:
+            parts.append(f"≥ {metric_value(metric, limit['min'])}")
+        if limit.get("max") is not None:
+            parts.append(f"≤ {metric_value(metric, limit['max'])}")
+        return " and ".join(parts) or "—"
+    if limit is None:
+        lo, hi = budget.get("min"), budget.get("max")
+        parts = ([f"≥ {metric_value(metric, lo)}"] if lo is not None else []) + (
+            [f"≤ {metric_value(metric, hi)}"] if hi is not None else [])
+        return " and ".join(parts) or "—"
+    if isinstance(limit, str) and as_float(limit) is None:
+        return limit
+    return f"{comparator(budget)} {metric_value(metric, limit)}"
+
+
+def observed_text(budget: dict) -> str:
+    """The observed value; a censored one (still going when the record ended) is a lower bound: '≥ 12 s'."""
+    text = metric_value(budget.get("metric"), budget.get("observed"))
+    return f"≥ {text}" if budget.get("censored") and budget.get("observed") is not None else text
+
+
+def passed_word(passed: object) -> str:
+    """'pass', 'FAIL' or 'unknown' for a budget's tri-state `passed`."""
+    if passed is True:
+        return "pass"
+    if passed is False:
+        return "FAIL"
+    return "unknown"
+
+
+def epoch(value: object) -> float | None:
+    """Epoch seconds from an epoch number or an ISO-8601 string."""
+    f = as_float(value)
+    if f is not None:
+        return f
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return dt.timestamp()
+    return None
+
+
+def when(value: object) -> str:
+    """A moment in UTC, e.g. '2026-11-26 10:00:03 UTC'; '—' when unknown."""
+    t = epoch(value)
+    if t is None:
+        return "—" if value is None else str(value)
+    try:
+        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return str(value)
+
+
+def duration(seconds: object) -> str:
+    """'42 s', '3 min 05 s', '1 h 02 min'; '—' when unknown."""
+    s = as_float(seconds)
+    if s is None:
+        return "—"
+    if s < 60:
+        return num(s, "s")
+    m, sec = divmod(int(round(s)), 60)
+    if m < 60:
+        return f"{m} min {sec:02d} s"
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min"

@@ -1,0 +1,80 @@
+"""reports/index.html: every run in a reports directory, newest first, with its verdict and links.
+
+Reads only the small files (result.json, meta.json, scenario.yaml, events.jsonl) so it stays quick with
+many long runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+import yaml
+
+from drills.report.fmt import as_float, duration, epoch, when
+from drills.report.htmlkit import esc, page, pill, table
+from drills.report.render import ReportError, write_atomic
+from drills.report.rundir import read_json, read_jsonl
+from drills.report.verdict import judge
+
+RUN_MARKERS = ("result.json", "meta.json", "events.jsonl")
+
+
+def _summary(d: Path) -> dict:
+    result, _ = read_json(d / "result.json") if (d / "result.json").exists() else (None, None)
+    meta, _ = read_json(d / "meta.json") if (d / "meta.json").exists() else (None, None)
+    r, m = result or {}, meta or {}
+    scenario = r.get("scenario") or m.get("scenario") or m.get("scenario_name")
+    if not scenario and (d / "scenario.yaml").exists():
+        try:
+            data = yaml.safe_load((d / "scenario.yaml").read_text(errors="replace"))
+            scenario = data.get("name") if isinstance(data, dict) else None
+        except (OSError, yaml.YAMLError):
+            scenario = None
+    started = epoch(r.get("started")) or epoch(m.get("started"))
+    if started is None and (d / "events.jsonl").exists():
+        events, _ = read_jsonl(d / "events.jsonl")
+        started = next((as_float(e.get("t")) for e in events if e.get("kind") == "run"), None)
+    if started is None:
+        try:
+            started = d.stat().st_mtime
+        except OSError:
+            started = 0.0
+    v = judge(result)
+    return {"dir": d.name, "scenario": scenario or d.name, "verdict": v, "started": started,
+            "duration_s": r.get("duration_s"), "has_report": (d / "report.html").exists(),
+            "has_junit": (d / "junit.xml").exists()}
+
+
+def write_index(reports_dir: Path) -> Path:
+    """Write reports_dir/index.html (runs newest first) and return its path."""
+    reports_dir = Path(reports_dir)
+    if not reports_dir.is_dir():
+        raise ReportError(f"{reports_dir} is not a directory", hint="pass the reports directory, e.g. reports/")
+    runs = [_summary(d) for d in sorted(reports_dir.iterdir())
+            if d.is_dir() and any((d / m).exists() for m in RUN_MARKERS)]
+    runs.sort(key=lambda s: s["started"] or 0.0, reverse=True)
+    rows, attrs = [], []
+    for s in runs:
+        v = s["verdict"]
+        href = quote(s["dir"])
+        links = []
+        if s["has_report"]:
+            links.append(f'<a href="{href}/report.html">report</a>')
+        if s["has_junit"]:
+            links.append(f'<a href="{href}/junit.xml">junit.xml</a>')
+        links.append(f'<a href="{href}/">files</a>')
+        name = (f'<a href="{href}/report.html"><b>{esc(s["scenario"])}</b></a>' if s["has_report"]
+                else f"<b>{esc(s['scenario'])}</b>")
+        rows.append([pill(v.title, v.css), name, esc(when(s["started"])), esc(duration(s["duration_s"])),
+                     f"<code>{esc(s['dir'])}</code>", " · ".join(links)])
+        attrs.append(f'data-run="{esc(s["dir"])}" data-verdict="{esc(v.verdict)}"')
+    body = ["<main><h1>Drill runs</h1>",
+            f"<p class='muted'>{len(runs)} run(s) in <code>{esc(reports_dir)}</code>, newest first. "
+            "Re-render one with <code>drill report RUN_DIR</code>.</p>"]
+    body.append(table(["verdict", "scenario", "started", "took", "directory", "links"], rows, "index", attrs)
+                if runs else "<p>No runs yet.</p>")
+    body.append("</main>")
+    path = reports_dir / "index.html"
+    write_atomic(path, page("drill runs", "".join(body)))
+    return path

@@ -1,0 +1,78 @@
+"""junit.xml: each budget and the verdict as a test case, so CI shows which budget broke and by how much.
+
+In a self-test (`expect: fail`) an exceeded budget is the expected outcome, so it is reported as passing
+(with the observation in system-out); the verdict test case then says whether the self-test passed.
+"""
+
+from __future__ import annotations
+
+import socket
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+
+from drills.report.fmt import as_float, epoch, limit_text, metric_value
+from drills.report.view import ReportView
+
+
+def budget_message(budget: dict) -> str:
+    """'observed X vs limit Y (detail)' with units, as in the HTML table."""
+    msg = (f"observed {metric_value(budget.get('metric'), budget.get('observed'))} "
+           f"vs limit {limit_text(budget)}")
+    return f"{msg} ({budget['detail']})" if budget.get("detail") else msg
+
+
+def render_junit(view: ReportView) -> str:
+    """The JUnit XML document for one run."""
+    r, v = view.result, view.verdict
+    classname = view.scenario_name
+    suite = ET.Element("testsuite", name=classname)
+    started = epoch(r.get("started"))
+    if started is not None:
+        suite.set("timestamp", datetime.fromtimestamp(started, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
+    suite.set("hostname", socket.gethostname())
+    props = ET.SubElement(suite, "properties")
+    for key in ("run_id", "seed", "verdict", "expected", "self_test_passed"):
+        if r.get(key) is not None:
+            ET.SubElement(props, "property", name=key, value=str(r.get(key)))
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    self_test = v.expected == "fail"
+    for b in r.get("budgets") or []:
+        if not isinstance(b, dict):
+            continue
+        counts["tests"] += 1
+        case = ET.SubElement(suite, "testcase", classname=classname, name=str(b.get("name") or b.get("metric")),
+                             time="0")
+        message = budget_message(b)
+        if b.get("passed") is None:
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", message=f"unknown: {b.get('detail') or 'not enough evidence'}")
+        elif b.get("passed") is False and not self_test:
+            counts["failures"] += 1
+            el = ET.SubElement(case, "failure", message=message, type="budget_exceeded")
+            el.text = message
+        else:
+            out = ET.SubElement(case, "system-out")
+            out.text = ("exceeded as the self-test expects: " if b.get("passed") is False else "held: ") + message
+    counts["tests"] += 1
+    case = ET.SubElement(suite, "testcase", classname=classname, name="verdict",
+                         time=f"{as_float(r.get('duration_s')) or 0:.3f}")
+    text = f"{v.title}: {v.explanation}"
+    if v.verdict in ("error", "none", "aborted"):
+        counts["errors"] += 1
+        reason = next((e.get("reason") for e in view.run.events if e.get("kind") == "abort"), None)
+        el = ET.SubElement(case, "error", message=f"{v.title}" + (f": {reason}" if reason else ""), type=v.verdict)
+        el.text = "\n".join([text] + view.notes)
+    elif not v.ok:
+        counts["failures"] += 1
+        el = ET.SubElement(case, "failure", message=v.title, type=v.verdict)
+        el.text = text
+    else:
+        ET.SubElement(case, "system-out").text = text
+    for k, n in counts.items():
+        suite.set(k, str(n))
+    suite.set("time", f"{as_float(r.get('duration_s')) or 0:.3f}")
+    root = ET.Element("testsuites", name="drills", **{k: str(n) for k, n in counts.items()})
+    root.set("time", suite.get("time", "0"))
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,80 @@
+"""The final console summary of a run, and of a comparison: the same facts as the HTML, in a terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from drills.report.fmt import as_float, limit_text, metric_value, num, passed_word, percent
+from drills.report.verdict import judge
+
+_COLOURS = {"pass": "green", "fail": "red", "aborted": "dark_orange", "inconclusive": "yellow", "error": "magenta"}
+DATA_LOSS = ("lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "credential_changes_lost",
+             "revoked_sessions_working")
+
+
+def print_summary(console: Console, result: dict) -> None:
+    """Verdict, budgets, headline availability and audit counts; tolerates any missing key."""
+    result = result if isinstance(result, dict) else {}
+    v = judge(result)
+    colour = _COLOURS.get(v.css, "white")
+    console.print(f"[bold {colour}]{escape(v.title)}[/]  {escape(str(result.get('scenario') or ''))}"
+                  f"  [dim](expected {v.expected})[/]")
+    console.print(f"[dim]{escape(v.explanation)}[/]")
+    budgets = [b for b in result.get("budgets") or [] if isinstance(b, dict)]
+    if budgets:
+        t = Table(title="budgets", title_justify="left", show_edge=False)
+        for col in ("budget", "limit", "observed", "result", "why"):
+            t.add_column(col, justify="right" if col in ("limit", "observed") else "left")
+        for b in budgets:
+            word = passed_word(b.get("passed"))
+            style = {"pass": "green", "FAIL": "bold red"}.get(word, "dim")
+            t.add_row(escape(str(b.get("name") or b.get("metric"))), escape(limit_text(b)),
+                      escape(metric_value(b.get("metric"), b.get("observed"))), f"[{style}]{word}[/]",
+                      escape(str(b.get("detail") or "")))
+        console.print(t)
+    a = result.get("availability") if isinstance(result.get("availability"), dict) else {}
+    lat = a.get("latency_ms") if isinstance(a.get("latency_ms"), dict) else {}
+    if a:
+        console.print(f"success {percent(a.get('success_ratio'))}"
+                      f"   longest outage {num(a.get('longest_outage_s'), 's')}"
+                      f"   failover {num(a.get('failover_s'), 's')}   recovery {num(a.get('recovery_s'), 's')}"
+                      f"   p50/p95/p99 {num(lat.get('p50'))}/{num(lat.get('p95'))}/{num(lat.get('p99'))} ms",
+                      markup=False, highlight=False)
+    audit = result.get("audit") if isinstance(result.get("audit"), dict) else {}
+    if audit:
+        parts = []
+        for k in ("acknowledged",) + DATA_LOSS + ("indeterminate", "indeterminate_applied"):
+            if k in audit:
+                n = as_float(audit.get(k))
+                bad = k in DATA_LOSS and (n or 0) > 0
+                parts.append(f"{'[bold red]' if bad else ''}{k} {num(audit.get(k))}{'[/]' if bad else ''}")
+        console.print("audit: " + "  ".join(parts))
+    for note in (result.get("missing_files") or []):
+        console.print(f"[yellow]missing:[/] {escape(str(note))}")
+    for note in (result.get("notes") or []):
+        console.print(f"[yellow]note:[/] {escape(str(note))}")
+
+
+def print_compare(console: Console, diff: dict) -> None:
+    """Two runs side by side: every budget and availability number with its change, worse ones in red."""
+    diff = diff if isinstance(diff, dict) else {}
+    a, b = diff.get("a") or {}, diff.get("b") or {}
+    console.print(f"A: {escape(str(a.get('run_id')))} ({escape(str(a.get('verdict')))})   "
+                  f"B: {escape(str(b.get('run_id')))} ({escape(str(b.get('verdict')))})")
+    for section in ("budgets", "availability", "audit"):
+        rows = diff.get(section) or []
+        if not rows:
+            continue
+        t = Table(title=section, title_justify="left", show_edge=False)
+        for col in ("", "A", "B", "change"):
+            t.add_column(col, justify="left" if col in ("", "change") else "right")
+        for r in rows:
+            style = {"worse": "bold red", "better": "green", "regressed": "bold red", "fixed": "green"}.get(
+                r.get("change"), "dim")
+            t.add_row(escape(str(r.get("name"))), escape(str(r.get("a_text"))), escape(str(r.get("b_text"))),
+                      f"[{style}]{escape(str(r.get('text')))}[/]")
+        console.print(t)
+    if diff.get("html"):
+        console.print(f"comparison page: {escape(str(diff['html']))}", highlight=False)

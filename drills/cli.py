@@ -239,11 +239,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from drills.report import render_run
+    from drills.errors import InfrastructureError
+    from drills.report import render_run, write_index
 
-    for path in render_run(args.run_dir):
+    run_dir = args.run_dir
+    if not run_dir.is_dir():
+        raise InfrastructureError(f"{run_dir} is not a run directory", hint="pass a folder under reports/")
+    if not (run_dir / "result.json").exists():
+        _judge_again(run_dir)
+    for path in render_run(run_dir):
         console.print(f"wrote {escape(str(path))}")
+    console.print(f"wrote {escape(str(write_index(run_dir.parent)))}")
     return ExitCode.PASS
+
+
+def _judge_again(run_dir: Path) -> None:
+    """A crashed run has no result.json: judge what was recorded, if the scenario copy is readable."""
+    from drills.checks import judge, write_result
+    from drills.scenario import ScenarioInvalid, load_scenario
+
+    try:
+        scenario = load_scenario(run_dir / "scenario.yaml")
+    except (ScenarioInvalid, OSError) as exc:
+        _log(f"not judged again ({exc.__class__.__name__}): rendering what was recorded")
+        return
+    write_result(run_dir, judge(run_dir, scenario))
+    _log("judged the recorded history again (result.json was missing)")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ SIGINT and SIGTERM (the ledger lets `drill clean` heal after a SIGKILL).
 from __future__ import annotations
 
 import random
+import re
 import signal
 import time
 from contextlib import contextmanager
@@ -75,7 +76,7 @@ def _signals_deferred(log: Log) -> Iterator[None]:
 
 class DrillRun:
     def __init__(self, scenario: Scenario, scenario_path: Path, out: Path | None, seed: int | None,
-                 keep_stack: bool, quiet: bool, log: Log, console=None) -> None:
+                 keep_stack: bool, quiet: bool, log: Log, console=None, reports_root: Path | None = None) -> None:
         self.scenario = scenario
         self.scenario_path = scenario_path
         self.seed = seed if seed is not None else (scenario.seed if scenario.seed is not None
@@ -84,7 +85,7 @@ class DrillRun:
         self.quiet = quiet
         self.log = log
         self.console = console
-        self.run_dir = new_run_dir(scenario.name, out)
+        self.run_dir = new_run_dir(scenario.name, out, reports_root or Path("reports"))
         self.run_id = f"{self.run_dir.name[:40]}".lower()
         self.events = EventLog(self.run_dir / "events.jsonl")
         self.ledger = Ledger(self.run_dir, self.run_id)
@@ -132,7 +133,7 @@ class DrillRun:
             self._attach()
         else:
             ref = sc.stack.reference
-            opts = StackOptions(name=self.run_id.replace("_", "-")[:40].rstrip("-"),
+            opts = StackOptions(name=re.sub(r"[^a-z0-9-]+", "-", self.run_id)[:40].strip("-") or "drill",
                                 api_replicas=ref.api_replicas, async_replication=ref.async_replication,
                                 hot_event_seats=ref.hot_event_seats, cold_events=ref.cold_events,
                                 cold_event_seats=ref.cold_event_seats,
@@ -286,18 +287,18 @@ class DrillRun:
         if not recovered:
             return
         try:
-            from drills.checks.truth import collect_final_state
+            from drills.checks.truth import collect
+            from drills.platform.ticketing import TicketingClient
 
-            collect_final_state(self.run_dir, self.endpoints["api"], self.meta["run_secret"])
+            collect(TicketingClient(self.endpoints["api"], timeout=30), self.run_dir)
             self.events.emit("run", name="audit_done")
         except Exception as exc:
             self.events.emit("error", where="audit", message=f"{exc.__class__.__name__}: {exc}")
             self.log(f"reading the final state failed: {exc}")
 
     def _finish(self) -> int:
-        from drills.checks import judge, write_result
-        from drills.checks.verdict import exit_code
-        from drills.report import render_run, print_summary
+        from drills.checks import exit_code, judge, write_result
+        from drills.report import print_summary, render_run, write_index
 
         self.events.emit("run", name="finished")
         self.events.close()
@@ -305,6 +306,7 @@ class DrillRun:
         write_result(self.run_dir, result)
         try:
             render_run(self.run_dir)
+            write_index(self.run_dir.parent)
         except Exception as exc:
             self.log(f"rendering the report failed: {exc}")
         if self.console is not None:

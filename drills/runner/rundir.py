@@ -18,16 +18,16 @@ from drills import __version__
 REPORTS = Path("reports")
 
 
-def new_run_dir(scenario_name: str, out: Path | None) -> Path:
-    """`out` if given (created; must be empty), else reports/<UTC timestamp>-<scenario name>/."""
+def new_run_dir(scenario_name: str, out: Path | None, root: Path = REPORTS) -> Path:
+    """`out` if given (created), else <root>/<UTC timestamp>-<scenario name>/ (root: reports/)."""
     if out is None:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", scenario_name).strip("-") or "drill"
-        out = REPORTS / f"{stamp}-{safe}"
+        out = root / f"{stamp}-{safe}"
         n = 1
         while out.exists():
             n += 1
-            out = REPORTS / f"{stamp}-{safe}-{n}"
+            out = root / f"{stamp}-{safe}-{n}"
     out.mkdir(parents=True, exist_ok=True)
     return out
 

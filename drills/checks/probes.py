@@ -1,0 +1,149 @@
+"""What the cluster itself did, from probes.jsonl: failovers and fault detection.
+
+failover: the old leader is *gone* at the first probe where its container is not running, its role is no
+longer `leader` or another node is reported leader; the failover *completes* at the first later probe
+naming a running leader, and buyers see it at the first acknowledged purchase completing after that.
+Both parts are reported; `failover_s` is the sum (gone -> first purchase). A "leader" that is the old one
+again without its container ever stopping is a probe glitch, not a failover.
+
+detection: from an injection to the first probe where HAProxy marks a target DOWN (that was not DOWN just
+before) or a target's Patroni role differs from its role just before the injection. Probes are taken at
+least every 500 ms, so both numbers carry that resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+
+from drills.checks.window import FaultRecord, RunWindow
+
+
+def _t(p: dict) -> float | None:
+    t = p.get("t")
+    return float(t) if isinstance(t, (int, float)) else None
+
+
+def _node(p: dict, name: str | None) -> dict:
+    nodes = p.get("nodes")
+    return (nodes.get(name) or {}) if isinstance(nodes, dict) and name else {}
+
+
+def sorted_probes(probes: list[dict]) -> list[dict]:
+    return sorted((p for p in probes if _t(p) is not None), key=lambda p: p["t"])
+
+
+def _leader_gone(p: dict, leader: str) -> bool:
+    node = _node(p, leader)
+    return (node.get("container", "running") != "running" or node.get("role", "leader") != "leader"
+            or (p.get("leader") is not None and p.get("leader") != leader))
+
+
+def _live_leader(p: dict) -> str | None:
+    name = p.get("leader")
+    if not name:
+        return None
+    node = _node(p, name)
+    if node.get("container", "running") != "running" or node.get("role", "leader") != "leader":
+        return None
+    return name
+
+
+def failovers(probes: list[dict], ok_purchases: list[float], window: RunWindow) -> list[dict]:
+    """Every leader change seen by the probes, with its two parts (see the module docstring)."""
+    out: list[dict] = []
+    current: str | None = None
+    gone_t: float | None = None
+    container_stopped = False
+    for p in probes:
+        t = p["t"]
+        if current is None:
+            current = _live_leader(p)
+            continue
+        if gone_t is None:
+            if t <= window.t_end and _leader_gone(p, current):
+                gone_t = t
+                container_stopped = _node(p, current).get("container", "running") != "running"
+            continue
+        container_stopped = container_stopped or _node(p, current).get("container", "running") != "running"
+        new = _live_leader(p)
+        if new is None:
+            continue
+        if new == current and not container_stopped:  # a blip in the probe, not a failover
+            gone_t = None
+            continue
+        j = bisect_left(ok_purchases, t)
+        first = ok_purchases[j] if j < len(ok_purchases) else None
+        out.append(_failover_row(window, current, new, gone_t, t, first))
+        current, gone_t, container_stopped = new, None, False
+    if gone_t is not None and probes:
+        out.append(_failover_row(window, current, None, gone_t, None, None))
+    return out
+
+
+def _failover_row(window: RunWindow, old: str | None, new: str | None, gone: float, elected: float | None,
+                  first: float | None) -> dict:
+    return {
+        "old_leader": old, "new_leader": new,
+        "gone_s": window.offset(gone), "new_leader_s": window.offset(elected),
+        "first_purchase_s": window.offset(first),
+        "election_s": None if elected is None else round(elected - gone, 3),
+        "to_first_purchase_s": None if first is None or elected is None else round(first - elected, 3),
+        # no purchase after it before load stop: a lower bound, marked censored
+        "failover_s": round((first if first is not None else max(window.t_end, gone)) - gone, 3),
+        "censored": first is None,
+    }
+
+
+def fault_services(fault: FaultRecord, node_names: set[str]) -> list[str]:
+    """The probed services a fault aims at: its target's service (or container), or the nodes a
+    Toxiproxy link names (`api1_db` -> api1; `lb_api2` -> api2)."""
+    target = fault.target or {}
+    names = []
+    if isinstance(target, dict):
+        for key in ("service", "container"):
+            if target.get(key):
+                names.append(str(target[key]))
+        for svc in target.get("services") or []:
+            names.append(str(svc))
+    if fault.link:
+        names += [part for part in str(fault.link).split("_") if part]
+    found = [n for n in names if n in node_names]
+    for n in names:  # a container name: drills-<stack>-<service>
+        for node in node_names:
+            if node not in found and n.endswith(f"-{node}"):
+                found.append(node)
+    return found
+
+
+def detection(fault: FaultRecord, probes: list[dict], window: RunWindow) -> dict:
+    """Seconds from injection to the first probe that shows the fault (censored at heal/probe end)."""
+    row = {"fault_id": fault.id, "iteration": fault.iteration, "targets": [], "detection_s": None,
+           "how": None, "censored": False}
+    t = fault.injected_t
+    if t is None or not fault.took_effect or not probes:
+        return row
+    times = [p["t"] for p in probes]
+    i = bisect_left(times, t)
+    before = probes[i - 1] if i > 0 else None
+    names = set()
+    for p in probes[max(0, i - 1):i + 1]:
+        names |= set((p.get("nodes") or {}).keys())
+    targets = fault_services(fault, names)
+    row["targets"] = targets
+    if not targets:
+        return row
+    base = {n: _node(before, n) if before else {} for n in targets}
+    end = fault.healed_t if fault.healed_t is not None else math.inf
+    for p in probes[i:]:
+        if p["t"] > end:
+            break
+        for n in targets:
+            node, was = _node(p, n), base[n]
+            if node.get("lb") == "DOWN" and was.get("lb") != "DOWN":
+                return {**row, "detection_s": round(p["t"] - t, 3), "how": f"{n} DOWN in HAProxy"}
+            if was.get("role") and node.get("role") and node.get("role") != was.get("role"):
+                return {**row, "detection_s": round(p["t"] - t, 3),
+                        "how": f"{n} role {was.get('role')} -> {node.get('role')}"}
+    last = min(end, times[-1])
+    return {**row, "detection_s": round(max(0.0, last - t), 3), "censored": True, "how": "not detected"}

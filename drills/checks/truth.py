@@ -1,0 +1,173 @@
+"""Read the truth back after healing, through the API's audit endpoints, and write final-state.json.
+
+This is the only part of the checks that talks to the system (HTTP, never Docker). The lead calls
+`collect()` once the stack has recovered; everything after that is pure and re-runnable from the files.
+
+Credentials are checked by logging in, because a version number alone cannot show that an *old password*
+still works: for a sample of users whose rotation was acknowledged, the old and the current password are
+tried (both re-derived from meta.json's run_secret, as docs/run-directory.md specifies). Sessions minted
+before an acknowledged rotation must be dead; that is tried for the sessions whose tokens the history
+recorded (a `token` field on login/register/rotate_password lines); without tokens it stays unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import zlib
+from datetime import datetime
+from pathlib import Path
+from typing import Mapping
+
+import requests
+
+from drills.checks.finalstate import FinalState, write_final_state
+from drills.checks.history import R_INVOKE, R_VERSION, History, history_files, load_history
+from drills.checks.jsonl import Problems, read_json
+from drills.platform.ticketing import TicketingClient
+
+SAMPLE_USERS = 200
+SAMPLE_SESSIONS = 200
+
+
+def derive_password(run_secret: str, user: str, version: int) -> str:
+    """The synthetic password of `user` at `credential_version` (the load's own derivation)."""
+    return hmac.new(run_secret.encode(), f"{user}:{version}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def _epoch(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    try:
+        return round(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp(), 6)
+    except ValueError:
+        return None
+
+
+def read_final_state(client: TicketingClient, page: int = 5000) -> FinalState:
+    """Every order, ticket, credential version and event, streamed page by page. A kind that cannot be
+    read to the end marks the state incomplete (its rows so far are kept, its error recorded)."""
+    state = FinalState(read_at=round(time.time(), 3))
+
+    def add_order(r: dict) -> None:
+        state.order_ids.append(r["id"])
+        state.order_keys.append(r["idempotency_key"])
+        state.order_events.append(r["event_id"])
+        state.order_created.append(_epoch(r.get("created_at")))
+        state.order_seats.append(len(r.get("seats") or ()))
+
+    def add_ticket(r: dict) -> None:
+        state.ticket_ids.append(r["id"])
+        state.ticket_orders.append(r["order_id"])
+        state.ticket_events.append(r["event_id"])
+        state.ticket_seats.append(r["seat_no"])
+
+    def add_credential(r: dict) -> None:
+        state.credentials[r["username"]] = int(r["credential_version"])
+
+    readers = {"orders": add_order, "tickets": add_ticket, "credentials": add_credential,
+               "events": state.events.append}
+    for kind, add in readers.items():
+        try:
+            for row in client.audit(kind, page=page):
+                add(row)
+        except (requests.RequestException, RuntimeError, KeyError, TypeError, ValueError) as exc:
+            state.complete = False
+            state.errors.append(f"GET /audit/{kind}: {type(exc).__name__}: {exc}")
+    return state
+
+
+def _sample(names: list[str], limit: int, first: set[str] | None = None) -> list[str]:
+    """A deterministic spread-out sample: suspicious names first, then by a hash of the name."""
+    first = first or set()
+    ordered = sorted(names, key=lambda n: (n not in first, zlib.crc32(n.encode())))
+    return ordered[:limit]
+
+
+def _login_works(client: TicketingClient, user: str, password: str) -> bool | None:
+    """True on 2xx, False on 401, None when the answer says nothing (error, 5xx, timeout)."""
+    try:
+        resp = client.login(user, password)
+    except requests.RequestException:
+        return None
+    if resp.ok:
+        return True
+    return False if resp.status == 401 else None
+
+
+def verify_credentials(client: TicketingClient, rotations: Mapping[str, int], run_secret: str,
+                       final_versions: Mapping[str, int] | None = None, limit: int = SAMPLE_USERS) -> dict:
+    """Log in with the old and the current password of (a sample of) users whose rotation was
+    acknowledged. `rotations` maps user -> acknowledged credential_version. The current password is that of
+    max(acknowledged, final) version: an indeterminate later rotation that took effect is not a loss."""
+    final_versions = final_versions or {}
+    suspicious = {u for u, v in rotations.items() if final_versions.get(u, v) < v}
+    users = _sample(list(rotations), limit, suspicious)
+    rows, errors = [], 0
+    for user in users:
+        acked = int(rotations[user])
+        final = final_versions.get(user)
+        current = max(acked, final or acked)
+        old_works = _login_works(client, user, derive_password(run_secret, user, acked - 1))
+        new_works = _login_works(client, user, derive_password(run_secret, user, current))
+        errors += (old_works is None) + (new_works is None)
+        rows.append({"user": user, "acknowledged_version": acked, "final_version": final,
+                     "old_works": old_works, "new_works": new_works})
+    return {"checked": sum(1 for r in rows if r["old_works"] is not None or r["new_works"] is not None),
+            "eligible": len(rotations), "errors": errors, "users": rows}
+
+
+def revoked_tokens(history: History) -> list:
+    """Recorded tokens minted (completed) before their user's last acknowledged rotation was invoked."""
+    out = []
+    for tok in history.tokens:
+        rec = history.rotations.get(tok.user)
+        if rec and rec[R_VERSION] > 0 and tok.complete < rec[R_INVOKE]:
+            out.append(tok)
+    return out
+
+
+def verify_revoked_sessions(client: TicketingClient, history: History, limit: int = SAMPLE_SESSIONS) -> dict:
+    """Try (a sample of) sessions a rotation revoked: each must be refused (401). Tokens are not written."""
+    candidates = revoked_tokens(history)
+    if not candidates:
+        reason = ("the history records no session tokens" if not history.tokens
+                  else "no recorded session predates an acknowledged rotation")
+        return {"checked": 0, "eligible": 0, "working": [], "errors": 0, "reason": reason}
+    picked = sorted(candidates, key=lambda t: zlib.crc32(t.token.encode()))[:limit]
+    working, errors, checked = [], 0, 0
+    for tok in picked:
+        try:
+            resp = client.me(tok.token)
+        except requests.RequestException:
+            errors += 1
+            continue
+        if resp.ok:
+            checked += 1
+            working.append({"user": tok.user, "minted_t": tok.complete, "op": tok.op})
+        elif resp.status == 401:
+            checked += 1
+        else:
+            errors += 1
+    return {"checked": checked, "eligible": len(candidates), "working": working, "errors": errors}
+
+
+def collect(client: TicketingClient, run_dir: Path, history: History | None = None,
+            sample_users: int = SAMPLE_USERS, sample_sessions: int = SAMPLE_SESSIONS) -> FinalState:
+    """Read the final state, verify credentials and revoked sessions, write final-state.json."""
+    run_dir = Path(run_dir)
+    problems = Problems()
+    if history is None:
+        history = load_history(history_files(run_dir), problems)
+    state = read_final_state(client)
+    meta = read_json(run_dir / "meta.json", problems) or {}
+    secret = meta.get("run_secret") if isinstance(meta, dict) else None
+    rotations = {u: r[R_VERSION] for u, r in history.rotations.items() if r[R_VERSION] > 0}
+    if secret and rotations:
+        state.credential_checks = verify_credentials(client, rotations, secret, state.credentials, sample_users)
+    elif rotations:
+        state.errors.append("meta.json has no run_secret: passwords not verified")
+    state.session_checks = verify_revoked_sessions(client, history, sample_sessions)
+    write_final_state(run_dir, state)
+    return state

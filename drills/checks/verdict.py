@@ -1,0 +1,72 @@
+"""The verdict of a run, and its exit code.
+
+Precedence: error (the run crashed: an `error` event, no history, or no `load_stopped`) > aborted (an `abort` event) >
+fail > inconclusive > pass. A budget that *definitely* failed is conclusive even if another budget is
+unknown (as in Jepsen, false dominates unknown), so a self-test that loses data fails reliably. One
+exception: while the load generator was saturated, failed availability and latency budgets measure the
+generator, not the system, and only make the run inconclusive; data-safety failures still fail it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drills.checks.budgets import AUDIT_METRICS
+
+VERDICTS = ("pass", "fail", "aborted", "error", "inconclusive")
+EXIT_CODES = {"pass": 0, "fail": 1, "aborted": 2, "error": 3, "inconclusive": 5}
+
+
+def decide(events: list[dict], operations: int | None, budgets: list[dict], generator: dict) -> tuple[str, list[str]]:
+    """(verdict, reasons in words). `operations` is how many the history recorded, None without history.
+    A run whose events never reach `load_stopped` crashed (the runner writes it even when aborting)."""
+    errors = [e for e in events if e.get("kind") == "error"]
+    stopped = any(e.get("kind") == "run" and e.get("name") == "load_stopped" for e in events)
+    if errors or not operations or not stopped:
+        reasons = [f"error in {e.get('where', '?')}: {e.get('message', '')}" for e in errors]
+        if operations is None:
+            reasons.append("no history*.jsonl: the load recorded nothing")
+        elif not operations:
+            reasons.append("the history recorded no operation: the load never ran")
+        if not stopped:
+            reasons.append("no load_stopped event: the run stopped half-way (crashed?)")
+        return "error", reasons
+    aborts = [e for e in events if e.get("kind") == "abort"]
+    if aborts:
+        return "aborted", [f"aborted: {e.get('reason', '')}" for e in aborts]
+    saturated = generator.get("saturated") is True
+    failed = [b for b in budgets if b["passed"] is False]
+    trusted = [b for b in failed if not saturated or b["metric"] in AUDIT_METRICS]
+    unknown = [b for b in budgets if b["passed"] is None]
+    if trusted:
+        return "fail", [f"{b['name']}: observed {b['observed']} outside {_limit(b)}" for b in trusted]
+    reasons = [f"{b['name']}: unknown ({b['detail']})" for b in unknown]
+    if saturated:
+        reasons += [f"generator saturated: {r}" for r in generator.get("reasons", [])]
+        reasons += [f"{b['name']}: failed while the generator was saturated (not trusted)" for b in failed]
+    if reasons:
+        return "inconclusive", reasons
+    return "pass", [f"{len(budgets)} budget(s) held"]
+
+
+def _limit(b: dict) -> str:
+    lim = b.get("limit") or {}
+    parts = ([f">= {lim['min']}"] if lim.get("min") is not None else []) + (
+        [f"<= {lim['max']}"] if lim.get("max") is not None else [])
+    return " and ".join(parts) or "its limit"
+
+
+def self_test_passed(verdict: str, expected: str) -> bool:
+    """A drill did what it set out to show: pass when expected to pass, fail when expected to fail."""
+    return (expected == "fail" and verdict == "fail") or (expected == "pass" and verdict == "pass")
+
+
+def exit_code(result: dict[str, Any]) -> int:
+    """0 pass (or an expected failure that failed), 1 a budget failed (or an expected failure passed),
+    2 aborted, 3 error, 5 inconclusive."""
+    verdict = result.get("verdict")
+    if verdict in ("aborted", "error", "inconclusive"):
+        return EXIT_CODES[verdict]
+    if result.get("expected") == "fail":
+        return 0 if verdict == "fail" else 1
+    return 0 if verdict == "pass" else 1

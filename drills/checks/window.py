@@ -1,0 +1,162 @@
+"""When things happened: the load window, the phases and the fault intervals, from events.jsonl.
+
+Everything downstream judges operations against these intervals. Intervals are half-open `(start, end)`
+epoch pairs; `-inf`/`+inf` stand for "from the beginning"/"to the end", so an operation that completes a
+few milliseconds after `load_stopped` still lands in the last phase instead of nowhere.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from drills.checks.jsonl import Problems
+from drills.scenario.model import Phases
+
+INF = math.inf
+Interval = tuple[float, float]
+
+SCENARIO_PHASES = ("warmup", "steady", "recovery")
+FAULT_PHASES = ("before_fault", "during_fault", "after_heal")
+
+
+@dataclass
+class FaultRecord:
+    """One injection (one iteration of a fault) and its heal, paired by fault_id and iteration."""
+
+    id: str
+    iteration: int
+    type: str | None
+    target: dict | None
+    link: str | None
+    scheduled_s: float | None
+    injected_t: float | None
+    ok: bool | None
+    error: str | None
+    healed_t: float | None = None
+    heal_ok: bool | None = None
+    heal_error: str | None = None
+
+    @property
+    def took_effect(self) -> bool:
+        """Injected without error (a failed injection changes nothing to judge)."""
+        return self.injected_t is not None and self.ok is not False
+
+
+@dataclass
+class RunWindow:
+    """The load window and the named phases of one run."""
+
+    t0: float                      # load_started (epoch)
+    t_end: float                   # load_stopped (epoch)
+    phases: dict[str, list[Interval]] = field(default_factory=dict)
+    faults: list[FaultRecord] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.t_end - self.t0)
+
+    def intervals(self, phase: str) -> list[Interval]:
+        """The intervals of a phase name; "all" is everything."""
+        if phase == "all":
+            return [(-INF, INF)]
+        return self.phases.get(phase, [])
+
+    def offset(self, t: float | None) -> float | None:
+        """Seconds from load start, rounded to the millisecond (None passes through)."""
+        return None if t is None or not math.isfinite(t) else round(t - self.t0, 3)
+
+
+def run_events(events: list[dict], name: str) -> list[float]:
+    """Epoch times of the `run` events called `name`."""
+    return [float(e["t"]) for e in events if e.get("kind") == "run" and e.get("name") == name
+            and isinstance(e.get("t"), (int, float))]
+
+
+def pair_faults(events: list[dict]) -> list[FaultRecord]:
+    """Inject and heal lines paired by (fault_id, iteration), in injection order."""
+    records: dict[tuple[str, int], FaultRecord] = {}
+    for e in events:
+        if e.get("kind") != "fault":
+            continue
+        key = (str(e.get("fault_id")), int(e.get("iteration") or 0))
+        t = e.get("t") if isinstance(e.get("t"), (int, float)) else None
+        if e.get("phase") == "inject":
+            records[key] = FaultRecord(
+                id=key[0], iteration=key[1], type=e.get("type"), target=e.get("target"), link=e.get("link"),
+                scheduled_s=e.get("scheduled_s"), injected_t=t, ok=e.get("ok"), error=e.get("error"))
+        elif e.get("phase") == "heal":
+            rec = records.get(key)
+            if rec is None:  # heal without inject: keep it visible
+                rec = records[key] = FaultRecord(key[0], key[1], e.get("type"), e.get("target"), e.get("link"),
+                                                 e.get("scheduled_s"), None, None, None)
+            rec.healed_t, rec.heal_ok, rec.heal_error = t, e.get("ok"), e.get("error")
+    return sorted(records.values(), key=lambda r: (r.injected_t is None, r.injected_t or 0.0, r.id))
+
+
+def merge(intervals: list[Interval]) -> list[Interval]:
+    """Union of intervals as sorted, disjoint intervals."""
+    out: list[list[float]] = []
+    for a, b in sorted(i for i in intervals if i[1] > i[0]):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def fault_phases(faults: list[FaultRecord]) -> dict[str, list[Interval]]:
+    """before_fault = up to the first injection; during_fault = union of inject..heal; after_heal = from the
+    last heal (empty while a fault is never healed). Without faults everything is before_fault."""
+    active = [f for f in faults if f.took_effect]
+    if not active:
+        return {"before_fault": [(-INF, INF)], "during_fault": [], "after_heal": []}
+    spans: list[Interval] = [(f.injected_t or 0.0, f.healed_t if f.healed_t is not None else INF) for f in active]
+    first = min(a for a, _ in spans)
+    during = merge(spans)
+    unhealed = any(f.healed_t is None for f in active)
+    last_heal = max((f.healed_t for f in active if f.healed_t is not None), default=None)
+    after = [] if unhealed or last_heal is None else [(last_heal, INF)]
+    return {"before_fault": [(-INF, first)], "during_fault": during, "after_heal": after}
+
+
+def scenario_phases(events: list[dict], t0: float, declared: Phases | None,
+                    problems: Problems) -> dict[str, list[Interval]]:
+    """warmup/steady/recovery from `phase` events (offsets from load start); else from the scenario's
+    declared durations. The first phase is open to the left and the last to the right."""
+    spans: dict[str, Interval] = {}
+    for e in events:
+        if e.get("kind") == "phase" and e.get("name") in SCENARIO_PHASES:
+            start, end = e.get("start_s"), e.get("end_s")
+            if isinstance(start, (int, float)) and isinstance(end, (int, float)):
+                spans[e["name"]] = (t0 + start, t0 + end)
+    if not spans and declared is not None:
+        problems.note("no phase events: phases taken from the scenario's declared durations")
+        w, s = t0 + declared.warmup, t0 + declared.warmup + declared.steady
+        spans = {"warmup": (t0, w), "steady": (w, s), "recovery": (s, s + declared.recovery)}
+    ordered = sorted(spans.items(), key=lambda kv: kv[1][0])
+    out: dict[str, list[Interval]] = {name: [] for name in SCENARIO_PHASES}
+    for i, (name, (a, b)) in enumerate(ordered):
+        out[name] = [(-INF if i == 0 else a, INF if i == len(ordered) - 1 else b)]
+    return out
+
+
+def build_window(events: list[dict], declared: Phases | None, problems: Problems,
+                 first_invoke: float | None = None, last_complete: float | None = None) -> RunWindow:
+    """The run's window from its events; missing load_started/load_stopped fall back to the history's
+    own first invocation / last completion (noted)."""
+    starts, stops = run_events(events, "load_started"), run_events(events, "load_stopped")
+    if starts:
+        t0 = starts[0]
+    else:
+        t0 = first_invoke if first_invoke is not None else 0.0
+        problems.note("no load_started event: the load window starts at the first operation")
+    if stops:
+        t_end = stops[-1]
+    else:
+        t_end = last_complete if last_complete is not None else t0
+        problems.note("no load_stopped event: the load window ends at the last completed operation")
+    faults = pair_faults(events)
+    phases = scenario_phases(events, t0, declared, problems)
+    phases.update(fault_phases(faults))
+    return RunWindow(t0=t0, t_end=max(t0, t_end), phases=phases, faults=faults)

@@ -1,0 +1,128 @@
+"""pytest plugin: every scenario YAML is a test. `pytest scenarios/ -m smoke --junitxml=out.xml`.
+
+A drill's verdict decides the test: pass (or an `expect: fail` drill that failed as expected) passes; a
+broken budget fails with the budget table; aborted / error / inconclusive fail with the reason. Scenario
+tags become markers. Options are prefixed `--drill-` so they never clash with Locust's own pytest plugin
+(which adds `--host`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+
+import pytest
+
+DEFAULT_GLOBS = ["scenarios/*.yaml", "scenarios/*.yml"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("drills", "failover drills")
+    group.addoption("--drill-out", default="reports", metavar="DIR",
+                    help="where run directories go (default: reports/)")
+    group.addoption("--drill-seed", type=int, default=None, metavar="N", help="override every scenario's seed")
+    group.addoption("--drill-keep-stack", action="store_true", help="leave each drill's stack running")
+    parser.addini("drill_scenarios", type="linelist", default=DEFAULT_GLOBS,
+                  help="globs (relative to rootdir) of the YAML files collected as drills")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    config = parent.config
+    rel = file_path.relative_to(config.rootpath).as_posix() if file_path.is_relative_to(config.rootpath) else str(file_path)
+    if any(fnmatch.fnmatch(rel, pattern) for pattern in config.getini("drill_scenarios")):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self):
+        from drills.scenario import ScenarioInvalid, load_scenario
+
+        try:
+            scenario = load_scenario(self.path)
+        except ScenarioInvalid as exc:
+            yield InvalidScenario.from_parent(self, name=self.path.stem, problem=str(exc))
+            return
+        item = DrillItem.from_parent(self, name=scenario.name, scenario=scenario)
+        for tag in scenario.tags:
+            self.config.addinivalue_line("markers", f"{tag}: scenario tag")
+            item.add_marker(tag)
+        yield item
+
+
+class DrillFailed(Exception):
+    """The drill's verdict was not what the scenario expects."""
+
+
+class InvalidScenario(pytest.Item):
+    def __init__(self, *, problem: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.problem = problem
+
+    def runtest(self) -> None:
+        raise DrillFailed(self.problem)
+
+    def repr_failure(self, excinfo, style=None) -> str:
+        return f"invalid scenario:\n{excinfo.value}"
+
+    def reportinfo(self):
+        return self.path, None, f"scenario {self.name} (invalid)"
+
+
+class DrillItem(pytest.Item):
+    def __init__(self, *, scenario, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.run_dir: Path | None = None
+
+    def runtest(self) -> None:
+        from drills.runner.drill import DrillRun
+
+        out_root = Path(self.config.getoption("--drill-out"))
+        if not out_root.is_absolute():
+            out_root = self.config.rootpath / out_root
+        run = DrillRun(self.scenario, self.path, None, self.config.getoption("--drill-seed"),
+                       self.config.getoption("--drill-keep-stack"), quiet=True, log=lambda m: None,
+                       reports_root=out_root)
+        self.run_dir = run.run_dir
+        code = run.run()
+        self.user_properties.append(("run_dir", str(self.run_dir)))
+        if code != 0:
+            raise DrillFailed(code)
+
+    def repr_failure(self, excinfo, style=None) -> str:
+        if not isinstance(excinfo.value, DrillFailed) or self.run_dir is None:
+            return super().repr_failure(excinfo)
+        return failure_text(self.run_dir)
+
+    def reportinfo(self):
+        return self.path, None, f"drill {self.name}"
+
+
+def failure_text(run_dir: Path) -> str:
+    """The budget table and verdict, as a reader of a CI log needs them."""
+    path = run_dir / "result.json"
+    if not path.exists():
+        return f"no result.json in {run_dir} (the drill did not finish); see {run_dir}/events.jsonl"
+    result = json.loads(path.read_text())
+    lines = [f"verdict: {result.get('verdict')} (expected: {result.get('expected', 'pass')})"]
+    for note in result.get("notes") or []:
+        lines.append(f"note: {note}")
+    lines.append(f"{'budget':44} {'limit':>12} {'observed':>12}  result")
+    for b in result.get("budgets", []):
+        passed = {True: "pass", False: "FAIL", None: "unknown"}.get(b.get("passed"), "?")
+        lines.append(f"{str(b.get('name'))[:44]:44} {_fmt(b.get('limit')):>12} {_fmt(b.get('observed')):>12}  "
+                     f"{passed}  {b.get('detail') or ''}".rstrip())
+    lines.append(f"report: {run_dir / 'report.html'}")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return " ".join(f"{k}{v}" for k, v in value.items())
+    return str(value)

@@ -137,13 +137,14 @@ class History:
                     continue
                 try:
                     op, outcome, c, i = d["op"], d["outcome"], d["complete"], d["invoke"]
-                    bucket = raw[op, outcome]
+                    bucket = raw[op, "ok" if outcome == "fail" and _rejected(d) else outcome]
                 except (KeyError, TypeError):
                     fixed = self._salvage(d)
                     if fixed is None:
                         continue
                     op, outcome, c, i = fixed
-                    bucket = raw.setdefault((op, outcome), [])
+                    served = "ok" if outcome == "fail" and _rejected(d) else outcome
+                    bucket = raw.setdefault((op, served), [])
                 bucket.append((c, i))
                 if op == PURCHASE:
                     keys, refs = cols[outcome]
@@ -319,3 +320,13 @@ def load_history(paths: list[Path], problems: Problems) -> History:
     if history.unknown_outcomes:
         problems.note(f"history: {history.unknown_outcomes} operation(s) with an unknown outcome counted as info")
     return history
+
+
+def _rejected(d: dict) -> bool:
+    """A definite refusal on the merits (409 seat taken, 422 bad request, 401 ...): the system answered.
+
+    Such an operation is `fail` for the audit (it did not happen) but counts as served for availability,
+    so a sold-out hot set is not mistaken for an outage. 408 and 429 are the system not coping: not served.
+    """
+    status = d.get("status")
+    return isinstance(status, int) and 400 <= status < 500 and status not in (408, 429)

@@ -34,7 +34,7 @@ class AbortWatch:
         return None
 
     def _refresh_stats(self) -> None:
-        from drills.load.runner import live_stats  # harness-side reader of stats.jsonl
+        from drills.load.livestats import live_stats  # harness-side reader of stats.jsonl
 
         try:
             self.last_stats = live_stats(self.run_dir, since=time.time() - 5) or {}

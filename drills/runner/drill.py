@@ -211,13 +211,13 @@ class DrillRun:
                     self.log(f"abort: {reason}")
                     return
                 stats = watch.last_stats
-                live.update(phase=current, elapsed_s=now, rps=stats.get("rps", 0.0),
-                            error_pct=stats.get("error_pct", 0.0), p99_ms=stats.get("p99_ms"),
+                live.update(phase=current, elapsed_s=now, rps=stats.get("rps") or 0.0,
+                            error_pct=stats.get("error_pct") or 0.0, p99_ms=stats.get("p99_ms"),
                             active_faults=self.scheduler.active()[0], leader=(self.probes.latest or {}).get("leader"))
                 time.sleep(0.05)
 
     def _live_view(self, total: float):
-        from drills.report.console import LiveView
+        from drills.report import LiveView
 
         return LiveView(self.console, quiet=self.quiet, total_s=total)
 

@@ -29,7 +29,7 @@ def new_run_dir(scenario_name: str, out: Path | None, root: Path = REPORTS) -> P
             n += 1
             out = root / f"{stamp}-{safe}-{n}"
     out.mkdir(parents=True, exist_ok=True)
-    return out
+    return out.resolve()  # absolute: the load processes run with another working directory
 
 
 def write_meta(run_dir: Path, scenario_path: Path, scenario_name: str, seed: int, run_id: str,

@@ -114,8 +114,8 @@ class LoadSection:
     profile: LoadProfile = field(default_factory=LoadProfile)
     mix: dict[str, float] = field(default_factory=lambda: {"purchase": 70, "browse": 20, "rotate_password": 5,
                                                           "login": 5})
-    hot_share: float = 0.8              # share of purchases aimed at the hot set of seats
-    hot_seats: int = 200                # size of the hot set (low seat numbers of the hot event)
+    hot_share: float = 0.3              # share of purchases aimed at the hot set of seats (contention)
+    hot_seats: int = 2000               # size of the hot set (low seat numbers of the hot event)
     request_timeout: float = 5.0
     max_retries: int = 3                # purchase retries with the same idempotency key
     workers: int = 0                    # 0 = one local Locust process; N = a master and N workers

@@ -174,3 +174,20 @@ def test_operations_outside_the_load_window_are_left_out(tmp_path: Path) -> None
     assert result["availability"]["fail"] == 0
     assert result["audit"]["attempted"] == 101
     assert any("outside the load window" in n for n in result["notes"])
+
+
+def test_business_rejections_are_served_not_outages(tmp_path: Path) -> None:
+    """409 seat taken / sold out is the system answering: not unavailability, but never acknowledged."""
+    run = Run(tmp_path / "run")
+    for k in range(600):
+        t = k * 0.1
+        if 20.0 <= t < 40.0:
+            run.purchase("fail", t=t, status=409, error="seats_unavailable")
+        else:
+            run.purchase("ok", t=t)
+    run.purchase("fail", t=45.0, status=503, error="unavailable")
+    result = run.judge(Budget("success_ratio", min=0.99), Budget("longest_outage_s", max=1.0))
+    av = result["availability"]
+    assert av["success_ratio"] > 0.99
+    assert av["longest_outage_s"] < 1.0
+    assert result["audit"]["acknowledged"] == 400  # the refused ones did not happen

@@ -4,7 +4,7 @@ VENV  := .venv
 DRILL := $(VENV)/bin/drill
 PYTEST_ARGS ?=
 
-.PHONY: setup engine venv images chromium demo test unit integration bench clean
+.PHONY: setup engine venv images chromium demo test gameday unit integration bench clean
 
 setup: engine venv images          ## Docker engine, .venv with `drill`, images (idempotent)
 
@@ -23,8 +23,12 @@ chromium:                          ## headless Chromium for the report's browser
 demo: setup                        ## the headline drill
 	$(DRILL) demo
 
-test: setup chromium               ## the whole suite: unit tests, then real drills against real containers
+test: setup chromium               ## the whole suite: unit + integration tests, then the smoke drills
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
+	$(VENV)/bin/pytest $(PYTEST_ARGS) scenarios -m smoke --junitxml=reports/smoke-junit.xml
+
+gameday: setup                     ## every drill in scenarios/ (the weekly game day)
+	$(VENV)/bin/pytest $(PYTEST_ARGS) scenarios --junitxml=reports/gameday-junit.xml
 
 unit: venv                         ## fast tests, no Docker
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/unit

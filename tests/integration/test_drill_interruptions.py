@@ -1,0 +1,116 @@
+"""No interruption path leaves a fault behind: SIGINT, SIGTERM, and SIGKILL followed by `drill clean`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from drills.platform import engine, labels
+from drills.platform.stack import Stack
+from drills.platform.toxiproxy import ToxiproxyClient
+
+SCENARIO = Path(__file__).parent / "scenarios" / "faults-mix.yaml"
+FAULTS = {"freeze-api1", "slow-db", "cut-replica"}
+
+
+def start_drill(out: Path, state_dir: Path) -> subprocess.Popen:
+    env = dict(os.environ, DRILLS_STATE_DIR=str(state_dir))
+    return subprocess.Popen([sys.executable, "-m", "drills", "run", str(SCENARIO), "--out", str(out),
+                             "--keep-stack", "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+
+
+def wait_for_injects(out: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read()
+        injected = set()
+        events = out / "events.jsonl"
+        if events.exists():
+            for line in events.read_text().splitlines():
+                ev = json.loads(line)
+                if ev.get("kind") == "fault" and ev.get("phase") == "inject":
+                    assert ev["ok"], ev
+                    injected.add(ev["fault_id"])
+        if injected >= FAULTS:
+            return
+        time.sleep(0.5)
+    raise AssertionError("faults were not injected in time")
+
+
+def stack_of(out: Path) -> Stack:
+    meta = json.loads((out / "meta.json").read_text())
+    return Stack(engine.connect(), meta["stack"]["name"])
+
+
+def assert_nothing_left(stack: Stack, run_id_prefix: str = "") -> None:
+    client = stack.client
+    paused = [c.name for c in stack.containers().values() if c.status == "paused"]
+    assert paused == [], f"still paused: {paused}"
+    sidecars = client.containers.list(all=True, filters={"label": f"{labels.KIND}=netfault"})
+    assert [s.name for s in sidecars] == []
+    tox = ToxiproxyClient(stack.status(quick=True).endpoints["toxiproxy"])
+    assert tox.leftovers() == []
+    for c in stack.containers().values():
+        if c.status == "running" and c.labels.get(labels.ROLE) == "postgres":
+            rules = client.containers.run("drills/tools:latest", ["iptables", "-S"], remove=True,
+                                          cap_add=["NET_ADMIN"], network_mode=f"container:{c.id}")
+            assert b" DR" not in rules, f"iptables rules left in {c.name}"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_mid_fault_heals_everything(tmp_path, sig):
+    out = tmp_path / "run"
+    proc = start_drill(out, tmp_path / "state")
+    stack = None
+    try:
+        wait_for_injects(out, proc)
+        stack = stack_of(out)
+        t0 = time.monotonic()
+        proc.send_signal(sig)
+        output, _ = proc.communicate(timeout=300)
+        print(f"{sig.name} -> exited after {time.monotonic() - t0:.1f}s")
+        assert proc.returncode == 2, output  # aborted
+        assert_nothing_left(stack)
+        events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+        heals = {e["fault_id"] for e in events if e.get("kind") == "fault" and e.get("phase") == "heal" and e["ok"]}
+        assert heals >= FAULTS
+        verify = [e for e in events if e.get("kind") == "verify"]
+        assert verify and verify[-1]["ok"], verify
+        assert json.loads((out / "result.json").read_text())["verdict"] == "aborted"
+        assert (out / "report.html").exists()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        if stack is not None:
+            stack.down(log=lambda _m: None)
+
+
+def test_sigkill_then_drill_clean_heals_and_removes(tmp_path):
+    out, state = tmp_path / "run", tmp_path / "state"
+    proc = start_drill(out, state)
+    stack = None
+    try:
+        wait_for_injects(out, proc)
+        stack = stack_of(out)
+        os.killpg(proc.pid, signal.SIGKILL)  # the harness and its load generator die at once
+        proc.wait(timeout=30)
+        assert list((state / "active").glob("*.json")), "the ledger was not kept for drill clean"
+        env = dict(os.environ, DRILLS_STATE_DIR=str(state))
+        heal = subprocess.run([sys.executable, "-m", "drills", "clean", "--heal-only"], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert heal.returncode == 0, heal.stdout + heal.stderr
+        assert_nothing_left(stack)
+        assert not list((state / "active").glob("*.json"))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        if stack is not None:
+            stack.down(log=lambda _m: None)

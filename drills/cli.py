@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--html", type=Path, default=None, metavar="FILE", help="also write an HTML comparison")
     compare.set_defaults(func=cmd_compare)
 
-    demo = sub.add_parser("demo", help="the headline demo: stack up, buy tickets, show what happened, tear down")
+    demo = sub.add_parser("demo", help="the headline drill: the Patroni leader SIGKILLed under purchase load")
     demo.add_argument("--keep-stack", action="store_true", help="leave the stack running afterwards")
     demo.set_defaults(func=cmd_demo)
     return p
@@ -277,10 +277,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return ExitCode.PASS
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from drills.demo import run_demo
+DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "leader-kill.yaml"
 
-    return run_demo(keep_stack=args.keep_stack, log=_log, out=console)
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from drills.runner.drill import DrillRun
+    from drills.scenario import load_scenario
+
+    return DrillRun(load_scenario(DEMO_SCENARIO), DEMO_SCENARIO, None, None, args.keep_stack, False, _log,
+                    console=console).run()
 
 
 def _print_status(status) -> None:

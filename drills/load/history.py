@@ -1,0 +1,85 @@
+"""The append-only writer behind history.jsonl (and stats.jsonl): buffered in memory, written by a
+background thread at least every `flush_interval` seconds, fsync'd on close.
+
+Why buffered: one write per operation would cost a system call per request on the hot path. Why at most
+a second: a generator that crashes (or is SIGKILLed) loses at most the last second of operations, and a
+half-written last line is what readers are told to skip. Inside Locust the thread is a greenlet (gevent
+patches `threading`); the code is the same either way.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from pathlib import Path
+
+from drills.load import fastjson
+
+
+class JsonlWriter:
+    """Appends one JSON object per line to `path`; `append` is cheap and never blocks on disk."""
+
+    def __init__(self, path: Path, flush_interval: float = 1.0) -> None:
+        self.path = Path(path)
+        self.flush_interval = flush_interval
+        self.written = 0
+        # Encoded lines, not dicts: bytes are invisible to the garbage collector, so a second's worth of
+        # buffered records does not make every collection slower. append/popleft are atomic: no lock.
+        self._buf: deque[bytes] = deque()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def start(self) -> "JsonlWriter":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"jsonl-{self.path.name}", daemon=True)
+            self._thread.start()
+        return self
+
+    def append(self, record: dict) -> None:
+        self._buf.append(fastjson.dumps(record))
+
+    def flush(self) -> int:
+        """Write what is buffered now, in one write call per batch; returns the number of lines."""
+        if not self._buf or self._fd is None:
+            return 0
+        pop = self._buf.popleft
+        batch = [pop() for _ in range(len(self._buf))]
+        data = b"\n".join(batch) + b"\n"
+        view = memoryview(data)
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+        except OSError:
+            if len(view) == len(data):  # nothing written: keep the records for the next attempt
+                self._buf.extendleft(reversed(batch))
+            raise
+        self.written += len(batch)
+        return len(batch)
+
+    def close(self) -> None:
+        """Stop the thread, write the rest and fsync, so a clean stop loses nothing."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self.flush()
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            try:
+                self.flush()
+            except OSError:  # disk full or similar: keep the records, try again next time
+                pass

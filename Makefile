@@ -37,7 +37,10 @@ integration: setup chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/integration
 
 bench: setup                       ## benchmarks: print numbers, assert nothing
-	$(VENV)/bin/python -m bench
+	$(VENV)/bin/python -m bench          # image build, stack up, failover, purchases/s
+	$(VENV)/bin/python -m bench.faults   # fault timing precision, SIGINT to healed
+	$(VENV)/bin/python -m bench.audit    # 1M-operation audit
+	$(VENV)/bin/python -m bench.load     # generator overhead, highest purchase rate
 
 clean:                             ## remove every labelled container, network and volume
 	$(DRILL) clean

@@ -83,7 +83,7 @@ class DrillRun:
                                                    else random.SystemRandom().randrange(2**31))
         self.keep_stack = keep_stack or bool(scenario.stack.reference and scenario.stack.reference.keep)
         self.quiet = quiet
-        self.log = log
+        self.log = _never_raises(log)
         self.console = console
         self.run_dir = new_run_dir(scenario.name, out, reports_root or Path("reports"))
         self.run_id = f"{self.run_dir.name[:40]}".lower()
@@ -310,7 +310,10 @@ class DrillRun:
         except Exception as exc:
             self.log(f"rendering the report failed: {exc}")
         if self.console is not None:
-            print_summary(self.console, result)
+            try:
+                print_summary(self.console, result)
+            except OSError:
+                pass
         self.log(f"report: {self.run_dir / 'report.html'}")
         return int(exit_code(result))
 
@@ -339,6 +342,17 @@ class DrillRun:
             except Exception:
                 pass
         return versions
+
+
+def _never_raises(log: Log) -> Log:
+    """A closed stdout (`drill run | head`) must not stop the heal: logging errors are dropped."""
+    def safe(message: str) -> None:
+        try:
+            log(message)
+        except Exception:
+            pass
+
+    return safe
 
 
 def _wait_ready(api_url: str, timeout: float) -> None:

@@ -217,9 +217,12 @@ class DrillRun:
                 time.sleep(0.05)
 
     def _live_view(self, total: float):
+        from rich.console import Console
+
         from drills.report import LiveView
 
-        return LiveView(self.console, quiet=self.quiet, total_s=total)
+        console = self.console or Console(quiet=True)  # e.g. under pytest: no live output at all
+        return LiveView(console, quiet=self.quiet, total_s=total)
 
     def _heal_all(self, reason: str) -> list[str]:
         errors = self.scheduler.heal_all(reason) if self.scheduler else []

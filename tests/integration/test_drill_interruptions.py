@@ -114,3 +114,23 @@ def test_sigkill_then_drill_clean_heals_and_removes(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         if stack is not None:
             stack.down(log=lambda _m: None)
+
+
+def test_abort_condition_stops_heals_and_reports_aborted(tmp_path):
+    out = tmp_path / "run"
+    scenario = Path(__file__).parent / "scenarios" / "abort-on-errors.yaml"
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "drills", "run", str(scenario), "--out", str(out), "--quiet"],
+                          capture_output=True, text=True, timeout=400,
+                          env=dict(os.environ, DRILLS_STATE_DIR=str(tmp_path / "state")))
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    aborts = [e for e in events if e.get("kind") == "abort"]
+    assert aborts and "error_ratio" in aborts[0]["reason"]
+    load_started = next(e["t"] for e in events if e.get("name") == "load_started")
+    assert aborts[0]["t"] - load_started < 60, "the abort came late (steady phase is 120 s)"
+    heals = [e for e in events if e.get("kind") == "fault" and e.get("phase") == "heal"]
+    assert heals and all(e["ok"] for e in heals)
+    assert [e for e in events if e.get("kind") == "verify"][-1]["ok"]
+    assert json.loads((out / "result.json").read_text())["verdict"] == "aborted"
+    print(f"aborted drill took {time.monotonic() - t0:.0f}s in all")

@@ -47,11 +47,8 @@ class Interrupted(Exception):
 
 
 @contextmanager
-def _signals_raise() -> Iterator[None]:
-    """While the drill runs, SIGINT/SIGTERM raise Interrupted in the main thread (so `finally` heals)."""
-    def handler(signum, _frame):
-        raise Interrupted(signal.Signals(signum).name)
-
+def _on_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to `handler` for the duration of the block, then restore."""
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
@@ -60,18 +57,17 @@ def _signals_raise() -> Iterator[None]:
             signal.signal(s, h)
 
 
-@contextmanager
-def _signals_deferred(log: Log) -> Iterator[None]:
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    """While the drill runs, a signal raises in the main thread, so `finally` heals."""
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def _defer_while_healing(log: Log) -> Callable[[int, object], None]:
     """While healing, a second Ctrl-C must not interrupt the heal: note it and carry on."""
-    def handler(signum, _frame):
+    def handler(signum: int, _frame: object) -> None:
         log(f"{signal.Signals(signum).name} received while healing: finishing the heal first")
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+    return handler
 
 
 class DrillRun:
@@ -104,7 +100,7 @@ class DrillRun:
         self.events.emit("run", name="started", run_dir=str(self.run_dir), seed=self.seed)
         self.log(f"run directory: {self.run_dir}")
         try:
-            with _signals_raise():
+            with _on_signals(_raise_interrupted):
                 self._prepare()
                 self._drive()
         except Interrupted as exc:
@@ -122,7 +118,7 @@ class DrillRun:
             self.events.emit("error", where="harness", message=f"{exc.__class__.__name__}: {exc}")
             self.log(f"internal error: {exc.__class__.__name__}: {exc}")
         finally:
-            with _signals_deferred(self.log):
+            with _on_signals(_defer_while_healing(self.log)):
                 self._wind_down()
         return self._finish()
 

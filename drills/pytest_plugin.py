@@ -123,6 +123,10 @@ def failure_text(run_dir: Path) -> str:
 def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, dict):
-        return " ".join(f"{k}{v}" for k, v in value.items())
+    if isinstance(value, dict):  # a limit: {"min": x} or {"max": y}
+        parts = [f">= {value['min']:g}" if value.get("min") is not None else "",
+                 f"<= {value['max']:g}" if value.get("max") is not None else ""]
+        return " ".join(p for p in parts if p) or "-"
+    if value is None:
+        return "-"
     return str(value)

@@ -123,13 +123,28 @@ def test_isolating_the_leader_makes_it_lose_leadership(ctx, stack, endpoints):
     wait_healthy(stack, timeout=120)
 
 
-def test_packet_loss_and_partition_rules_are_added_and_removed(ctx, stack, docker_client):
-    inj = registry.inject(ctx, Fault(id="pl", type="packet_loss", target=Target(service="api3"),
+def _tcp_retransmissions(container) -> int:
+    """RetransSegs of the container's network namespace (/proc/net/snmp is per namespace)."""
+    lines = container.exec_run(["cat", "/proc/net/snmp"])[1].decode().splitlines()
+    tcp = [line.split() for line in lines if line.startswith("Tcp:")]
+    return int(tcp[1][tcp[0].index("RetransSegs")])
+
+
+def test_packet_loss_drops_packets_and_heal_removes_the_rules(ctx, stack, docker_client, endpoints):
+    inj = registry.inject(ctx, Fault(id="pl", type="packet_loss", target=Target(service="pg2"),
                                      params={"percent": 30}), "pl-0")
     sidecars = docker_client.containers.list(filters={"label": "drills.kind=netfault"})
     assert len(sidecars) == 1
     rules = sidecars[0].exec_run(["iptables", "-S"])[1].decode()
     assert "statistic" in rules and "--probability 0.29" in rules
+    before = _tcp_retransmissions(sidecars[0])
+    api = requests.Session()
+    for _ in range(40):  # replication to pg2 and HAProxy's checks keep its TCP connections busy
+        api.get(endpoints["api"] + "/events", timeout=10)
+        time.sleep(0.1)
+    grew = _tcp_retransmissions(sidecars[0]) - before
+    assert grew > 0, "30% packet loss caused no TCP retransmission"
+    print(f"TCP retransmissions in pg2's namespace during 30% loss: +{grew}")
     assert heal_all(ctx) == []
     assert docker_client.containers.list(all=True, filters={"label": "drills.kind=netfault"}) == []
     probe = docker_client.containers.run("drills/tools:latest", ["iptables", "-S"], remove=True, cap_add=["NET_ADMIN"],

@@ -1,0 +1,48 @@
+"""The pytest plugin collects scenarios as tests, turns tags into markers and reports invalid files."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from drills.pytest_plugin import failure_text
+
+pytest_plugins = ["pytester"]
+
+GOOD = textwrap.dedent("""\
+    name: quick
+    tags: [smoke, failover]
+    faults:
+      - {type: kill, target: {role: leader}, at: 20s, duration: 10s}
+    budgets:
+      - {metric: lost, max: 0}
+""")
+
+
+def test_scenarios_are_collected_with_tags_as_markers(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"scenarios/quick": GOOD, "scenarios/other": GOOD.replace("quick", "other")
+                                  .replace("smoke, ", "")})
+    pytester.makefile(".yaml", **{"elsewhere/not_a_drill": "key: value\n"})
+    result = pytester.runpytest("--collect-only", "-q", "-m", "smoke", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["scenarios/quick.yaml::quick", "*1/2 tests collected*"])
+    assert "not_a_drill" not in result.stdout.str()
+
+
+def test_an_invalid_scenario_fails_with_file_line_column(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", **{"scenarios/bad": "name: bad\nfaults:\n  - {type: kil, at: 5s}\n"})
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider", "--drill-seed", "3", "--host", "http://x")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*invalid scenario*", "*bad.yaml:3:*did you mean 'kill'*"])
+
+
+def test_failure_text_shows_the_budget_table(tmp_path) -> None:
+    (tmp_path / "result.json").write_text(json.dumps({
+        "verdict": "fail", "expected": "pass",
+        "budgets": [{"name": "lost[purchase,all]", "limit": {"max": 0}, "observed": 3, "passed": False,
+                     "detail": "3 acknowledged purchases missing"}]}))
+    text = failure_text(tmp_path)
+    assert "verdict: fail (expected: pass)" in text
+    assert "lost[purchase,all]" in text and "FAIL" in text and "3 acknowledged purchases missing" in text
+    assert "report.html" in text

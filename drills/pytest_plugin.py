@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where run directories go (default: reports/)")
     group.addoption("--drill-seed", type=int, default=None, metavar="N", help="override every scenario's seed")
     group.addoption("--drill-keep-stack", action="store_true", help="leave each drill's stack running")
+    group.addoption("--drill-webhook", default=os.environ.get("DRILLS_WEBHOOK_URL"), metavar="URL",
+                    help="POST a Slack-compatible summary here when a drill fails (default $DRILLS_WEBHOOK_URL)")
     parser.addini("drill_scenarios", type="linelist", default=DEFAULT_GLOBS,
                   help="globs (relative to rootdir) of the YAML files collected as drills")
 
@@ -90,6 +93,7 @@ class DrillItem(pytest.Item):
         self.run_dir = run.run_dir
         code = run.run()
         self.user_properties.append(("run_dir", str(self.run_dir)))
+        self.config.stash.setdefault(_RESULTS, []).append((self.name, self.run_dir, code))
         if code != 0:
             raise DrillFailed(code)
 
@@ -100,6 +104,37 @@ class DrillItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"drill {self.name}"
+
+
+_RESULTS = pytest.StashKey[list]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Game days: tell a chat channel when a drill failed (Slack-compatible incoming-webhook JSON)."""
+    url = session.config.getoption("--drill-webhook", default=None)
+    results = session.config.stash.get(_RESULTS, [])
+    failed = [(name, run_dir, code) for name, run_dir, code in results if code != 0]
+    if not url or not failed:
+        return
+    import requests
+
+    try:
+        requests.post(url, json=webhook_payload(results), timeout=10)
+    except requests.RequestException as exc:
+        print(f"drills: could not post to the webhook: {exc}")
+
+
+def webhook_payload(results: list[tuple[str, Path, int]]) -> dict:
+    failed = [r for r in results if r[2] != 0]
+    lines = [f"*Game day: {len(failed)} of {len(results)} drill(s) failed*"]
+    for name, run_dir, code in failed:
+        verdict = "?"
+        try:
+            verdict = json.loads((Path(run_dir) / "result.json").read_text()).get("verdict", "?")
+        except (OSError, ValueError):
+            pass
+        lines.append(f"• {name}: {verdict} (exit {code}) — {Path(run_dir) / 'report.html'}")
+    return {"text": "\n".join(lines)}
 
 
 def failure_text(run_dir: Path) -> str:

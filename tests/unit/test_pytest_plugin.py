@@ -46,3 +46,41 @@ def test_failure_text_shows_the_budget_table(tmp_path) -> None:
     assert "verdict: fail (expected: pass)" in text
     assert "lost[purchase,all]" in text and "FAIL" in text and "3 acknowledged purchases missing" in text
     assert "report.html" in text
+
+
+def test_webhook_payload_names_each_failed_drill(tmp_path) -> None:
+    from drills.pytest_plugin import webhook_payload
+
+    (tmp_path / "result.json").write_text(json.dumps({"verdict": "fail"}))
+    payload = webhook_payload([("leader-kill", tmp_path, 1), ("lb-restart", tmp_path, 0)])
+    assert "1 of 2 drill(s) failed" in payload["text"]
+    assert "leader-kill: fail (exit 1)" in payload["text"] and "lb-restart" not in payload["text"]
+
+
+def test_webhook_is_posted_when_a_drill_fails(tmp_path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from types import SimpleNamespace
+
+    from drills import pytest_plugin
+
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    stash = pytest.Stash()
+    stash[pytest_plugin._RESULTS] = [("leader-kill", tmp_path, 1)]
+    config = SimpleNamespace(stash=stash,
+                             getoption=lambda name, default=None: f"http://127.0.0.1:{server.server_port}/hook")
+    pytest_plugin.pytest_sessionfinish(SimpleNamespace(config=config), 1)
+    server.server_close()
+    assert received and "leader-kill" in received[0]["text"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import socket
 import tarfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -191,25 +192,33 @@ class Stack:
                 labels=spec.labels(run_id, self.name),
             )
             volumes[vol.name] = {"bind": spec.volume_path, "mode": "rw"}
-        container = self.client.containers.create(
-            spec.image,
-            command=spec.command,
-            name=container_name(self.name, spec.service),
-            hostname=spec.service,
-            labels=spec.labels(run_id, self.name),
-            environment=spec.environment,
-            ports={p: ("127.0.0.1", h) if h else ("127.0.0.1", None) for p, h in spec.ports.items()},
-            volumes=volumes,
-            network=net,
-            networking_config={net: EndpointConfig(version=self.client.api._version, aliases=[spec.service])},
-            detach=True,
-        )
-        if spec.files:
-            container.put_archive("/", _tar_files(spec.files))
-        try:
-            container.start()
-        except APIError as exc:
-            raise StackError(f"{spec.service}: cannot start: {_explain_api_error(exc)}") from None
+        for attempt in range(3):
+            container = self.client.containers.create(
+                spec.image,
+                command=spec.command,
+                name=container_name(self.name, spec.service),
+                hostname=spec.service,
+                labels=spec.labels(run_id, self.name),
+                environment=spec.environment,
+                # Host ports are chosen here, not by Docker: a port Docker picks is picked again on every
+                # restart, so a restarted HAProxy or Patroni node would move and every client would lose it.
+                ports={p: ("127.0.0.1", h or _free_port()) for p, h in spec.ports.items()},
+                volumes=volumes,
+                network=net,
+                networking_config={net: EndpointConfig(version=self.client.api._version, aliases=[spec.service])},
+                detach=True,
+            )
+            if spec.files:
+                container.put_archive("/", _tar_files(spec.files))
+            try:
+                container.start()
+                return
+            except APIError as exc:
+                chosen_by_us = all(h is None for h in spec.ports.values())
+                if "already allocated" in str(exc) and chosen_by_us and attempt < 2:
+                    container.remove(force=True)  # another process took the free port meanwhile: pick again
+                    continue
+                raise StackError(f"{spec.service}: cannot start: {_explain_api_error(exc)}") from None
 
     # ---- health ----------------------------------------------------------------------------------
     def wait_healthy(self, timeout: float = 180.0, log: Log = print, poll: float = 0.5) -> StackStatus:
@@ -377,6 +386,12 @@ def _order(service: str) -> tuple[int, str]:
     prefix = service.rstrip("0123456789")
     rank = {"etcd": 0, "pg": 1, "toxiproxy": 2, "api": 3, "haproxy": 4}.get(prefix, 9)
     return rank, service
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _tar_files(files: dict[str, str]) -> bytes:

@@ -175,3 +175,11 @@ def test_api_replicas_all_serve_traffic(api, replicas):
         resp = api._call("GET", "/healthz")
         seen[resp.headers.get("X-Replica")] += 1
     assert len(seen) == replicas, seen
+
+
+def test_a_restarted_container_keeps_its_published_ports(stack, docker_client):
+    before = stack.status().endpoints
+    docker_client.containers.get(f"drills-{STACK_NAME}-haproxy").restart(timeout=5)
+    wait_healthy(stack, timeout=60)
+    after = stack.status().endpoints
+    assert after["api"] == before["api"] and after["haproxy_stats"] == before["haproxy_stats"]

@@ -21,14 +21,13 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from drills.report.fmt import num
 from drills.report.timeline import FaultInterval, Outage
 from drills.report.view import ReportView
+from drills.scenario.fault_types import kind_of
 
 WIDTH_IN = 11.0
 LEFT_IN, RIGHT_IN, BOTTOM_IN = 0.85, 1.6, 0.45
 LANE_PT, MAX_LANES = 10, 3
 MAX_POINTS = 900  # longer series are binned so a long drill's report stays small
 
-PROCESS_FAULTS = {"kill", "stop", "freeze", "restart"}
-NETWORK_FAULTS = {"isolate", "partition", "partition_oneway", "packet_loss"}
 FAULT_COLOURS = {"process": "#cf222e", "network": "#e16f24", "toxic": "#8250df"}
 OUTAGE_COLOUR = "#6e0a1e"
 OUTCOME_COLOURS = {"ok": "#2da44e", "info": "#d4a72c", "fail": "#cf222e"}
@@ -50,11 +49,8 @@ _RC = {
 
 
 def fault_category(fault_type: str) -> str:
-    if fault_type in PROCESS_FAULTS:
-        return "process"
-    if fault_type in NETWORK_FAULTS:
-        return "network"
-    return "toxic"
+    """The band colour's family; an unknown type (a hand-edited run) is drawn as a toxic."""
+    return kind_of(fault_type) or "toxic"
 
 
 @dataclass

@@ -127,7 +127,7 @@ class Stack:
             log(f"containers started in {time.monotonic() - t0:.1f}s; waiting for the stack to be healthy ...")
             status = self.wait_healthy(timeout=timeout, log=log)
         except BaseException as exc:
-            details = self._failure_logs(exc) if not getattr(exc, "details", None) else ""
+            details = self._failure_logs() if not getattr(exc, "details", None) else ""
             self.down(log=lambda _m: None)
             if isinstance(exc, StackError):
                 exc.details = "\n".join(filter(None, [exc.details, details]))
@@ -327,7 +327,7 @@ class Stack:
             if not ok:
                 st.problems.append("GET /readyz through haproxy does not answer 200")
 
-    def _failure_logs(self, exc: BaseException) -> str:
+    def _failure_logs(self) -> str:
         try:
             return self._logs_for_problems(self.status(quick=True)) if self.exists() else ""
         except Exception:  # diagnostics must never hide the original error

@@ -223,8 +223,9 @@ class DrillRun:
     def _heal_all(self, reason: str) -> list[str]:
         errors = self.scheduler.heal_all(reason) if self.scheduler else []
         for key, entry in self.ledger.pending().items():  # anything registered outside the scheduler
-            errors += heal_entry(entry, self.client)[1]
-            if not errors:
+            entry_errors = heal_entry(entry, self.client)[1]
+            errors += entry_errors
+            if not entry_errors:  # one failed heal must not keep the healed ones pending
                 self.ledger.resolve(key)
         self.events.emit("run", name="healed_all", reason=reason, ok=not errors, errors=errors or None)
         return errors

@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=_int_range(1, 65535), default=None, metavar="PORT",
                     help="host port for the API on 127.0.0.1 (default: a free port)")
     up.add_argument("--hot-event-seats", type=_int_range(1, 10_000_000), default=20000, metavar="N")
+    up.add_argument("--no-backups", action="store_true",
+                    help="no WAL archiving and no backup at start (default: pgBackRest full backup when up)")
+    up.add_argument("--backup-interval", type=_int_range(0, 86400), default=0, metavar="SECONDS",
+                    help="take an incremental backup on the leader every SECONDS (default 0: only the first)")
     up.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS",
                     help="how long to wait for health (default 180)")
     up.set_defaults(func=cmd_stack_up)
@@ -133,7 +137,8 @@ def cmd_stack_up(args: argparse.Namespace) -> int:
     from drills.platform.stack import Stack, StackOptions
 
     opts = StackOptions(name=args.name, api_replicas=args.api_replicas, async_replication=args.async_replication,
-                        api_port=args.api_port, hot_event_seats=args.hot_event_seats)
+                        api_port=args.api_port, hot_event_seats=args.hot_event_seats, backups=not args.no_backups,
+                        backup_interval_s=args.backup_interval)
     status = Stack(engine.connect(), args.name).up(opts, log=_log, timeout=args.timeout)
     _print_status(status)
     return ExitCode.PASS

@@ -21,7 +21,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 from docker.types import EndpointConfig
 
 from drills.errors import StackError
-from drills.platform import haproxy, labels, patroni
+from drills.platform import backups, haproxy, labels, patroni
 from drills.platform.images import TOXIPROXY_VERSION
 from drills.platform.stack_spec import (
     APP_DB, APP_PASSWORD, APP_USER, ServiceSpec, StackOptions, api_names, db_names, services, toxiproxy_proxies,
@@ -126,6 +126,10 @@ class Stack:
             self._create(opts, run_id, log)
             log(f"containers started in {time.monotonic() - t0:.1f}s; waiting for the stack to be healthy ...")
             status = self.wait_healthy(timeout=timeout, log=log)
+            if opts.backups:
+                t1 = time.monotonic()
+                backups.first_backup(self)
+                log(f"first full backup taken in {time.monotonic() - t1:.1f}s")
         except BaseException as exc:
             details = self._failure_logs() if not getattr(exc, "details", None) else ""
             self.down(log=lambda _m: None)
@@ -184,6 +188,10 @@ class Stack:
         for spec in services(opts, run_id):
             self._start_service(spec, run_id, net)
 
+    def start_service(self, spec: ServiceSpec, run_id: str | None = None) -> None:
+        """Create and start one service on the running stack's network (a restore re-creates nodes so)."""
+        self._start_service(spec, run_id or self.run_id(), network_name(self.name))
+
     def _start_service(self, spec: ServiceSpec, run_id: str, net: str) -> None:
         volumes = {}
         if spec.volume_path:
@@ -192,6 +200,13 @@ class Stack:
                 labels=spec.labels(run_id, self.name),
             )
             volumes[vol.name] = {"bind": spec.volume_path, "mode": "rw"}
+        for suffix, path in spec.shared_volumes.items():
+            name = f"drills-{self.name}-{suffix}"
+            try:
+                self.client.volumes.get(name)
+            except NotFound:
+                self.client.volumes.create(name=name, labels={labels.RUN: run_id, labels.STACK: self.name})
+            volumes[name] = {"bind": path, "mode": "rw"}
         for attempt in range(3):
             container = self.client.containers.create(
                 spec.image,

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
+import yaml
+
 from drills.platform import labels
 from drills.platform.images import HARNESS, image_tag
 
@@ -33,6 +35,11 @@ API_PORT = 8000
 DB_PROXY_BASE = 15000   # Toxiproxy listen port for api<i> -> database is DB_PROXY_BASE + i
 LB_PROXY_BASE = 16000   # Toxiproxy listen port for haproxy -> api<i> is LB_PROXY_BASE + i
 
+STANZA = "drills"                     # the pgBackRest stanza (one per stack: the repository is per stack)
+BACKUP_REPO_PATH = "/var/lib/pgbackrest"
+PG_DATA_DIR = "/var/lib/postgresql/data/pgdata"
+BACKUP_TYPES = ("full", "diff", "incr")
+
 
 @dataclass(frozen=True)
 class StackOptions:
@@ -49,6 +56,14 @@ class StackOptions:
     cold_event_seats: int = 500
     api_port: int | None = None  # host port of the API (HAProxy); None picks a free one
     scrypt_n: int = 16384
+    # Backups (pgBackRest): WAL archived continuously, a full backup when the stack starts, then a backup of
+    # `backup_type` every `backup_interval_s` seconds (0 = none scheduled). archive_timeout_s bounds how old
+    # the newest archived WAL can be, i.e. the data a cluster loss can take with it.
+    backups: bool = True
+    backup_interval_s: int = 0
+    backup_type: str = "incr"
+    backup_retention_full: int = 2
+    archive_timeout_s: int = 15
 
     def validate(self) -> list[str]:
         problems = []
@@ -62,7 +77,21 @@ class StackOptions:
             problems.append("hot_event_seats must be at least 1")
         if self.api_port is not None and not 1 <= self.api_port <= 65535:
             problems.append(f"api_port must be a TCP port (1-65535), not {self.api_port}")
+        if self.backup_type not in BACKUP_TYPES:
+            problems.append(f"backup_type must be one of {', '.join(BACKUP_TYPES)}, not {self.backup_type!r}")
+        if self.backup_interval_s < 0 or self.backup_retention_full < 1 or self.archive_timeout_s < 0:
+            problems.append("backup_interval_s and archive_timeout_s must be >= 0, backup_retention_full >= 1")
         return problems
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    """How the database nodes bootstrap when they are re-created by a restore: which backup sets to try
+    (best first) and, for point-in-time recovery, the moment to stop replaying WAL at (exclusive)."""
+
+    sets: tuple[str, ...]
+    target_time: str | None = None     # PostgreSQL timestamptz text, e.g. "2026-11-26 12:00:01.123+00"
+    target_xid: int | None = None      # exact: stop before this transaction commits (wins over target_time)
 
 
 @dataclass
@@ -76,6 +105,7 @@ class ServiceSpec:
     environment: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int | None] = field(default_factory=dict)  # "8080/tcp" -> host port (None = any)
     volume_path: str | None = None  # a named volume is mounted here
+    shared_volumes: dict[str, str] = field(default_factory=dict)  # stack-wide volume suffix -> mount path
     files: dict[str, str] = field(default_factory=dict)  # absolute path in container -> content
 
     def labels(self, run_id: str, stack: str) -> dict[str, str]:
@@ -106,7 +136,44 @@ def toxiproxy_proxies(opts: StackOptions) -> list[dict]:
     return proxies
 
 
-def render_patroni(opts: StackOptions, name: str) -> str:
+def backup_volume(stack: str) -> str:
+    return f"drills-{stack}-backups"
+
+
+def render_pgbackrest(opts: StackOptions) -> str:
+    return _template("pgbackrest.conf.tmpl").substitute(retention_full=opts.backup_retention_full, stanza=STANZA)
+
+
+def render_patroni(opts: StackOptions, name: str, restore: RestorePlan | None = None) -> str:
+    """Patroni's configuration; with `restore`, the node bootstraps from the backup repository instead of
+    initdb (Patroni's custom bootstrap), replaying WAL from the archive up to the target and promoting."""
+    text = _render_patroni(opts, name)
+    if restore is None:
+        return text
+    doc = yaml.safe_load(text)
+    recovery = {
+        "restore_command": f'pgbackrest --stanza={STANZA} archive-get %f "%p"',
+        "recovery_target_action": "promote",
+        "recovery_target_timeline": "latest",
+    }
+    if restore.target_xid:
+        recovery["recovery_target_xid"] = str(restore.target_xid)
+        recovery["recovery_target_inclusive"] = "false"
+    elif restore.target_time:
+        recovery["recovery_target_time"] = restore.target_time
+        recovery["recovery_target_inclusive"] = "false"
+    doc["bootstrap"]["method"] = "pgbackrest"
+    doc["bootstrap"]["pgbackrest"] = {
+        "command": "/usr/local/bin/drills-restore",
+        "keep_existing_recovery_conf": False,
+        "recovery_conf": recovery,
+    }
+    return "# Restore mode: bootstraps from the pgBackRest repository (drills/platform/restore.py).\n" + \
+        yaml.safe_dump(doc, sort_keys=False)
+
+
+def _render_patroni(opts: StackOptions, name: str) -> str:
+    archive = f"pgbackrest --stanza={STANZA} archive-push %p" if opts.backups else "/bin/true"
     return _template("patroni.yml.tmpl").substitute(
         name=name,
         etcd_hosts=",".join(f"{e}:2379" for e in etcd_names(opts)),
@@ -117,6 +184,9 @@ def render_patroni(opts: StackOptions, name: str) -> str:
         synchronous_mode="false" if opts.async_replication else "true",
         superuser_password=SUPERUSER_PASSWORD,
         replication_password=REPLICATION_PASSWORD,
+        archive_mode="on" if opts.backups else "off",
+        archive_command=archive,
+        archive_timeout=f"{opts.archive_timeout_s}s" if opts.backups else "0",
     )
 
 
@@ -148,13 +218,7 @@ def services(opts: StackOptions, stack_token: str) -> list[ServiceSpec]:
             ],
         ))
     for pg in db_names(opts):
-        out.append(ServiceSpec(
-            service=pg, role="postgres", image=image_tag("postgres"),
-            environment={"DRILLS_APP_USER": APP_USER, "DRILLS_APP_PASSWORD": APP_PASSWORD, "DRILLS_APP_DB": APP_DB},
-            ports={"8008/tcp": None},
-            volume_path="/var/lib/postgresql/data",
-            files={"/etc/patroni/patroni.yml": render_patroni(opts, pg)},
-        ))
+        out.append(db_service(opts, pg))
     out.append(ServiceSpec(
         service="toxiproxy", role="proxy", image=image_tag("toxiproxy"),
         command=["-host=0.0.0.0", "-port=8474", "-config=/etc/toxiproxy/proxies.json"],
@@ -182,6 +246,26 @@ def services(opts: StackOptions, stack_token: str) -> list[ServiceSpec]:
         files={"/etc/haproxy/haproxy.cfg": render_haproxy(opts)},
     ))
     return out
+
+
+def db_service(opts: StackOptions, name: str, restore: RestorePlan | None = None) -> ServiceSpec:
+    """One PostgreSQL/Patroni node; a restore re-creates the nodes from this with a RestorePlan."""
+    env = {"DRILLS_APP_USER": APP_USER, "DRILLS_APP_PASSWORD": APP_PASSWORD, "DRILLS_APP_DB": APP_DB,
+           "DRILLS_STANZA": STANZA}
+    if opts.backups and opts.backup_interval_s > 0:
+        env["DRILLS_BACKUP_INTERVAL"] = str(opts.backup_interval_s)
+        env["DRILLS_BACKUP_TYPE"] = opts.backup_type
+    if restore is not None:
+        env["DRILLS_RESTORE_SETS"] = " ".join(restore.sets)
+    return ServiceSpec(
+        service=name, role="postgres", image=image_tag("postgres"),
+        environment=env,
+        ports={"8008/tcp": None},
+        volume_path="/var/lib/postgresql/data",
+        shared_volumes={"backups": BACKUP_REPO_PATH},
+        files={"/etc/patroni/patroni.yml": render_patroni(opts, name, restore),
+               "/etc/pgbackrest/pgbackrest.conf": render_pgbackrest(opts)},
+    )
 
 
 def _template(name: str) -> Template:

@@ -1,0 +1,261 @@
+"""Restore the reference stack's database cluster from its pgBackRest repository, as an operator would:
+pick the backup set (the newest, or the newest that ended before a point-in-time target), check it exists
+before touching anything, replace every PostgreSQL/Patroni node with an empty one, clear Patroni's state in
+etcd, and let Patroni bootstrap the new cluster from the backup (custom bootstrap) replaying archived WAL up
+to the target. Replicas then clone the restored leader. HAProxy follows the new leader by itself, and the
+APIs' connection pools reconnect, so nothing else is restarted.
+
+Every step is timestamped: the drill's RTO and RPO are measured against them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from docker.errors import APIError, NotFound
+
+from drills.platform import backups, labels
+from drills.platform.backups import BackupError, BackupSet
+from drills.platform.stack_spec import RestorePlan, db_names, db_service
+
+if TYPE_CHECKING:
+    from drills.platform.stack import Stack
+
+Log = Callable[[str], None]
+DCS_PREFIX = "/drills/drills/"   # Patroni namespace /drills/, scope drills
+
+
+@dataclass
+class RestoreResult:
+    ok: bool
+    started: float                                  # epoch
+    target: str = "latest"                          # latest | time | xid
+    target_time: float | None = None                # epoch, for point-in-time
+    target_xid: int | None = None                   # stop just before this transaction commits
+    candidates: list[str] = field(default_factory=list)
+    set_used: str | None = None
+    sets_skipped: list[dict] = field(default_factory=list)
+    cluster_removed_at: float | None = None         # the old nodes are gone: no write can land after this
+    leader_at: float | None = None                  # the restored leader accepts connections
+    healthy_at: float | None = None                 # leader + synchronous standby: commits work again
+    recovered_to: float | None = None               # commit time of the last transaction replayed
+    leader: str | None = None
+    error: str | None = None
+    finished: float | None = None
+    backups: list[dict] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float | None:
+        return round(self.finished - self.started, 3) if self.finished else None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["duration_s"] = self.duration_s
+        return data
+
+
+def choose_sets(sets: list[BackupSet], before: float | None) -> list[BackupSet]:
+    """Backup sets worth trying, best first: newest first; for a point-in-time target only sets that ended
+    at least a second before it (pgBackRest stamps whole seconds, and WAL replay must start before it)."""
+    usable = [s for s in sets if before is None or s.stop + 1 <= before]
+    return sorted(usable, key=lambda s: s.stop, reverse=True)
+
+
+def pg_time(epoch: float) -> str:
+    """An epoch as a timestamptz literal PostgreSQL's recovery_target_time accepts."""
+    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+
+
+def restore_cluster(stack: "Stack", before: float | None = None, log: Log = print, timeout: float = 300.0,
+                    patroni_ports: dict[str, int] | None = None, xid: int | None = None) -> RestoreResult:
+    """Restore (latest, or to just before `before`); never raises for a failed restore: the result says.
+
+    With `xid` (the mistaken transaction) recovery stops exactly before that commit; `before` (its start
+    time) then only chooses the backup set, which must have ended earlier.
+
+    `patroni_ports` (service -> host port of Patroni's REST API) keeps the nodes' published ports when they
+    are gone already (a destroyed cluster), so probes and users keep their URLs."""
+    res = RestoreResult(ok=False, started=time.time(), target="xid" if xid else "time" if before else "latest",
+                        target_time=before, target_xid=xid)
+    try:
+        _restore(stack, res, before, log, timeout, patroni_ports or {})
+        res.ok = True
+    except BackupError as exc:
+        res.error = exc.message
+    except (APIError, OSError) as exc:
+        res.error = f"restore failed: {getattr(exc, 'explanation', None) or exc}"
+    res.finished = time.time()
+    log(f"restore {'done' if res.ok else 'FAILED'} in {res.duration_s:.1f}s"
+        + (f" from {res.set_used}" if res.set_used else "") + (f": {res.error}" if res.error else ""))
+    return res
+
+
+def _restore(stack: "Stack", res: RestoreResult, before: float | None, log: Log, timeout: float,
+             patroni_ports: dict[str, int]) -> None:
+    opts = stack.options()
+    if not opts.backups:
+        raise BackupError("backups are off for this stack (stack.reference.backups: false): nothing to restore from")
+    sets = backups.catalogue(stack)
+    res.backups = [s.to_dict() for s in sets]
+    if not sets:
+        raise BackupError("no backup exists in the repository yet (stanza drills): nothing to restore from")
+    chosen = choose_sets(sets, before)
+    if not chosen:
+        raise BackupError(f"no backup ended before the recovery target {pg_time(before)} "
+                          f"(oldest backup ended {pg_time(sets[0].stop)})")
+    res.candidates = [s.label for s in chosen]
+    flushed = _flush_wal(stack)
+    if flushed:
+        log(f"restore: the old leader archived its last WAL ({flushed})")
+    log(f"restore: candidates {', '.join(res.candidates)}"
+        + (f", recovery target: just before transaction {res.target_xid}" if res.target_xid else
+           f", recovery target {pg_time(before)}" if before else ", to the end of the archived WAL"))
+
+    ports = {name: {"8008/tcp": port} for name, port in patroni_ports.items()}
+    ports.update(_remove_db_nodes(stack))
+    res.cluster_removed_at = time.time()
+    _clear_dcs(stack)
+    plan = RestorePlan(sets=tuple(res.candidates), target_time=pg_time(before) if before else None,
+                       target_xid=res.target_xid)
+    for name in db_names(opts):
+        spec = db_service(opts, name, plan)
+        if name in ports:
+            spec.ports = ports[name]  # same host ports as before: probes and users keep their URLs
+        stack.start_service(spec)
+    log("restore: nodes re-created, Patroni bootstraps from the repository ...")
+
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = backups.pg_containers(stack, running=False)
+        if nodes and all(c.status in ("exited", "dead") for c in nodes.values()):
+            raise BackupError("every database node exited during the restore: " + _restore_errors(stack))
+        try:
+            res.leader, node = backups.leader(stack)
+            if _writable(node):
+                break
+        except BackupError:
+            pass
+        if time.monotonic() > deadline:
+            raise BackupError(f"no restored leader after {timeout:.0f}s: " + _restore_errors(stack))
+        time.sleep(0.5)
+    res.leader_at = time.time()
+    log(f"restore: {res.leader} is the restored leader after {res.leader_at - res.started:.1f}s")
+    report = _read_report(node)
+    res.set_used, res.sets_skipped = report.get("set"), report.get("skipped") or []
+    res.recovered_to = _recovered_to(node)
+    try:
+        stack.wait_healthy(timeout=max(30.0, deadline - time.monotonic()), log=lambda _m: None)
+    except Exception as exc:  # the leader serves; a missing standby is reported, not fatal
+        log(f"restore: stack not fully healthy yet: {getattr(exc, 'message', exc)}")
+    else:
+        res.healthy_at = time.time()
+
+
+def _flush_wal(stack: "Stack", timeout: float = 15.0) -> str | None:
+    """When the old cluster still runs (a point-in-time restore after an operator's mistake), switch to a new
+    WAL segment and wait until the current one is archived, as an operator would before replacing the
+    cluster: recovery can then reach any target up to now. Returns the segment, None if there is no leader."""
+    try:
+        _, node = backups.leader(stack)
+    except BackupError:
+        return None
+    code, segment = _psql(node, "select pg_walfile_name(pg_switch_wal())")
+    if code != 0 or not segment:
+        return None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code, archived = _psql(node, "select coalesce(last_archived_wal, '') from pg_stat_archiver")
+        if code == 0 and archived[8:] >= segment[8:]:  # compare log/segment numbers, ignore the timeline
+            return segment
+        time.sleep(0.3)
+    return None
+
+
+def _remove_db_nodes(stack: "Stack") -> dict[str, dict]:
+    """Remove every database node and its data volume; returns their published ports to reuse."""
+    ports: dict[str, dict] = {}
+    for service, c in backups.pg_containers(stack, running=False).items():
+        c.reload()  # a listed container's attrs lack the port bindings
+        bound = (c.attrs.get("HostConfig") or {}).get("PortBindings") or {}
+        ports[service] = {p: int(b[0]["HostPort"]) for p, b in bound.items() if b and b[0].get("HostPort")}
+        volumes = [m["Name"] for m in c.attrs.get("Mounts") or [] if m.get("Type") == "volume"
+                   and m.get("Destination") == "/var/lib/postgresql/data"]
+        c.remove(force=True)
+        for vol in volumes:
+            try:
+                stack.client.volumes.get(vol).remove(force=True)
+            except NotFound:
+                pass
+    return ports
+
+
+def _clear_dcs(stack: "Stack") -> None:
+    """Forget the old cluster in etcd, so the new nodes bootstrap instead of waiting for the old leader."""
+    etcds = [c for c in stack.containers().values() if c.labels.get(labels.ROLE) == "etcd" and c.status == "running"]
+    errors = []
+    for c in etcds:
+        code, out = c.exec_run(["etcdctl", "--endpoints=http://127.0.0.1:2379", "--command-timeout=5s",
+                                "del", "--prefix", DCS_PREFIX], environment={"ETCDCTL_API": "3"})
+        if code == 0:
+            return
+        errors.append(out.decode(errors="replace").strip()[-200:])
+    raise BackupError("cannot clear Patroni's state in etcd: " + ("; ".join(errors) or "no etcd node running"))
+
+
+def _psql(node, sql: str) -> tuple[int, str]:
+    code, out = node.exec_run(["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres",
+                               "-tAXc", sql], user="postgres")
+    return code, out.decode(errors="replace").strip()
+
+
+def _writable(node) -> bool:
+    code, out = _psql(node, "select pg_is_in_recovery()")
+    return code == 0 and out == "f"
+
+
+def _read_report(node) -> dict:
+    code, out = node.exec_run(["cat", "/var/lib/postgresql/data/drills-restore.json"], user="postgres")
+    try:
+        return json.loads(out.decode(errors="replace")) if code == 0 else {}
+    except ValueError:
+        return {}
+
+
+_LAST_TX = re.compile(r"(?:last completed transaction was at log time|recovery stopping before commit of "
+                      r"transaction \d+, time) (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d)")
+
+
+def _recovered_to(node) -> float | None:
+    """Commit time of the last transaction the restore replayed, from PostgreSQL's own recovery log line."""
+    try:
+        text = node.logs().decode(errors="replace")
+    except APIError:
+        return None
+    found = _LAST_TX.findall(text)
+    if not found:
+        return None
+    stamp = found[-1]
+    try:
+        return dt.datetime.strptime(stamp + "00", "%Y-%m-%d %H:%M:%S.%f%z").timestamp() if "." in stamp else \
+            dt.datetime.strptime(stamp + "00", "%Y-%m-%d %H:%M:%S%z").timestamp()
+    except ValueError:
+        return None
+
+
+def _restore_errors(stack: "Stack") -> str:
+    """The lines that explain a failed restore, from the nodes' logs."""
+    lines = []
+    for service, c in backups.pg_containers(stack, running=False).items():
+        try:
+            text = c.logs(tail=200).decode(errors="replace")
+        except APIError:
+            continue
+        for ln in text.splitlines():
+            if any(k in ln for k in ("drills-restore", "FATAL", "ERROR:", "bootstrap", "recovery ended before")):
+                lines.append(f"{service}: {ln.strip()[:240]}")
+    return " | ".join(lines[-6:]) or "(no explanation in the nodes' logs)"

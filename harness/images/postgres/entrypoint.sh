@@ -1,0 +1,7 @@
+#!/bin/sh
+# Start the scheduled-backup loop when DRILLS_BACKUP_INTERVAL is set (> 0), then become Patroni.
+set -eu
+if [ "${DRILLS_BACKUP_INTERVAL:-0}" -gt 0 ] 2>/dev/null; then
+    /usr/local/bin/drills-backup-loop &
+fi
+exec /usr/bin/patroni /etc/patroni/patroni.yml

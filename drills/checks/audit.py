@@ -74,8 +74,9 @@ def _lost(history: History, by_key: dict[str, int], order_ids: set[int]) -> tupl
 
 
 def purchases_audit(history: History, state: FinalState | None, samples: Samples,
-                    since: float | None) -> dict[str, Any]:
-    """Lost / unexpected / duplicated / oversold / over capacity / indeterminate."""
+                    since: float | None, lost_keys: list[str] | None = None) -> dict[str, Any]:
+    """Lost / unexpected / duplicated / oversold / over capacity / indeterminate. Every lost key is appended
+    to `lost_keys` when given (the recovery checks classify them by time)."""
     keys = history.purchases
     acked = keys.acknowledged
     undecided, failed = keys.undecided(), keys.failed()
@@ -112,6 +113,8 @@ def purchases_audit(history: History, state: FinalState | None, samples: Samples
         partial = sorted(key_of[o] for o, n in seats_by_order.items()
                          if per_order.get(o, 0) < n and key_of[o] in acked)
     out["lost"] = len(lost) + len(partial) if acked else None
+    if lost_keys is not None:
+        lost_keys += lost + partial
     for k in lost:
         samples.key("lost", k, reason="no order with this key or order id")
     for k in partial:
@@ -173,8 +176,10 @@ def purchases_audit(history: History, state: FinalState | None, samples: Samples
     return out
 
 
-def credentials_audit(history: History, state: FinalState | None, samples: Samples) -> dict[str, Any]:
-    """Acknowledged rotations not in effect at the end, and revoked sessions that still work."""
+def credentials_audit(history: History, state: FinalState | None, samples: Samples,
+                      lost_rows: list[dict] | None = None) -> dict[str, Any]:
+    """Acknowledged rotations not in effect at the end, and revoked sessions that still work. Every lost
+    credential change is appended to `lost_rows` when given."""
     acked = {u: r for u, r in history.rotations.items() if r[R_VERSION] > 0}
     out: dict[str, Any] = {"rotations_acknowledged": len(acked), "credential_changes_lost": None,
                            "credentials_checked": 0, "revoked_sessions_working": None, "sessions_checked": 0}
@@ -200,6 +205,8 @@ def credentials_audit(history: History, state: FinalState | None, samples: Sampl
         out["credential_changes_lost"] = len(bad)
     for row in bad.values():
         samples.add("credential_changes_lost", row)
+    if lost_rows is not None and out["credential_changes_lost"] is not None:
+        lost_rows += bad.values()
     sessions = state.session_checks or {}
     out["sessions_checked"] = int(sessions.get("checked") or 0)
     working = sessions.get("working") or []
@@ -210,16 +217,23 @@ def credentials_audit(history: History, state: FinalState | None, samples: Sampl
     return out
 
 
-def run_audit(history: History, state: FinalState | None, window: RunWindow, since: float | None = None) -> dict:
+def run_audit(history: History, state: FinalState | None, window: RunWindow, since: float | None = None,
+              details: dict | None = None) -> dict:
     """The audit section of result.json. An incomplete final state (a page could not be read) would turn
-    unread rows into "lost", so it is judged as no final state: unknown."""
+    unread rows into "lost", so it is judged as no final state: unknown. `details`, when given, receives
+    every lost purchase key (`lost_purchases`) and lost credential change (`lost_credentials`), not just
+    the samples."""
     errors = list(state.errors) if state is not None else []
     usable = state
     if state is not None and not state.complete:
         errors.append("final state incomplete: data-loss metrics unknown")
         usable = None
     samples = Samples(history, window)
-    p = purchases_audit(history, usable, samples, since)
-    c = credentials_audit(history, usable, samples)
+    lost_keys: list[str] = []
+    lost_rows: list[dict] = []
+    p = purchases_audit(history, usable, samples, since, lost_keys)
+    c = credentials_audit(history, usable, samples, lost_rows)
+    if details is not None:
+        details["lost_purchases"], details["lost_credentials"] = lost_keys, lost_rows
     final = "missing" if state is None else ("complete" if state.complete else "incomplete")
     return {"final_state": final, **p, **c, "samples": samples.resolve(), "errors": errors}

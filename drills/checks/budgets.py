@@ -3,20 +3,28 @@
 `passed` is True, False or None. None ("unknown") means there was nothing to judge -- no operation in
 scope, no acknowledged purchase, no final state, no fault that took effect -- and makes the verdict
 inconclusive, never pass. A *censored* value is a lower bound (e.g. never recovered before load stop): it
-fails a `max` it already exceeds and is otherwise unknown.
+fails a `max` it already exceeds and is otherwise unknown. A *never* value is a censored one for something
+that was not going to happen at all (`rto_s` after a failed restore, or with no purchase acknowledged again
+before load stop): it fails any `max`, whatever the lower bound is (drills/checks/recovery.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drills.checks.availability import Availability
 from drills.scenario.model import Budget
 
+if TYPE_CHECKING:
+    from drills.checks.recovery import Recovery
+
 AUDIT_METRICS = ("lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "credential_changes_lost",
                  "revoked_sessions_working")
 LATENCY_METRICS = {"latency_p50_ms": "p50", "latency_p95_ms": "p95", "latency_p99_ms": "p99"}
+RECOVERY_METRICS = ("rto_s", "rpo_s", "rpo_ops", "lost_after_recovery")
+# Judged on what the system kept, not on how fast it answered: a saturated load generator cannot excuse them.
+DATA_SAFETY_METRICS = AUDIT_METRICS + ("rpo_s", "rpo_ops", "lost_after_recovery")
 
 
 @dataclass
@@ -24,6 +32,7 @@ class Observation:
     value: float | None
     detail: str = ""
     censored: bool = False
+    never: bool = False      # never happened before load stop: `value` is a lower bound that fails any max
 
 
 @dataclass
@@ -35,6 +44,7 @@ class Measurements:
     failovers: list[dict] = field(default_factory=list)
     detections: list[dict] = field(default_factory=list)
     probes_present: bool = True
+    disaster: Recovery | None = None     # RTO / RPO (drills/checks/recovery.py)
     _recovery: dict[str, list[dict]] = field(default_factory=dict)
 
     def recovery(self, op: str) -> list[dict]:
@@ -91,6 +101,10 @@ def observe(metric: str, op: str, phase: str, m: Measurements) -> Observation:
             return Observation(None, f"no {op} operations" if not eb["total_ops"] else "SLO target leaves no budget")
         return Observation(eb["burn"], f"{eb['bad_ops']} bad {op} operations = {eb['bad_seconds']} s of full outage "
                            f"of {eb['allowed_seconds']} s allowed per SLO period")
+    if metric in RECOVERY_METRICS:
+        if m.disaster is None:
+            return Observation(None, "recovery metrics not computed")
+        return m.disaster.observe(metric, op)
     if metric in AUDIT_METRICS:
         value = m.audit.get(metric)
         if value is None:
@@ -127,6 +141,8 @@ def passed(budget: Budget, obs: Observation) -> bool | None:
     """True/False, or None when the value is unknown or a lower bound that does not settle it."""
     if obs.value is None:
         return None
+    if obs.never and budget.max is not None:
+        return False
     checks: list[bool | None] = []
     if budget.max is not None:
         checks.append(obs.value <= budget.max if not obs.censored or obs.value > budget.max else None)
@@ -146,5 +162,5 @@ def evaluate(budgets: list[Budget], m: Measurements) -> list[dict]:
         obs = observe(b.metric, b.op, b.phase, m)
         rows.append({"name": b.display, "metric": b.metric, "op": b.op, "phase": b.phase,
                      "limit": {"min": b.min, "max": b.max}, "observed": obs.value, "passed": passed(b, obs),
-                     "detail": obs.detail, "censored": obs.censored})
+                     "detail": obs.detail, "censored": obs.censored, **({"never": True} if obs.never else {})})
     return rows

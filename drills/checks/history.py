@@ -6,7 +6,9 @@ once to what the checks need, and the parsed JSON object is dropped:
 * `(complete, invoke)` in a per-(op, outcome) list, for availability;
 * for purchases, the idempotency key and a `ref` appended to per-outcome columns, turned into per-key
   indexes in C (`dict(zip(...))`) by finish(): the per-line cost stays at two appends;
-* per user, the highest acknowledged password rotation; and any session tokens the load recorded.
+* per user, the highest acknowledged password rotation; and any session tokens the load recorded;
+* the `(complete, invoke)` of every *acknowledged* purchase and rotation (outcome `ok`, a real 2xx: the
+  availability buckets count a refusal on the merits as served, these do not), for the recovery metrics.
 
 A `ref` is a file index and byte offset, so the few lines quoted as samples are re-read with a seek
 (`lookup()`) instead of being kept.
@@ -108,6 +110,9 @@ class History:
     purchases: PurchaseKeys = field(default_factory=PurchaseKeys)       # after finish()
     rotations: dict[str, list] = field(default_factory=dict)            # user -> rotation record
     tokens: list[Token] = field(default_factory=list)
+    acked_purchases: Attempts = field(default_factory=lambda: Attempts([], []))  # after finish(): every ok
+    acked_rotations: Attempts = field(default_factory=lambda: Attempts([], []))  # purchase / rotation
+    acked_raw: dict[str, list] = field(default_factory=lambda: {PURCHASE: [], ROTATE: []})
     unknown_outcomes: int = 0
     unusable: int = 0          # objects without op/outcome/complete
     unkeyed_purchases: int = 0
@@ -123,6 +128,7 @@ class History:
         base = len(self.paths) << _FILE_SHIFT
         self.paths.append(path)
         raw, cols = self.raw, self.purchase_cols
+        acked_purchases = self.acked_raw[PURCHASE]
         pos = 0
         lineno = 0
         with path.open("rb") as f:
@@ -145,11 +151,14 @@ class History:
                     op, outcome, c, i = fixed
                     served = "ok" if outcome == "fail" and _rejected(d) else outcome
                     bucket = raw.setdefault((op, served), [])
-                bucket.append((c, i))
+                pair = (c, i)
+                bucket.append(pair)
                 if op == PURCHASE:
                     keys, refs = cols[outcome]
                     keys.append(d.get("key"))
                     refs.append(base | here)
+                    if outcome == "ok":
+                        acked_purchases.append(pair)
                 elif op == ROTATE or (op in TOKEN_OPS and "token" in d):
                     self._credentials(d, op, outcome, c, i, base | here)
         self.lines += lineno
@@ -180,6 +189,7 @@ class History:
             if rec is None:
                 rec = self.rotations[user] = [0, 0.0, 0.0, 0, 0]
             if outcome == "ok":
+                self.acked_raw[ROTATE].append((c, i))
                 v = d.get("credential_version")
                 if isinstance(v, int) and v > rec[R_VERSION]:
                     rec[R_VERSION], rec[R_INVOKE], rec[R_COMPLETE], rec[R_REF] = v, i, c, ref
@@ -216,6 +226,9 @@ class History:
             ops.setdefault(op, {o: Attempts([], []) for o in OUTCOMES})[outcome] = Attempts(complete, latency)
         self.ops = dict(sorted(ops.items()))
         self.raw = {}
+        self.acked_purchases = _acked(self.acked_raw[PURCHASE])
+        self.acked_rotations = _acked(self.acked_raw[ROTATE])
+        self.acked_raw = {PURCHASE: [], ROTATE: []}
         self._index_purchases()
         self.first_invoke = min(first) if first else None
         self.last_complete = max(last) if last else None
@@ -283,6 +296,18 @@ class History:
                     if isinstance(obj, dict):
                         out[ref] = obj
         return out
+
+
+def _acked(pairs: list) -> Attempts:
+    """Acknowledged operations sorted by completion, every one kept (not only those in the load window)."""
+    try:
+        pairs.sort(key=itemgetter(0))
+        complete, invoke = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
+        latency = [int(x * 1000.0 + 0.5) for x in map(sub, complete, invoke)]
+    except TypeError:
+        complete, invoke = _sanitize(pairs)
+        latency = [int(x * 1000.0 + 0.5) for x in map(sub, complete, invoke)]
+    return Attempts(complete, latency)
 
 
 def _sanitize(pairs: list) -> tuple[list[float], list[float]]:

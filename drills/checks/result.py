@@ -20,6 +20,7 @@ from drills.checks.availability import PHASE_NAMES, Availability
 from drills.checks.budgets import Measurements, evaluate
 from drills.checks.generator import assess
 from drills.checks.history import History
+from drills.checks.recovery import Recovery
 from drills.checks.rundir import RunData, read_run
 from drills.checks.verdict import decide, self_test_passed
 from drills.checks.window import RunWindow, run_events
@@ -124,17 +125,21 @@ def _judge(run_dir: Path, scenario: Scenario) -> dict[str, Any]:
     probes = probe_checks.sorted_probes(run.probes)
     ok_purchases = history.attempts("purchase", "ok").complete
     started_events = run_events(run.events, "started")
-    audit = run_audit(history, run.final_state, w, since=started_events[0] if started_events else w.t0)
+    lost: dict = {}
+    audit = run_audit(history, run.final_state, w, since=started_events[0] if started_events else w.t0,
+                      details=lost)
+    disaster = Recovery(history, w, run.events, audit, lost, run.final_state, av, run.backups)
     m = Measurements(
         availability=av, audit=audit,
         failovers=probe_checks.failovers(probes, ok_purchases, w),
         detections=[probe_checks.detection(f, probes, w) for f in w.faults if f.took_effect],
-        probes_present=bool(probes),
+        probes_present=bool(probes), disaster=disaster,
     )
     budgets = evaluate(scenario.budgets, m)
     generator = assess(run.stats, w)
     verdict, reasons = decide(run.events, None if run.history is None else history.recorded, budgets, generator)
     finished = run_events(run.events, "finished")
+    recovery = disaster.section()
     result: dict[str, Any] = {
         "format": FORMAT,
         "verdict": verdict,
@@ -151,6 +156,7 @@ def _judge(run_dir: Path, scenario: Scenario) -> dict[str, Any]:
         "audit": audit,
         "availability": availability_section(av, m),
         "faults": faults_section(run, m, av.headline_op()),
+        **({"disaster_recovery": recovery} if recovery is not None else {}),
         "generator": generator,
         "versions": run.meta.get("versions") or {},
         "images": run.meta.get("images") or {},

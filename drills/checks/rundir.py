@@ -15,6 +15,8 @@ from drills.checks.jsonl import Problems, read_json, read_jsonl
 from drills.checks.window import RunWindow, build_window, run_events
 from drills.scenario.model import Phases
 
+BACKUPS_FILE = "backups.json"
+
 
 @dataclass
 class RunData:
@@ -29,6 +31,7 @@ class RunData:
     meta: dict
     final_state: FinalState | None
     problems: Problems
+    backups: dict | None = None      # backups.json (runs of a stack with backups; absent otherwise)
 
 
 def read_run(run_dir: Path, declared: Phases | None = None) -> RunData:
@@ -54,10 +57,11 @@ def read_run(run_dir: Path, declared: Phases | None = None) -> RunData:
     meta = read_json(run_dir / "meta.json", problems)
     doc = read_json(run_dir / FILE_NAME, problems)
     final_state = FinalState.from_json(doc) if isinstance(doc, dict) else None
+    backups = read_json(run_dir / BACKUPS_FILE, problems) if (run_dir / BACKUPS_FILE).is_file() else None
     return RunData(
         path=run_dir, events=events, history=history, window=window,
         stats=read_jsonl(run_dir / "stats.jsonl", problems),
         probes=read_jsonl(run_dir / "probes.jsonl", problems),
         meta=meta if isinstance(meta, dict) else {},
-        final_state=final_state, problems=problems,
+        final_state=final_state, problems=problems, backups=backups if isinstance(backups, dict) else None,
     )

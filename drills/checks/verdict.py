@@ -4,14 +4,16 @@ Precedence: error (the run crashed: an `error` event, no history, or no `load_st
 fail > inconclusive > pass. A budget that *definitely* failed is conclusive even if another budget is
 unknown (as in Jepsen, false dominates unknown), so a self-test that loses data fails reliably. One
 exception: while the load generator was saturated, failed availability and latency budgets measure the
-generator, not the system, and only make the run inconclusive; data-safety failures still fail it.
+generator, not the system, and only make the run inconclusive; data-safety failures (the audit's and the
+recovery's `rpo_*`, `lost_after_recovery`) still fail it, and so does an `rto_s` that never recovered (a
+failed restore is not the generator's doing).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from drills.checks.budgets import AUDIT_METRICS
+from drills.checks.budgets import DATA_SAFETY_METRICS
 
 VERDICTS = ("pass", "fail", "aborted", "error", "inconclusive")
 EXIT_CODES = {"pass": 0, "fail": 1, "aborted": 2, "error": 3, "inconclusive": 5}
@@ -36,10 +38,11 @@ def decide(events: list[dict], operations: int | None, budgets: list[dict], gene
         return "aborted", [f"aborted: {e.get('reason', '')}" for e in aborts]
     saturated = generator.get("saturated") is True
     failed = [b for b in budgets if b["passed"] is False]
-    trusted = [b for b in failed if not saturated or b["metric"] in AUDIT_METRICS]
+    trusted = [b for b in failed if not saturated or b["metric"] in DATA_SAFETY_METRICS or b.get("never")]
     unknown = [b for b in budgets if b["passed"] is None]
     if trusted:
-        return "fail", [f"{b['name']}: observed {b['observed']} outside {_limit(b)}" for b in trusted]
+        return "fail", [f"{b['name']}: " + (f"{b['detail']}" if b.get("never") else
+                                            f"observed {b['observed']} outside {_limit(b)}") for b in trusted]
     reasons = [f"{b['name']}: unknown ({b['detail']})" for b in unknown]
     if saturated:
         reasons += [f"generator saturated: {r}" for r in generator.get("reasons", [])]

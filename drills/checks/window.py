@@ -36,11 +36,22 @@ class FaultRecord:
     healed_t: float | None = None
     heal_ok: bool | None = None
     heal_error: str | None = None
+    data: dict = field(default_factory=dict)          # the inject line's type-specific facts (`data`)
+    heal_data: dict = field(default_factory=dict)     # the heal line's `data`, if any
+    heal_detail: str | None = None
+
+    @property
+    def restore(self) -> dict:
+        """restore_cluster's `data.restore` (empty for every other type)."""
+        r = self.data.get("restore")
+        return r if isinstance(r, dict) else {}
 
     @property
     def took_effect(self) -> bool:
-        """Injected without error (a failed injection changes nothing to judge)."""
-        return self.injected_t is not None and self.ok is not False
+        """Injected without error (a failed injection changes nothing to judge) -- or a failed restore that
+        had already removed the old cluster (that changed everything)."""
+        return self.injected_t is not None and (self.ok is not False
+                                                or self.restore.get("cluster_removed_at") is not None)
 
 
 @dataclass
@@ -73,23 +84,41 @@ def run_events(events: list[dict], name: str) -> list[float]:
             and isinstance(e.get("t"), (int, float))]
 
 
+def _epoch(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def pair_faults(events: list[dict]) -> list[FaultRecord]:
-    """Inject and heal lines paired by (fault_id, iteration), in injection order."""
+    """Inject and heal lines paired by (fault_id, iteration), in injection order.
+
+    An action that takes a while (restore_cluster) writes its inject line when it has finished; its interval
+    is the action itself, from `data.restore.started` to `data.restore.finished` (its heal line, which has
+    nothing to heal, does not move the end), so phases and charts cover the whole restore and no longer."""
     records: dict[tuple[str, int], FaultRecord] = {}
     for e in events:
         if e.get("kind") != "fault":
             continue
         key = (str(e.get("fault_id")), int(e.get("iteration") or 0))
         t = e.get("t") if isinstance(e.get("t"), (int, float)) else None
+        data = e.get("data") if isinstance(e.get("data"), dict) else {}
         if e.get("phase") == "inject":
+            restore = data.get("restore") if isinstance(data.get("restore"), dict) else {}
+            started, finished = _epoch(restore.get("started")), _epoch(restore.get("finished"))
+            if started is not None and t is not None and started <= t:
+                t = started
             records[key] = FaultRecord(
                 id=key[0], iteration=key[1], type=e.get("type"), target=e.get("target"), link=e.get("link"),
-                scheduled_s=e.get("scheduled_s"), injected_t=t, ok=e.get("ok"), error=e.get("error"))
+                scheduled_s=e.get("scheduled_s"), injected_t=t, ok=e.get("ok"), error=e.get("error"), data=data)
+            if finished is not None and t is not None and finished >= t:
+                records[key].healed_t, records[key].heal_ok = finished, True
         elif e.get("phase") == "heal":
             rec = records.get(key)
             if rec is None:  # heal without inject: keep it visible
                 rec = records[key] = FaultRecord(key[0], key[1], e.get("type"), e.get("target"), e.get("link"),
                                                  e.get("scheduled_s"), None, None, None)
+            rec.heal_data, rec.heal_detail = data, e.get("detail")
+            if "finished" in rec.restore and rec.healed_t is not None:
+                continue  # an action's interval ends when it finished
             rec.healed_t, rec.heal_ok, rec.heal_error = t, e.get("ok"), e.get("error")
     return sorted(records.values(), key=lambda r: (r.injected_t is None, r.injected_t or 0.0, r.id))
 

@@ -28,7 +28,8 @@ LEFT_IN, RIGHT_IN, BOTTOM_IN = 0.85, 1.6, 0.45
 LANE_PT, MAX_LANES = 10, 3
 MAX_POINTS = 900  # longer series are binned so a long drill's report stays small
 
-FAULT_COLOURS = {"process": "#cf222e", "network": "#e16f24", "toxic": "#8250df"}
+FAULT_COLOURS = {"process": "#cf222e", "network": "#e16f24", "toxic": "#8250df", "disaster": "#24292f",
+                 "action": "#1b7c83"}
 OUTAGE_COLOUR = "#6e0a1e"
 OUTCOME_COLOURS = {"ok": "#2da44e", "info": "#d4a72c", "fail": "#cf222e"}
 STATE_COLOURS = {

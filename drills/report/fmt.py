@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 # Metrics where a higher value is better; every other budget metric is "lower is better" (a maximum).
 HIGHER_IS_BETTER = {"success_ratio"}
 COUNT_METRICS = {"lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "credential_changes_lost",
-                 "revoked_sessions_working", "acknowledged", "indeterminate", "indeterminate_applied"}
+                 "revoked_sessions_working", "rpo_ops", "lost_after_recovery", "acknowledged", "indeterminate",
+                 "indeterminate_applied"}
 _COMPARATORS = {"<=": "≤", "<": "<", ">=": "≥", ">": ">", "==": "=", "max": "≤", "min": "≥"}
 
 
@@ -153,3 +154,15 @@ def duration(seconds: object) -> str:
         return f"{m} min {sec:02d} s"
     h, m = divmod(m, 60)
     return f"{h} h {m:02d} min"
+
+
+def size(nbytes: object) -> str:
+    """Bytes for a reader: '812 B', '4.2 MB', '1.3 GB'; '—' when unknown."""
+    f = as_float(nbytes)
+    if f is None:
+        return "—"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(f) < 1000 or unit == "TB":
+            return num(round(f) if unit == "B" else f, unit)
+        f /= 1000.0
+    return num(f, "TB")  # pragma: no cover - the loop always returns

@@ -10,14 +10,13 @@ import socket
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
-from drills.report.fmt import as_float, epoch, limit_text, metric_value
+from drills.report.fmt import as_float, epoch, limit_text, observed_text
 from drills.report.view import ReportView
 
 
 def budget_message(budget: dict) -> str:
     """'observed X vs limit Y (detail)' with units, as in the HTML table."""
-    msg = (f"observed {metric_value(budget.get('metric'), budget.get('observed'))} "
-           f"vs limit {limit_text(budget)}")
+    msg = f"observed {observed_text(budget)} vs limit {limit_text(budget)}"
     return f"{msg} ({budget['detail']})" if budget.get("detail") else msg
 
 

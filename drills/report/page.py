@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 
 from drills import __version__
-from drills.report.charts import fault_category, render_charts
+from drills.report.charts import FAULT_COLOURS, fault_category, render_charts
 from drills.report.fallback import command_line
 from drills.report.fmt import (as_float, duration, limit_text, metric_value, num, observed_text, passed_word,
-                               percent, when)
+                               percent, size, when)
 from drills.report.htmlkit import esc, page, pill, records_html, table, value_html
 from drills.report.view import ReportView
 
@@ -45,8 +45,9 @@ AUDIT_MEANING = {
 def render_html(view: ReportView) -> str:
     """The whole report.html for one run."""
     charts = render_charts(view)
-    body = [_banner(view), '<main>', _nav(), _notes(view), _budgets(view), _headline(view),
-            _timeline(view, charts), _outages(view), _failovers(view), _audit(view), _faults(view),
+    body = [_banner(view), '<main>', _nav(view), _notes(view), _budgets(view), _headline(view),
+            _disaster_recovery(view), _timeline(view, charts), _outages(view), _failovers(view), _audit(view),
+            _faults(view),
             _generator(view, charts),
             _environment(view), _scenario(view),
             f'<footer>Rendered by drills {esc(__version__)} from <code>{esc(view.run.path)}</code>. '
@@ -77,9 +78,10 @@ def _banner(view: ReportView) -> str:
             f'<dl class="facts">{dl}</dl></div></header>')
 
 
-def _nav() -> str:
-    links = [("budgets", "Budgets"), ("timeline", "Timeline"), ("audit", "Data-loss audit"), ("faults", "Faults"),
-             ("generator", "Load generator"), ("environment", "Environment & re-run"), ("scenario", "Scenario")]
+def _nav(view: ReportView) -> str:
+    links = [("budgets", "Budgets")] + ([("disaster-recovery", "Disaster recovery")] if _dr(view) else []) + [
+        ("timeline", "Timeline"), ("audit", "Data-loss audit"), ("faults", "Faults"),
+        ("generator", "Load generator"), ("environment", "Environment & re-run"), ("scenario", "Scenario")]
     return "<nav>" + "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in links) + "</nav>"
 
 
@@ -129,11 +131,14 @@ def _headline(view: ReportView) -> str:
         cards.append(("error budget spent", percent(budget["burn"])))
     audit = view.result.get("audit") if isinstance(view.result.get("audit"), dict) else {}
     if audit:
-        loss = sum(int(as_float(audit.get(k)) or 0) for k in DATA_LOSS)
-        cards.append(("data-loss anomalies", str(loss)))
-    html_cards = "".join(f'<div class="card"><div class="k">{esc(k)}</div><div class="v'
-                         f'{" bad" if k == "data-loss anomalies" and v != "0" else ""}">{esc(v)}</div></div>'
-                         for k, v in cards)
+        known = [n for n in (as_float(audit.get(k)) for k in DATA_LOSS) if n is not None]
+        cards.append(("data-loss anomalies", str(int(sum(known))) if known else "unknown"))
+
+    def bad(k: str, v: str) -> str:
+        return " bad" if k == "data-loss anomalies" and v not in ("0", "unknown") else ""
+
+    html_cards = "".join(f'<div class="card"><div class="k">{esc(k)}</div><div class="v{bad(k, v)}">{esc(v)}</div>'
+                         "</div>" for k, v in cards)
     src = " (computed by the report from history*.jsonl)" if "availability" in view.derived else ""
     if a.get("op"):
         src = f" — {a['op']} operations" + src
@@ -168,12 +173,209 @@ def _cell(key: str, value: object) -> str:
     return f'<span class="num">{esc(metric_value(key, value))}</span>'
 
 
+def _dr(view: ReportView) -> dict:
+    dr = view.result.get("disaster_recovery")
+    return dr if isinstance(dr, dict) else {}
+
+
+def _budget_of(view: ReportView, metric: str) -> dict | None:
+    """The first budget on `metric` (rpo_ops: the one on op all, else purchase, else any)."""
+    rows = [b for b in view.result.get("budgets") or [] if isinstance(b, dict) and b.get("metric") == metric]
+    rows.sort(key=lambda b: {"all": 0, "purchase": 1}.get(str(b.get("op")), 2))
+    return rows[0] if rows else None
+
+
+def _dr_card(view: ReportView, title: str, metric: str, value: str, sub: str = "") -> str:
+    b = _budget_of(view, metric)
+    word = passed_word(b.get("passed")) if b else None
+    css = {"pass": "pass", "FAIL": "fail"}.get(word or "", "unknown")
+    budget = (f'<div class="k">budget {esc(limit_text(b))} {pill(word or "", css)}</div>' if b
+              else '<div class="k muted">no budget</div>')
+    bad = " bad" if word == "FAIL" else ""
+    return (f'<div class="card" data-dr="{esc(metric)}"><div class="k">{esc(title)}</div>'
+            f'<div class="v{bad}">{esc(value)}</div>{budget}'
+            + (f'<div class="k">{esc(sub)}</div>' if sub else "") + "</div>")
+
+
+def _by_op(counts: object) -> str:
+    c = counts if isinstance(counts, dict) else {}
+    if c.get("all") is None:
+        return "unknown"
+    parts = [f"{num(c.get(k))} {what}" for k, what in (("purchase", "purchases"),
+                                                         ("rotate_password", "password changes"))
+             if c.get(k) is not None]
+    return ", ".join(parts)
+
+
+def _disaster_recovery(view: ReportView) -> str:
+    """RTO and RPO next to their budgets, the recovery timeline, restores, the backup catalogue, and the
+    acknowledged operations the restore lost (only for runs with disasters, restores or lost backups)."""
+    dr = _dr(view)
+    if not dr:
+        return ""
+    rto, rpo = dr.get("rto") if isinstance(dr.get("rto"), dict) else {}, dr.get("rpo") if isinstance(
+        dr.get("rpo"), dict) else {}
+    rto_text = ("never recovered" if rto.get("never") else num(dr.get("rto_s"), "s"))
+    behind = dr.get("restore_point_behind_disaster_s")
+    point = (f"{num(dr.get('recovered_to_s'), 's')}" if dr.get("recovered_to_s") is not None else "—")
+    cards = [
+        _dr_card(view, "RTO: disaster → first acknowledged purchase", "rto_s", rto_text,
+                 f"at least {num(dr.get('rto_s'), 's')}" if rto.get("never") else ""),
+        _dr_card(view, "RPO: acknowledged writes lost (span)", "rpo_s", num(dr.get("rpo_s"), "s")),
+        _dr_card(view, "lost by the restore", "rpo_ops", num((dr.get("rpo_ops") or {}).get("all")),
+                 _by_op(dr.get("rpo_ops"))),
+        _dr_card(view, "lost after recovery", "lost_after_recovery",
+                 num((dr.get("lost_after_recovery") or {}).get("all")), _by_op(dr.get("lost_after_recovery"))),
+        f'<div class="card" data-dr="restore-point"><div class="k">restore point (recovered to)</div>'
+        f'<div class="v">{esc(point)}</div><div class="k">'
+        + (esc(f"{num(behind, 's')} before the disaster") if behind is not None else "since load start")
+        + "</div></div>",
+    ]
+    if dr.get("resold_seats") is not None:
+        cards.append(f'<div class="card" data-dr="resold"><div class="k">seats re-sold after the restore</div>'
+                     f'<div class="v">{esc(num(dr.get("resold_seats")))}</div><div class="k">informational</div>'
+                     "</div>")
+    out = ['<section id="disaster-recovery"><h2>Disaster recovery</h2>',
+           '<p class="muted">RTO counts from the first disaster to the first acknowledged purchase invoked after '
+           "the restore removed the old cluster; RPO is what the old cluster had acknowledged and the restored "
+           "one does not hold. Times are seconds since load started.</p>",
+           f'<div class="cards">{"".join(cards)}</div>']
+    details = [x for x in (rto.get("detail"), rpo.get("detail")) if x]
+    if details:
+        out.append("<ul>" + "".join(f"<li>{esc(d)}</li>" for d in details) + "</ul>")
+    out.append(_dr_timeline(dr))
+    out.append(_dr_restores(dr))
+    out.append(_dr_catalogue(dr))
+    out.append(_dr_lost(dr))
+    return "".join(out) + "</section>"
+
+
+def _dr_timeline(dr: dict) -> str:
+    rows = [r for r in dr.get("timeline") or [] if isinstance(r, dict)]
+    if not rows:
+        return ""
+    start = next((as_float(r.get("t_s")) for r in rows if r.get("step") == "disaster"), None)
+    cells, attrs = [], []
+    for r in rows:
+        t = as_float(r.get("t_s"))
+        since = "" if t is None or start is None else ("+" if t >= start else "−") + num(abs(t - start), "s")
+        cells.append([esc(r.get("what")), f'<span class="num">{esc(num(t, "s"))}</span>',
+                      f'<span class="num">{esc(since)}</span>', esc(when(r.get("t")))])
+        attrs.append(f'data-step="{esc(r.get("step") or "")}"')
+    return ("<h3>Timeline</h3>" + table(["what", "at", "since the disaster", "UTC"], cells, "dr-timeline", attrs))
+
+
+def _dr_restores(dr: dict) -> str:
+    rows = [r for r in dr.get("restores") or [] if isinstance(r, dict)]
+    if not rows:
+        return '<h3>Restores</h3><p class="muted">No restore ran.</p>'
+    cells, attrs = [], []
+    for r in rows:
+        result = pill("ok", "pass") if r.get("ok") else pill("failed", "fail")
+        target = ("latest" if r.get("target") in (None, "latest")
+                  else f"point in time {num(r.get('target_time_s'), 's')}")
+        skipped = [s for s in r.get("sets_skipped") or [] if isinstance(s, dict)]
+        skipped_html = "".join(f'<div><code>{esc(s.get("set"))}</code>: <span class="bad">{esc(s.get("error"))}'
+                               f"</span></div>" for s in skipped) or '<span class="muted">none</span>'
+        how = "action" if r.get("source") == "action" else "heal at the end of steady" + (
+            " (timed by its heal line)" if r.get("approximate") else "")
+        cells.append([f"<b>{esc(r.get('fault_id'))}</b> <span class='muted'>{esc(how)}</span>",
+                      result + (f' <span class="bad">{esc(r.get("error"))}</span>' if r.get("error") else ""),
+                      esc(target), f"<code>{esc(r.get('set_used'))}</code>", skipped_html,
+                      esc(", ".join(str(c) for c in r.get("candidates") or []) or "—"),
+                      f'<span class="num">{esc(num(r.get("started_s"), "s"))} → {esc(num(r.get("finished_s"), "s"))}'
+                      "</span>", f'<span class="num">{esc(num(r.get("duration_s"), "s"))}</span>',
+                      f'<span class="num">{esc(num(r.get("recovered_to_s"), "s"))}</span>'])
+        attrs.append(f'data-restore="{esc(r.get("fault_id"))}" data-ok="{"true" if r.get("ok") else "false"}"'
+                     + ("" if r.get("ok") else ' class="failed"'))
+    return ("<h3>Restores</h3>" + table(["restore", "result", "target", "backup set used", "sets skipped",
+                                         "candidates", "started → finished", "took", "recovered to"],
+                                        cells, "dr-restores", attrs))
+
+
+def _dr_catalogue(dr: dict) -> str:
+    backups = dr.get("backups") if isinstance(dr.get("backups"), dict) else None
+    if not backups:
+        return '<h3>Backup catalogue</h3><p class="muted">No catalogue was recorded (no backups.json).</p>'
+    used = {r.get("set_used") for r in dr.get("restores") or [] if isinstance(r, dict) and r.get("set_used")}
+    skipped = {s.get("set"): s.get("error") for r in dr.get("restores") or [] if isinstance(r, dict)
+               for s in r.get("sets_skipped") or [] if isinstance(s, dict)}
+    lost = {label for x in dr.get("backup_losses") or [] if isinstance(x, dict) for label in x.get("lost") or []}
+    cells, attrs = [], []
+    for b in backups.get("catalogue") or []:
+        if not isinstance(b, dict):
+            continue
+        start, stop = as_float(b.get("start")), as_float(b.get("stop"))
+        took = stop - start if start is not None and stop is not None else None
+        label = b.get("label")
+        notes = (["used by the restore"] if label in used else []) + (["files lost"] if label in lost else []) + (
+            [f"skipped: {skipped[label]}"] if label in skipped else [])
+        cells.append([f"<code>{esc(label)}</code>", esc(b.get("type")), esc(when(start)), esc(when(stop)),
+                      f'<span class="num">{esc(duration(took))}</span>',
+                      f'<span class="num">{esc(size(b.get("size")))}</span>',
+                      f'<span class="num">{esc(size(b.get("repo_size")))}</span>', esc("; ".join(notes))])
+        attrs.append(f'data-backup="{esc(label)}"' + (' class="failed"' if label in lost or label in skipped else ""))
+    source = f"from {backups.get('source')}" + (f", stanza {backups.get('stanza')}" if backups.get("stanza") else "")
+    error = (f'<p class="bad">Reading the catalogue failed: {esc(backups.get("error"))}</p>'
+             if backups.get("error") else "")
+    if not cells:
+        return f'<h3>Backup catalogue</h3>{error}<p class="muted">No backup set ({esc(source)}).</p>'
+    return (f'<h3>Backup catalogue</h3><p class="muted">{esc(source)}</p>{error}'
+            + table(["label", "type", "start", "stop", "took", "size", "in the repository", ""], cells,
+                    "dr-catalogue", attrs))
+
+
+def _lost_table(rows: list[dict]) -> str:
+    cells = []
+    for r in rows:
+        seats = r.get("seats")
+        seat_text = (", ".join(str(x) for x in seats) if isinstance(seats, list) else "") + (
+            f" (event {r.get('event_id')})" if r.get("event_id") is not None and seats else "")
+        if r.get("op") == "rotate_password":
+            seat_text = f"version {r.get('acknowledged_version')} → {num(r.get('final_version'))}"
+        cells.append([f"<code>{esc(r.get('key'))}</code>", esc(r.get("op")), esc(r.get("user")),
+                      esc(seat_text or "—"),
+                      f'<span class="num">{esc(num(r.get("ack_s"), "s"))}</span>',
+                      f'<span class="num">{esc(num(r.get("invoke_s"), "s"))}</span>'])
+    return table(["key", "op", "user", "seats / credential", "acknowledged at", "invoked at"], cells, "records")
+
+
+def _dr_lost(dr: dict) -> str:
+    lost = dr.get("lost") if isinstance(dr.get("lost"), dict) else {}
+    if dr.get("final_state") != "complete":
+        return ('<h3>Lost acknowledged operations</h3><p class="muted">Unknown: the final state is '
+                f"{esc(dr.get('final_state') or 'missing')} (the database could not be read after the drill), so "
+                "nothing can be compared with the history.</p>")
+    out = ["<h3>Lost acknowledged operations</h3>"]
+    for key, title, explain in (
+            ("by_restore", "lost by the restore", "invoked before the old cluster was gone"),
+            ("after_recovery", "lost after recovery", "invoked after the restore removed the old cluster: the "
+                                                      "restored cluster acknowledged them and lost them")):
+        n = int(as_float(lost.get(key)) or 0)
+        rows = [r for r in lost.get(f"{key}_samples") or [] if isinstance(r, dict)]
+        shown = f"{len(rows)} shown" if len(rows) < n else "all shown"
+        bad = ' class="bad"' if key == "after_recovery" and n else ""
+        if not n:
+            out.append(f'<p data-lost="{key}"><b>{esc(title)}</b>: <span{bad}>none</span> '
+                       f'<span class="muted">({esc(explain)})</span></p>')
+            continue
+        out.append(f'<details open data-lost="{key}"><summary><span{bad}>{esc(title)}: {n}</span> '
+                   f'<span class="muted">({esc(explain)}; {shown})</span></summary>{_lost_table(rows)}</details>')
+    resold = [r for r in dr.get("resold_samples") or [] if isinstance(r, dict)]
+    if resold:
+        out.append(f'<details data-lost="resold"><summary>seats re-sold after the restore: '
+                   f'{esc(num(dr.get("resold_seats")))}</summary>{records_html(resold)}</details>')
+    return "".join(out)
+
+
 def _timeline(view: ReportView, charts: dict) -> str:
-    legend = ("Shaded bands are faults from inject (solid line) to heal (dashed line): "
-              '<span style="color:#cf222e">■ process</span> '
-              '<span style="color:#e16f24">■ network</span> '
-              '<span style="color:#8250df">■ Toxiproxy link</span>; a hatched band was never healed. '
-              "Dotted lines separate the phases. Hover a band for details.")
+    kinds = {fault_category(f.type) for f in view.faults}
+    names = [("process", "process"), ("network", "network"), ("toxic", "Toxiproxy link")]
+    names += [("disaster", "disaster")] if "disaster" in kinds else []
+    names += [("action", "restore (from its start to its end)")] if "action" in kinds else []
+    keys = " ".join(f'<span style="color:{FAULT_COLOURS[k]}">■ {esc(text)}</span>' for k, text in names)
+    legend = (f"Shaded bands are faults from inject (solid line) to heal (dashed line): {keys}; a hatched band "
+              "was never healed. Dotted lines separate the phases. Hover a band for details.")
     parts = [f'<section id="timeline"><h2>Timeline</h2><p class="muted">{legend}</p>']
     captions = {
         "ops": ("Operations per second", f"completed operations by outcome (source: {view.series_source or '—'}); "
@@ -282,7 +484,7 @@ def _faults(view: ReportView) -> str:
         heal = ("" if f.end_s is not None else '<span class="bad">never healed</span>')
         if f.heal_ok is False:
             heal = f'<span class="bad">heal failed: {esc(f.heal_error)}</span>'
-        colour = {"process": "#cf222e", "network": "#e16f24", "toxic": "#8250df"}[fault_category(f.type)]
+        colour = FAULT_COLOURS[fault_category(f.type)]
         rows.append([f'<span style="color:{colour}">■</span> <b>{esc(f.fault_id)}</b>'
                      + (f" #{f.iteration}" if f.iteration else ""),
                      esc(f.type), esc(f.target), f'<span class="num">{esc(num(f.scheduled_s, "s"))}</span>',

@@ -134,10 +134,21 @@ def _target_label(target: object, link: object) -> str:
     return f"link {link}" if link else "—"
 
 
+def _action_span(e: dict, t0: float | None) -> tuple[float | None, float | None]:
+    """(start, end) offsets of an action that takes a while (restore_cluster's `data.restore`), else Nones."""
+    data = e.get("data") if isinstance(e.get("data"), dict) else {}
+    restore = data.get("restore") if isinstance(data.get("restore"), dict) else {}
+    return to_offset(restore.get("started"), t0), to_offset(restore.get("finished"), t0)
+
+
 def fault_intervals(run: RunDir, t0: float | None) -> list[FaultInterval]:
-    """Inject/heal pairs from events.jsonl (paired by fault id and iteration); else result.json's faults."""
+    """Inject/heal pairs from events.jsonl (paired by fault id and iteration); else result.json's faults.
+
+    A restore_cluster action is drawn as the restore itself, from `data.restore.started` to `finished` (its
+    inject line is written when it has finished; its heal line has nothing to heal)."""
     by_key: dict[tuple[str, int], FaultInterval] = {}
     order: list[tuple[str, int]] = []
+    acted: set[tuple[str, int]] = set()   # actions whose interval is their own start and finish
     for e in run.events:
         if e.get("kind") != "fault":
             continue
@@ -149,10 +160,15 @@ def fault_intervals(run: RunDir, t0: float | None) -> list[FaultInterval]:
         key = (fid, it)
         if e.get("phase") == "inject":
             target = _target_label(e.get("target"), e.get("link"))
+            started, finished = _action_span(e, t0)
             by_key[key] = FaultInterval(fid, it, str(e.get("type") or "?"), target, as_float(e.get("scheduled_s")),
-                                        offset, None, e.get("ok"), e.get("error"))
+                                        started if started is not None else offset, None, e.get("ok"),
+                                        e.get("error"))
+            if started is not None and finished is not None:
+                by_key[key].end_s, by_key[key].heal_ok = finished, True
+                acted.add(key)
             order.append(key)
-        elif e.get("phase") == "heal" and key in by_key:
+        elif e.get("phase") == "heal" and key in by_key and key not in acted:
             f = by_key[key]
             f.end_s, f.heal_ok, f.heal_error = offset, e.get("ok"), e.get("error")
     if order:

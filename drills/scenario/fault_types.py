@@ -11,13 +11,16 @@ from typing import Literal
 
 from drills.scenario.model import FAULT_TYPES
 
-FaultKind = Literal["process", "network", "toxic"]
-ParamKind = Literal["int", "number", "duration", "choice", "signal", "groups"]
+FaultKind = Literal["process", "network", "toxic", "disaster", "action"]
+ParamKind = Literal["int", "number", "duration", "choice", "signal", "groups", "fault_ref"]
 
 # Signals `kill` may send. SIGSTOP is left out on purpose: a stopped process is what `freeze` does, healably.
 SIGNALS = ("SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGABRT", "SIGSEGV", "SIGUSR1", "SIGUSR2")
 STREAMS = ("upstream", "downstream", "both")
 DIRECTIONS = ("in", "out")
+MISTAKES = ("drop_table", "truncate", "delete_rows")
+TABLES = ("tickets", "orders", "users", "sessions", "seats", "events")
+LOST_BACKUPS = ("latest", "all")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,32 @@ FAULTS: dict[str, FaultSpec] = {
     "limit_data": _toxic("close the connection after `bytes` bytes have passed",
                          bytes=ParamSpec("int", "bytes allowed through before closing", required=True, lo=0)),
     "link_down": FaultSpec("toxic", "disable the link: connections are refused, open ones closed"),
+    "destroy_cluster": FaultSpec("disaster", "lose the whole database cluster: SIGKILL every PostgreSQL/Patroni node "
+                                 "and delete the containers and their data volumes (the backup repository "
+                                 "survives); healing restores the latest backup unless a restore_cluster action "
+                                 "already did", instantaneous=True),
+    "operator_error": FaultSpec("disaster", "an operator's mistake on the leader, as the superuser, committed and "
+                                "replicated like any write; the database time just before it is recorded as "
+                                "the point-in-time target for restore_cluster's before_fault", {
+        "mistake": ParamSpec("choice", "drop_table: DROP TABLE ... CASCADE; truncate: TRUNCATE ... CASCADE; "
+                             "delete_rows: DELETE FROM (every row)", default="drop_table", choices=MISTAKES),
+        "table": ParamSpec("choice", "the ticketing table it hits", default="tickets", choices=TABLES),
+    }, instantaneous=True),
+    "lose_backup": FaultSpec("disaster", "delete backup sets' files from the repository, as a lost or purged bucket "
+                             "would (the catalogue still lists them, so a restore finds out when it reads them); "
+                             "healing takes a new full backup", {
+        "which": ParamSpec("choice", "latest: the newest backup set; all: every set and the WAL archive",
+                           default="latest", choices=LOST_BACKUPS),
+    }, instantaneous=True),
+    "restore_cluster": FaultSpec("action", "restore the database cluster from the backup repository: re-create every "
+                                 "node empty, bootstrap Patroni from the newest usable backup and replay archived "
+                                 "WAL; a failed restore is recorded (and fails the RTO budget), it does not stop "
+                                 "the drill", {
+        "before_fault": ParamSpec("fault_ref", "id of a fault (usually operator_error): recover to the moment just "
+                                  "before it was injected (point in time); without it, to the end of the archive"),
+        "timeout": ParamSpec("duration", "give up when no restored leader accepts writes after this long",
+                             default=300.0, lo=0, above=True),
+    }, instantaneous=True),
 }
 
 assert tuple(FAULTS) == FAULT_TYPES, "fault catalogue and model.FAULT_TYPES disagree"

@@ -37,6 +37,15 @@ METRICS: dict[str, MetricSpec] = {
                                            "that revoked them"),
     "error_budget_burn": MetricSpec("max", "burn", "share of the SLO's error budget for the period spent by the "
                                     "drill (1.0 = all of it)"),
+    "rto_s": MetricSpec("max", "seconds", "recovery time: from the first disaster (destroy_cluster, operator_error) "
+                        "to the first acknowledged purchase invoked after the restore removed the old cluster; "
+                        "a failed restore or no purchase acknowledged again before load stop fails it"),
+    "rpo_s": MetricSpec("max", "seconds", "data loss in wall-clock seconds: from the earliest lost acknowledged "
+                        "write to the last write acknowledged before the restore removed the old cluster"),
+    "rpo_ops": MetricSpec("max", "count", "acknowledged operations lost by the restore (invoked before it removed "
+                          "the old cluster, missing from the final state); op: purchase, rotate_password or all"),
+    "lost_after_recovery": MetricSpec("max", "count", "acknowledged purchases and password rotations invoked after "
+                                      "the restore removed the old cluster and missing from the final state"),
 }
 
 assert tuple(METRICS) == BUDGET_METRICS, "metric table and model.BUDGET_METRICS disagree"

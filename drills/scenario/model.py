@@ -23,6 +23,10 @@ FAULT_TYPES = (
     "isolate", "partition", "partition_oneway", "packet_loss",
     # Toxiproxy toxics on declared links
     "latency", "bandwidth", "timeout", "reset_peer", "slicer", "limit_data", "link_down",
+    # disasters on the reference stack's database and its backups
+    "destroy_cluster", "operator_error", "lose_backup",
+    # recovery actions a scenario schedules like a fault
+    "restore_cluster",
 )
 
 BUDGET_METRICS = (
@@ -35,6 +39,8 @@ BUDGET_METRICS = (
     "revoked_sessions_working",
     # cost
     "error_budget_burn",
+    # disaster recovery, from events (disasters, restores) + history + final state
+    "rto_s", "rpo_s", "rpo_ops", "lost_after_recovery",
 )
 PHASES = ("all", "warmup", "steady", "recovery", "before_fault", "during_fault", "after_heal")
 OPERATIONS = ("all", "purchase", "login", "register", "browse", "rotate_password", "verify_password")
@@ -58,6 +64,12 @@ class ReferenceStack:
     cold_event_seats: int = 500
     maximum_lag_on_failover: int = 1048576
     keep: bool = False  # leave the stack running after the drill
+    # pgBackRest: WAL archived continuously and a full backup when the stack starts (backups: false = neither)
+    backups: bool = True
+    backup_interval: float = 0.0        # seconds between scheduled backups on the leader; 0 = none scheduled
+    backup_type: Literal["full", "diff", "incr"] = "incr"
+    backup_retention_full: int = 2
+    archive_timeout: float = 15.0       # longest a written WAL segment waits before it is archived
 
 
 @dataclass

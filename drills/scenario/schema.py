@@ -60,6 +60,8 @@ def _param(spec: ParamSpec) -> dict:
         schema = dict(POSITIVE_DURATION if spec.above else DURATION)
     elif spec.kind in ("choice", "signal"):
         schema = {"type": "string", "enum": list(spec.choices)}
+    elif spec.kind == "fault_ref":
+        schema = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
     else:  # groups
         schema = {"type": "array", "minItems": 2,
                   "items": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}}
@@ -84,13 +86,17 @@ def _params_defs() -> dict:
 
 def _fault_rules() -> list[dict]:
     toxic = list(types_of_kind("toxic"))
+    cluster_wide = list(types_of_kind("disaster") + types_of_kind("action"))  # no target, no link
     rules: list[dict] = [
         {"if": {"properties": {"type": {"enum": toxic}}, "required": ["type"]},
          "then": {"required": ["link"], "properties": {"target": False}},
          "else": {"properties": {"link": False}}},
-        {"if": {"properties": {"type": {"enum": [t for t in FAULT_TYPES if t not in toxic and t != "partition"]}},
+        {"if": {"properties": {"type": {"enum": [t for t in FAULT_TYPES if t not in toxic and t != "partition"
+                                                 and t not in cluster_wide]}},
                 "required": ["type"]},
          "then": {"required": ["target"]}},
+        {"if": {"properties": {"type": {"enum": cluster_wide}}, "required": ["type"]},
+         "then": {"properties": {"target": False}}},
         {"if": {"properties": {"type": {"enum": [t for t, s in FAULTS.items() if s.instantaneous]}},
                 "required": ["type"]},
          "then": {"properties": {"duration": False}}},
@@ -222,6 +228,16 @@ def build_schema() -> dict:
                     "maximum_lag_on_failover": _d("Patroni: bytes a replica may lag and still be promoted",
                                                   type="integer", minimum=0, default=ref.maximum_lag_on_failover),
                     "keep": _d("leave the stack running after the drill", type="boolean", default=ref.keep),
+                    "backups": _d("pgBackRest: archive WAL and take a full backup when the stack starts",
+                                  type="boolean", default=ref.backups),
+                    "backup_interval": {**DURATION, "description": "a scheduled backup on the leader this often "
+                                        "(0: none; else at least 10 s)"},
+                    "backup_type": _d("type of the scheduled backups", type="string", enum=["full", "diff", "incr"],
+                                      default=ref.backup_type),
+                    "backup_retention_full": _d("full backups pgBackRest keeps", type="integer", minimum=1,
+                                                maximum=100, default=ref.backup_retention_full),
+                    "archive_timeout": {**DURATION, "description": "PostgreSQL archive_timeout: the longest a "
+                                        "written WAL segment waits before it is archived"},
                 }, description="start the reference stack (the default)")),
                 "attach": _obj({
                     "api_url": {**url, "description": "the API under test, on loopback"},

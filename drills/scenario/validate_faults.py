@@ -86,7 +86,17 @@ def _fault(ctx: Context, node: Node, path: str, index: int, topo: Topology) -> R
 
 def _check_placement(ctx: Context, m: MapView, fault_type: str, spec: FaultSpec, link: str | None,
                      topo: Topology) -> None:
-    """Toxiproxy faults act on a `link`; process and network faults on a `target`."""
+    """Toxiproxy faults act on a `link`; process and network faults on a `target`; disasters and actions on the
+    reference stack's database cluster and backup repository (neither)."""
+    if spec.kind in ("disaster", "action"):
+        for key in ("target", "link"):
+            if m.given(key):
+                m.key_error(key, f"expected no {key}: {fault_type} acts on the reference stack's database cluster "
+                                 f"and its backups, found a {key}")
+        if topo.attached:
+            m.error("type", f"expected the reference stack for {fault_type} (it needs the stack's backup "
+                            "repository), found stack.attach")
+        return
     if spec.kind == "toxic":
         if m.given("target"):
             m.key_error("target", f"expected no target: {fault_type} is a Toxiproxy fault and acts on a link "
@@ -220,6 +230,8 @@ def _param(ctx: Context, pm: MapView, name: str, p: ParamSpec, topo: Topology) -
         return pm.text(name, choices=p.choices)
     if p.kind == "signal":
         return _signal(pm, name)
+    if p.kind == "fault_ref":
+        return pm.text(name, pattern=ID_PATTERN, pattern_help=ID_HELP)
     return _groups(ctx, pm, name, topo)
 
 
@@ -324,6 +336,12 @@ def _check_ids(ctx: Context, read: list[ReadFault]) -> None:
                 node, path = sub or node, f"{path}.fault"
             ctx.error(node, path, f"expected the id of another fault ({', '.join(ids) or 'none'}), found "
                                   f"'{after.fault}'", did_you_mean(after.fault, ids))
+    for r in read:
+        ref = r.fault.params.get("before_fault")
+        if ref is not None and (ref not in first or ref == r.fault.id):
+            others = [i for i in ids if i != r.fault.id]
+            r.view.error("params", f"expected params.before_fault to be the id of another fault "
+                                   f"({', '.join(others) or 'none'}), found '{ref}'", did_you_mean(str(ref), others))
 
 
 def _child_node(node: Node, key: str) -> Node | None:

@@ -16,7 +16,9 @@ from drills.scenario.topology import STATIC_ROLES
 
 STACK_KEYS = ("reference", "attach")
 REFERENCE_KEYS = ("async_replication", "api_replicas", "hot_event_seats", "cold_events", "cold_event_seats",
-                  "maximum_lag_on_failover", "keep")
+                  "maximum_lag_on_failover", "keep", "backups", "backup_interval", "backup_type",
+                  "backup_retention_full", "archive_timeout")
+BACKUP_TYPES = ("full", "diff", "incr")
 ATTACH_KEYS = ("api_url", "containers", "label_selector", "roles", "patroni_urls", "toxiproxy_url")
 
 _LOOPBACK = re.compile(r"http://(127\.0\.0\.1|localhost):(\d{1,5})(/[^\s?#]*)?")
@@ -68,6 +70,14 @@ def _reference(ctx: Context, parent: MapView) -> ReferenceStack:
     m.integer("cold_event_seats", 1, 1_000_000)
     m.integer("maximum_lag_on_failover", 0)
     m.flag("keep")
+    m.flag("backups")
+    m.duration("backup_interval")
+    m.text("backup_type", choices=BACKUP_TYPES)
+    m.integer("backup_retention_full", 1, 100)
+    m.duration("archive_timeout")
+    interval = m.values.get("backup_interval")
+    if interval and interval < 10:
+        m.error("backup_interval", f"expected 0 (no scheduled backups) or at least 10s, found {interval:g}s")
     return ReferenceStack(**m.values)
 
 

@@ -16,6 +16,7 @@ from drills.platform.toxiproxy import ToxiproxyClient, ToxiproxyError
 @dataclass
 class HealAction:
     action: str                      # start | unpause | iptables_remove | remove_container | remove_toxic | enable_proxy
+    #                                  | restore_cluster | take_backup
     container: str | None = None     # container id (target or sidecar)
     name: str | None = None          # human name for messages
     chains: list[str] = field(default_factory=list)
@@ -23,9 +24,13 @@ class HealAction:
     toxiproxy: str | None = None
     proxy: str | None = None
     toxic: str | None = None
+    stack: str | None = None         # reference stack name (restore_cluster, take_backup)
+    before: float | None = None      # restore_cluster: point in time (epoch) to recover to; None = latest
+    xid: int | None = None           # restore_cluster: stop just before this transaction commits
+    ports: dict[str, int] = field(default_factory=dict)  # restore_cluster: Patroni host port per node
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, [], "")}
+        return {k: v for k, v in asdict(self).items() if v not in (None, [], "", {})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "HealAction":
@@ -40,7 +45,8 @@ class HealAction:
 
 def execute(action: HealAction, client: docker.DockerClient | None) -> str:
     """Perform one heal action; returns what was done. Raises only when the action truly failed."""
-    if action.action in ("start", "unpause", "iptables_remove", "remove_container") and client is None:
+    if action.action in ("start", "unpause", "iptables_remove", "remove_container", "restore_cluster",
+                         "take_backup") and client is None:
         raise RuntimeError("a Docker client is needed")
     try:
         if action.action == "start":
@@ -68,11 +74,45 @@ def execute(action: HealAction, client: docker.DockerClient | None) -> str:
         if action.action == "enable_proxy":
             ToxiproxyClient(action.toxiproxy).set_enabled(action.proxy, True)
             return f"enabled proxy {action.proxy}"
+        if action.action == "restore_cluster":
+            return _restore(client, action)
+        if action.action == "take_backup":
+            from drills.platform import backups
+            from drills.platform.stack import Stack
+
+            try:
+                made = backups.first_backup(Stack(client, action.stack))
+            except backups.BackupError as exc:
+                raise RuntimeError(f"new full backup failed: {exc.message}") from None
+            return f"took a new full backup {made.label} ({made.duration_s:.0f}s)"
     except NotFound:
         return f"{action.describe()}: already gone"
     except (APIError, ToxiproxyError) as exc:
         raise RuntimeError(f"{action.describe()} failed: {getattr(exc, 'explanation', None) or exc}") from None
     raise RuntimeError(f"unknown heal action {action.action!r}")
+
+
+def _restore(client: docker.DockerClient, action: HealAction) -> str:
+    """Heal a lost cluster (restore the latest backup unless it serves again) or an operator's mistake
+    (point-in-time restore to just before it)."""
+    from drills.platform import backups, restore
+    from drills.platform.stack import Stack
+
+    stack = Stack(client, action.stack)
+    if not stack.exists():
+        return f"stack {action.stack} is gone: nothing to restore"
+    if action.before is None:
+        try:
+            _, node = backups.leader(stack)
+            if restore._writable(node):
+                return "database cluster serves again: nothing to restore"
+        except backups.BackupError:
+            pass
+    res = restore.restore_cluster(stack, before=action.before, xid=action.xid, log=lambda _m: None,
+                                  patroni_ports=action.ports)
+    if not res.ok:
+        raise RuntimeError(f"restore failed: {res.error}")
+    return f"restored the database cluster from {res.set_used} in {res.duration_s:.1f}s"
 
 
 def _iptables_remove(client: docker.DockerClient, action: HealAction) -> str:

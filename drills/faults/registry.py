@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from drills.faults import network, process, toxics
+from drills.faults import disaster, network, process, recovery, toxics
 from drills.faults.context import FaultContext, Injection
 from drills.faults.targets import resolve
 from drills.scenario.fault_types import kind_of
 from drills.scenario.model import Fault
 
 def family(fault_type: str) -> str:
-    """process / network / toxic, from the one fault catalogue (drills/scenario/fault_types.py)."""
+    """process / network / toxic / disaster / action, from the one fault catalogue (drills/scenario/fault_types.py)."""
     kind = kind_of(fault_type)
     if kind is None:
         raise ValueError(f"unknown fault type {fault_type!r}")
@@ -21,6 +21,10 @@ def inject(ctx: FaultContext, fault: Fault, key: str) -> Injection:
     fam = family(fault.type)
     if fam == "toxic":
         return toxics.inject(ctx, fault, key)
+    if fam == "disaster":
+        return disaster.inject(ctx, fault, key)
+    if fam == "action":
+        return recovery.inject(ctx, fault, key)
     ctx.view.refresh()
     nodes = resolve(fault.target, ctx.view, ctx.rng) if fault.target else []
     if fam == "process":

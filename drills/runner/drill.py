@@ -7,6 +7,8 @@ SIGINT and SIGTERM (the ledger lets `drill clean` heal after a SIGKILL).
 
 from __future__ import annotations
 
+import json
+
 import random
 import re
 import signal
@@ -133,7 +135,10 @@ class DrillRun:
                                 api_replicas=ref.api_replicas, async_replication=ref.async_replication,
                                 hot_event_seats=ref.hot_event_seats, cold_events=ref.cold_events,
                                 cold_event_seats=ref.cold_event_seats,
-                                maximum_lag_on_failover=ref.maximum_lag_on_failover)
+                                maximum_lag_on_failover=ref.maximum_lag_on_failover, backups=ref.backups,
+                                backup_interval_s=int(ref.backup_interval), backup_type=ref.backup_type,
+                                backup_retention_full=ref.backup_retention_full,
+                                archive_timeout_s=int(ref.archive_timeout))
             self.stack = Stack(self.client, opts.name)
             self.log(f"starting the reference stack {opts.name!r} ...")
             status = self.stack.up(opts, log=self.log)
@@ -165,7 +170,8 @@ class DrillRun:
 
         sc = self.scenario
         tox = ToxiproxyClient(self.endpoints["toxiproxy"]) if self.endpoints.get("toxiproxy") else None
-        ctx = FaultContext(self.client, self.view, self.ledger, self.run_id, random.Random(self.seed), tox)
+        ctx = FaultContext(self.client, self.view, self.ledger, self.run_id, random.Random(self.seed), tox,
+                           log=self.log)
         steady_end = sc.phases.warmup + sc.phases.steady
         self.scheduler = FaultScheduler(ctx, sc.faults, self.events, steady_end, log=self.log)
         self.probes = ProbeSampler(self.view, JsonlWriter(self.run_dir / "probes.jsonl"),
@@ -239,6 +245,7 @@ class DrillRun:
             self.events.emit("run", name="load_stopped", returncode=self.load.returncode, error=self.load.error)
         self._verify_no_fault_left()
         self._recover_and_audit()
+        self._record_backups()
         if self.probes is not None:
             self.probes.stop()
             self.probes.writer.close()
@@ -247,6 +254,10 @@ class DrillRun:
         self.ledger.close()
         if self.stack is not None and not self.keep_stack:
             self.stack.down(log=lambda _m: None)
+            for key, entry in self.ledger.pending().items():  # a restore of a stack that is gone is moot
+                if all(h.get("action") in ("restore_cluster", "take_backup") for h in entry.get("heal", [])):
+                    self.ledger.resolve(key)
+            self.ledger.close()
         elif self.stack is not None:
             self.log(f"stack kept: `drill stack status --name {self.stack.name}`")
 
@@ -274,15 +285,26 @@ class DrillRun:
         if not self.endpoints.get("api"):
             return
         recovered = False
+        unrestored = self._unrestored()
+        if unrestored:
+            self.events.emit("run", name="stack_not_recovered", reason=unrestored)
+            self.log(f"the database was not restored: {unrestored}")
+            return
         try:
             if self.stack is not None:
-                self.stack.wait_healthy(timeout=RECOVERY_TIMEOUT_S, log=lambda _m: None)
+                self.stack.wait_healthy(timeout=90.0 if self._had_disaster() else RECOVERY_TIMEOUT_S,
+                                       log=lambda _m: None)
             else:
                 _wait_ready(self.endpoints["api"], RECOVERY_TIMEOUT_S)
             recovered = True
             self.events.emit("run", name="stack_recovered")
         except Exception as exc:
-            self.events.emit("error", where="recovery", message=f"stack not healthy after the drill: {exc}")
+            if self._had_disaster():
+                # Losing the database for good is what a disaster drill can find (no usable backup, a failed
+                # restore): a result for the budgets, not a failure of the harness.
+                self.events.emit("run", name="stack_not_recovered", reason=str(exc))
+            else:
+                self.events.emit("error", where="recovery", message=f"stack not healthy after the drill: {exc}")
             self.log(f"the stack did not recover: {exc}")
         if not recovered:
             return
@@ -295,6 +317,34 @@ class DrillRun:
         except Exception as exc:
             self.events.emit("error", where="audit", message=f"{exc.__class__.__name__}: {exc}")
             self.log(f"reading the final state failed: {exc}")
+
+    def _unrestored(self) -> str | None:
+        """Why the database cluster is certainly gone for good (a disaster whose restore failed), else None:
+        no point waiting for a stack to become healthy when nothing will bring its database back."""
+        for entry in self.ledger.pending().values():
+            if any(h.get("action") == "restore_cluster" for h in entry.get("heal", [])):
+                return f"{entry.get('fault_id')} ({entry.get('type')}) is still unhealed: its restore failed"
+        return None
+
+    def _had_disaster(self) -> bool:
+        from drills.scenario.fault_types import kind_of
+
+        records = self.scheduler.records if self.scheduler else []
+        return any(kind_of(r.get("type", "")) == "disaster" and r.get("phase") == "inject" for r in records)
+
+    def _record_backups(self) -> None:
+        """backups.json: the repository's catalogue after the run (the report lists every backup set)."""
+        ref = self.scenario.stack.reference
+        if self.stack is None or ref is None or not ref.backups:
+            return
+        from drills.platform import backups
+
+        doc: dict = {"stanza": "drills", "catalogue": [], "error": None}
+        try:
+            doc["catalogue"] = [s.to_dict() for s in backups.catalogue(self.stack)]
+        except Exception as exc:
+            doc["error"] = getattr(exc, "message", None) or str(exc)
+        (self.run_dir / "backups.json").write_text(json.dumps(doc, indent=1))
 
     def _finish(self) -> int:
         from drills.checks import exit_code, judge, write_result

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from drills.faults import registry
-from drills.faults.context import FaultContext
+from drills.faults.context import ActionFailed, FaultContext
 from drills.faults.ledger import heal_entry
 from drills.runner.jsonl import EventLog
 from drills.scenario.model import Fault
@@ -143,21 +143,28 @@ class FaultScheduler:
         fault = active.fault
         started = self.now_s()
         roles = {}
+        data = None
+        self.ctx.marks[fault.id] = time.time()
         try:
             roles = self.ctx.view.current_roles() if fault.target and fault.target.role else {}
             inj = registry.inject(self.ctx, fault, active.key)
             ok, error = True, None
             active.targets = [n.service for n in inj.targets]
             active.links = inj.links
-            detail, targets = inj.detail, inj.target_dicts(roles)
+            detail, targets, data = inj.detail, inj.target_dicts(roles), inj.data or None
+        except ActionFailed as exc:
+            ok, error, detail, targets, data = False, str(exc), "", [], exc.data or None
+            self.ctx.marks.pop(fault.id, None)
         except Exception as exc:
             ok, error, detail, targets = False, f"{exc.__class__.__name__}: {exc}", "", []
+            self.ctx.marks.pop(fault.id, None)
         record = self.events.emit(
             "fault", phase="inject", fault_id=fault.id, type=fault.type, iteration=active.iteration,
             target=targets[0] if len(targets) == 1 else (targets or None), targets=targets,
             link=(active.links[0] if len(active.links) == 1 else active.links) or fault.link,
             params=fault.params, scheduled_s=round(active.scheduled_s, 3), started_s=round(started, 3),
-            offset_s=round(self.now_s(), 3), ok=ok, error=error, detail=detail)
+            offset_s=round(self.now_s(), 3), ok=ok, error=error, detail=detail,
+            **({"data": data} if data else {}))
         self.records.append(record)
         self.log(f"t={record['offset_s']:.1f}s inject {fault.id} ({fault.type}) "
                  + (detail if ok else f"FAILED: {error}"))

@@ -1,0 +1,134 @@
+"""Disasters on the reference stack's database: lose the cluster, an operator's mistake, lose backups.
+
+Each registers its heal before acting, like every fault: a lost cluster is healed by restoring the latest
+backup, an operator's mistake by a point-in-time restore to just before it, lost backups by a new full
+backup — unless a scheduled restore_cluster action has done it first (it resolves those heals).
+"""
+
+from __future__ import annotations
+
+import time
+
+from docker.errors import NotFound
+
+from drills.faults.context import FaultContext, Injection
+from drills.faults.heal import HealAction
+from drills.faults.recovery import patroni_ports
+from drills.platform import backups
+from drills.platform.stack import Stack
+from drills.platform.stack_spec import BACKUP_REPO_PATH, STANZA
+from drills.scenario.model import Fault
+
+DATA_MOUNT = "/var/lib/postgresql/data"
+
+
+def inject(ctx: FaultContext, fault: Fault, key: str) -> Injection:
+    stack_name = ctx.stack_name
+    if stack_name is None:
+        raise RuntimeError(f"{fault.type} needs the reference stack")
+    stack = Stack(ctx.client, stack_name)
+    if fault.type == "destroy_cluster":
+        return _destroy(ctx, stack, key, fault)
+    if fault.type == "operator_error":
+        return _operator_error(ctx, stack, key, fault)
+    if fault.type == "lose_backup":
+        return _lose_backup(ctx, stack, key, fault)
+    raise ValueError(f"not a disaster: {fault.type}")
+
+
+def _heal(stack: Stack, ctx: FaultContext, before: float | None = None, xid: int | None = None) -> list[HealAction]:
+    return [HealAction("restore_cluster", stack=stack.name, name="database cluster", before=before, xid=xid,
+                       ports=patroni_ports(ctx.view.patroni_urls))]
+
+
+def _destroy(ctx: FaultContext, stack: Stack, key: str, fault: Fault) -> Injection:
+    ctx.ledger.register(key, fault.id, fault.type, _heal(stack, ctx))
+    nodes = backups.pg_containers(stack, running=False)
+    if not nodes:
+        raise RuntimeError("no database node to destroy")
+    ctx.marks[fault.id] = time.time()
+    for c in nodes.values():  # SIGKILL all first, so no node outlives another long enough to be promoted
+        try:
+            c.kill(signal="SIGKILL")
+        except Exception:  # already stopped
+            pass
+    volumes = []
+    for service, c in nodes.items():
+        volumes += [m["Name"] for m in c.attrs.get("Mounts") or []
+                    if m.get("Type") == "volume" and m.get("Destination") == DATA_MOUNT]
+        c.remove(force=True)
+    for vol in volumes:
+        try:
+            ctx.client.volumes.get(vol).remove(force=True)
+        except NotFound:
+            pass
+    removed = sorted(nodes)
+    return Injection(detail=f"SIGKILLed and removed {', '.join(removed)} with their data volumes "
+                            f"({len(volumes)}); the backup repository is kept",
+                     data={"disaster": True, "removed": removed, "volumes": volumes})
+
+
+_STATEMENTS = {"drop_table": "DROP TABLE {t} CASCADE", "truncate": "TRUNCATE {t} CASCADE",
+               "delete_rows": "DELETE FROM {t}"}
+
+
+def _operator_error(ctx: FaultContext, stack: Stack, key: str, fault: Fault) -> Injection:
+    service, node = backups.leader(stack)
+    table = str(fault.params.get("table", "tickets"))
+    statement = _STATEMENTS[str(fault.params.get("mistake", "drop_table"))].format(t=table)
+    # One session, one transaction: the database's own clock before it and the transaction id, so a
+    # point-in-time restore can stop exactly before this commit (recovery_target_xid, exclusive). A time
+    # target alone would also drop purchases that committed while the statement waited for its lock.
+    sql = ["SET lock_timeout = '20s'", "BEGIN", "SELECT 'clock=' || extract(epoch FROM clock_timestamp())",
+           "SELECT 'xid=' || txid_current()", statement, "COMMIT"]
+    cmd = ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "ticketing", "-v", "ON_ERROR_STOP=1",
+           "-tAX"] + [arg for q in sql for arg in ("-c", q)]
+    registered_at = time.time()
+    ctx.ledger.register(key, fault.id, fault.type, _heal(stack, ctx, before=registered_at))
+    code, out = node.exec_run(cmd, user="postgres")
+    text = out.decode(errors="replace").strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if code != 0:
+        ctx.ledger.resolve(key)  # nothing happened: nothing to heal
+        raise RuntimeError(f"{statement} on {service} failed: {lines[-1] if lines else code}")
+    found = dict(ln.split("=", 1) for ln in lines if ln.startswith(("clock=", "xid=")))
+    before = float(found.get("clock", registered_at))
+    xid = int(found["xid"]) if found.get("xid", "").isdigit() else None
+    ctx.marks[fault.id] = before
+    if xid is not None:
+        ctx.xids[fault.id] = xid
+    ctx.ledger.register(key, fault.id, fault.type, _heal(stack, ctx, before=before, xid=xid))
+    return Injection(detail=f"{statement} on {service} (the leader), committed",
+                     data={"disaster": True, "statement": statement, "db_time_before": before, "xid": xid,
+                           "node": service})
+
+
+def _lose_backup(ctx: FaultContext, stack: Stack, key: str, fault: Fault) -> Injection:
+    which = str(fault.params.get("which", "latest"))
+    sets = backups.catalogue(stack)
+    nodes = backups.pg_containers(stack)
+    if not nodes:
+        raise RuntimeError("no running database node to reach the repository through")
+    node = next(iter(nodes.values()))
+    ctx.ledger.register(key, fault.id, fault.type, [HealAction("take_backup", stack=stack.name,
+                                                               name="backup repository")])
+    ctx.marks[fault.id] = time.time()
+    if which == "all":
+        lost = [s.label for s in sets]
+        paths = [f"{BACKUP_REPO_PATH}/backup/{STANZA}", f"{BACKUP_REPO_PATH}/archive/{STANZA}"]
+        script = " ".join(f"'{p}'/*" for p in paths)
+        cmd = ["sh", "-c", f"rm -rf {script}"]
+    else:
+        if not sets:
+            ctx.ledger.resolve(key)
+            raise RuntimeError("no backup set in the repository to lose")
+        lost = [sets[-1].label]
+        cmd = ["rm", "-rf", f"{BACKUP_REPO_PATH}/backup/{STANZA}/{lost[0]}"]
+    code, out = node.exec_run(cmd, user="postgres")
+    if code != 0:
+        raise RuntimeError(f"deleting backup files failed: {out.decode(errors='replace').strip()[-300:]}")
+    what = "every backup set and the WAL archive" if which == "all" else f"backup set {lost[0]}"
+    return Injection(detail=f"deleted the files of {what}; the catalogue still lists {len(lost)} set(s)",
+                     data={"lost": lost, "which": which})
+
+

@@ -41,6 +41,7 @@ bench: setup                       ## benchmarks: print numbers, assert nothing
 	$(VENV)/bin/python -m bench.faults   # fault timing precision, SIGINT to healed
 	$(VENV)/bin/python -m bench.audit    # 1M-operation audit
 	$(VENV)/bin/python -m bench.load     # generator overhead, highest purchase rate
+	$(VENV)/bin/python -m bench.backup   # backup and restore time against database size (RTO vs data)
 
 clean:                             ## remove every labelled container, network and volume
 	$(DRILL) clean

@@ -454,6 +454,7 @@ class Recovery:
         row: dict[str, Any] = {
             "fault_id": r.fault_id, "iteration": r.iteration, "source": r.source, "ok": r.ok, "error": r.error,
             "approximate": r.approximate, "target": d.get("target"), "target_time": _num(d.get("target_time")),
+            "target_xid": d.get("target_xid"),
             "candidates": list(d.get("candidates") or []), "set_used": d.get("set_used"),
             "sets_skipped": list(d.get("sets_skipped") or []), "leader": d.get("leader"),
             "started": r.started, "finished": r.finished,

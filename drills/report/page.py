@@ -273,7 +273,8 @@ def _dr_restores(dr: dict) -> str:
     for r in rows:
         result = pill("ok", "pass") if r.get("ok") else pill("failed", "fail")
         target = ("latest" if r.get("target") in (None, "latest")
-                  else f"point in time {num(r.get('target_time_s'), 's')}")
+                  else f"point in time {num(r.get('target_time_s'), 's')}"
+                  + (f", just before transaction {esc(r.get('target_xid'))}" if r.get("target_xid") else ""))
         skipped = [s for s in r.get("sets_skipped") or [] if isinstance(s, dict)]
         skipped_html = "".join(f'<div><code>{esc(s.get("set"))}</code>: <span class="bad">{esc(s.get("error"))}'
                                f"</span></div>" for s in skipped) or '<span class="muted">none</span>'

@@ -1,0 +1,79 @@
+"""Disaster recovery under load, for real: pgBackRest restores with Locust running, and a restore that
+cannot succeed ends the drill as failed (a finding), never as a harness error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drills.platform import engine, labels
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+def run_drill(scenario: str, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "drills", "run", str(SCENARIOS / scenario), "--out", str(out),
+                           "--quiet"], capture_output=True, text=True, timeout=900)
+
+
+def fault_events(out: Path, fault_id: str) -> list[dict]:
+    lines = (out / "events.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e.get("kind") == "fault" and e.get("fault_id") == fault_id]
+
+
+def assert_stack_gone(out: Path) -> None:
+    name = json.loads((out / "meta.json").read_text())["stack"]["name"]
+    client = engine.connect()
+    assert client.containers.list(all=True, filters={"label": f"{labels.STACK}={name}"}) == []
+    assert client.volumes.list(filters={"label": f"{labels.STACK}={name}"}) == []
+
+
+def test_restore_under_load_skips_a_lost_backup_set(tmp_path: Path):
+    out = tmp_path / "run"
+    proc = run_drill("dr-lost-latest-backup.yaml", out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads((out / "result.json").read_text())
+    assert result["verdict"] == "pass"
+
+    lost = fault_events(out, "lose-latest")[0]
+    assert lost["ok"], lost
+    lost_set = lost["data"]["lost"][0]
+    restore = next(e for e in fault_events(out, "restore") if e["phase"] == "inject")
+    assert restore["ok"], restore
+    data = restore["data"]["restore"]
+    assert data["candidates"][0] == lost_set          # the catalogue still offered the lost set first ...
+    assert [s["set"] for s in data["sets_skipped"]] == [lost_set]  # ... the restore found out and skipped it
+    assert data["set_used"] == data["candidates"][1]
+    assert data["cluster_removed_at"] < data["leader_at"] <= data["finished"]
+
+    budgets = {b["metric"]: b for b in result["budgets"]}
+    assert budgets["rto_s"]["passed"] and 0 < budgets["rto_s"]["observed"] < 60
+    assert budgets["lost_after_recovery"]["observed"] == 0
+    # purchases kept flowing to the restored cluster and were acknowledged
+    history = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines() if x.strip()]
+    after = [h for h in history if h["op"] == "purchase" and h["outcome"] == "ok" and h["invoke"] > data["leader_at"]]
+    assert len(after) > 20
+    assert (out / "backups.json").exists() and (out / "report.html").exists() and (out / "junit.xml").exists()
+    assert "Disaster recovery" in (out / "report.html").read_text()
+    assert_stack_gone(out)
+
+
+def test_restore_without_backups_fails_the_drill_not_the_harness(tmp_path: Path):
+    out = tmp_path / "run"
+    proc = run_drill("dr-no-backup.yaml", out)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # a budget failed (not 3: error)
+    result = json.loads((out / "result.json").read_text())
+    assert result["verdict"] == "fail"
+    restore = next(e for e in fault_events(out, "restore") if e["phase"] == "inject")
+    assert restore["ok"] is False and "backups are off" in restore["error"]
+    budgets = {b["metric"]: b for b in result["budgets"]}
+    assert budgets["rto_s"]["passed"] is False
+    for name in ("result.json", "report.html", "junit.xml", "events.jsonl", "history.jsonl", "meta.json"):
+        assert (out / name).exists(), name
+    events = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+    assert not [e for e in events if e.get("kind") == "error"], "a failed restore is a finding, not an error"
+    assert_stack_gone(out)

@@ -124,7 +124,11 @@ def _disasters(faults: list[FaultRecord]) -> list[Disaster]:
         if not f.took_effect or f.injected_t is None:
             continue
         if f.type in DISASTER_TYPES or f.data.get("disaster") is True:
-            out.append(Disaster(f.id, f.iteration, str(f.type), f.injected_t, f.data))
+            # data.at: the moment the disaster struck (the inject line is written after the deed is done,
+            # a second or more later for destroy_cluster)
+            at = f.data.get("at") if isinstance(f.data, dict) else None
+            t = float(at) if isinstance(at, (int, float)) and at <= f.injected_t else f.injected_t
+            out.append(Disaster(f.id, f.iteration, str(f.type), t, f.data))
     return sorted(out, key=lambda d: d.t)
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import time
 
-from docker.errors import NotFound
-
 from drills.faults.context import FaultContext, Injection
 from drills.faults.heal import HealAction
 from drills.faults.recovery import patroni_ports
@@ -18,9 +16,6 @@ from drills.platform import backups
 from drills.platform.stack import Stack
 from drills.platform.stack_spec import BACKUP_REPO_PATH, STANZA
 from drills.scenario.model import Fault
-
-DATA_MOUNT = "/var/lib/postgresql/data"
-
 
 def inject(ctx: FaultContext, fault: Fault, key: str) -> Injection:
     stack_name = ctx.stack_name
@@ -53,19 +48,12 @@ def _destroy(ctx: FaultContext, stack: Stack, key: str, fault: Fault) -> Injecti
         except Exception:  # already stopped
             pass
     volumes = []
-    for service, c in nodes.items():
-        volumes += [m["Name"] for m in c.attrs.get("Mounts") or []
-                    if m.get("Type") == "volume" and m.get("Destination") == DATA_MOUNT]
-        c.remove(force=True)
-    for vol in volumes:
-        try:
-            ctx.client.volumes.get(vol).remove(force=True)
-        except NotFound:
-            pass
+    for c in nodes.values():
+        volumes += backups.remove_db_node(ctx.client, c)[1]
     removed = sorted(nodes)
     return Injection(detail=f"SIGKILLed and removed {', '.join(removed)} with their data volumes "
                             f"({len(volumes)}); the backup repository is kept",
-                     data={"disaster": True, "removed": removed, "volumes": volumes})
+                     data={"disaster": True, "at": ctx.marks[fault.id], "removed": removed, "volumes": volumes})
 
 
 _STATEMENTS = {"drop_table": "DROP TABLE {t} CASCADE", "truncate": "TRUNCATE {t} CASCADE",
@@ -99,7 +87,8 @@ def _operator_error(ctx: FaultContext, stack: Stack, key: str, fault: Fault) -> 
         ctx.xids[fault.id] = xid
     ctx.ledger.register(key, fault.id, fault.type, _heal(stack, ctx, before=before, xid=xid))
     return Injection(detail=f"{statement} on {service} (the leader), committed",
-                     data={"disaster": True, "statement": statement, "db_time_before": before, "xid": xid,
+                     data={"disaster": True, "at": before, "statement": statement, "db_time_before": before,
+                           "xid": xid,
                            "node": service})
 
 

@@ -18,6 +18,8 @@ from drills.errors import DrillError
 from drills.platform import labels, patroni
 from drills.platform.stack_spec import BACKUP_REPO_PATH, STANZA, backup_volume
 
+PG_DATA_MOUNT = "/var/lib/postgresql/data"
+
 if TYPE_CHECKING:
     from drills.platform.stack import Stack
 
@@ -59,6 +61,23 @@ def _set(raw: dict) -> BackupSet:
 def pg_containers(stack: "Stack", running: bool = True) -> dict:
     return {s: c for s, c in stack.containers().items()
             if c.labels.get(labels.ROLE) == "postgres" and (not running or c.status == "running")}
+
+
+def remove_db_node(client, container) -> tuple[dict[str, int], list[str]]:
+    """Remove a database node and its data volume (never the backup repository); returns its published
+    ports (to re-create it on the same ones) and the volumes removed."""
+    container.reload()  # a listed container's attrs lack the port bindings
+    bound = (container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
+    ports = {p: int(b[0]["HostPort"]) for p, b in bound.items() if b and b[0].get("HostPort")}
+    volumes = [m["Name"] for m in container.attrs.get("Mounts") or []
+               if m.get("Type") == "volume" and m.get("Destination") == PG_DATA_MOUNT]
+    container.remove(force=True)
+    for vol in volumes:
+        try:
+            client.volumes.get(vol).remove(force=True)
+        except NotFound:
+            pass
+    return ports, volumes
 
 
 def leader(stack: "Stack") -> tuple[str, object]:

@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from docker.errors import APIError, NotFound
+from docker.errors import APIError
 
 from drills.platform import backups, labels
 from drills.platform.backups import BackupError, BackupSet
@@ -180,17 +180,7 @@ def _remove_db_nodes(stack: "Stack") -> dict[str, dict]:
     """Remove every database node and its data volume; returns their published ports to reuse."""
     ports: dict[str, dict] = {}
     for service, c in backups.pg_containers(stack, running=False).items():
-        c.reload()  # a listed container's attrs lack the port bindings
-        bound = (c.attrs.get("HostConfig") or {}).get("PortBindings") or {}
-        ports[service] = {p: int(b[0]["HostPort"]) for p, b in bound.items() if b and b[0].get("HostPort")}
-        volumes = [m["Name"] for m in c.attrs.get("Mounts") or [] if m.get("Type") == "volume"
-                   and m.get("Destination") == "/var/lib/postgresql/data"]
-        c.remove(force=True)
-        for vol in volumes:
-            try:
-                stack.client.volumes.get(vol).remove(force=True)
-            except NotFound:
-                pass
+        ports[service] = backups.remove_db_node(stack.client, c)[0]
     return ports
 
 

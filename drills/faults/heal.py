@@ -43,6 +43,25 @@ class HealAction:
         return f"{self.action} {what}"
 
 
+class Healed(str):
+    """What a heal did, in words, plus facts for the heal line's `data` (a restore's timings)."""
+
+    data: dict[str, Any]
+
+    def __new__(cls, text: str, data: dict[str, Any] | None = None) -> "Healed":
+        obj = super().__new__(cls, text)
+        obj.data = data or {}
+        return obj
+
+
+class HealFailed(RuntimeError):
+    """A heal that ran and failed, with what it saw (for the heal line's `data`)."""
+
+    def __init__(self, message: str, data: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.data = data or {}
+
+
 def execute(action: HealAction, client: docker.DockerClient | None) -> str:
     """Perform one heal action; returns what was done. Raises only when the action truly failed."""
     if action.action in ("start", "unpause", "iptables_remove", "remove_container", "restore_cluster",
@@ -87,6 +106,8 @@ def execute(action: HealAction, client: docker.DockerClient | None) -> str:
             return f"took a new full backup {made.label} ({made.duration_s:.0f}s)"
     except NotFound:
         return f"{action.describe()}: already gone"
+    except HealFailed:
+        raise
     except (APIError, ToxiproxyError) as exc:
         raise RuntimeError(f"{action.describe()} failed: {getattr(exc, 'explanation', None) or exc}") from None
     raise RuntimeError(f"unknown heal action {action.action!r}")
@@ -111,8 +132,9 @@ def _restore(client: docker.DockerClient, action: HealAction) -> str:
     res = restore.restore_cluster(stack, before=action.before, xid=action.xid, log=lambda _m: None,
                                   patroni_ports=action.ports)
     if not res.ok:
-        raise RuntimeError(f"restore failed: {res.error}")
-    return f"restored the database cluster from {res.set_used} in {res.duration_s:.1f}s"
+        raise HealFailed(f"restore failed: {res.error}", {"restore": res.to_dict()})
+    return Healed(f"restored the database cluster from {res.set_used} in {res.duration_s:.1f}s",
+                  {"restore": res.to_dict()})
 
 
 def _iptables_remove(client: docker.DockerClient, action: HealAction) -> str:

@@ -72,14 +72,24 @@ class Ledger:
 
 def heal_entry(entry: dict[str, Any], client: docker.DockerClient | None) -> tuple[list[str], list[str]]:
     """Run an entry's heal actions, last registered first; every action is tried even if one fails."""
-    done, errors = [], []
+    done, errors, _ = heal_entry_with_data(entry, client)
+    return done, errors
+
+
+def heal_entry_with_data(entry: dict[str, Any], client: docker.DockerClient | None
+                         ) -> tuple[list[str], list[str], dict[str, Any]]:
+    """heal_entry, plus the facts some heals report (a restore's timings) for the heal line's `data`."""
+    done, errors, data = [], [], {}
     for raw in reversed(entry.get("heal", [])):
         action = HealAction.from_dict(raw)
         try:
-            done.append(execute(action, client))
+            outcome = execute(action, client)
+            done.append(str(outcome))
+            data.update(getattr(outcome, "data", None) or {})
         except Exception as exc:  # keep healing the rest; report every failure
             errors.append(str(exc))
-    return done, errors
+            data.update(getattr(exc, "data", None) or {})
+    return done, errors, data
 
 
 def heal_leftovers(client: docker.DockerClient | None, log: Callable[[str], None] = print) -> list[str]:

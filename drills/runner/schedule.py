@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from drills.faults import registry
 from drills.faults.context import ActionFailed, FaultContext
-from drills.faults.ledger import heal_entry
+from drills.faults.ledger import heal_entry_with_data
 from drills.runner.jsonl import EventLog
 from drills.scenario.model import Fault
 
@@ -197,7 +197,7 @@ class FaultScheduler:
             self._active.pop(active.key, None)
         entry = self.ctx.ledger.pending().get(active.key)
         started = self.now_s()
-        done, errors = heal_entry(entry, self.ctx.client) if entry else ([], [])
+        done, errors, data = heal_entry_with_data(entry, self.ctx.client) if entry else ([], [], {})
         if not errors:
             self.ctx.ledger.resolve(active.key)
         if failed_inject and not entry:
@@ -206,7 +206,7 @@ class FaultScheduler:
             "fault", phase="heal", fault_id=active.fault.id, type=active.fault.type, iteration=active.iteration,
             scheduled_s=round(scheduled_s, 3), started_s=round(started, 3), offset_s=round(self.now_s(), 3),
             ok=not errors, error="; ".join(errors) or None, detail="; ".join(done),
-            after_failed_inject=failed_inject or None)
+            after_failed_inject=failed_inject or None, **({"data": data} if data else {}))
         self.records.append(record)
         self.log(f"t={record['offset_s']:.1f}s heal {active.fault.id}: " + ("; ".join(errors) or "ok"))
         if not failed_inject:

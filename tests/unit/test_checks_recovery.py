@@ -157,6 +157,16 @@ def test_destroy_and_restore_latest_exact_numbers(tmp_path: Path) -> None:
     assert (fault["injected_s"], fault["healed_s"]) == (25.0, 36.0)
 
 
+def test_rto_starts_when_the_disaster_struck_not_when_its_line_was_written(tmp_path: Path) -> None:
+    """destroy_cluster writes its inject line after removing every node (a second or more): data.at is when
+    the nodes were killed, and RTO is measured from there."""
+    run = destroyed_and_restored(tmp_path / "run")
+    line = next(e for e in run.events if e.get("type") == "destroy_cluster" and e["phase"] == "inject")
+    line["t"], line["data"]["at"] = at(21.5), at(20.0)
+    dr = run.judge(*DR_BUDGETS)["disaster_recovery"]
+    assert dr["rto"]["from_s"] == 20.0 and dr["rto_s"] == 13.01
+
+
 def test_tight_budgets_fail_on_the_same_run(tmp_path: Path) -> None:
     result = destroyed_and_restored(tmp_path / "run").judge(
         Budget("rto_s", max=10), Budget("rpo_s", max=2), Budget("rpo_ops", max=30))

@@ -136,3 +136,22 @@ def test_restore_heals_round_trip_through_the_ledger_format():
     again = HealAction.from_dict(action.to_dict())
     assert again == action
     assert "ports" not in HealAction("take_backup", stack="s1").to_dict()
+
+
+def test_a_heal_reports_the_restore_it_ran_even_when_it_failed(monkeypatch):
+    from drills.faults import ledger
+    from drills.faults.heal import Healed, HealFailed
+
+    outcomes = iter([Healed("restored", {"restore": {"ok": True}}),
+                     HealFailed("restore failed: x", {"restore": {"ok": False}})])
+
+    def fake_execute(action, client):
+        out = next(outcomes)
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    monkeypatch.setattr(ledger, "execute", fake_execute)
+    entry = {"heal": [{"action": "restore_cluster", "stack": "s"}]}
+    assert ledger.heal_entry_with_data(entry, None) == (["restored"], [], {"restore": {"ok": True}})
+    assert ledger.heal_entry_with_data(entry, None) == ([], ["restore failed: x"], {"restore": {"ok": False}})

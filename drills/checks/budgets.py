@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 AUDIT_METRICS = ("lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "credential_changes_lost",
                  "revoked_sessions_working")
 LATENCY_METRICS = {"latency_p50_ms": "p50", "latency_p95_ms": "p95", "latency_p99_ms": "p99"}
-RECOVERY_METRICS = ("rto_s", "rpo_s", "rpo_ops", "lost_after_recovery")
+RECOVERY_METRICS = ("rto_s", "rpo_s", "rpo_ops", "lost_after_recovery", "resold_seats")
 # Judged on what the system kept, not on how fast it answered: a saturated load generator cannot excuse them.
-DATA_SAFETY_METRICS = AUDIT_METRICS + ("rpo_s", "rpo_ops", "lost_after_recovery")
+DATA_SAFETY_METRICS = AUDIT_METRICS + ("rpo_s", "rpo_ops", "lost_after_recovery", "resold_seats")
 
 
 @dataclass

@@ -436,6 +436,16 @@ class Recovery:
             return Observation(value, f"acknowledged {'writes' if op == 'all' else op + 's'} invoked before the "
                                       f"old cluster was gone (at {self.window.offset(self.cutoff)} s) and missing "
                                       "from the final state")
+        if metric == "resold_seats":
+            why = self._unknown_loss()
+            if why is not None:
+                return Observation(None, why)
+            count, rows = self.resold()
+            if count is None:
+                return Observation(None, "no purchase was lost by a restore: no seat to sell twice")
+            return Observation(count, "seats whose acknowledged purchase the restore lost and that another "
+                                      "purchase bought (and was acknowledged) afterwards"
+                               + (f", e.g. seat {rows[0]['seat_no']}" if rows else ""))
         if metric == "lost_after_recovery":
             why = self._unknown_loss()
             if why is not None:

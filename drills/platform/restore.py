@@ -133,7 +133,7 @@ def _restore(stack: "Stack", res: RestoreResult, before: float | None, log: Log,
     while True:
         nodes = backups.pg_containers(stack, running=False)
         if nodes and all(c.status in ("exited", "dead") for c in nodes.values()):
-            raise BackupError("every database node exited during the restore: " + _restore_errors(stack))
+            raise BackupError("every database node exited during the restore: " + _restore_errors(stack, res))
         try:
             res.leader, node = backups.leader(stack)
             if _writable(node):
@@ -141,7 +141,7 @@ def _restore(stack: "Stack", res: RestoreResult, before: float | None, log: Log,
         except BackupError:
             pass
         if time.monotonic() > deadline:
-            raise BackupError(f"no restored leader after {timeout:.0f}s: " + _restore_errors(stack))
+            raise BackupError(f"no restored leader after {timeout:.0f}s: " + _restore_errors(stack, res))
         time.sleep(0.5)
     res.leader_at = time.time()
     log(f"restore: {res.leader} is the restored leader after {res.leader_at - res.started:.1f}s")
@@ -237,15 +237,28 @@ def _recovered_to(node) -> float | None:
         return None
 
 
-def _restore_errors(stack: "Stack") -> str:
-    """The lines that explain a failed restore, from the nodes' logs."""
-    lines = []
+_SET_FAILED = re.compile(r"drills-restore: set (\S+) failed: (.*)")
+
+
+def _restore_errors(stack: "Stack", res: RestoreResult | None = None) -> str:
+    """What explains a failed restore, from the nodes' logs: each backup set that could not be restored and
+    why (pgBackRest's own error), else PostgreSQL's and Patroni's error lines — not Python tracebacks."""
+    skipped: dict[str, str] = {}
+    other: list[str] = []
     for service, c in backups.pg_containers(stack, running=False).items():
         try:
-            text = c.logs(tail=200).decode(errors="replace")
+            text = c.logs(tail=300).decode(errors="replace")
         except APIError:
             continue
         for ln in text.splitlines():
-            if any(k in ln for k in ("drills-restore", "FATAL", "ERROR:", "bootstrap", "recovery ended before")):
-                lines.append(f"{service}: {ln.strip()[:240]}")
-    return " | ".join(lines[-6:]) or "(no explanation in the nodes' logs)"
+            found = _SET_FAILED.search(ln)
+            if found:
+                skipped.setdefault(found.group(1), found.group(2).strip()[:300])
+            elif any(k in ln for k in ("FATAL", "ERROR:", "recovery ended before", "no backup set could")):
+                line = ln.strip()[:240]
+                if line not in other:  # every node tries the bootstrap in turn and says the same
+                    other.append(line)
+    if res is not None and skipped and not res.sets_skipped:
+        res.sets_skipped = [{"set": k, "error": v} for k, v in skipped.items()]
+    parts = [f"backup set {k} could not be restored: {v}" for k, v in skipped.items()]
+    return " | ".join(parts + other[-3:]) or "(no explanation in the nodes' logs)"

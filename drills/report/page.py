@@ -232,9 +232,8 @@ def _disaster_recovery(view: ReportView) -> str:
         + "</div></div>",
     ]
     if dr.get("resold_seats") is not None:
-        cards.append(f'<div class="card" data-dr="resold"><div class="k">seats re-sold after the restore</div>'
-                     f'<div class="v">{esc(num(dr.get("resold_seats")))}</div><div class="k">informational</div>'
-                     "</div>")
+        cards.append(_dr_card(view, "seats sold twice across the restore", "resold_seats",
+                              num(dr.get("resold_seats")), "the first buyer's acknowledged purchase was lost"))
     out = ['<section id="disaster-recovery"><h2>Disaster recovery</h2>',
            '<p class="muted">RTO counts from the first disaster to the first acknowledged purchase invoked after '
            "the restore removed the old cluster; RPO is what the old cluster had acknowledged and the restored "

@@ -46,6 +46,8 @@ METRICS: dict[str, MetricSpec] = {
                           "the old cluster, missing from the final state); op: purchase, rotate_password or all"),
     "lost_after_recovery": MetricSpec("max", "count", "acknowledged purchases and password rotations invoked after "
                                       "the restore removed the old cluster and missing from the final state"),
+    "resold_seats": MetricSpec("max", "count", "seats sold twice across a restore: a purchase acknowledged before "
+                               "it was lost, and the seat was then sold (and acknowledged) to another purchase"),
 }
 
 assert tuple(METRICS) == BUDGET_METRICS, "metric table and model.BUDGET_METRICS disagree"

@@ -40,7 +40,7 @@ BUDGET_METRICS = (
     # cost
     "error_budget_burn",
     # disaster recovery, from events (disasters, restores) + history + final state
-    "rto_s", "rpo_s", "rpo_ops", "lost_after_recovery",
+    "rto_s", "rpo_s", "rpo_ops", "lost_after_recovery", "resold_seats",
 )
 PHASES = ("all", "warmup", "steady", "recovery", "before_fault", "during_fault", "after_heal")
 OPERATIONS = ("all", "purchase", "login", "register", "browse", "rotate_password", "verify_password")

@@ -12,7 +12,7 @@ BUDGET_KEYS = ("metric", "min", "max", "op", "phase", "name")
 ABORT_KEYS = ("metric", "above", "window", "probe")
 DEFAULTS_ITEM = "defaults"  # a budgets list item that stands for default_budgets()
 # Judged over the whole run (a disaster and its restore), so `phase` can only be `all`.
-WHOLE_RUN_METRICS = ("rto_s", "rpo_s", "rpo_ops", "lost_after_recovery")
+WHOLE_RUN_METRICS = ("rto_s", "rpo_s", "rpo_ops", "lost_after_recovery", "resold_seats")
 RPO_OPS = ("purchase", "rotate_password", "all")  # the writes the audit can find lost
 
 

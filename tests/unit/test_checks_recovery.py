@@ -167,6 +167,13 @@ def test_rto_starts_when_the_disaster_struck_not_when_its_line_was_written(tmp_p
     assert dr["rto"]["from_s"] == 20.0 and dr["rto_s"] == 13.01
 
 
+def test_a_seat_sold_twice_across_the_restore_fails_its_budget(tmp_path: Path) -> None:
+    result = destroyed_and_restored(tmp_path / "run").judge(*DR_BUDGETS, Budget("resold_seats", max=0))
+    b = budget(result, "resold_seats")
+    assert (b["observed"], b["passed"]) == (1, False) and "seat 99999" in b["detail"]
+    assert result["verdict"] == "fail"
+
+
 def test_tight_budgets_fail_on_the_same_run(tmp_path: Path) -> None:
     result = destroyed_and_restored(tmp_path / "run").judge(
         Budget("rto_s", max=10), Budget("rpo_s", max=2), Budget("rpo_ops", max=30))

@@ -4,6 +4,7 @@ SIGKILLed, reading the ledger) all heal the same way. Every action is idempotent
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -120,15 +121,25 @@ def _restore(client: docker.DockerClient, action: HealAction) -> str:
     from drills.platform.stack import Stack
 
     stack = Stack(client, action.stack)
-    if not stack.exists():
-        return f"stack {action.stack} is gone: nothing to restore"
-    if action.before is None:
-        try:
-            _, node = backups.leader(stack)
-            if restore._writable(node):
-                return "database cluster serves again: nothing to restore"
-        except backups.BackupError:
-            pass
+    waiting_since = time.time()
+    with restore.LOCK:  # a scheduled restore may be running right now
+        if restore.restored_since(stack.name, waiting_since):
+            return "a restore finished meanwhile: nothing to restore"
+        if not stack.exists():
+            return f"stack {action.stack} is gone: nothing to restore"
+        if action.before is None:
+            try:
+                _, node = backups.leader(stack)
+                if restore.writable(node):
+                    return "database cluster serves again: nothing to restore"
+            except backups.BackupError:
+                pass
+        return _run_restore(stack, action)
+
+
+def _run_restore(stack, action: HealAction) -> str:
+    from drills.platform import restore
+
     res = restore.restore_cluster(stack, before=action.before, xid=action.xid, log=lambda _m: None,
                                   patroni_ports=action.ports)
     if not res.ok:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable
@@ -28,6 +29,17 @@ if TYPE_CHECKING:
 
 Log = Callable[[str], None]
 DCS_PREFIX = "/drills/drills/"   # Patroni namespace /drills/, scope drills
+
+# One restore at a time in this process: a scheduled restore_cluster and a disaster's heal (end of steady,
+# Ctrl-C) can meet, and two restores replacing the same nodes would wreck each other. A heal that waited for
+# the lock asks `restored_since` and skips when a restore finished meanwhile.
+LOCK = threading.RLock()
+_last_success: dict[str, float] = {}
+
+
+def restored_since(stack_name: str, t: float) -> bool:
+    """Whether a restore of this stack succeeded (finished) after epoch `t`, in this process."""
+    return _last_success.get(stack_name, 0.0) > t
 
 
 @dataclass
@@ -83,7 +95,9 @@ def restore_cluster(stack: "Stack", before: float | None = None, log: Log = prin
     res = RestoreResult(ok=False, started=time.time(), target="xid" if xid else "time" if before else "latest",
                         target_time=before, target_xid=xid)
     try:
-        _restore(stack, res, before, log, timeout, patroni_ports or {})
+        with LOCK:
+            _restore(stack, res, before, log, timeout, patroni_ports or {})
+            _last_success[stack.name] = time.time()
         res.ok = True
     except BackupError as exc:
         res.error = exc.message
@@ -136,7 +150,7 @@ def _restore(stack: "Stack", res: RestoreResult, before: float | None, log: Log,
             raise BackupError("every database node exited during the restore: " + _restore_errors(stack, res))
         try:
             res.leader, node = backups.leader(stack)
-            if _writable(node):
+            if writable(node):
                 break
         except BackupError:
             pass
@@ -203,7 +217,7 @@ def _psql(node, sql: str) -> tuple[int, str]:
     return code, out.decode(errors="replace").strip()
 
 
-def _writable(node) -> bool:
+def writable(node) -> bool:
     code, out = _psql(node, "select pg_is_in_recovery()")
     return code == 0 and out == "f"
 

@@ -155,3 +155,37 @@ def test_a_heal_reports_the_restore_it_ran_even_when_it_failed(monkeypatch):
     entry = {"heal": [{"action": "restore_cluster", "stack": "s"}]}
     assert ledger.heal_entry_with_data(entry, None) == (["restored"], [], {"restore": {"ok": True}})
     assert ledger.heal_entry_with_data(entry, None) == ([], ["restore failed: x"], {"restore": {"ok": False}})
+
+
+def test_a_heal_that_waited_for_a_restore_does_not_restore_again(monkeypatch):
+    """A disaster's heal (end of steady, Ctrl-C) that meets a scheduled restore waits for it, then skips."""
+    from drills.faults import heal
+
+    class FakeStack:
+        def __init__(self, client, name):
+            self.name = name
+
+        def exists(self):
+            raise AssertionError("must not look at the stack: a restore finished while the heal waited")
+
+    import drills.platform.stack as stack_module
+
+    monkeypatch.setattr(stack_module, "Stack", FakeStack)
+    import threading
+    import time
+
+    started = threading.Event()
+
+    def scheduled_restore():
+        with restore.LOCK:
+            started.set()
+            time.sleep(0.2)
+            restore._last_success["s9"] = time.time()
+
+    t = threading.Thread(target=scheduled_restore)
+    t.start()
+    started.wait()
+    out = heal.execute(HealAction("restore_cluster", stack="s9"), client=object())
+    t.join()
+    assert out == "a restore finished meanwhile: nothing to restore"
+    assert restore.restored_since("s9", 0) and not restore.restored_since("other", 0)

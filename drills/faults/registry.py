@@ -9,7 +9,7 @@ from drills.scenario.fault_types import kind_of
 from drills.scenario.model import Fault
 
 def family(fault_type: str) -> str:
-    """process / network / toxic / disaster / action, from the one fault catalogue (drills/scenario/fault_types.py)."""
+    """process / network / toxic / disaster / action, from the one catalogue (drills/scenario/fault_types.py)."""
     kind = kind_of(fault_type)
     if kind is None:
         raise ValueError(f"unknown fault type {fault_type!r}")

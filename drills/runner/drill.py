@@ -8,7 +8,6 @@ SIGINT and SIGTERM (the ledger lets `drill clean` heal after a SIGKILL).
 from __future__ import annotations
 
 import json
-
 import random
 import re
 import signal
@@ -319,12 +318,20 @@ class DrillRun:
             self.log(f"reading the final state failed: {exc}")
 
     def _unrestored(self) -> str | None:
-        """Why the database cluster is certainly gone for good (a disaster whose restore failed), else None:
-        no point waiting for a stack to become healthy when nothing will bring its database back."""
-        for entry in self.ledger.pending().values():
-            if any(h.get("action") == "restore_cluster" for h in entry.get("heal", [])):
-                return f"{entry.get('fault_id')} ({entry.get('type')}) is still unhealed: its restore failed"
-        return None
+        """Why the database cluster is gone for good (a disaster whose restore failed and no database node
+        serving), else None: no point waiting for a stack that nothing will bring back. A damaged cluster that
+        still runs (an operator's mistake whose restore failed) is audited as it is."""
+        failed = [e for e in self.ledger.pending().values()
+                  if any(h.get("action") == "restore_cluster" for h in e.get("heal", []))]
+        if not failed or self.stack is None:
+            return None
+        try:
+            if self.stack.status(quick=True).leader():
+                return None
+        except Exception:
+            pass
+        entry = failed[0]
+        return f"{entry.get('fault_id')} ({entry.get('type')}) is still unhealed: its restore failed"
 
     def _had_disaster(self) -> bool:
         from drills.scenario.fault_types import kind_of

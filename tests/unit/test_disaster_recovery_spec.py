@@ -12,15 +12,8 @@ from drills.faults.heal import HealAction
 from drills.platform import restore, stack_spec
 from drills.platform.backups import BackupSet, _set
 from drills.platform.stack_spec import RestorePlan, StackOptions
-from drills.scenario import ScenarioInvalid, scenario_from_dict
-
-
-def issues(data: dict) -> list[str]:
-    try:
-        scenario_from_dict(data)
-    except ScenarioInvalid as exc:
-        return [str(i) for i in exc.issues]
-    return []
+from drills.scenario import scenario_from_dict
+from tests.unit.test_scenario_validate import issues
 
 
 OOPS = {"id": "oops", "type": "operator_error", "at": "20s", "params": {"mistake": "truncate", "table": "orders"}}

@@ -4,8 +4,11 @@ cannot succeed ends the drill as failed (a finding), never as a harness error.""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -76,4 +79,28 @@ def test_restore_without_backups_fails_the_drill_not_the_harness(tmp_path: Path)
         assert (out / name).exists(), name
     events = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
     assert not [e for e in events if e.get("kind") == "error"], "a failed restore is a finding, not an error"
+    assert_stack_gone(out)
+
+
+def test_ctrl_c_during_a_restore_waits_for_it_and_restores_once(tmp_path: Path):
+    out, state = tmp_path / "run", tmp_path / "state"
+    proc = subprocess.Popen([sys.executable, "-m", "drills", "run", str(SCENARIOS / "dr-interrupted-restore.yaml"),
+                             "--out", str(out)], env=dict(os.environ, DRILLS_STATE_DIR=str(state)),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen, interrupted = [], None
+    for line in proc.stdout:
+        seen.append(line)
+        if "nodes re-created" in line and interrupted is None:
+            os.killpg(proc.pid, signal.SIGINT)  # the old nodes are gone, the new ones are bootstrapping
+            interrupted = time.monotonic()
+    proc.wait(timeout=300)
+    assert interrupted is not None, "".join(seen)[-3000:]
+    assert proc.returncode == 2, "".join(seen)[-3000:]  # aborted
+    restore = next(e for e in fault_events(out, "restore") if e["phase"] == "inject")
+    assert restore["ok"], restore  # the restore was finished, not cut off half-way
+    heal = next(e for e in fault_events(out, "lose-cluster") if e["phase"] == "heal")
+    assert heal["ok"] and "data" not in heal, heal  # the heal found it restored: no second restore
+    assert sum("restore done" in line for line in seen) == 1
+    assert json.loads((out / "result.json").read_text())["verdict"] == "aborted"
+    assert list(state.glob("active/*.json")) == []  # nothing left for `drill clean` to heal
     assert_stack_gone(out)

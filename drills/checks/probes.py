@@ -1,7 +1,9 @@
 """What the cluster itself did, from probes.jsonl: failovers and fault detection.
 
 failover: the old leader is *gone* at the first probe where its container is not running, its role is no
-longer `leader` or another node is reported leader; the failover *completes* at the first later probe
+longer `leader` or another node is reported leader — or earlier, when a fault aimed at that node was injected
+before and still held then: a frozen or isolated leader still looks like the leader to the cluster until its
+lock expires, but it stopped serving at the fault. The failover *completes* at the first later probe
 naming a running leader, and buyers see it at the first acknowledged purchase completing after that.
 Both parts are reported; `failover_s` is the sum (gone -> first purchase). A "leader" that is the old one
 again without its container ever stopping is a probe glitch, not a failover.
@@ -54,6 +56,7 @@ def failovers(probes: list[dict], ok_purchases: list[float], window: RunWindow) 
     out: list[dict] = []
     current: str | None = None
     gone_t: float | None = None
+    since = -math.inf  # the previous leader change: faults before it belong to that one
     container_stopped = False
     for p in probes:
         t = p["t"]
@@ -74,18 +77,38 @@ def failovers(probes: list[dict], ok_purchases: list[float], window: RunWindow) 
             continue
         j = bisect_left(ok_purchases, t)
         first = ok_purchases[j] if j < len(ok_purchases) else None
-        out.append(_failover_row(window, current, new, gone_t, t, first))
-        current, gone_t, container_stopped = new, None, False
+        out.append(_failover_row(window, current, new, gone_t, t, first, since))
+        since, current, gone_t, container_stopped = t, new, None, False
     if gone_t is not None and probes:
-        out.append(_failover_row(window, current, None, gone_t, None, None))
+        out.append(_failover_row(window, current, None, gone_t, None, None, since))
     return out
 
 
-def _failover_row(window: RunWindow, old: str | None, new: str | None, gone: float, elected: float | None,
-                  first: float | None) -> dict:
+def _struck_by(window: RunWindow, leader: str | None, seen_gone: float, since: float) -> FaultRecord | None:
+    """The latest fault aimed at `leader`, injected after the previous leader change and before the probes
+    saw it gone, and not healed by then: the moment the leader really stopped serving."""
+    found = None
+    for f in window.faults:
+        t = f.injected_t
+        if not f.took_effect or t is None or not (since < t <= seen_gone):
+            continue
+        if f.healed_t is not None and f.healed_t < seen_gone:
+            continue
+        targets = f.target if isinstance(f.target, list) else [f.target]
+        if any(isinstance(x, dict) and x.get("service") == leader for x in targets):
+            if found is None or t > found.injected_t:
+                found = f
+    return found
+
+
+def _failover_row(window: RunWindow, old: str | None, new: str | None, seen_gone: float, elected: float | None,
+                  first: float | None, since: float = -math.inf) -> dict:
+    fault = _struck_by(window, old, seen_gone, since)
+    gone = min(seen_gone, fault.injected_t) if fault is not None else seen_gone
     return {
         "old_leader": old, "new_leader": new,
-        "gone_s": window.offset(gone), "new_leader_s": window.offset(elected),
+        "gone_s": window.offset(gone), "seen_gone_s": window.offset(seen_gone),
+        "fault_id": fault.id if fault is not None else None, "new_leader_s": window.offset(elected),
         "first_purchase_s": window.offset(first),
         "election_s": None if elected is None else round(elected - gone, 3),
         "to_first_purchase_s": None if first is None or elected is None else round(first - elected, 3),

@@ -420,14 +420,17 @@ def _failovers(view: ReportView) -> str:
     cells = []
     for f in rows:
         lower = "≥ " if f.get("censored") else ""
+        seen = (f' <span class="muted">(probes: {esc(num(f.get("seen_gone_s"), "s"))}, fault '
+                f'{esc(f.get("fault_id"))})</span>' if f.get("fault_id") and f.get("seen_gone_s") != f.get("gone_s")
+                else "")
         cells.append([esc(f"{f.get('old_leader') or '?'} → {f.get('new_leader') or 'none'}"),
-                      f'<span class="num">{esc(num(f.get("gone_s"), "s"))}</span>',
+                      f'<span class="num">{esc(num(f.get("gone_s"), "s"))}</span>{seen}',
                       f'<span class="num">{esc(num(f.get("new_leader_s"), "s"))}</span>',
                       f'<span class="num">{esc(num(f.get("election_s"), "s"))}</span>',
                       f'<span class="num">{esc(num(f.get("first_purchase_s"), "s"))}</span>',
                       f'<span class="num"><b>{esc(lower + num(f.get("failover_s"), "s"))}</b></span>'])
     return ('<section id="failovers"><h3>Leader changes</h3><p class="muted">Failover = from the moment the old '
-            "leader was gone to the first acknowledged purchase after a new leader took over (≥: no purchase "
+            "leader was gone (the fault that struck it, or when the probes saw it go) to the first acknowledged purchase after a new leader took over (≥: no purchase "
             "succeeded before the load stopped).</p>"
             + table(["leader", "gone at", "new leader at", "election", "first purchase at", "failover"], cells)
             + "</section>")

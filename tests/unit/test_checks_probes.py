@@ -37,6 +37,34 @@ def test_failover_has_two_parts(tmp_path: Path) -> None:
     assert [b["passed"] for b in result["budgets"]] == [True, False]
 
 
+def test_a_frozen_leader_is_gone_from_the_fault_not_from_when_the_cluster_noticed(tmp_path: Path) -> None:
+    """Frozen at 30: the cluster still names pg1 leader until its lock expires (probes see it gone at 38);
+    pg2 leads from 40, purchases work again at 41. The buyers lost the leader at 30, not at 38."""
+    run = Run(tmp_path / "run")
+    run.stream(every=0.1, outcome=lambda t: "fail" if 30 <= t < 41 else "ok")
+    run.fault("freeze-leader", 30.0, 50.0)
+    for k in range(120):
+        t = k * 0.5
+        if t < 38:
+            run.probe(t, "pg1")
+        elif t < 40:
+            run.probe(t, None, pg1={"container": "paused", "role": "unknown", "lb": "DOWN"})
+        else:
+            run.probe(t, "pg2", pg1={"container": "paused", "role": "unknown", "lb": "DOWN"})
+    result = run.judge(Budget("failover_s", max=10))
+    (f,) = result["availability"]["failovers"]
+    assert (f["gone_s"], f["seen_gone_s"], f["fault_id"]) == (30.0, 38.0, "freeze-leader")
+    assert (f["election_s"], f["failover_s"]) == (10.0, pytest.approx(11.01))
+    assert result["budgets"][0]["passed"] is False
+
+
+def test_a_fault_on_another_node_does_not_move_the_failover(tmp_path: Path) -> None:
+    run = kill_run(tmp_path)
+    run.fault("kill-replica", 20.0, 25.0, target={"service": "pg3", "container": "drills-x-pg3", "role": "replica"})
+    (f,) = run.judge(Budget("failover_s", max=10))["availability"]["failovers"]
+    assert (f["gone_s"], f["fault_id"]) == (30.0, "kill-leader")
+
+
 def test_no_new_leader_is_censored(tmp_path: Path) -> None:
     result = kill_run(tmp_path, elected_at=None).judge(Budget("failover_s", max=10), Budget("failover_s", max=60))
     (f,) = result["availability"]["failovers"]

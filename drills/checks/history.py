@@ -23,7 +23,7 @@ from operator import itemgetter, sub
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from drills.checks.jsonl import DECODE_ERRORS, Problems, loads
+from drills.jsonl import DECODE_ERRORS, Problems, loads
 
 OUTCOMES = ("ok", "fail", "info")
 PURCHASE, ROTATE = "purchase", "rotate_password"

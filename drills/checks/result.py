@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from drills.checks import jsonl, probes as probe_checks
+from drills import jsonl
+from drills.checks import probes as probe_checks
 from drills.checks.audit import run_audit
 from drills.checks.availability import PHASE_NAMES, Availability
 from drills.checks.budgets import Measurements, evaluate

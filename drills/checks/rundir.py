@@ -11,7 +11,7 @@ from pathlib import Path
 
 from drills.checks.finalstate import FILE_NAME, FinalState
 from drills.checks.history import History, history_files, load_history
-from drills.checks.jsonl import Problems, read_json, read_jsonl
+from drills.jsonl import Problems, read_json, read_jsonl
 from drills.checks.window import RunWindow, build_window, run_events
 from drills.scenario.model import Phases
 

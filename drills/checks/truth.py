@@ -24,7 +24,7 @@ import requests
 
 from drills.checks.finalstate import FinalState, write_final_state
 from drills.checks.history import R_INVOKE, R_VERSION, History, history_files, load_history
-from drills.checks.jsonl import Problems, read_json
+from drills.jsonl import Problems, read_json
 from drills.platform.ticketing import TicketingClient
 
 SAMPLE_USERS = 200

@@ -1,13 +1,12 @@
-"""Reading the append-only .jsonl files of a run directory, tolerating a crash mid-write.
-
-docs/run-directory.md: a reader must skip a truncated last line and say so, never fail.
-"""
+"""The load's view of its own .jsonl files: records, and whether the writer was cut off (drills/jsonl.py
+reads; a line without its newline counts as cut off even when it parses)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from drills.jsonl import Problems, iter_jsonl
 
 
 @dataclass
@@ -19,28 +18,9 @@ class JsonlRead:
 
 def read_jsonl(path: Path) -> JsonlRead:
     """Every complete JSON object line of `path` (missing file = no records)."""
-    out = JsonlRead()
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        return out
-    lines = data.split(b"\n")
-    last_complete = data.endswith(b"\n")
-    for i, raw in enumerate(lines):
-        if not raw.strip():
-            continue
-        is_last = i == len(lines) - 1
-        try:
-            rec = json.loads(raw)
-        except ValueError:
-            if is_last and not last_complete:
-                out.truncated = True
-            else:
-                out.bad_lines += 1
-            continue
-        if is_last and not last_complete:
-            out.truncated = True  # parsed, but unterminated: the writer died before the newline
-            continue
-        if isinstance(rec, dict):
-            out.records.append(rec)
-    return out
+    path = Path(path)
+    if not path.is_file():
+        return JsonlRead()
+    problems = Problems()
+    records = list(iter_jsonl(path, problems, complete_lines_only=True))
+    return JsonlRead(records, path.name in problems.truncated, len(problems.bad_lines.get(path.name, [])))

@@ -6,12 +6,15 @@ what it could not (missing file, truncated last line, bad line) instead of raisi
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from drills.jsonl import Problems, iter_jsonl
 
 # What the report needs from each history line; the rest is dropped so a long run's history stays small in memory.
 HISTORY_KEYS = ("op", "outcome", "invoke", "complete", "status", "error", "worker")
@@ -40,34 +43,28 @@ class RunDir:
 
 def read_jsonl(path: Path, keys: tuple[str, ...] | None = None) -> tuple[list[dict], list[str]]:
     """Rows of a JSON-lines file (only `keys` of each, when given) and notes on skipped lines; a truncated
-    last line is expected after a crash."""
-    rows: list[dict] = []
-    notes: list[str] = []
+    last line is expected after a crash (drills/jsonl.py reads)."""
+    problems = Problems()
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        rows = [{k: row.get(k) for k in keys} if keys else row for row in iter_jsonl(path, problems)]
     except OSError as exc:
-        return rows, [f"{path.name}: cannot be read ({exc.strerror or exc})"]
-    lines = text.split("\n")
-    last_index = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    bad: list[int] = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            row = None
-        if not isinstance(row, dict):
-            if i == last_index:
-                notes.append(f"{path.name}: last line truncated (line {i + 1}, skipped)")
-            else:
-                bad.append(i + 1)
-            continue
-        rows.append({k: row.get(k) for k in keys} if keys else row)
+        return [], [f"{path.name}: cannot be read ({exc.strerror or exc})"]
+    notes = []
+    last = problems.truncated.get(path.name)
+    bad = problems.bad_lines.get(path.name, [])
+    if last is None and bad and _is_last_line(path, bad[-1]):
+        last, bad = bad[-1], bad[:-1]  # garbage as the very last line: what a crash leaves, too
+    if last is not None:
+        notes.append(f"{path.name}: last line truncated (line {last}, skipped)")
     if bad:
         shown = ", ".join(str(n) for n in bad[:5]) + (" …" if len(bad) > 5 else "")
         notes.append(f"{path.name}: {len(bad)} unreadable line(s) skipped (line {shown})")
     return rows, notes
+
+
+def _is_last_line(path: Path, lineno: int) -> bool:
+    with path.open("rb") as f:
+        return all(not raw.strip() for raw in itertools.islice(f, lineno, None))
 
 
 def read_json(path: Path) -> tuple[dict | None, str | None]:

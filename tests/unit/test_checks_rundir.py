@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from drills.checks import history as history_module
-from drills.checks import jsonl
+from drills import jsonl
 from drills.checks.rundir import read_run
 from drills.scenario.model import Budget
 from drills.checks import judge

@@ -11,7 +11,7 @@ import requests
 from drills.checks import truth
 from drills.checks.finalstate import FinalState
 from drills.checks.history import history_files, load_history
-from drills.checks.jsonl import Problems
+from drills.jsonl import Problems
 from drills.platform.ticketing import Response
 from drills.scenario.model import Budget
 from tests.unit.test_checks_builder import Run, at

@@ -26,6 +26,7 @@ class FaultContext:
     # restore_cluster's before_fault recovers to this moment.
     marks: dict[str, float] = field(default_factory=dict)
     xids: dict[str, int] = field(default_factory=dict)   # operator_error: its transaction id (exact PITR target)
+    sidecars: Any = None     # a SidecarPool: network faults exec iptables in pre-started sidecars
 
     @property
     def stack_name(self) -> str | None:

@@ -51,8 +51,9 @@ class Ledger:
             self._write()
 
     def pending(self) -> dict[str, dict[str, Any]]:
+        """Pending entries in heal order (see `heal_order`)."""
         with self._lock:
-            return json.loads(json.dumps(self._pending))
+            return heal_order(json.loads(json.dumps(self._pending)))
 
     def close(self) -> None:
         """Nothing left to heal: drop the registry copy (state.json stays, empty, as a record)."""
@@ -68,6 +69,14 @@ class Ledger:
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(doc, indent=1))
             os.replace(tmp, path)
+
+
+SIDECARS_KEY = "sidecars"  # the pre-started network-fault sidecars (drills/faults/sidecars.py)
+
+
+def heal_order(pending: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Faults first, the sidecars they are healed through last (removing those first would strand rules)."""
+    return dict(sorted(pending.items(), key=lambda kv: kv[0] == SIDECARS_KEY))
 
 
 def heal_entry(entry: dict[str, Any], client: docker.DockerClient | None) -> tuple[list[str], list[str]]:
@@ -102,7 +111,7 @@ def heal_leftovers(client: docker.DockerClient | None, log: Callable[[str], None
         except (OSError, ValueError) as exc:
             errors.append(f"{path}: unreadable ({exc})")
             continue
-        pending = doc.get("pending", {})
+        pending = heal_order(doc.get("pending", {}))
         for key, entry in pending.items():
             done, errs = heal_entry(entry, client)
             for d in done:

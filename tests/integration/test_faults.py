@@ -168,3 +168,45 @@ def test_partition_leader_versus_the_rest_cuts_both_sides(ctx, stack, docker_cli
     assert heal_all(ctx) == []
     assert docker_client.containers.list(all=True, filters={"label": "drills.kind=netfault"}) == []
     wait_healthy(stack, timeout=120)
+
+
+def _netns(container) -> str:
+    """The network namespace a container's processes live in (same inode = same namespace)."""
+    return container.exec_run(["readlink", "/proc/self/ns/net"])[1].decode().strip()
+
+
+def test_pre_started_sidecar_follows_a_restarted_target_and_heals_through_it(ctx, stack, docker_client):
+    from drills.faults.sidecars import SidecarPool
+
+    pool = SidecarPool(docker_client, ctx.run_id, ctx.ledger)
+    ctx.sidecars = pool
+    try:
+        replica = next(n for n in ctx.view.nodes.values() if n.service == "api3")
+        assert pool.warm([replica]) == 1
+        warm = docker_client.containers.list(filters={"label": "drills.kind=netfault"})
+        assert len(warm) == 1 and _netns(warm[0]) == _netns(docker_client.containers.get(replica.container_id))
+        docker_client.containers.get(replica.container_id).restart(timeout=5)  # a new namespace
+        wait_healthy(stack, timeout=60)
+        t0 = time.monotonic()
+        registry.inject(ctx, Fault(id="iso", type="isolate", target=Target(service="api3")), "iso-0")
+        print(f"isolate through the pool after a restart (fresh sidecar): {time.monotonic() - t0:.3f}s")
+        sidecars = docker_client.containers.list(filters={"label": "drills.kind=netfault"})
+        target = docker_client.containers.get(replica.container_id)
+        assert len(sidecars) == 1 and sidecars[0].id != warm[0].id  # the stale one was replaced
+        assert _netns(sidecars[0]) == _netns(target)
+        assert " DR" in sidecars[0].exec_run(["iptables", "-S"])[1].decode()
+        t0 = time.monotonic()
+        registry.inject(ctx, Fault(id="iso2", type="packet_loss", target=Target(service="api3"),
+                                   params={"percent": 10}), "iso2-0")
+        print(f"second inject through the warm sidecar: {time.monotonic() - t0:.3f}s")
+        assert [s.id for s in docker_client.containers.list(filters={"label": "drills.kind=netfault"})] == \
+            [sidecars[0].id]
+        for key in ("iso-0", "iso2-0"):
+            assert heal_entry(ctx.ledger.pending()[key], ctx.client)[1] == []
+            ctx.ledger.resolve(key)
+        assert " DR" not in sidecars[0].exec_run(["iptables", "-S"])[1].decode()
+    finally:
+        pool.close()
+    assert docker_client.containers.list(all=True, filters={"label": "drills.kind=netfault"}) == []
+    assert "sidecars" not in ctx.ledger.pending()
+    wait_healthy(stack, timeout=60)

@@ -182,3 +182,10 @@ def test_a_heal_that_waited_for_a_restore_does_not_restore_again(monkeypatch):
     t.join()
     assert out == "a restore finished meanwhile: nothing to restore"
     assert restore.restored_since("s9", 0) and not restore.restored_since("other", 0)
+
+
+def test_sidecars_are_healed_after_the_faults_that_need_them():
+    from drills.faults.ledger import heal_order
+
+    pending = {"sidecars": {"heal": []}, "iso-0": {"heal": []}, "lat-0": {"heal": []}}
+    assert list(heal_order(pending)) == ["iso-0", "lat-0", "sidecars"]

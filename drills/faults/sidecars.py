@@ -1,0 +1,109 @@
+"""Network-fault sidecars started before they are needed.
+
+Starting a container costs ~250 ms, which made iptables faults land that late (p99 329 ms against < 100 ms
+for the other families). The pool starts one sleeping sidecar (drills/tools, NET_ADMIN) in each node's
+network namespace before the load starts; an inject then only execs iptables in it. A sidecar belongs to
+the namespace of the target *as it was started*: when the target has been restarted since (a kill healed
+by a start), the sidecar sits in a dead namespace, so `take` notices (the target's StartedAt changed) and
+starts a fresh one. Pooled sidecars stay until the end of the run (heals use them to delete the rules); they
+are in the ledger (entry `sidecars`) and carry the run's label, so `drill clean --heal-only` and `drill
+clean` remove them after a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+import docker
+from docker.errors import APIError, NotFound
+
+from drills.faults.heal import HealAction
+from drills.faults.ledger import SIDECARS_KEY, Ledger
+from drills.faults.targets import Node
+from drills.platform import labels
+from drills.platform.images import image_tag
+
+
+@dataclass
+class _Entry:
+    sidecar: object          # docker Container
+    target_started_at: str   # the target's State.StartedAt when the sidecar joined its namespace
+
+
+class SidecarPool:
+    LEDGER_KEY = SIDECARS_KEY
+
+    def __init__(self, client: docker.DockerClient, run_id: str, ledger: Ledger,
+                 log: Callable[[str], None] = lambda _m: None):
+        self.client = client
+        self.run_id = run_id
+        self.ledger = ledger
+        self.log = log
+        self._entries: dict[str, _Entry] = {}   # target container id -> sidecar
+        self._lock = threading.Lock()
+
+    def warm(self, nodes: list[Node]) -> int:
+        """Start a sidecar for every running node, in parallel; returns how many are ready."""
+        self.ledger.register(self.LEDGER_KEY, self.LEDGER_KEY, "netfault-sidecars", [])
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            done = list(pool.map(self._warm_one, nodes))
+        return sum(done)
+
+    def _warm_one(self, node: Node) -> bool:
+        try:
+            target = self.client.containers.get(node.container_id)
+            if target.status == "running":
+                self._start(node, target)
+                return True
+        except (APIError, NotFound) as exc:
+            self.log(f"no pre-started sidecar for {node.service}: {getattr(exc, 'explanation', None) or exc}")
+        return False
+
+    def take(self, node: Node, target) -> object:
+        """A running sidecar in `target`'s current namespace (`target` freshly read from Docker)."""
+        started_at = (target.attrs.get("State") or {}).get("StartedAt", "")
+        with self._lock:
+            entry = self._entries.get(node.container_id)
+        if entry is not None and entry.target_started_at == started_at:
+            try:
+                entry.sidecar.reload()
+                if entry.sidecar.status == "running":
+                    return entry.sidecar
+            except NotFound:
+                pass
+        if entry is not None:
+            self._remove(entry.sidecar)
+        return self._start(node, target)
+
+    def _start(self, node: Node, target) -> object:
+        tag = hashlib.sha1(f"{self.run_id}:{node.container_id}:{target.attrs['State'].get('StartedAt')}"
+                           .encode()).hexdigest()[:8]
+        sidecar = self.client.containers.run(
+            image_tag("tools"), detach=True, name=f"drills-nf-{tag}-{node.service}"[:63],
+            network_mode=f"container:{node.container_id}", cap_add=["NET_ADMIN"],
+            labels={labels.RUN: self.run_id, labels.KIND: "netfault", "drills.target": node.container_name},
+        )
+        with self._lock:
+            self._entries[node.container_id] = _Entry(sidecar, (target.attrs.get("State") or {}).get("StartedAt", ""))
+        self.ledger.extend(self.LEDGER_KEY, [HealAction("remove_container", container=sidecar.id, name=sidecar.name)])
+        return sidecar
+
+    def close(self) -> None:
+        """Remove every pooled sidecar (after the heals: they delete the rules through them)."""
+        with self._lock:
+            entries, self._entries = list(self._entries.values()), {}
+        if entries:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(lambda e: self._remove(e.sidecar), entries))
+        self.ledger.resolve(self.LEDGER_KEY)
+
+    @staticmethod
+    def _remove(sidecar) -> None:
+        try:
+            sidecar.remove(force=True)
+        except (APIError, NotFound):
+            pass

@@ -21,10 +21,7 @@ STACK = "bench-backup"
 
 
 def psql(stack: Stack, sql: str) -> str:
-    _, node = backups.leader(stack)
-    code, out = node.exec_run(["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "ticketing",
-                               "-v", "ON_ERROR_STOP=1", "-tAXc", sql], user="postgres")
-    text = out.decode(errors="replace").strip()
+    code, text = backups.psql(backups.leader(stack)[1], sql, db="ticketing")
     if code != 0:
         raise RuntimeError(f"psql failed: {text[-400:]}")
     return text

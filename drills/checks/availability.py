@@ -228,18 +228,8 @@ class Availability:
 
     def first_success_after(self, op: str, t: float) -> float | None:
         """Completion (epoch) of the first acknowledged `op` invoked at or after `t`."""
-        best: float | None = None
-        for part in self.parts(op):
-            att = part["ok"]
-            c, lat = att.complete, att.latency_ms
-            maxlat = max(lat) / 1000.0 if lat else 0.0
-            j, limit = bisect_left(c, t), bisect_right(c, t + maxlat)
-            while j < len(c):
-                if j >= limit or c[j] - lat[j] / 1000.0 >= t - 1e-6:
-                    best = c[j] if best is None or c[j] < best else best
-                    break
-                j += 1
-        return best
+        found = [f for part in self.parts(op) if (f := part["ok"].first_invoked_from(t)) is not None]
+        return min(found) if found else None
 
     def recovery(self, op: str) -> list[dict]:
         """Per injection that took effect: first success and stable recovery, from injection and heal."""

@@ -17,6 +17,7 @@ A `ref` is a file index and byte offset, so the few lines quoted as samples are 
 from __future__ import annotations
 
 import gc
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from itertools import filterfalse
 from operator import itemgetter, sub
@@ -44,6 +45,21 @@ class Attempts:
 
     def __len__(self) -> int:
         return len(self.complete)
+
+    def first_invoked_from(self, t: float, not_before: float | None = None) -> float | None:
+        """Completion (epoch) of the first attempt invoked at or after `t` (and completing at or after
+        `not_before`). Sorted by completion, so only attempts completing within the longest latency after
+        `t` can have been invoked before it: past those, the first one is the answer."""
+        c, lat = self.complete, self.latency_ms
+        if not c:
+            return None
+        j = bisect_left(c, t if not_before is None else max(t, not_before))
+        limit = bisect_right(c, t + max(lat) / 1000.0)
+        while j < len(c):
+            if j >= limit or c[j] - lat[j] / 1000.0 >= t - 1e-6:
+                return c[j]
+            j += 1
+        return None
 
 
 @dataclass

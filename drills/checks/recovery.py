@@ -169,18 +169,6 @@ def _invoke(att: Attempts, j: int) -> float:
     return att.complete[j] - att.latency_ms[j] / 1000.0
 
 
-def first_ack_after(att: Attempts, t: float, not_before: float | None = None) -> float | None:
-    """Completion of the first acknowledged operation invoked at or after `t` (and completing at or after
-    `not_before`)."""
-    c = att.complete
-    j = bisect_left(c, t if not_before is None else max(t, not_before))
-    while j < len(c):
-        if _invoke(att, j) >= t - EPS:
-            return c[j]
-        j += 1
-    return None
-
-
 def invoked_before(att: Attempts, t: float) -> tuple[int, float | None]:
     """(how many acknowledged operations were invoked before `t`, the latest completion among them)."""
     c = att.complete
@@ -262,7 +250,7 @@ class Recovery:
             if later_failure:
                 f = later_failure[-1]
                 return self._never(first, f"{f.label} failed after removing the restored cluster: {f.error}", f)
-            end = first_ack_after(acked, since)
+            end = acked.first_invoked_from(since)
             how = (f"to the first acknowledged purchase invoked after {restore.label} removed the old cluster "
                    f"(at {w.offset(since)} s{', approximately: its heal line' if restore.approximate else ''})")
         elif after:
@@ -270,7 +258,7 @@ class Recovery:
             return self._never(first, f"{failed.label} failed: {failed.error}", failed)
         else:
             stable = self.av.stable_after("purchase", last.t)
-            end = None if stable is None else first_ack_after(acked, last.t, not_before=stable)
+            end = None if stable is None else acked.first_invoked_from(last.t, not_before=stable)
             how = "to the first acknowledged purchase that starts a stable period (no restore ran)"
         if end is None:
             return self._never(first, "no purchase was acknowledged again before the load stopped", restore)

@@ -67,14 +67,11 @@ def _operator_error(ctx: FaultContext, stack: Stack, key: str, fault: Fault) -> 
     # One session, one transaction: the database's own clock before it and the transaction id, so a
     # point-in-time restore can stop exactly before this commit (recovery_target_xid, exclusive). A time
     # target alone would also drop purchases that committed while the statement waited for its lock.
-    sql = ["SET lock_timeout = '20s'", "BEGIN", "SELECT 'clock=' || extract(epoch FROM clock_timestamp())",
-           "SELECT 'xid=' || txid_current()", statement, "COMMIT"]
-    cmd = ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "ticketing", "-v", "ON_ERROR_STOP=1",
-           "-tAX"] + [arg for q in sql for arg in ("-c", q)]
     registered_at = time.time()
     ctx.ledger.register(key, fault.id, fault.type, _heal(stack, ctx, before=registered_at))
-    code, out = node.exec_run(cmd, user="postgres")
-    text = out.decode(errors="replace").strip()
+    code, text = backups.psql(node, "SET lock_timeout = '20s'", "BEGIN",
+                              "SELECT 'clock=' || extract(epoch FROM clock_timestamp())",
+                              "SELECT 'xid=' || txid_current()", statement, "COMMIT", db="ticketing")
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if code != 0:
         ctx.ledger.resolve(key)  # nothing happened: nothing to heal
@@ -88,8 +85,7 @@ def _operator_error(ctx: FaultContext, stack: Stack, key: str, fault: Fault) -> 
     ctx.ledger.register(key, fault.id, fault.type, _heal(stack, ctx, before=before, xid=xid))
     return Injection(detail=f"{statement} on {service} (the leader), committed",
                      data={"disaster": True, "at": before, "statement": statement, "db_time_before": before,
-                           "xid": xid,
-                           "node": service})
+                           "xid": xid, "node": service})
 
 
 def _lose_backup(ctx: FaultContext, stack: Stack, key: str, fault: Fault) -> Injection:
@@ -101,7 +97,6 @@ def _lose_backup(ctx: FaultContext, stack: Stack, key: str, fault: Fault) -> Inj
     node = next(iter(nodes.values()))
     ctx.ledger.register(key, fault.id, fault.type, [HealAction("take_backup", stack=stack.name,
                                                                name="backup repository")])
-    ctx.marks[fault.id] = time.time()
     if which == "all":
         lost = [s.label for s in sets]
         paths = [f"{BACKUP_REPO_PATH}/backup/{STANZA}", f"{BACKUP_REPO_PATH}/archive/{STANZA}"]

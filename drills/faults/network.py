@@ -14,9 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from drills.faults.context import FaultContext, Injection
 from drills.faults.heal import HealAction
+from drills.faults.sidecars import start_sidecar
 from drills.faults.targets import Node, TargetError, candidates
-from drills.platform import labels
-from drills.platform.images import image_tag
 from drills.scenario.model import Fault, Target
 
 
@@ -105,19 +104,13 @@ def _apply(ctx: FaultContext, fault: Fault, key: str, node: Node, drop_in: list[
         raise TargetError(f"{node.service} is {c.status}: cannot enter its network namespace")
     tag = hashlib.sha1(f"{ctx.run_id}:{key}:{node.service}".encode()).hexdigest()[:8]
     chain_in, chain_out = f"DR{tag}I", f"DR{tag}O"
-    heal = HealAction("iptables_remove", container=node.container_id, name=node.service,
-                      chains=[chain_in, chain_out])
     if ctx.sidecars is not None:  # pre-started: the pool removes it at the end of the run
-        sidecar = ctx.sidecars.take(node, c)
-        ctx.ledger.extend(key, [HealAction(**{**heal.__dict__, "sidecar": sidecar.id})])
+        sidecar, heals = ctx.sidecars.take(node, c), []
     else:
-        sidecar = ctx.client.containers.run(
-            image_tag("tools"), detach=True, name=f"drills-nf-{tag}-{node.service}"[:63],
-            network_mode=f"container:{node.container_id}", cap_add=["NET_ADMIN"],
-            labels={labels.RUN: ctx.run_id, labels.KIND: "netfault", "drills.target": node.container_name},
-        )
-        ctx.ledger.extend(key, [HealAction("remove_container", container=sidecar.id, name=sidecar.name),
-                                HealAction(**{**heal.__dict__, "sidecar": sidecar.id})])
+        sidecar = start_sidecar(ctx.client, ctx.run_id, node, tag)
+        heals = [HealAction("remove_container", container=sidecar.id, name=sidecar.name)]
+    ctx.ledger.extend(key, heals + [HealAction("iptables_remove", container=node.container_id, name=node.service,
+                                               chains=[chain_in, chain_out], sidecar=sidecar.id)])
     code, out = sidecar.exec_run(["sh", "-ec", _restore_script(chain_in, chain_out, drop_in, drop_out, probability)])
     if code != 0:
         raise RuntimeError(f"iptables in {node.service} failed: {out.decode(errors='replace').strip()[-300:]}")

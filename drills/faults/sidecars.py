@@ -28,6 +28,19 @@ from drills.platform import labels
 from drills.platform.images import image_tag
 
 
+def start_sidecar(client: docker.DockerClient, run_id: str, node: Node, tag: str):
+    """A sleeping drills/tools container with NET_ADMIN in `node`'s network namespace, labelled for cleanup."""
+    return client.containers.run(
+        image_tag("tools"), detach=True, name=f"drills-nf-{tag}-{node.service}"[:63],
+        network_mode=f"container:{node.container_id}", cap_add=["NET_ADMIN"],
+        labels={labels.RUN: run_id, labels.KIND: "netfault", "drills.target": node.container_name},
+    )
+
+
+def _started_at(container) -> str:
+    return (container.attrs.get("State") or {}).get("StartedAt", "")
+
+
 @dataclass
 class _Entry:
     sidecar: object          # docker Container
@@ -65,7 +78,7 @@ class SidecarPool:
 
     def take(self, node: Node, target) -> object:
         """A running sidecar in `target`'s current namespace (`target` freshly read from Docker)."""
-        started_at = (target.attrs.get("State") or {}).get("StartedAt", "")
+        started_at = _started_at(target)
         with self._lock:
             entry = self._entries.get(node.container_id)
         if entry is not None and entry.target_started_at == started_at:
@@ -80,15 +93,11 @@ class SidecarPool:
         return self._start(node, target)
 
     def _start(self, node: Node, target) -> object:
-        tag = hashlib.sha1(f"{self.run_id}:{node.container_id}:{target.attrs['State'].get('StartedAt')}"
-                           .encode()).hexdigest()[:8]
-        sidecar = self.client.containers.run(
-            image_tag("tools"), detach=True, name=f"drills-nf-{tag}-{node.service}"[:63],
-            network_mode=f"container:{node.container_id}", cap_add=["NET_ADMIN"],
-            labels={labels.RUN: self.run_id, labels.KIND: "netfault", "drills.target": node.container_name},
-        )
+        started_at = _started_at(target)
+        tag = hashlib.sha1(f"{self.run_id}:{node.container_id}:{started_at}".encode()).hexdigest()[:8]
+        sidecar = start_sidecar(self.client, self.run_id, node, tag)
         with self._lock:
-            self._entries[node.container_id] = _Entry(sidecar, (target.attrs.get("State") or {}).get("StartedAt", ""))
+            self._entries[node.container_id] = _Entry(sidecar, started_at)
         self.ledger.extend(self.LEDGER_KEY, [HealAction("remove_container", container=sidecar.id, name=sidecar.name)])
         return sidecar
 

@@ -8,7 +8,6 @@ the volume, so the catalogue can still be read before a restore.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -83,12 +82,7 @@ def remove_db_node(client, container) -> tuple[dict[str, int], list[str]]:
 def leader(stack: "Stack") -> tuple[str, object]:
     """(service, container) of the Patroni leader, asked through the running nodes' REST APIs."""
     nodes = pg_containers(stack)
-    urls = []
-    for c in nodes.values():
-        bound = ((c.attrs.get("NetworkSettings") or {}).get("Ports") or {}).get("8008/tcp")
-        if bound:
-            urls.append(f"http://127.0.0.1:{bound[0]['HostPort']}")
-    members = patroni.cluster_from_any(urls) or []
+    members = patroni.cluster_from_any(list(stack.patroni_urls(nodes).values())) or []
     found = patroni.leaders(members)
     if len(found) != 1 or found[0] not in nodes:
         raise BackupError(f"no single running Patroni leader to back up from (leaders: {found or 'none'})")
@@ -104,6 +98,14 @@ def pgbackrest(container, *args: str, timeout: float | None = None) -> tuple[int
         code, out = container.exec_run(cmd, user="postgres")
     except APIError as exc:
         return 125, str(getattr(exc, "explanation", None) or exc)
+    return code, out.decode(errors="replace").strip()
+
+
+def psql(node, *statements: str, db: str = "postgres") -> tuple[int, str]:
+    """Run SQL statements in one psql session on a node, as the superuser over the local socket; stops at
+    the first error. Returns (exit code, unaligned tuples-only output)."""
+    cmd = ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-tAX"]
+    code, out = node.exec_run(cmd + [arg for sql in statements for arg in ("-c", sql)], user="postgres")
     return code, out.decode(errors="replace").strip()
 
 
@@ -175,16 +177,6 @@ def repo_tool(stack: "Stack", cmd: list[str], timeout: float = 120) -> tuple[int
         return code, out
     finally:
         container.remove(force=True)
-
-
-def wait_for(predicate, timeout: float, poll: float = 0.5):
-    """Poll predicate() until it returns something truthy or the timeout passes (then None)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(poll)
 
 
 def _last(text: str, limit: int = 400) -> str:

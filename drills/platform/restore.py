@@ -178,12 +178,12 @@ def _flush_wal(stack: "Stack", timeout: float = 15.0) -> str | None:
         _, node = backups.leader(stack)
     except BackupError:
         return None
-    code, segment = _psql(node, "select pg_walfile_name(pg_switch_wal())")
+    code, segment = backups.psql(node, "select pg_walfile_name(pg_switch_wal())")
     if code != 0 or not segment:
         return None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        code, archived = _psql(node, "select coalesce(last_archived_wal, '') from pg_stat_archiver")
+        code, archived = backups.psql(node, "select coalesce(last_archived_wal, '') from pg_stat_archiver")
         if code == 0 and archived[8:] >= segment[8:]:  # compare log/segment numbers, ignore the timeline
             return segment
         time.sleep(0.3)
@@ -211,19 +211,13 @@ def _clear_dcs(stack: "Stack") -> None:
     raise BackupError("cannot clear Patroni's state in etcd: " + ("; ".join(errors) or "no etcd node running"))
 
 
-def _psql(node, sql: str) -> tuple[int, str]:
-    code, out = node.exec_run(["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres",
-                               "-tAXc", sql], user="postgres")
-    return code, out.decode(errors="replace").strip()
-
-
 def writable(node) -> bool:
-    code, out = _psql(node, "select pg_is_in_recovery()")
+    code, out = backups.psql(node, "select pg_is_in_recovery()")
     return code == 0 and out == "f"
 
 
 def _read_report(node) -> dict:
-    code, out = node.exec_run(["cat", "/var/lib/postgresql/data/drills-restore.json"], user="postgres")
+    code, out = node.exec_run(["cat", f"{backups.PG_DATA_MOUNT}/drills-restore.json"], user="postgres")
     try:
         return json.loads(out.decode(errors="replace")) if code == 0 else {}
     except ValueError:
@@ -243,10 +237,8 @@ def _recovered_to(node) -> float | None:
     found = _LAST_TX.findall(text)
     if not found:
         return None
-    stamp = found[-1]
     try:
-        return dt.datetime.strptime(stamp + "00", "%Y-%m-%d %H:%M:%S.%f%z").timestamp() if "." in stamp else \
-            dt.datetime.strptime(stamp + "00", "%Y-%m-%d %H:%M:%S%z").timestamp()
+        return dt.datetime.fromisoformat(found[-1]).timestamp()
     except ValueError:
         return None
 

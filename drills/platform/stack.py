@@ -100,6 +100,10 @@ class Stack:
         raw = (net.attrs.get("Labels") or {}).get(OPTIONS_LABEL) if net else None
         return StackOptions(**json.loads(raw)) if raw else StackOptions(name=self.name)
 
+    def patroni_urls(self, containers: dict | None = None) -> dict[str, str]:
+        """service -> Patroni REST URL of each database node (of `containers`, default all), as published."""
+        return _endpoints(self.containers() if containers is None else containers)["patroni"]
+
     def run_id(self) -> str:
         net = self.network()
         return (net.attrs.get("Labels") or {}).get(labels.RUN, "") if net else ""

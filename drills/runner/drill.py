@@ -24,7 +24,7 @@ from drills.faults.context import FaultContext
 from drills.faults.ledger import SIDECARS_KEY, Ledger, heal_entry
 from drills.faults.sidecars import SidecarPool
 from drills.faults.targets import StackView
-from drills.platform import engine, labels
+from drills.platform import backups, engine, labels
 from drills.platform.images import STACK_IMAGES, image_tag
 from drills.platform.stack import Stack
 from drills.platform.stack_spec import StackOptions
@@ -34,6 +34,7 @@ from drills.runner.abort import AbortWatch
 from drills.runner.jsonl import EventLog, JsonlWriter
 from drills.runner.rundir import new_run_dir, update_meta, write_meta
 from drills.runner.schedule import FaultScheduler
+from drills.scenario.fault_types import kind_of
 from drills.scenario.model import Scenario
 
 Log = Callable[[str], None]
@@ -295,16 +296,16 @@ class DrillRun:
             self.events.emit("run", name="stack_not_recovered", reason=unrestored)
             self.log(f"the database was not restored: {unrestored}")
             return
+        disaster = self._had_disaster()
         try:
             if self.stack is not None:
-                self.stack.wait_healthy(timeout=90.0 if self._had_disaster() else RECOVERY_TIMEOUT_S,
-                                       log=lambda _m: None)
+                self.stack.wait_healthy(timeout=90.0 if disaster else RECOVERY_TIMEOUT_S, log=lambda _m: None)
             else:
                 _wait_ready(self.endpoints["api"], RECOVERY_TIMEOUT_S)
             recovered = True
             self.events.emit("run", name="stack_recovered")
         except Exception as exc:
-            if self._had_disaster():
+            if disaster:
                 # Losing the database for good is what a disaster drill can find (no usable backup, a failed
                 # restore): a result for the budgets, not a failure of the harness.
                 self.events.emit("run", name="stack_not_recovered", reason=str(exc))
@@ -327,9 +328,7 @@ class DrillRun:
         """Pre-start the network-fault sidecars when the scenario has network faults (inject in ~0.1 s
         instead of ~0.3 s: no container start on the fault's clock). Only in the reference stack: the user's
         own containers get a sidecar when a fault needs one, not before."""
-        from drills.faults import registry
-
-        if self.stack is None or not any(registry.family(f.type) == "network" for f in self.scenario.faults):
+        if self.stack is None or not any(kind_of(f.type) == "network" for f in self.scenario.faults):
             return None
         self.sidecars = SidecarPool(self.client, self.run_id, self.ledger, log=self.log)
         t0 = time.monotonic()
@@ -354,8 +353,6 @@ class DrillRun:
         return f"{entry.get('fault_id')} ({entry.get('type')}) is still unhealed: its restore failed"
 
     def _had_disaster(self) -> bool:
-        from drills.scenario.fault_types import kind_of
-
         records = self.scheduler.records if self.scheduler else []
         return any(kind_of(r.get("type", "")) == "disaster" and r.get("phase") == "inject" for r in records)
 
@@ -364,8 +361,6 @@ class DrillRun:
         ref = self.scenario.stack.reference
         if self.stack is None or ref is None or not ref.backups:
             return
-        from drills.platform import backups
-
         doc: dict = {"stanza": "drills", "catalogue": [], "error": None}
         try:
             doc["catalogue"] = [s.to_dict() for s in backups.catalogue(self.stack)]

@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -45,6 +47,22 @@ def wait_for_injects(out: Path, proc: subprocess.Popen, timeout: float = 240) ->
     raise AssertionError("faults were not injected in time")
 
 
+@contextmanager
+def drill_with_faults_on(out: Path, state_dir: Path) -> Iterator[tuple[subprocess.Popen, Stack]]:
+    """A drill whose faults are all injected; killed and its stack removed afterwards, whatever happened."""
+    proc = start_drill(out, state_dir)
+    stack = None
+    try:
+        wait_for_injects(out, proc)
+        stack = stack_of(out)
+        yield proc, stack
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        if stack is not None:
+            stack.down(log=lambda _m: None)
+
+
 def stack_of(out: Path) -> Stack:
     meta = json.loads((out / "meta.json").read_text())
     return Stack(engine.connect(), meta["stack"]["name"])
@@ -68,11 +86,7 @@ def assert_nothing_left(stack: Stack, run_id_prefix: str = "") -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_mid_fault_heals_everything(tmp_path, sig):
     out = tmp_path / "run"
-    proc = start_drill(out, tmp_path / "state")
-    stack = None
-    try:
-        wait_for_injects(out, proc)
-        stack = stack_of(out)
+    with drill_with_faults_on(out, tmp_path / "state") as (proc, stack):
         t0 = time.monotonic()
         proc.send_signal(sig)
         output, _ = proc.communicate(timeout=300)
@@ -86,20 +100,11 @@ def test_signal_mid_fault_heals_everything(tmp_path, sig):
         assert verify and verify[-1]["ok"], verify
         assert json.loads((out / "result.json").read_text())["verdict"] == "aborted"
         assert (out / "report.html").exists()
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        if stack is not None:
-            stack.down(log=lambda _m: None)
 
 
 def test_sigkill_then_drill_clean_heals_and_removes(tmp_path):
     out, state = tmp_path / "run", tmp_path / "state"
-    proc = start_drill(out, state)
-    stack = None
-    try:
-        wait_for_injects(out, proc)
-        stack = stack_of(out)
+    with drill_with_faults_on(out, state) as (proc, stack):
         os.killpg(proc.pid, signal.SIGKILL)  # the harness and its load generator die at once
         proc.wait(timeout=30)
         assert list((state / "active").glob("*.json")), "the ledger was not kept for drill clean"
@@ -109,11 +114,6 @@ def test_sigkill_then_drill_clean_heals_and_removes(tmp_path):
         assert heal.returncode == 0, heal.stdout + heal.stderr
         assert_nothing_left(stack)
         assert not list((state / "active").glob("*.json"))
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        if stack is not None:
-            stack.down(log=lambda _m: None)
 
 
 def test_abort_condition_stops_heals_and_reports_aborted(tmp_path):

@@ -184,10 +184,18 @@ def _flush_wal(stack: "Stack", timeout: float = 15.0) -> str | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         code, archived = backups.psql(node, "select coalesce(last_archived_wal, '') from pg_stat_archiver")
-        if code == 0 and archived[8:] >= segment[8:]:  # compare log/segment numbers, ignore the timeline
+        if code == 0 and archived_through(archived, segment):
             return segment
         time.sleep(0.3)
     return None
+
+
+def archived_through(last_archived: str, segment: str) -> bool:
+    """Whether the archiver's last file means `segment` is archived: only a plain WAL segment name counts
+    (a backup label file `<start segment>.<offset>.backup` or a `.history` file says nothing about the
+    segment itself); log and segment numbers are compared, the timeline ignored."""
+    plain = len(last_archived) == 24 and all(ch in "0123456789ABCDEF" for ch in last_archived)
+    return plain and last_archived[8:] >= segment[8:]
 
 
 def _remove_db_nodes(stack: "Stack") -> dict[str, dict]:

@@ -189,3 +189,13 @@ def test_sidecars_are_healed_after_the_faults_that_need_them():
 
     pending = {"sidecars": {"heal": []}, "iso-0": {"heal": []}, "lat-0": {"heal": []}}
     assert list(heal_order(pending)) == ["iso-0", "lat-0", "sidecars"]
+
+
+def test_only_a_plain_segment_name_says_a_segment_is_archived():
+    seg = "000000010000000000000005"
+    assert restore.archived_through("000000010000000000000005", seg)
+    assert restore.archived_through("000000020000000000000006", seg)  # a later segment, another timeline
+    assert not restore.archived_through("000000010000000000000004", seg)
+    # the backup label of a backup that started in segment 5: segment 5 itself may not be archived yet
+    assert not restore.archived_through("000000010000000000000005.00000028.backup", seg)
+    assert not restore.archived_through("00000002.history", seg) and not restore.archived_through("", seg)

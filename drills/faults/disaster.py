@@ -69,13 +69,18 @@ def _operator_error(ctx: FaultContext, stack: Stack, key: str, fault: Fault) -> 
     # target alone would also drop purchases that committed while the statement waited for its lock.
     registered_at = time.time()
     ctx.ledger.register(key, fault.id, fault.type, _heal(stack, ctx, before=registered_at))
-    code, text = backups.psql(node, "SET lock_timeout = '20s'", "BEGIN",
-                              "SELECT 'clock=' || extract(epoch FROM clock_timestamp())",
-                              "SELECT 'xid=' || txid_current()", statement, "COMMIT", db="ticketing")
+    # Under purchase load the DDL can be chosen as a deadlock victim; a person at the keyboard would retry.
+    for _attempt in range(3):
+        code, text = backups.psql(node, "SET lock_timeout = '20s'", "BEGIN",
+                                  "SELECT 'clock=' || extract(epoch FROM clock_timestamp())",
+                                  "SELECT 'xid=' || txid_current()", statement, "COMMIT", db="ticketing")
+        if code == 0 or "deadlock detected" not in text:
+            break
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if code != 0:
         ctx.ledger.resolve(key)  # nothing happened: nothing to heal
-        raise RuntimeError(f"{statement} on {service} failed: {lines[-1] if lines else code}")
+        why = next((ln for ln in lines if "ERROR" in ln), lines[-1] if lines else f"exit {code}")
+        raise RuntimeError(f"{statement} on {service} failed: {why}")
     found = dict(ln.split("=", 1) for ln in lines if ln.startswith(("clock=", "xid=")))
     before = float(found.get("clock", registered_at))
     xid = int(found["xid"]) if found.get("xid", "").isdigit() else None

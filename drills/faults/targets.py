@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import docker
 from docker.errors import NotFound
 
-from drills.platform import labels, patroni
+from drills.platform import etcd, labels, patroni
 from drills.scenario.model import Target
 
 
@@ -102,10 +102,26 @@ def candidates(target: Target, view: StackView) -> list[Node]:
         if not out:
             raise TargetError(f"no Patroni {role} right now (roles: {dynamic or 'no Patroni node answers'})")
         return out
+    if role == "etcd_leader":
+        return [_etcd_leader(view)]
     out = [n for n in view.nodes.values() if n.role == role]
     if not out:
         raise TargetError(f"no node has the role {role!r}")
     return sorted(out, key=lambda n: n.service)
+
+
+def _etcd_leader(view: StackView) -> Node:
+    """The etcd member that leads now (asked of etcd), matched to a node by service or container name."""
+    members = sorted((n for n in view.nodes.values() if n.role == "etcd"), key=lambda n: n.service)
+    if not members:
+        raise TargetError("no node has the role 'etcd'")
+    name, why = etcd.leader_name([view.container(n) for n in members])
+    if name is None:
+        raise TargetError(f"no etcd leader right now: {why}")
+    for n in members:
+        if name in (n.service, n.container_name):
+            return n
+    raise TargetError(f"the etcd leader {name!r} is none of the etcd nodes ({', '.join(n.service for n in members)})")
 
 
 def select(nodes: list[Node], target: Target, rng: random.Random) -> list[Node]:

@@ -332,8 +332,13 @@ class Stack:
         leaders = patroni.leaders(members)
         if len(leaders) != 1:
             st.problems.append(f"expected one Patroni leader, found {len(leaders)}")
-        if not opts.async_replication and opts.db_nodes > 1 and not patroni.sync_standbys(members):
-            st.problems.append("no synchronous standby yet")
+        if not opts.async_replication and opts.db_nodes > 1 and len(leaders) == 1:
+            guard = patroni.leader_protection(members, st.endpoints.get("patroni", {}))
+            if not guard.protected:
+                st.problems.append(f"leader not protected: {guard.problem}")
+            for svc in st.services:
+                if svc.role == "leader":
+                    svc.detail += f" sync={guard.standby or 'none'}"
         if lb_states is not None and leaders:
             up = [srv for (be, srv), state in lb_states.items() if be == "postgres" and state == "UP"]
             if up != leaders:

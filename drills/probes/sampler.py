@@ -27,6 +27,7 @@ class ProbeSampler:
         self.active_faults = active_faults
         self.interval = interval
         self.latest: dict = {}
+        self._sync_mode: bool | None = None   # asked once from Patroni's /config, when a node first answers
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="probes", daemon=True)
 
@@ -70,8 +71,22 @@ class ProbeSampler:
                 entry["lb"] = lb.get((backend, service)) if backend else None
             nodes[service] = entry
         leaders = patroni.leaders(members)
-        return {"t": t, "leader": leaders[0] if len(leaders) == 1 else None, "nodes": nodes,
-                "cut_off": cut_off, "faults_active": faults}
+        leader = leaders[0] if len(leaders) == 1 else None
+        sample = {"t": t, "leader": leader, "nodes": nodes, "cut_off": cut_off, "faults_active": faults}
+        if leader and self._synchronous(members):
+            # The same rule as the stack's health: a leader whose synchronous standby is not streaming on
+            # its timeline cannot fail over (strict mode) — the report draws that window.
+            guard = patroni.protection(members, patroni.node_status(self.view.patroni_urls.get(leader, ""),
+                                                                    timeout=0.4))
+            sample["sync_standby"] = guard.standby
+            if leader in nodes:
+                nodes[leader]["protected"] = guard.protected
+        return sample
+
+    def _synchronous(self, members: list) -> bool:
+        if self._sync_mode is None and members:
+            self._sync_mode = patroni.synchronous_mode(list(self.view.patroni_urls.values()), timeout=0.4)
+        return bool(self._sync_mode)
 
     def _container_states(self) -> dict[str, str]:
         try:

@@ -33,11 +33,11 @@ FAULT_COLOURS = {"process": "#cf222e", "network": "#e16f24", "toxic": "#8250df",
 OUTAGE_COLOUR = "#6e0a1e"
 OUTCOME_COLOURS = {"ok": "#2da44e", "info": "#d4a72c", "fail": "#cf222e"}
 STATE_COLOURS = {
-    "leader": "#116329", "sync_standby": "#4ac26b", "replica": "#aceebb", "unknown": "#d0d7de",
+    "leader": "#116329", "leader_unprotected": "#bf8700", "sync_standby": "#4ac26b", "replica": "#aceebb", "unknown": "#d0d7de",
     "up": "#54aeff", "lb_down": "#ffb77c", "down": "#cf222e", "frozen": "#8250df",
 }
 STATE_LABELS = {
-    "leader": "leader", "sync_standby": "sync standby", "replica": "replica", "unknown": "role unknown",
+    "leader": "leader", "leader_unprotected": "leader, no sync standby", "sync_standby": "sync standby", "replica": "replica", "unknown": "role unknown",
     "up": "up (in load balancer)", "lb_down": "out of load balancer", "down": "down (exited)",
     "frozen": "frozen (paused)",
 }

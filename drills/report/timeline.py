@@ -62,7 +62,7 @@ class Outage:
 class RoleSegment:
     start_s: float
     width_s: float
-    state: str          # leader, sync_standby, replica, unknown, up, lb_down, down, frozen
+    state: str          # leader, leader_unprotected, sync_standby, replica, unknown, up, lb_down, down, frozen
     cut_off: bool = False
 
 
@@ -324,6 +324,8 @@ def node_state(info: dict) -> str:
     if container == "paused":
         return "frozen"
     role = info.get("role")
+    if role == "leader" and info.get("protected") is False:
+        return "leader_unprotected"   # strict synchronous mode: losing it now stops writes (no one may promote)
     if role in ("leader", "sync_standby", "replica"):
         return role
     if info.get("lb") == "DOWN":

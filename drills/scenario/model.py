@@ -14,7 +14,7 @@ ProfileType = Literal["constant_users", "arrival_rate", "stages"]
 Expect = Literal["pass", "fail"]
 
 # Roles a target can name; resolved at the moment of injection.
-TARGET_ROLES = ("leader", "sync_standby", "replica", "postgres", "api", "lb", "etcd", "proxy")
+TARGET_ROLES = ("leader", "sync_standby", "replica", "postgres", "api", "lb", "etcd", "etcd_leader", "proxy")
 
 FAULT_TYPES = (
     # process (docker)

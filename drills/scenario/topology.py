@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from drills.scenario.model import TARGET_ROLES, AttachedStack, ReferenceStack, StackSection
 
 PATRONI_ROLES = ("leader", "sync_standby", "replica")      # resolved from Patroni at injection time
-STATIC_ROLES = tuple(r for r in TARGET_ROLES if r not in PATRONI_ROLES)  # postgres, api, lb, etcd, proxy
+ETCD_ROLES = ("etcd_leader",)                              # resolved from etcd at injection time
+DYNAMIC_ROLES = (*PATRONI_ROLES, *ETCD_ROLES)
+STATIC_ROLES = tuple(r for r in TARGET_ROLES if r not in DYNAMIC_ROLES)  # postgres, api, lb, etcd, proxy
 REFERENCE_DB_NODES = REFERENCE_ETCD_NODES = 3
 
 
@@ -54,6 +56,8 @@ def _attached(attach: AttachedStack) -> Topology:
         known = set(attach.roles.values())
         if attach.patroni_urls:
             known |= {"postgres", *PATRONI_ROLES}
+        if "etcd" in known:
+            known |= set(ETCD_ROLES)
         roles = tuple(r for r in TARGET_ROLES if r in known)
     return Topology(services, roles, None, bool(attach.containers) or discovered,
                     attach.toxiproxy_url is not None, True)

@@ -153,6 +153,7 @@ def _target(ctx: Context, parent: MapView, topo: Topology) -> Target | None:
     role = m.text("role", choices=TARGET_ROLES, nullable=True)
     if role is not None and topo.roles is not None and role not in topo.roles and topo.can_target_containers:
         how = ("stack.attach.patroni_urls" if role in PATRONI_ROLES or role == "postgres"
+               else "stack.attach.roles (etcd_leader needs containers with the role etcd)" if role == "etcd_leader"
                else "stack.attach.roles")
         m.error("role", f"expected a role the attached stack can resolve ({', '.join(topo.roles) or 'none'}; "
                         f"declare {role!s} through {how}), found '{role}'")

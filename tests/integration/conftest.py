@@ -48,3 +48,12 @@ def api(endpoints):
 
 def wait_healthy(stack: Stack, timeout: float = 90) -> None:
     stack.wait_healthy(timeout=timeout, log=lambda _m: None)
+
+
+@pytest.fixture()
+def healthy_stack(stack):
+    """The shared stack, healthy (a leader protected by a streaming synchronous standby) before the test and
+    again after it: a test that leaves it broken fails itself instead of the tests that run after it."""
+    wait_healthy(stack, timeout=120)
+    yield stack
+    wait_healthy(stack, timeout=120)

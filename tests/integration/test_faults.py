@@ -14,7 +14,7 @@ from drills.faults import registry
 from drills.faults.context import FaultContext
 from drills.faults.ledger import Ledger, heal_entry
 from drills.faults.targets import StackView
-from drills.platform import patroni
+from drills.platform import haproxy, patroni
 from drills.platform.toxiproxy import ToxiproxyClient
 from drills.scenario.model import Fault, Target
 
@@ -22,7 +22,10 @@ from .conftest import wait_healthy
 
 
 @pytest.fixture()
-def ctx(stack, docker_client, tmp_path, monkeypatch):
+def ctx(healthy_stack, docker_client, tmp_path, monkeypatch):
+    """A fault context on the shared stack; every fault is healed after the test, then the stack must be
+    healthy again (the `healthy_stack` fixture waits before and after)."""
+    stack = healthy_stack
     monkeypatch.setenv("DRILLS_STATE_DIR", str(tmp_path / "state"))
     endpoints = stack.status().endpoints
     view = StackView.of_reference_stack(docker_client, stack.name, endpoints)
@@ -210,3 +213,68 @@ def test_pre_started_sidecar_follows_a_restarted_target_and_heals_through_it(ctx
     assert docker_client.containers.list(all=True, filters={"label": "drills.kind=netfault"}) == []
     assert "sidecars" not in ctx.ledger.pending()
     wait_healthy(stack, timeout=60)
+
+
+def _leader_sync_rows(container) -> list[str]:
+    """The leader's own pg_stat_replication, asked through `docker exec` (not Patroni)."""
+    code, out = container.exec_run(["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-tAc",
+                                    "select application_name || ':' || state || ':' || sync_state "
+                                    "from pg_stat_replication"])
+    return out.decode().split() if code == 0 else []
+
+
+def test_status_is_never_healthy_while_no_sync_standby_streams(ctx, stack):
+    """A leader crashed and started again at once keeps its lock and promotes itself on a new timeline; until a
+    standby streams synchronously from it again, a second failure of it would stop writes (strict mode)."""
+    leader = stack.status().leader()
+    container = ctx.client.containers.get(f"drills-{stack.name}-{leader}")
+    container.kill()
+    container.start()
+    t0 = time.monotonic()
+    seen_unprotected = False
+    while time.monotonic() - t0 < 90:
+        status = stack.status(quick=True)
+        if status.healthy:
+            rows = _leader_sync_rows(ctx.client.containers.get(f"drills-{stack.name}-{status.leader()}"))
+            assert any(r.endswith(":streaming:sync") for r in rows), f"healthy, but the leader streams {rows}"
+            break
+        seen_unprotected |= any(p.startswith("leader not protected") for p in status.problems)
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"not healthy 90 s after the leader restarted: {stack.status(quick=True).problems}")
+    print(f"leader restarted: healthy (protected) after {time.monotonic() - t0:.1f}s")
+    assert seen_unprotected, "the resync window after a leader restart was never reported"
+
+
+def test_killing_the_etcd_leader_stops_no_writes(ctx, stack, endpoints):
+    """Losing one etcd member of three, even the leader, keeps the DCS quorum: the Patroni leader must keep
+    its role, HAProxy must keep routing to it, and purchases must keep succeeding."""
+    from drills.platform.ticketing import TicketingClient
+
+    from .test_stack import new_user
+
+    api = TicketingClient(endpoints["api"], timeout=10)
+    _, _, token = new_user(api)
+    hot = api.hot_event()
+    leader = stack.status().leader()
+    inj = registry.inject(ctx, Fault(id="ke", type="kill", target=Target(role="etcd_leader")), "ke-0")
+    killed = inj.targets[0].service
+    assert killed.startswith("etcd")
+    outcomes: list[int | str] = []
+    pg_down: list[str] = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 12:  # etcd elects within ~2 s; Patroni's retry_timeout is 3 s
+        try:
+            outcomes.append(api.purchase(token, hot["id"], quantity=1).status)
+        except requests.RequestException as exc:
+            outcomes.append(exc.__class__.__name__)
+        state = (haproxy.server_states(endpoints["haproxy_stats"]) or {}).get(("postgres", leader))
+        if state != "UP":
+            pg_down.append(f"{time.monotonic() - t0:.1f}s {state}")
+        time.sleep(0.1)
+    assert heal_all(ctx) == []
+    failed = [o for o in outcomes if o != 201]
+    print(f"etcd leader {killed} killed: {len(outcomes)} purchases, {len(failed)} not acknowledged")
+    assert not failed, f"purchases failed while the etcd leader {killed} was down: {failed[:10]}"
+    assert not pg_down, f"haproxy took the database leader out: {pg_down[:5]}"
+    assert stack.status().leader() == leader

@@ -124,7 +124,7 @@ def test_password_rotation_revokes_old_password_and_sessions(api):
     assert wrong.status == 401
 
 
-def test_leader_sigkill_fails_over_and_keeps_acknowledged_purchases(stack, api, docker_client):
+def test_leader_sigkill_fails_over_and_keeps_acknowledged_purchases(healthy_stack, stack, api, docker_client):
     status = stack.status()
     old_leader = status.leader()
     assert old_leader
@@ -177,7 +177,7 @@ def test_api_replicas_all_serve_traffic(api, replicas):
     assert len(seen) == replicas, seen
 
 
-def test_a_restarted_container_keeps_its_published_ports(stack, docker_client):
+def test_a_restarted_container_keeps_its_published_ports(healthy_stack, stack, docker_client):
     before = stack.status().endpoints
     docker_client.containers.get(f"drills-{STACK_NAME}-haproxy").restart(timeout=5)
     wait_healthy(stack, timeout=60)

@@ -4,7 +4,7 @@ VENV  := .venv
 DRILL := $(VENV)/bin/drill
 PYTEST_ARGS ?=
 
-.PHONY: setup engine venv images chromium demo test gameday unit integration bench clean
+.PHONY: setup engine venv images chromium demo test lint gameday unit integration bench clean
 
 setup: engine venv images          ## Docker engine, .venv with `drill`, images (idempotent)
 
@@ -26,6 +26,10 @@ demo: setup                        ## the headline drill
 test: setup chromium               ## the whole suite: unit + integration tests, then the smoke drills
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS) scenarios -m smoke --junitxml=reports/smoke-junit.xml
+
+lint: venv                         ## ruff (E, F, W, I, B, UP at 120 columns) and mypy; config in pyproject.toml
+	$(VENV)/bin/ruff check drills harness bench tests
+	$(VENV)/bin/mypy
 
 gameday: setup                     ## every drill in scenarios/ (the weekly game day)
 	$(VENV)/bin/pytest $(PYTEST_ARGS) scenarios --junitxml=reports/gameday-junit.xml

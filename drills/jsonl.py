@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 loads: Callable[[bytes | str], Any] = json.loads
 DECODE_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError)

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
+from _pytest._code.code import TerminalRepr
 
 DEFAULT_GLOBS = ["scenarios/*.yaml", "scenarios/*.yml"]
 
@@ -34,7 +35,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if file_path.suffix not in (".yaml", ".yml"):
         return None
     config = parent.config
-    rel = file_path.relative_to(config.rootpath).as_posix() if file_path.is_relative_to(config.rootpath) else str(file_path)
+    inside = file_path.is_relative_to(config.rootpath)
+    rel = file_path.relative_to(config.rootpath).as_posix() if inside else str(file_path)
     if any(fnmatch.fnmatch(rel, pattern) for pattern in config.getini("drill_scenarios")):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
@@ -68,7 +70,7 @@ class InvalidScenario(pytest.Item):
     def runtest(self) -> None:
         raise DrillFailed(self.problem)
 
-    def repr_failure(self, excinfo, style=None) -> str:
+    def repr_failure(self, excinfo, style=None):  # str, or pytest's own TerminalRepr for other errors
         return f"invalid scenario:\n{excinfo.value}"
 
     def reportinfo(self):
@@ -97,7 +99,7 @@ class DrillItem(pytest.Item):
         if code != 0:
             raise DrillFailed(code)
 
-    def repr_failure(self, excinfo, style=None) -> str:
+    def repr_failure(self, excinfo, style=None) -> str | TerminalRepr:
         if not isinstance(excinfo.value, DrillFailed) or self.run_dir is None:
             return super().repr_failure(excinfo)
         return failure_text(self.run_dir)

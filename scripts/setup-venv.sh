@@ -30,5 +30,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing Python dependencies into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e .
+.venv/bin/python -m pip install -q -e ".[dev]"   # dev: ruff and mypy for `make lint`
 echo "$want" > "$stamp"

@@ -90,14 +90,14 @@ def purchases_audit(history: History, state: FinalState | None, samples: Samples
         out["unkeyed"] = history.unkeyed_purchases
     if state is None:
         return out
-    by_key = dict(zip(state.order_keys, state.order_ids))
+    by_key = dict(zip(state.order_keys, state.order_ids, strict=False))
 
     # duplicated: one key, several orders
     duplicated = 0
     if len(by_key) < len(state.order_keys):
         many = {k: n for k, n in Counter(state.order_keys).items() if n > 1}
         duplicated = len(many)
-        first = dict(zip(reversed(state.order_keys), reversed(state.order_ids)))
+        first = dict(zip(reversed(state.order_keys), reversed(state.order_ids), strict=False))
         for k in list(many)[:MAX_SAMPLES]:
             samples.key("duplicated", k, orders=many[k], order_ids=[first[k], by_key[k]])
     out["duplicated"] = duplicated
@@ -106,10 +106,10 @@ def purchases_audit(history: History, state: FinalState | None, samples: Samples
     order_ids = set(state.order_ids)
     lost, missing_by_key = _lost(history, by_key, order_ids)
     per_order = Counter(state.ticket_orders)
-    seats_by_order = dict(zip(state.order_ids, state.order_seats))
+    seats_by_order = dict(zip(state.order_ids, state.order_seats, strict=False))
     partial: list[str] = []
     if not dict.__eq__(per_order, seats_by_order):  # the usual case is equal: one C-level comparison
-        key_of = dict(zip(state.order_ids, state.order_keys))
+        key_of = dict(zip(state.order_ids, state.order_keys, strict=False))
         partial = sorted(key_of[o] for o, n in seats_by_order.items()
                          if per_order.get(o, 0) < n and key_of[o] in acked)
     out["lost"] = len(lost) + len(partial) if acked else None
@@ -124,11 +124,11 @@ def purchases_audit(history: History, state: FinalState | None, samples: Samples
     never = keys.never_tried(by_key, acked_found=len(acked) - missing_by_key)
     if never and since is not None:
         floor = since - CREATED_SLACK_S
-        created = dict(zip(state.order_keys, state.order_created))
+        created = dict(zip(state.order_keys, state.order_created, strict=False))
         never = {k for k in never if (created.get(k) or floor) >= floor}  # unknown creation time: ours
     failed_applied = [k for k in failed if k in by_key]
     orphan_orders = set() if per_order.keys() <= order_ids else per_order.keys() - order_ids
-    orphans = ([t for t, o in zip(state.ticket_ids, state.ticket_orders) if o in orphan_orders]
+    orphans = ([t for t, o in zip(state.ticket_ids, state.ticket_orders, strict=False) if o in orphan_orders]
                if orphan_orders else [])
     out["unexpected"] = len(never) + len(failed_applied) + len(orphans)
     for k in sorted(never)[:MAX_SAMPLES]:
@@ -140,8 +140,8 @@ def purchases_audit(history: History, state: FinalState | None, samples: Samples
 
     # oversold: a seat with more than one ticket
     oversold = 0
-    if len(set(zip(state.ticket_events, state.ticket_seats))) < len(state.ticket_ids):
-        for (event, seat), n in Counter(zip(state.ticket_events, state.ticket_seats)).items():
+    if len(set(zip(state.ticket_events, state.ticket_seats, strict=False))) < len(state.ticket_ids):
+        for (event, seat), n in Counter(zip(state.ticket_events, state.ticket_seats, strict=False)).items():
             if n > 1:
                 oversold += 1
                 samples.add("oversold", {"event_id": event, "seat_no": seat, "tickets": n})

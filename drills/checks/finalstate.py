@@ -53,10 +53,10 @@ class FinalState:
             "samples": {
                 "orders": [{"id": i, "idempotency_key": k, "event_id": e, "seats": n}
                            for i, k, e, n in zip(self.order_ids[:SAMPLE], self.order_keys, self.order_events,
-                                                 self.order_seats)],
+                                                 self.order_seats, strict=False)],
                 "tickets": [{"id": i, "order_id": o, "event_id": e, "seat_no": s}
                             for i, o, e, s in zip(self.ticket_ids[:SAMPLE], self.ticket_orders,
-                                                  self.ticket_events, self.ticket_seats)],
+                                                  self.ticket_events, self.ticket_seats, strict=False)],
             },
             "events": self.events,
             "credential_checks": self.credential_checks,
@@ -69,7 +69,7 @@ class FinalState:
         }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> "FinalState":
+    def from_json(cls, doc: dict[str, Any]) -> FinalState:
         """Tolerant of missing sections (an audit interrupted half-way is marked incomplete)."""
         orders, tickets = doc.get("orders") or {}, doc.get("tickets") or {}
         ids = list(orders.get("id") or [])

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import gc
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import filterfalse
 from operator import itemgetter, sub
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from drills.jsonl import DECODE_ERRORS, Problems, loads
 
@@ -254,11 +254,12 @@ class History:
         (ok_keys, ok_refs), (info_keys, info_refs), (fail_keys, fail_refs) = (
             self.purchase_cols[o] for o in ("ok", "info", "fail"))
         try:
-            p = PurchaseKeys(dict(zip(ok_keys, ok_refs)), dict(zip(reversed(info_keys), reversed(info_refs))),
-                             dict(zip(reversed(fail_keys), reversed(fail_refs))))
+            p = PurchaseKeys(dict(zip(ok_keys, ok_refs, strict=False)),
+                             dict(zip(reversed(info_keys), reversed(info_refs), strict=False)),
+                             dict(zip(reversed(fail_keys), reversed(fail_refs), strict=False)))
         except TypeError:  # an unhashable key somewhere: only text keys are keys
             def text_keys(keys: list, refs: list) -> dict[str, int]:
-                return {k: r for k, r in zip(reversed(keys), reversed(refs)) if isinstance(k, str)}
+                return {k: r for k, r in zip(reversed(keys), reversed(refs), strict=False) if isinstance(k, str)}
             p = PurchaseKeys(text_keys(ok_keys, ok_refs), text_keys(info_keys, info_refs),
                              text_keys(fail_keys, fail_refs))
         for by_key in (p.acknowledged, p.info, p.fail):

@@ -87,7 +87,8 @@ def failovers(probes: list[dict], ok_purchases: list[float], window: RunWindow) 
 def _struck_by(window: RunWindow, leader: str | None, seen_gone: float, since: float) -> FaultRecord | None:
     """The latest fault aimed at `leader`, injected after the previous leader change and before the probes
     saw it gone, and not healed by then: the moment the leader really stopped serving."""
-    found = None
+    found: FaultRecord | None = None
+    found_t = -math.inf
     for f in window.faults:
         t = f.injected_t
         if not f.took_effect or t is None or not (since < t <= seen_gone):
@@ -96,15 +97,16 @@ def _struck_by(window: RunWindow, leader: str | None, seen_gone: float, since: f
             continue
         targets = f.target if isinstance(f.target, list) else [f.target]
         if any(isinstance(x, dict) and x.get("service") == leader for x in targets):
-            if found is None or t > found.injected_t:
-                found = f
+            if t > found_t:
+                found, found_t = f, t
     return found
 
 
 def _failover_row(window: RunWindow, old: str | None, new: str | None, seen_gone: float, elected: float | None,
                   first: float | None, since: float = -math.inf) -> dict:
     fault = _struck_by(window, old, seen_gone, since)
-    gone = min(seen_gone, fault.injected_t) if fault is not None else seen_gone
+    struck = fault.injected_t if fault is not None else None   # never None: _struck_by skips those
+    gone = min(seen_gone, struck) if struck is not None else seen_gone
     return {
         "old_leader": old, "new_leader": new,
         "gone_s": window.offset(gone), "seen_gone_s": window.offset(seen_gone),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 DEFAULT = (50, 95, 99)
 _COUNT_ABOVE = 2000  # beyond this many values, counting is at least as fast as sorting
@@ -29,9 +29,9 @@ def percentiles(values: Sequence[int] | Sequence[float], ps: Sequence[float] = D
         return dict.fromkeys(names)
     if n <= _COUNT_ABOVE:
         ordered = sorted(values)
-        return {name: ordered[rank(p, n) - 1] for name, p in zip(names, ps)}
+        return {name: ordered[rank(p, n) - 1] for name, p in zip(names, ps, strict=False)}
     counts = Counter(values)
-    targets = sorted((rank(p, n), name) for name, p in zip(names, ps))
+    targets = sorted((rank(p, n), name) for name, p in zip(names, ps, strict=False))
     out: dict[str, float | None] = {}
     seen, t = 0, 0
     for value in sorted(counts):

@@ -148,11 +148,12 @@ def _restores(faults: list[FaultRecord], window: RunWindow, events: list[dict]) 
             out.append(Restore(f.id, f.iteration, "action", ok, None if ok else (error or "restore failed"),
                                started, finished, r))
         elif f.type in DISASTER_TYPES and f.took_effect and f.healed_t is not None:
-            r = f.heal_data.get("restore") if isinstance(f.heal_data.get("restore"), dict) else None
-            if r is not None:
-                ok = f.heal_ok is not False and r.get("ok") is not False
-                out.append(Restore(f.id, f.iteration, "heal", ok, None if ok else (r.get("error") or f.heal_error),
-                                   _num(r.get("started")), _num(r.get("finished")) or f.healed_t, r))
+            healed = f.heal_data.get("restore")
+            if isinstance(healed, dict):
+                ok = f.heal_ok is not False and healed.get("ok") is not False
+                out.append(Restore(f.id, f.iteration, "heal", ok,
+                                   None if ok else (healed.get("error") or f.heal_error),
+                                   _num(healed.get("started")), _num(healed.get("finished")) or f.healed_t, healed))
                 continue
             detail, error = str(f.heal_detail or ""), str(f.heal_error or "")
             restored = f.heal_ok is not False and _RESTORED.search(detail) and "nothing to restore" not in detail
@@ -287,9 +288,10 @@ class Recovery:
         for row in details.get("lost_credentials") or []:
             user = row.get("user")
             rec = self.history.rotations.get(user)
-            ok = bool(rec and rec[R_VERSION] > 0)
-            out.append(LostOp("rotate_password", None, user, rec[R_INVOKE] if ok else None,
-                              rec[R_COMPLETE] if ok else None,
+            if not (rec and rec[R_VERSION] > 0):
+                rec = None  # never acknowledged a rotation: no times to show
+            out.append(LostOp("rotate_password", None, user, rec[R_INVOKE] if rec else None,
+                              rec[R_COMPLETE] if rec else None,
                               {"acknowledged_version": row.get("acknowledged_version"),
                                "final_version": row.get("final_version"), "reason": row.get("reason")}))
         return out
@@ -376,8 +378,10 @@ class Recovery:
         if not lost:
             return 0, []
         st = self.state
-        seat_order = dict(zip(zip(st.ticket_events, st.ticket_seats), st.ticket_orders))
-        key_of = dict(zip(st.order_ids, st.order_keys))
+        # (event, seat) -> order; looked up with the history's event ids, which are whatever the JSON held
+        seat_order: dict[tuple[object, object], int] = dict(
+            zip(zip(st.ticket_events, st.ticket_seats, strict=False), st.ticket_orders, strict=False))
+        key_of = dict(zip(st.order_ids, st.order_keys, strict=False))
         acked = self.history.purchases.acknowledged
         found = []
         for o in lost:
@@ -389,7 +393,8 @@ class Recovery:
                 found.append((o, seat, order, new_key))
         lines = self.history.lookup(acked[k] for _, _, _, k in found)
         w = self.window
-        out, count = [], 0
+        out: list[dict] = []
+        count = 0
         for o, seat, order, new_key in found:
             line = lines.get(acked[new_key])
             new_ack = _num((line or {}).get("complete"))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from drills.checks.finalstate import FILE_NAME, FinalState
 from drills.checks.history import History, history_files, load_history
-from drills.jsonl import Problems, read_json, read_jsonl
 from drills.checks.window import RunWindow, build_window, run_events
+from drills.jsonl import Problems, read_json, read_jsonl
 from drills.scenario.model import Phases
 
 BACKUPS_FILE = "backups.json"

@@ -16,9 +16,9 @@ import hashlib
 import hmac
 import time
 import zlib
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Mapping
 
 import requests
 

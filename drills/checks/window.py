@@ -88,6 +88,11 @@ def _epoch(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _object(value: object) -> dict:
+    """A JSON object as it is, anything else (missing, null, damaged) as an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def pair_faults(events: list[dict]) -> list[FaultRecord]:
     """Inject and heal lines paired by (fault_id, iteration), in injection order.
 
@@ -100,9 +105,9 @@ def pair_faults(events: list[dict]) -> list[FaultRecord]:
             continue
         key = (str(e.get("fault_id")), int(e.get("iteration") or 0))
         t = e.get("t") if isinstance(e.get("t"), (int, float)) else None
-        data = e.get("data") if isinstance(e.get("data"), dict) else {}
+        data = _object(e.get("data"))
         if e.get("phase") == "inject":
-            restore = data.get("restore") if isinstance(data.get("restore"), dict) else {}
+            restore = _object(data.get("restore"))
             started, finished = _epoch(restore.get("started")), _epoch(restore.get("finished"))
             if started is not None and t is not None and started <= t:
                 t = started

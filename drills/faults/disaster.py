@@ -17,6 +17,7 @@ from drills.platform.stack import Stack
 from drills.platform.stack_spec import BACKUP_REPO_PATH, STANZA
 from drills.scenario.model import Fault
 
+
 def inject(ctx: FaultContext, fault: Fault, key: str) -> Injection:
     stack_name = ctx.stack_name
     if stack_name is None:

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 from docker.errors import APIError, NotFound
 
 from drills.platform.toxiproxy import ToxiproxyClient, ToxiproxyError
 
+T = TypeVar("T")
+
 
 @dataclass
 class HealAction:
-    action: str                      # start | unpause | iptables_remove | remove_container | remove_toxic | enable_proxy
+    # start | unpause | iptables_remove | remove_container | remove_toxic | enable_proxy
+    action: str
     #                                  | restore_cluster | take_backup
     container: str | None = None     # container id (target or sidecar)
     name: str | None = None          # human name for messages
@@ -34,7 +37,7 @@ class HealAction:
         return {k: v for k, v in asdict(self).items() if v not in (None, [], "", {})}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "HealAction":
+    def from_dict(cls, data: dict[str, Any]) -> HealAction:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
     def describe(self) -> str:
@@ -49,7 +52,7 @@ class Healed(str):
 
     data: dict[str, Any]
 
-    def __new__(cls, text: str, data: dict[str, Any] | None = None) -> "Healed":
+    def __new__(cls, text: str, data: dict[str, Any] | None = None) -> Healed:
         obj = super().__new__(cls, text)
         obj.data = data or {}
         return obj
@@ -63,12 +66,23 @@ class HealFailed(RuntimeError):
         self.data = data or {}
 
 
+def _need(value: T | None, what: str) -> T:
+    """A field the heal action cannot do without (a ledger line written by hand or by an older drills)."""
+    if value is None:
+        raise RuntimeError(f"{what} is needed")
+    return value
+
+
 def execute(action: HealAction, client: docker.DockerClient | None) -> str:
     """Perform one heal action; returns what was done. Raises only when the action truly failed."""
-    if action.action in ("start", "unpause", "iptables_remove", "remove_container", "restore_cluster",
-                         "take_backup") and client is None:
-        raise RuntimeError("a Docker client is needed")
     try:
+        if action.action in ("remove_toxic", "enable_proxy"):
+            return _toxiproxy_heal(action, _need(action.toxiproxy, "the Toxiproxy URL"),
+                                   _need(action.proxy, "the proxy name"))
+        if action.action not in ("start", "unpause", "iptables_remove", "remove_container", "restore_cluster",
+                                 "take_backup"):
+            raise RuntimeError(f"unknown heal action {action.action!r}")
+        client = _need(client, "a Docker client")
         if action.action == "start":
             c = client.containers.get(action.container)
             if c.status == "paused":
@@ -88,12 +102,6 @@ def execute(action: HealAction, client: docker.DockerClient | None) -> str:
         if action.action == "remove_container":
             client.containers.get(action.container).remove(force=True)
             return f"removed {action.name or action.container}"
-        if action.action == "remove_toxic":
-            gone = ToxiproxyClient(action.toxiproxy).remove_toxic(action.proxy, action.toxic)
-            return f"removed toxic {action.proxy}/{action.toxic}" if gone else f"toxic {action.toxic} already gone"
-        if action.action == "enable_proxy":
-            ToxiproxyClient(action.toxiproxy).set_enabled(action.proxy, True)
-            return f"enabled proxy {action.proxy}"
         if action.action == "restore_cluster":
             return _restore(client, action)
         if action.action == "take_backup":
@@ -101,7 +109,7 @@ def execute(action: HealAction, client: docker.DockerClient | None) -> str:
             from drills.platform.stack import Stack
 
             try:
-                made = backups.first_backup(Stack(client, action.stack))
+                made = backups.first_backup(Stack(client, _need(action.stack, "the stack name")))
             except backups.BackupError as exc:
                 raise RuntimeError(f"new full backup failed: {exc.message}") from None
             return f"took a new full backup {made.label} ({made.duration_s:.0f}s)"
@@ -114,13 +122,22 @@ def execute(action: HealAction, client: docker.DockerClient | None) -> str:
     raise RuntimeError(f"unknown heal action {action.action!r}")
 
 
+def _toxiproxy_heal(action: HealAction, url: str, proxy: str) -> str:
+    if action.action == "enable_proxy":
+        ToxiproxyClient(url).set_enabled(proxy, True)
+        return f"enabled proxy {proxy}"
+    toxic = _need(action.toxic, "the toxic name")
+    gone = ToxiproxyClient(url).remove_toxic(proxy, toxic)
+    return f"removed toxic {proxy}/{toxic}" if gone else f"toxic {toxic} already gone"
+
+
 def _restore(client: docker.DockerClient, action: HealAction) -> str:
     """Heal a lost cluster (restore the latest backup unless it serves again) or an operator's mistake
     (point-in-time restore to just before it)."""
     from drills.platform import backups, restore
     from drills.platform.stack import Stack
 
-    stack = Stack(client, action.stack)
+    stack = Stack(client, _need(action.stack, "the stack name"))
     waiting_since = time.time()
     with restore.LOCK:  # a scheduled restore may be running right now
         if restore.restored_since(stack.name, waiting_since):

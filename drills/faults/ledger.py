@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import docker
 
@@ -88,7 +89,9 @@ def heal_entry(entry: dict[str, Any], client: docker.DockerClient | None) -> tup
 def heal_entry_with_data(entry: dict[str, Any], client: docker.DockerClient | None
                          ) -> tuple[list[str], list[str], dict[str, Any]]:
     """heal_entry, plus the facts some heals report (a restore's timings) for the heal line's `data`."""
-    done, errors, data = [], [], {}
+    done: list[str] = []
+    errors: list[str] = []
+    data: dict[str, Any] = {}
     for raw in reversed(entry.get("heal", [])):
         action = HealAction.from_dict(raw)
         try:
@@ -112,7 +115,7 @@ def heal_leftovers(client: docker.DockerClient | None, log: Callable[[str], None
             errors.append(f"{path}: unreadable ({exc})")
             continue
         pending = heal_order(doc.get("pending", {}))
-        for key, entry in pending.items():
+        for entry in pending.values():
             done, errs = heal_entry(entry, client)
             for d in done:
                 log(f"healed ({doc.get('run_id')}/{entry.get('fault_id')}): {d}")

@@ -74,7 +74,7 @@ def _groups(ctx: FaultContext, fault: Fault, nodes: list[Node], everyone: list[N
             group.extend(n for n in candidates(t, ctx.view) if n.service not in taken)
         taken.update(n.service for n in group)
         groups.append(group)
-    for raw, group in zip(spec, groups):
+    for raw, group in zip(spec, groups, strict=False):
         if "rest" in raw:
             group.extend(n for n in everyone if n.service not in taken)
     return [g for g in groups if g]

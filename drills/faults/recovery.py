@@ -36,7 +36,7 @@ def inject(ctx: FaultContext, fault: Fault, key: str) -> Injection:
             raise ActionFailed(f"fault {ref!r} was not injected (or its injection failed): there is no moment "
                                "to restore to")
     timeout = float(fault.params.get("timeout", 300.0))
-    ctx.log(f"restore_cluster: restoring " + (f"to just before {ref} ({pg_time(before)})" if before else
+    ctx.log("restore_cluster: restoring " + (f"to just before {ref} ({pg_time(before)})" if before else
                                               "the latest backup and all archived WAL"))
     xid = ctx.xids.get(str(ref)) if ref else None
     res = restore_cluster(Stack(ctx.client, ctx.stack_name), before=before, xid=xid, log=ctx.log, timeout=timeout,

@@ -8,6 +8,7 @@ from drills.faults.targets import resolve
 from drills.scenario.fault_types import kind_of
 from drills.scenario.model import Fault
 
+
 def family(fault_type: str) -> str:
     """process / network / toxic / disaster / action, from the one catalogue (drills/scenario/fault_types.py)."""
     kind = kind_of(fault_type)

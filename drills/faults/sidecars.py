@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 import docker
 from docker.errors import APIError, NotFound
+from docker.models.containers import Container
 
 from drills.faults.heal import HealAction
 from drills.faults.ledger import SIDECARS_KEY, Ledger
@@ -43,7 +44,7 @@ def _started_at(container) -> str:
 
 @dataclass
 class _Entry:
-    sidecar: object          # docker Container
+    sidecar: Container
     target_started_at: str   # the target's State.StartedAt when the sidecar joined its namespace
 
 
@@ -76,7 +77,7 @@ class SidecarPool:
             self.log(f"no pre-started sidecar for {node.service}: {getattr(exc, 'explanation', None) or exc}")
         return False
 
-    def take(self, node: Node, target) -> object:
+    def take(self, node: Node, target: Container) -> Container:
         """A running sidecar in `target`'s current namespace (`target` freshly read from Docker)."""
         started_at = _started_at(target)
         with self._lock:
@@ -92,7 +93,7 @@ class SidecarPool:
             self._remove(entry.sidecar)
         return self._start(node, target)
 
-    def _start(self, node: Node, target) -> object:
+    def _start(self, node: Node, target: Container) -> Container:
         started_at = _started_at(target)
         tag = hashlib.sha1(f"{self.run_id}:{node.container_id}:{started_at}".encode()).hexdigest()[:8]
         sidecar = start_sidecar(self.client, self.run_id, node, tag)

@@ -44,7 +44,7 @@ class StackView:
     roles: dict[str, str] = field(default_factory=dict)       # attached: service -> static role
 
     @classmethod
-    def of_reference_stack(cls, client: docker.DockerClient, stack: str, endpoints: dict) -> "StackView":
+    def of_reference_stack(cls, client: docker.DockerClient, stack: str, endpoints: dict) -> StackView:
         view = cls(client, patroni_urls=dict(endpoints.get("patroni", {})), toxiproxy_url=endpoints.get("toxiproxy"),
                    network=f"drills-{stack}", label_filter=f"{labels.STACK}={stack}")
         view.refresh()

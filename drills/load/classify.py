@@ -15,7 +15,8 @@ responses and exceptions alike, by duck typing and class names).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from drills.load import fastjson
 

@@ -56,7 +56,7 @@ class LoadConfig:
     grace: float = 30.0                  # Locust stops itself this long after `duration` if nobody stopped it
 
     @classmethod
-    def from_section(cls, load: LoadSection, phases: Phases, api_url: str, run_dir: Path, seed: int) -> "LoadConfig":
+    def from_section(cls, load: LoadSection, phases: Phases, api_url: str, run_dir: Path, seed: int) -> LoadConfig:
         profile = asdict(load.profile)
         return cls(
             api_url=api_url.rstrip("/"), run_dir=str(run_dir), seed=int(seed), duration=float(phases.total),
@@ -98,14 +98,14 @@ class LoadConfig:
         os.replace(tmp, path)
 
     @classmethod
-    def read(cls, path: Path) -> "LoadConfig":
+    def read(cls, path: Path) -> LoadConfig:
         data = json.loads(Path(path).read_text())
         data["think_time"] = tuple(data.get("think_time", (0.5, 1.5)))
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod
-    def from_env(cls) -> "LoadConfig | None":
+    def from_env(cls) -> LoadConfig | None:
         """The config of this Locust process, or None when Locust was started without the harness."""
         path = os.environ.get(ENV_CONFIG)
         return cls.read(Path(path)) if path else None

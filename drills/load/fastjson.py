@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _std_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 

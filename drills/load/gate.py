@@ -10,7 +10,7 @@ the generator could not offer the load, which the checks see in stats.jsonl. Loc
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import gevent
 from gevent.queue import Queue

@@ -32,7 +32,7 @@ class JsonlWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
-    def start(self) -> "JsonlWriter":
+    def start(self) -> JsonlWriter:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"jsonl-{self.path.name}", daemon=True)
             self._thread.start()

@@ -104,7 +104,8 @@ def _on_init(environment: Any, **_kw: Any) -> None:
     rt = RUNTIME
     runner = environment.runner
     rt.environment = environment
-    rt.role = "master" if isinstance(runner, MasterRunner) else "worker" if isinstance(runner, WorkerRunner) else "local"
+    rt.role = ("master" if isinstance(runner, MasterRunner) else
+               "worker" if isinstance(runner, WorkerRunner) else "local")
     if rt.role != "worker":
         gevent.signal_handler(signal.SIGUSR1, lambda: gevent.spawn(_graceful_stop, environment))
     parent = os.environ.get(ENV_PARENT)
@@ -133,8 +134,8 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         rt.proc.cpu_percent(None)
         rt._stats_greenlet = gevent.spawn(_stats_loop)
     if rt.plan is not None and rt.plan.mode == "rate":
-        stats = rt.stats
-        rt.gate = RateGate(lambda t: (rt.plan.rate_at(t) or 0.0) / rt.config.process_count,
+        stats, plan, config = rt.stats, rt.plan, rt.config  # plan and config are set once, at import
+        rt.gate = RateGate(lambda t: (plan.rate_at(t) or 0.0) / config.process_count,
                            on_drop=lambda n: stats.dropped(time.time(), n) if stats else None)
         rt.gate.start()
     marker = rt.config.load_dir() / f"started-{rt.worker}.json"

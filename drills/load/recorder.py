@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from drills.load.classify import INFO, OK, classify, read_response
 from drills.load.history import JsonlWriter

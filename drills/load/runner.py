@@ -32,8 +32,17 @@ from urllib.parse import urlsplit
 
 from drills.errors import DrillError, ExitCode, InfrastructureError
 from drills.load.config import (
-    BUILTIN, BUILTIN_OPS, ENV_CONFIG, ENV_HISTORY, ENV_MASTER_BIND, ENV_MASTER_PORT, ENV_PARENT, ENV_REMOTE_WORKERS,
-    ENV_SECRET, ENV_WORKER, LoadConfig,
+    BUILTIN,
+    BUILTIN_OPS,
+    ENV_CONFIG,
+    ENV_HISTORY,
+    ENV_MASTER_BIND,
+    ENV_MASTER_PORT,
+    ENV_PARENT,
+    ENV_REMOTE_WORKERS,
+    ENV_SECRET,
+    ENV_WORKER,
+    LoadConfig,
 )
 from drills.load.profiles import ProfileError, make_plan
 from drills.scenario.model import LoadSection, Phases
@@ -149,7 +158,7 @@ class LoadHandle:
         self._stopped = True
         return self.returncode
 
-    def __enter__(self) -> "LoadHandle":
+    def __enter__(self) -> LoadHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:

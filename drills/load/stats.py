@@ -9,7 +9,7 @@ load. A line is written for every second, including empty ones: a second with no
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 
 def percentile(sorted_values: list[float], p: float) -> float | None:

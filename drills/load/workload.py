@@ -81,6 +81,16 @@ class TicketBuyer(FastHttpUser):
     max_retries = 0
     concurrency = 2
 
+    # Who the buyer is now and what it knows; set by _new_identity (on start, and when it becomes another buyer).
+    username: str
+    cv: int                         # the credential version it believes is current
+    seq: int
+    token: str | None
+    registered: bool
+    confirmed: bool
+    taken: bool
+    candidates: list[int] | None    # credential versions to try when it no longer knows which one works
+
     def on_start(self) -> None:
         """Register and log in once while being spawned, outside the arrival rate: the target rate is then
         all steady-state operations, and the registration burst belongs to the warmup. Whatever fails here
@@ -252,9 +262,9 @@ class TicketBuyer(FastHttpUser):
         suffix = f"-{self.generation}" if self.generation else ""
         self.username = f"u-{RUN_TAG}-{RUNTIME.worker}-{self.n}{suffix}"
         self.cv, self.seq = 1, 0
-        self.token: str | None = None
+        self.token = None
         self.registered = self.confirmed = self.taken = False
-        self.candidates: list[int] | None = None
+        self.candidates = None
 
     def _pw(self, version: int) -> str:
         return derive_password(RUNTIME.secret, self.username, version)

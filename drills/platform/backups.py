@@ -57,7 +57,7 @@ def _set(raw: dict) -> BackupSet:
                      wal_start=archive.get("start"), wal_stop=archive.get("stop"))
 
 
-def pg_containers(stack: "Stack", running: bool = True) -> dict:
+def pg_containers(stack: Stack, running: bool = True) -> dict:
     return {s: c for s, c in stack.containers().items()
             if c.labels.get(labels.ROLE) == "postgres" and (not running or c.status == "running")}
 
@@ -79,7 +79,7 @@ def remove_db_node(client, container) -> tuple[dict[str, int], list[str]]:
     return ports, volumes
 
 
-def leader(stack: "Stack") -> tuple[str, object]:
+def leader(stack: Stack) -> tuple[str, object]:
     """(service, container) of the Patroni leader, asked through the running nodes' REST APIs."""
     nodes = pg_containers(stack)
     members = patroni.cluster_from_any(list(stack.patroni_urls(nodes).values())) or []
@@ -109,7 +109,7 @@ def psql(node, *statements: str, db: str = "postgres") -> tuple[int, str]:
     return code, out.decode(errors="replace").strip()
 
 
-def first_backup(stack: "Stack", timeout: float = 300) -> BackupSet:
+def first_backup(stack: Stack, timeout: float = 300) -> BackupSet:
     """Create the stanza and take the first full backup on the leader (the stack is not ready without it)."""
     _, node = leader(stack)
     code, out = pgbackrest(node, "--log-level-console=warn", "stanza-create", timeout=60)
@@ -118,7 +118,7 @@ def first_backup(stack: "Stack", timeout: float = 300) -> BackupSet:
     return take_backup(stack, "full", timeout=timeout)
 
 
-def take_backup(stack: "Stack", backup_type: str = "full", timeout: float = 600) -> BackupSet:
+def take_backup(stack: Stack, backup_type: str = "full", timeout: float = 600) -> BackupSet:
     """One backup on the current leader; returns its catalogue entry."""
     service, node = leader(stack)
     before = {s.label for s in catalogue(stack)}
@@ -131,7 +131,7 @@ def take_backup(stack: "Stack", backup_type: str = "full", timeout: float = 600)
     return new[-1]
 
 
-def info_json(stack: "Stack") -> dict:
+def info_json(stack: Stack) -> dict:
     """`pgbackrest info` for the stanza, as JSON; raises BackupError when the repository cannot be read."""
     nodes = pg_containers(stack)
     if nodes:
@@ -152,12 +152,12 @@ def info_json(stack: "Stack") -> dict:
     return {"name": STANZA, "backup": [], "status": {"code": 1, "message": "missing stanza path"}}
 
 
-def catalogue(stack: "Stack") -> list[BackupSet]:
+def catalogue(stack: Stack) -> list[BackupSet]:
     """Backup sets, oldest first."""
     return sorted((_set(b) for b in info_json(stack).get("backup") or []), key=lambda s: (s.stop, s.label))
 
 
-def repo_tool(stack: "Stack", cmd: list[str], timeout: float = 120) -> tuple[int, str]:
+def repo_tool(stack: Stack, cmd: list[str], timeout: float = 120) -> tuple[int, str]:
     """Run a command in a short-lived container of the postgres image with the repository mounted."""
     from drills.platform.images import image_tag  # late: images pulls in the build machinery
 

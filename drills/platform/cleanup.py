@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import docker
 from docker.errors import APIError, NotFound
@@ -30,7 +31,7 @@ def clean(client: docker.DockerClient, dry_run: bool = False, log: Callable[[str
     for c in client.containers.list(all=True, filters=flt):
         report.containers.append(c.name)
         if not dry_run:
-            _attempt(report, f"container {c.name}", lambda c=c: c.remove(force=True, v=True))
+            _attempt(report, f"container {c.name}", functools.partial(c.remove, force=True, v=True))
     for n in client.networks.list(filters=flt):
         report.networks.append(n.name)
         if not dry_run:
@@ -38,7 +39,7 @@ def clean(client: docker.DockerClient, dry_run: bool = False, log: Callable[[str
     for v in client.volumes.list(filters=flt):
         report.volumes.append(v.name)
         if not dry_run:
-            _attempt(report, f"volume {v.name}", lambda v=v: v.remove(force=True))
+            _attempt(report, f"volume {v.name}", functools.partial(v.remove, force=True))
     verb = "would remove" if dry_run else "removed"
     log(f"{verb} {len(report.containers)} containers, {len(report.networks)} networks, "
         f"{len(report.volumes)} volumes")

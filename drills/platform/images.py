@@ -17,9 +17,9 @@ import subprocess
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound

@@ -15,8 +15,9 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from docker.errors import APIError
 
@@ -83,7 +84,7 @@ def pg_time(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00")
 
 
-def restore_cluster(stack: "Stack", before: float | None = None, log: Log = print, timeout: float = 300.0,
+def restore_cluster(stack: Stack, before: float | None = None, log: Log = print, timeout: float = 300.0,
                     patroni_ports: dict[str, int] | None = None, xid: int | None = None) -> RestoreResult:
     """Restore (latest, or to just before `before`); never raises for a failed restore: the result says.
 
@@ -109,7 +110,7 @@ def restore_cluster(stack: "Stack", before: float | None = None, log: Log = prin
     return res
 
 
-def _restore(stack: "Stack", res: RestoreResult, before: float | None, log: Log, timeout: float,
+def _restore(stack: Stack, res: RestoreResult, before: float | None, log: Log, timeout: float,
              patroni_ports: dict[str, int]) -> None:
     opts = stack.options()
     if not opts.backups:
@@ -120,7 +121,8 @@ def _restore(stack: "Stack", res: RestoreResult, before: float | None, log: Log,
         raise BackupError("no backup exists in the repository yet (stanza drills): nothing to restore from")
     chosen = choose_sets(sets, before)
     if not chosen:
-        raise BackupError(f"no backup ended before the recovery target {pg_time(before)} "
+        target = pg_time(before) if before is not None else "(latest)"
+        raise BackupError(f"no backup ended before the recovery target {target} "
                           f"(oldest backup ended {pg_time(sets[0].stop)})")
     res.candidates = [s.label for s in chosen]
     flushed = _flush_wal(stack)
@@ -130,7 +132,7 @@ def _restore(stack: "Stack", res: RestoreResult, before: float | None, log: Log,
         + (f", recovery target: just before transaction {res.target_xid}" if res.target_xid else
            f", recovery target {pg_time(before)}" if before else ", to the end of the archived WAL"))
 
-    ports = {name: {"8008/tcp": port} for name, port in patroni_ports.items()}
+    ports: dict[str, dict[str, int | None]] = {name: {"8008/tcp": port} for name, port in patroni_ports.items()}
     ports.update(_remove_db_nodes(stack))
     res.cluster_removed_at = time.time()
     _clear_dcs(stack)
@@ -170,7 +172,7 @@ def _restore(stack: "Stack", res: RestoreResult, before: float | None, log: Log,
         res.healthy_at = time.time()
 
 
-def _flush_wal(stack: "Stack", timeout: float = 15.0) -> str | None:
+def _flush_wal(stack: Stack, timeout: float = 15.0) -> str | None:
     """When the old cluster still runs (a point-in-time restore after an operator's mistake), switch to a new
     WAL segment and wait until the current one is archived, as an operator would before replacing the
     cluster: recovery can then reach any target up to now. Returns the segment, None if there is no leader."""
@@ -198,7 +200,7 @@ def archived_through(last_archived: str, segment: str) -> bool:
     return plain and last_archived[8:] >= segment[8:]
 
 
-def _remove_db_nodes(stack: "Stack") -> dict[str, dict]:
+def _remove_db_nodes(stack: Stack) -> dict[str, dict]:
     """Remove every database node and its data volume; returns their published ports to reuse."""
     ports: dict[str, dict] = {}
     for service, c in backups.pg_containers(stack, running=False).items():
@@ -206,7 +208,7 @@ def _remove_db_nodes(stack: "Stack") -> dict[str, dict]:
     return ports
 
 
-def _clear_dcs(stack: "Stack") -> None:
+def _clear_dcs(stack: Stack) -> None:
     """Forget the old cluster in etcd, so the new nodes bootstrap instead of waiting for the old leader."""
     etcds = [c for c in stack.containers().values() if c.labels.get(labels.ROLE) == "etcd" and c.status == "running"]
     errors = []
@@ -254,12 +256,12 @@ def _recovered_to(node) -> float | None:
 _SET_FAILED = re.compile(r"drills-restore: set (\S+) failed: (.*)")
 
 
-def _restore_errors(stack: "Stack", res: RestoreResult | None = None) -> str:
+def _restore_errors(stack: Stack, res: RestoreResult | None = None) -> str:
     """What explains a failed restore, from the nodes' logs: each backup set that could not be restored and
     why (pgBackRest's own error), else PostgreSQL's and Patroni's error lines — not Python tracebacks."""
     skipped: dict[str, str] = {}
     other: list[str] = []
-    for service, c in backups.pg_containers(stack, running=False).items():
+    for c in backups.pg_containers(stack, running=False).values():
         try:
             text = c.logs(tail=300).decode(errors="replace")
         except APIError:

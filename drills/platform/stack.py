@@ -12,8 +12,8 @@ import secrets
 import socket
 import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import docker
 import requests
@@ -24,7 +24,15 @@ from drills.errors import StackError
 from drills.platform import backups, haproxy, labels, patroni
 from drills.platform.images import TOXIPROXY_VERSION
 from drills.platform.stack_spec import (
-    APP_DB, APP_PASSWORD, APP_USER, ServiceSpec, StackOptions, api_names, db_names, services, toxiproxy_proxies,
+    APP_DB,
+    APP_PASSWORD,
+    APP_USER,
+    ServiceSpec,
+    StackOptions,
+    api_names,
+    db_names,
+    services,
+    toxiproxy_proxies,
 )
 from drills.platform.toxiproxy import ToxiproxyClient
 
@@ -375,7 +383,7 @@ def _endpoints(containers: dict) -> dict:
     for service, c in containers.items():
         ports = (c.attrs.get("NetworkSettings") or {}).get("Ports") or {}
 
-        def host(port: str) -> str | None:
+        def host(port: str, ports: dict = ports) -> str | None:
             bound = ports.get(port)
             return f"127.0.0.1:{bound[0]['HostPort']}" if bound else None
 

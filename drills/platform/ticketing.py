@@ -7,8 +7,9 @@ deliberate calls the harness makes, so it is plain `requests` with explicit time
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import requests
 

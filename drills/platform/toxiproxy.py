@@ -10,8 +10,9 @@ toxics, existence checks).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 import requests

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
-import docker
 from docker.errors import DockerException
 
 from drills.faults.targets import StackView
@@ -31,7 +30,7 @@ class ProbeSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="probes", daemon=True)
 
-    def start(self) -> "ProbeSampler":
+    def start(self) -> ProbeSampler:
         self._thread.start()
         return self
 

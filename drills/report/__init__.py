@@ -9,12 +9,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from drills.report.compare import compare_runs
-    from drills.report.index import write_index
-    from drills.report.live import LiveView
-    from drills.report.render import ReportError, render_run
-    from drills.report.summary import print_compare, print_summary
+if TYPE_CHECKING:  # for type checkers only; at run time __getattr__ imports on first use
+    from drills.report.compare import compare_runs  # noqa: F401
+    from drills.report.index import write_index  # noqa: F401
+    from drills.report.live import LiveView  # noqa: F401
+    from drills.report.render import ReportError, render_run  # noqa: F401
+    from drills.report.summary import print_compare, print_summary  # noqa: F401
 
 _EXPORTS = {
     "LiveView": "drills.report.live",

@@ -12,13 +12,16 @@ import io
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.typing import RcKeyType
 
-from drills.report.fmt import num
+from drills.report.fmt import dict_at, num
 from drills.report.timeline import FaultInterval, Outage
 from drills.report.view import ReportView
 from drills.scenario.fault_types import kind_of
@@ -33,15 +36,17 @@ FAULT_COLOURS = {"process": "#cf222e", "network": "#e16f24", "toxic": "#8250df",
 OUTAGE_COLOUR = "#6e0a1e"
 OUTCOME_COLOURS = {"ok": "#2da44e", "info": "#d4a72c", "fail": "#cf222e"}
 STATE_COLOURS = {
-    "leader": "#116329", "leader_unprotected": "#bf8700", "sync_standby": "#4ac26b", "replica": "#aceebb", "unknown": "#d0d7de",
+    "leader": "#116329", "leader_unprotected": "#bf8700",
+    "sync_standby": "#4ac26b", "replica": "#aceebb", "unknown": "#d0d7de",
     "up": "#54aeff", "lb_down": "#ffb77c", "down": "#cf222e", "frozen": "#8250df",
 }
 STATE_LABELS = {
-    "leader": "leader", "leader_unprotected": "leader, no sync standby", "sync_standby": "sync standby", "replica": "replica", "unknown": "role unknown",
+    "leader": "leader", "leader_unprotected": "leader, no sync standby",
+    "sync_standby": "sync standby", "replica": "replica", "unknown": "role unknown",
     "up": "up (in load balancer)", "lb_down": "out of load balancer", "down": "down (exited)",
     "frozen": "frozen (paused)",
 }
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none", "font.size": 9, "font.family": "sans-serif", "axes.spines.top": False,
     "axes.spines.right": False, "axes.edgecolor": "#8c959f", "axes.labelcolor": "#24292f",
     "xtick.color": "#57606a", "ytick.color": "#57606a", "axes.grid": True, "grid.color": "#eaeef2",
@@ -60,7 +65,7 @@ class _Chart:
 
     name: str
     fig: Figure
-    ax: object
+    ax: Axes
     groups: dict[str, dict[str, str]]
 
 
@@ -76,14 +81,15 @@ def label_lanes(faults: list[FaultInterval], end_s: float) -> dict[str, int]:
     span = max(end_s, 1.0)
     lanes: list[float] = []
     out: dict[str, int] = {}
-    for f in sorted((f for f in faults if f.start_s is not None), key=lambda f: f.start_s):
+    started = [(f.start_s, f) for f in faults if f.start_s is not None]
+    for start, f in sorted(started, key=lambda x: x[0]):
         width = (len(_fault_label(f)) * 7 * 0.62 + 8) / axes_w_pt * span
-        lane = next((i for i, right in enumerate(lanes) if right <= f.start_s), len(lanes))
+        lane = next((i for i, right in enumerate(lanes) if right <= start), len(lanes))
         if lane >= MAX_LANES:
             continue
         if lane == len(lanes):
             lanes.append(0.0)
-        lanes[lane] = f.start_s + width
+        lanes[lane] = start + width
         out[f.key] = lane
     return out
 
@@ -140,7 +146,7 @@ def _shade_faults(chart: _Chart, faults: list[FaultInterval], end_s: float, lane
 def headline_outages(view: ReportView) -> list[Outage]:
     """Outages of the operation the headline numbers are about (the checks' `availability.op`, else
     purchases), so marks from different operations do not pile up on one chart."""
-    avail = view.result.get("availability") if isinstance(view.result.get("availability"), dict) else {}
+    avail = dict_at(view.result, "availability")
     ops = {o.op for o in view.outages}
     op = avail.get("op") if avail.get("op") in ops else ("purchase" if "purchase" in ops else None)
     return [o for o in view.outages if op is None or o.op == op]
@@ -247,7 +253,7 @@ def chart_operations(view: ReportView) -> str | None:
     t = [r["t"] for r in rows] + [rows[-1]["t"] + k]
     base = [0.0] * len(rows)
     for key, label in (("ok", "ok (acknowledged)"), ("info", "indeterminate"), ("fail", "failed")):
-        top = [b + r[key] for b, r in zip(base, rows)]
+        top = [b + r[key] for b, r in zip(base, rows, strict=False)]
         c.ax.fill_between(t, base + base[-1:], top + top[-1:], step="post", color=OUTCOME_COLOURS[key], lw=0,
                           label=label, alpha=0.9)
         base = top
@@ -368,13 +374,13 @@ def chart_generator(view: ReportView) -> str | None:
     c, lanes = _chart("generator", 1.5, view)
     xs = [g["t"] + 0.5 for g in view.generator]
     c.ax.plot(xs, [g["offered"] for g in view.generator], color="#0969da", lw=1.1, label="offered")
-    targets = [(x, g["target"]) for x, g in zip(xs, view.generator) if g["target"] is not None]
+    targets = [(x, g["target"]) for x, g in zip(xs, view.generator, strict=False) if g["target"] is not None]
     if targets:
         c.ax.plot([t[0] for t in targets], [t[1] for t in targets], color="#24292f", lw=1, ls="--",
                   label="target")
     c.ax.set_ylim(bottom=0)
     c.ax.set_ylabel("operations started / s")
-    cpus = [(x, g["cpu"]) for x, g in zip(xs, view.generator) if g["cpu"] is not None]
+    cpus = [(x, g["cpu"]) for x, g in zip(xs, view.generator, strict=False) if g["cpu"] is not None]
     handles, labels = c.ax.get_legend_handles_labels()
     if cpus:
         ax2 = c.ax.twinx()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drills.report.fmt import HIGHER_IS_BETTER, as_float, metric_value, num, passed_word, when
+from drills.report.fmt import HIGHER_IS_BETTER, as_float, dict_at, metric_value, num, passed_word, when
 from drills.report.htmlkit import esc, page, pill, table
 from drills.report.render import ReportError, write_atomic
 from drills.report.view import ReportView, build_view
@@ -21,11 +21,12 @@ AUDIT = ("acknowledged", "lost", "unexpected", "duplicated", "oversold", "sold_o
 
 
 def _get(d: dict, dotted: str) -> object:
+    value: object = d
     for part in dotted.split("."):
-        if not isinstance(d, dict):
+        if not isinstance(value, dict):
             return None
-        d = d.get(part)  # type: ignore[assignment]
-    return d
+        value = value.get(part)
+    return value
 
 
 def _metric_of(key: str) -> str:
@@ -89,8 +90,8 @@ def _budget_rows(ra: dict, rb: dict) -> list[dict]:
 def compare_views(va: ReportView, vb: ReportView) -> dict:
     """The comparison as plain data (also what `compare_runs` returns)."""
     ra, rb = va.result, vb.result
-    aa = ra.get("availability") if isinstance(ra.get("availability"), dict) else {}
-    ab = rb.get("availability") if isinstance(rb.get("availability"), dict) else {}
+    aa = dict_at(ra, "availability")
+    ab = dict_at(rb, "availability")
     avail = []
     for key, label in AVAILABILITY:
         metric = _metric_of(key)
@@ -100,8 +101,8 @@ def compare_views(va: ReportView, vb: ReportView) -> dict:
         delta, change, text = change_text(metric, x, y)
         avail.append({"name": label, "metric": metric, "a": x, "b": y, "a_text": metric_value(metric, x),
                       "b_text": metric_value(metric, y), "delta": delta, "change": change, "text": text})
-    ua = ra.get("audit") if isinstance(ra.get("audit"), dict) else {}
-    ub = rb.get("audit") if isinstance(rb.get("audit"), dict) else {}
+    ua = dict_at(ra, "audit")
+    ub = dict_at(rb, "audit")
     audit = []
     for key in AUDIT:
         if key not in ua and key not in ub:

@@ -24,6 +24,12 @@ def as_float(value: object) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def dict_at(parent: dict, key: str) -> dict:
+    """`parent[key]` when it is an object (a section of result.json, say), else {} (missing or damaged)."""
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def num(value: object, unit: str = "") -> str:
     """A number with sensible precision and a unit; '—' when unknown."""
     f = as_float(value)

@@ -70,7 +70,7 @@ def render_junit(view: ReportView) -> str:
     for k, n in counts.items():
         suite.set(k, str(n))
     suite.set("time", f"{as_float(r.get('duration_s')) or 0:.3f}")
-    root = ET.Element("testsuites", name="drills", **{k: str(n) for k, n in counts.items()})
+    root = ET.Element("testsuites", {"name": "drills", **{k: str(n) for k, n in counts.items()}})
     root.set("time", suite.get("time", "0"))
     root.append(suite)
     ET.indent(root)

@@ -11,8 +11,19 @@ import json
 from drills import __version__
 from drills.report.charts import FAULT_COLOURS, fault_category, render_charts
 from drills.report.fallback import command_line
-from drills.report.fmt import (as_float, duration, limit_text, metric_value, num, observed_text, passed_word,
-                               percent, size, when)
+from drills.report.fmt import (
+    as_float,
+    dict_at,
+    duration,
+    limit_text,
+    metric_value,
+    num,
+    observed_text,
+    passed_word,
+    percent,
+    size,
+    when,
+)
 from drills.report.htmlkit import esc, page, pill, records_html, table, value_html
 from drills.report.view import ReportView
 
@@ -119,17 +130,17 @@ def _budgets(view: ReportView) -> str:
 
 
 def _headline(view: ReportView) -> str:
-    a = view.result.get("availability") if isinstance(view.result.get("availability"), dict) else {}
-    lat = a.get("latency_ms") if isinstance(a.get("latency_ms"), dict) else {}
+    a = dict_at(view.result, "availability")
+    lat = dict_at(a, "latency_ms")
     cards = [("success ratio", percent(a.get("success_ratio"))),
              ("longest outage", num(a.get("longest_outage_s"), "s")),
              ("failover", num(a.get("failover_s"), "s")), ("detection", num(a.get("detection_s"), "s")),
              ("recovery", num(a.get("recovery_s"), "s")), ("latency p50", num(lat.get("p50"), "ms")),
              ("p95", num(lat.get("p95"), "ms")), ("p99", num(lat.get("p99"), "ms"))]
-    budget = a.get("error_budget") if isinstance(a.get("error_budget"), dict) else {}
+    budget = dict_at(a, "error_budget")
     if as_float(budget.get("burn")) is not None:
         cards.append(("error budget spent", percent(budget["burn"])))
-    audit = view.result.get("audit") if isinstance(view.result.get("audit"), dict) else {}
+    audit = dict_at(view.result, "audit")
     if audit:
         known = [n for n in (as_float(audit.get(k)) for k in DATA_LOSS) if n is not None]
         cards.append(("data-loss anomalies", str(int(sum(known))) if known else "unknown"))
@@ -213,8 +224,7 @@ def _disaster_recovery(view: ReportView) -> str:
     dr = _dr(view)
     if not dr:
         return ""
-    rto, rpo = dr.get("rto") if isinstance(dr.get("rto"), dict) else {}, dr.get("rpo") if isinstance(
-        dr.get("rpo"), dict) else {}
+    rto, rpo = dict_at(dr, "rto"), dict_at(dr, "rpo")
     rto_text = ("never recovered" if rto.get("never") else num(dr.get("rto_s"), "s"))
     behind = dr.get("restore_point_behind_disaster_s")
     point = (f"{num(dr.get('recovered_to_s'), 's')}" if dr.get("recovered_to_s") is not None else "—")
@@ -341,7 +351,7 @@ def _lost_table(rows: list[dict]) -> str:
 
 
 def _dr_lost(dr: dict) -> str:
-    lost = dr.get("lost") if isinstance(dr.get("lost"), dict) else {}
+    lost = dict_at(dr, "lost")
     if dr.get("final_state") != "complete":
         return ('<h3>Lost acknowledged operations</h3><p class="muted">Unknown: the final state is '
                 f"{esc(dr.get('final_state') or 'missing')} (the database could not be read after the drill), so "
@@ -402,7 +412,7 @@ def _timeline(view: ReportView, charts: dict) -> str:
 def _outages(view: ReportView) -> str:
     if not view.outages:
         return ""
-    a = view.result.get("availability") if isinstance(view.result.get("availability"), dict) else {}
+    a = dict_at(view.result, "availability")
     first = a.get("op") or "purchase"
     outages = sorted(view.outages, key=lambda o: (o.op != first, o.op, o.start_s))
     rows = [[esc(o.op), f'<span class="num">{esc(num(o.start_s, "s"))}</span>',
@@ -413,7 +423,7 @@ def _outages(view: ReportView) -> str:
 
 
 def _failovers(view: ReportView) -> str:
-    a = view.result.get("availability") if isinstance(view.result.get("availability"), dict) else {}
+    a = dict_at(view.result, "availability")
     rows = [f for f in a.get("failovers") or [] if isinstance(f, dict)]
     if not rows:
         return ""
@@ -430,8 +440,8 @@ def _failovers(view: ReportView) -> str:
                       f'<span class="num">{esc(num(f.get("first_purchase_s"), "s"))}</span>',
                       f'<span class="num"><b>{esc(lower + num(f.get("failover_s"), "s"))}</b></span>'])
     return ('<section id="failovers"><h3>Leader changes</h3><p class="muted">Failover = from the moment the old '
-            "leader was gone (the fault that struck it, or when the probes saw it go) to the first acknowledged purchase after a new leader took over (≥: no purchase "
-            "succeeded before the load stopped).</p>"
+            "leader was gone (the fault that struck it, or when the probes saw it go) to the first acknowledged "
+            "purchase after a new leader took over (≥: no purchase succeeded before the load stopped).</p>"
             + table(["leader", "gone at", "new leader at", "election", "first purchase at", "failover"], cells)
             + "</section>")
 

@@ -73,8 +73,10 @@ def read_json(path: Path) -> tuple[dict | None, str | None]:
         data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
     except OSError as exc:
         return None, f"{path.name}: cannot be read ({exc.strerror or exc})"
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return None, f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno}); ignored"
+    except ValueError as exc:  # well-formed but not loadable, e.g. an integer beyond Python's digit limit
+        return None, f"{path.name}: not valid JSON ({exc}); ignored"
     if not isinstance(data, dict):
         return None, f"{path.name}: not a JSON object; ignored"
     return data, None

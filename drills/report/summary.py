@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from drills.report.fmt import as_float, limit_text, num, observed_text, passed_word, percent
+from drills.report.fmt import as_float, dict_at, limit_text, num, observed_text, passed_word, percent
 from drills.report.verdict import judge
 
 _COLOURS = {"pass": "green", "fail": "red", "aborted": "dark_orange", "inconclusive": "yellow", "error": "magenta"}
@@ -34,25 +34,25 @@ def print_summary(console: Console, result: dict) -> None:
                       escape(observed_text(b)), f"[{style}]{word}[/]",
                       escape(str(b.get("detail") or "")))
         console.print(t)
-    a = result.get("availability") if isinstance(result.get("availability"), dict) else {}
-    lat = a.get("latency_ms") if isinstance(a.get("latency_ms"), dict) else {}
+    a = dict_at(result, "availability")
+    lat = dict_at(a, "latency_ms")
     if a:
         console.print(f"success {percent(a.get('success_ratio'))}"
                       f"   longest outage {num(a.get('longest_outage_s'), 's')}"
                       f"   failover {num(a.get('failover_s'), 's')}   recovery {num(a.get('recovery_s'), 's')}"
                       f"   p50/p95/p99 {num(lat.get('p50'))}/{num(lat.get('p95'))}/{num(lat.get('p99'))} ms",
                       markup=False, highlight=False)
-    dr = result.get("disaster_recovery") if isinstance(result.get("disaster_recovery"), dict) else {}
+    dr = dict_at(result, "disaster_recovery")
     if dr:
-        rto = dr.get("rto") if isinstance(dr.get("rto"), dict) else {}
-        lost = dr.get("rpo_ops") if isinstance(dr.get("rpo_ops"), dict) else {}
-        after = dr.get("lost_after_recovery") if isinstance(dr.get("lost_after_recovery"), dict) else {}
+        rto = dict_at(dr, "rto")
+        lost = dict_at(dr, "rpo_ops")
+        after = dict_at(dr, "lost_after_recovery")
         rto_text = (f"never recovered (≥ {num(dr.get('rto_s'), 's')})" if rto.get("never")
                     else num(dr.get("rto_s"), "s"))
         console.print(f"disaster recovery: RTO {rto_text}   RPO {num(dr.get('rpo_s'), 's')}"
                       f"   lost by the restore {num(lost.get('all'))}   lost after recovery {num(after.get('all'))}"
                       f"   restore point {num(dr.get('recovered_to_s'), 's')}", markup=False, highlight=False)
-    audit = result.get("audit") if isinstance(result.get("audit"), dict) else {}
+    audit = dict_at(result, "audit")
     if audit:
         parts = []
         for k in ("acknowledged",) + DATA_LOSS + ("indeterminate", "indeterminate_applied"):

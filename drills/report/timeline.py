@@ -8,8 +8,9 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
-from drills.report.fmt import as_float, epoch
+from drills.report.fmt import as_float, dict_at, epoch
 from drills.report.rundir import RunDir
 
 # A stamp larger than this is epoch seconds, smaller is an offset from the start of load.
@@ -136,8 +137,8 @@ def _target_label(target: object, link: object) -> str:
 
 def _action_span(e: dict, t0: float | None) -> tuple[float | None, float | None]:
     """(start, end) offsets of an action that takes a while (restore_cluster's `data.restore`), else Nones."""
-    data = e.get("data") if isinstance(e.get("data"), dict) else {}
-    restore = data.get("restore") if isinstance(data.get("restore"), dict) else {}
+    data = dict_at(e, "data")
+    restore = dict_at(data, "restore")
     return to_offset(restore.get("started"), t0), to_offset(restore.get("finished"), t0)
 
 
@@ -250,7 +251,7 @@ def normalize_series(series: list, t0: float | None) -> list[dict]:
         t = to_offset(r.get("t"), t0)
         if t is None:
             continue
-        row = {"t": t, **{k: int(as_float(r.get(k)) or 0) for k in ("ok", "fail", "info")},
+        row: dict[str, Any] = {"t": t, **{k: int(as_float(r.get(k)) or 0) for k in ("ok", "fail", "info")},
                "p50_ms": as_float(r.get("p50_ms")), "p99_ms": as_float(r.get("p99_ms")),
                "success_ratio": as_float(r.get("success_ratio"))}
         if row["success_ratio"] is None and row["ok"] + row["fail"] + row["info"]:
@@ -337,8 +338,9 @@ def node_state(info: dict) -> str:
 
 def role_segments(probes: list[dict], t0: float | None) -> dict[str, list[RoleSegment]]:
     """Per node, merged runs of the same state between probes (a gap over PROBE_GAP_S shows as no data)."""
-    stamped = sorted(((to_offset(p.get("t"), t0), p) for p in probes), key=lambda x: (x[0] is None, x[0] or 0))
-    stamped = [(t, p) for t, p in stamped if t is not None and isinstance(p.get("nodes"), dict)]
+    offsets = ((to_offset(p.get("t"), t0), p) for p in probes)
+    stamped = sorted(((t, p) for t, p in offsets if t is not None and isinstance(p.get("nodes"), dict)),
+                     key=lambda x: x[0])
     segs: dict[str, list[RoleSegment]] = defaultdict(list)
     for i, (t, p) in enumerate(stamped):
         nxt = stamped[i + 1][0] if i + 1 < len(stamped) else t + 0.5
@@ -367,7 +369,7 @@ def leader_segments(probes: list[dict], t0: float | None) -> list[tuple[float, f
             out[-1][1] += width
         else:
             out.append([t, width, leader])
-    return [tuple(x) for x in out]  # type: ignore[misc]
+    return [tuple(x) for x in out]
 
 
 def generator_series(stats: list[dict], t0: float | None) -> list[dict]:

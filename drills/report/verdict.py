@@ -23,7 +23,7 @@ def judge(result: dict | None) -> Verdict:
     """Turn result.json's verdict, expected and self_test_passed into what a reader should conclude."""
     result = result or {}
     raw = result.get("verdict")
-    expected = result.get("expected") if result.get("expected") in ("pass", "fail") else "pass"
+    expected = "fail" if result.get("expected") == "fail" else "pass"
     if raw not in VERDICTS:
         return Verdict("none", expected, "NO VERDICT", "error", False,
                        "result.json is missing or has no verdict: the run did not reach its checks. "

@@ -12,11 +12,13 @@ import random
 import re
 import signal
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING
 
+import docker
 import requests
 
 from drills.errors import DrillError, InfrastructureError
@@ -35,7 +37,10 @@ from drills.runner.jsonl import EventLog, JsonlWriter
 from drills.runner.rundir import new_run_dir, update_meta, write_meta
 from drills.runner.schedule import FaultScheduler
 from drills.scenario.fault_types import kind_of
-from drills.scenario.model import Scenario
+from drills.scenario.model import ReferenceStack, Scenario
+
+if TYPE_CHECKING:
+    from drills.load.runner import LoadHandle
 
 Log = Callable[[str], None]
 RECOVERY_TIMEOUT_S = 180.0
@@ -89,10 +94,10 @@ class DrillRun:
         self.events = EventLog(self.run_dir / "events.jsonl")
         self.ledger = Ledger(self.run_dir, self.run_id)
         self.stack: Stack | None = None
-        self.client = None
+        self.client: docker.DockerClient | None = None
         self.scheduler: FaultScheduler | None = None
         self.probes: ProbeSampler | None = None
-        self.load = None
+        self.load: LoadHandle | None = None
         self.sidecars: SidecarPool | None = None
         self.endpoints: dict = {}
         self.ended_by: str | None = None
@@ -127,12 +132,12 @@ class DrillRun:
         return self._finish()
 
     def _prepare(self) -> None:
-        self.client = engine.connect()
+        self.client = client = engine.connect()
         sc = self.scenario
         if sc.stack.attach is not None:
-            self._attach()
+            self._attach(client)
         else:
-            ref = sc.stack.reference
+            ref = sc.stack.reference or ReferenceStack()
             opts = StackOptions(name=re.sub(r"[^a-z0-9-]+", "-", self.run_id)[:40].strip("-") or "drill",
                                 api_replicas=ref.api_replicas, async_replication=ref.async_replication,
                                 hot_event_seats=ref.hot_event_seats, cold_events=ref.cold_events,
@@ -141,23 +146,24 @@ class DrillRun:
                                 backup_interval_s=int(ref.backup_interval), backup_type=ref.backup_type,
                                 backup_retention_full=ref.backup_retention_full,
                                 archive_timeout_s=int(ref.archive_timeout))
-            self.stack = Stack(self.client, opts.name)
+            self.stack = Stack(client, opts.name)
             self.log(f"starting the reference stack {opts.name!r} ...")
             status = self.stack.up(opts, log=self.log)
             self.endpoints = status.endpoints
-            self.view = StackView.of_reference_stack(self.client, opts.name, self.endpoints)
+            self.view = StackView.of_reference_stack(client, opts.name, self.endpoints)
             self.meta["stack"] = {"name": opts.name, "options": asdict(opts), "endpoints": self.endpoints}
-            self.meta["images"] = self._image_ids()
-            self.meta["versions"].update(self._versions(status.toxiproxy_version))
+            self.meta["images"] = self._image_ids(client)
+            self.meta["versions"].update(self._versions(client, self.stack.name, status.toxiproxy_version))
             update_meta(self.run_dir, self.meta)
         self.events.emit("run", name="stack_ready", endpoints=self.endpoints)
 
-    def _attach(self) -> None:
+    def _attach(self, client: docker.DockerClient) -> None:
         at = self.scenario.stack.attach
+        assert at is not None  # only called for an attached stack
         self.endpoints = {"api": at.api_url, "patroni": dict(at.patroni_urls)}
         if at.toxiproxy_url:
             self.endpoints["toxiproxy"] = at.toxiproxy_url
-        self.view = StackView(self.client, patroni_urls=dict(at.patroni_urls), toxiproxy_url=at.toxiproxy_url,
+        self.view = StackView(client, patroni_urls=dict(at.patroni_urls), toxiproxy_url=at.toxiproxy_url,
                               label_filter=at.label_selector, names=dict(at.containers), roles=dict(at.roles))
         self.view.refresh()
         try:
@@ -180,9 +186,9 @@ class DrillRun:
                                    self.endpoints.get("haproxy_stats"), self.scheduler.active).start()
 
         scenario_dir = self.scenario_path.parent
-        self.load = start_load(sc.load, sc.phases, self.endpoints["api"], self.run_dir, self.meta["run_secret"],
-                               self.seed, scenario_dir=scenario_dir)
-        self.load.wait_started(timeout=60)
+        self.load = load = start_load(sc.load, sc.phases, self.endpoints["api"], self.run_dir,
+                                      self.meta["run_secret"], self.seed, scenario_dir=scenario_dir)
+        load.wait_started(timeout=60)
         t0 = time.monotonic()
         self.events.emit("run", name="load_started")
         self.scheduler.start(t0)
@@ -206,8 +212,9 @@ class DrillRun:
                     self._heal_all("end of the steady phase")
                     healed = True
                 self.scheduler.tick()
-                if not self.load.alive():
-                    raise InfrastructureError(f"the load generator stopped: {self.load.error or 'exit code ' + str(self.load.returncode)}")
+                if not load.alive():
+                    why = load.error or f"exit code {load.returncode}"
+                    raise InfrastructureError(f"the load generator stopped: {why}")
                 reason = watch.check(self.probes.latest)
                 if reason:
                     self.ended_by = "aborted"
@@ -272,7 +279,8 @@ class DrillRun:
         if self.client is not None:
             for c in self.client.containers.list(all=True, filters={"label": f"{labels.RUN}={self.run_id}"}):
                 problems.append(f"sidecar {c.name} still present")
-            for node in getattr(self, "view", None).nodes.values() if getattr(self, "view", None) else []:
+            view: StackView | None = getattr(self, "view", None)
+            for node in view.nodes.values() if view is not None else []:
                 try:
                     if self.client.containers.get(node.container_id).status == "paused":
                         problems.append(f"{node.service} still paused")
@@ -390,25 +398,25 @@ class DrillRun:
         return int(exit_code(result))
 
     # ---- environment -------------------------------------------------------------------------------
-    def _image_ids(self) -> dict[str, str]:
+    def _image_ids(self, client: docker.DockerClient) -> dict[str, str]:
         out = {}
         for key in STACK_IMAGES:
             try:
-                out[image_tag(key)] = self.client.images.get(image_tag(key)).id
+                out[image_tag(key)] = client.images.get(image_tag(key)).id
             except Exception:
                 pass
         return out
 
-    def _versions(self, toxiproxy_version: str | None) -> dict[str, str]:
+    def _versions(self, client: docker.DockerClient, stack: str, toxiproxy_version: str | None) -> dict[str, str]:
         versions = {"toxiproxy": toxiproxy_version or "?"}
         try:
-            versions["docker"] = self.client.version().get("Version", "?")
+            versions["docker"] = client.version().get("Version", "?")
         except Exception:
             pass
         for svc, cmd in (("pg1", ["patroni", "--version"]), ("haproxy", ["haproxy", "-v"]),
                          ("etcd1", ["etcd", "--version"])):
             try:
-                c = self.client.containers.get(f"drills-{self.stack.name}-{svc}")
+                c = client.containers.get(f"drills-{stack}-{svc}")
                 out = c.exec_run(cmd)[1].decode(errors="replace").strip().splitlines()
                 versions[cmd[0]] = out[0][:80] if out else "?"
             except Exception:

@@ -43,7 +43,8 @@ def write_meta(run_dir: Path, scenario_path: Path, scenario_name: str, seed: int
         "seed": seed,
         "started": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         "started_t": round(time.time(), 3),
-        "command": shlex.join(["drill", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("drill") else shlex.join(sys.argv),
+        "command": (shlex.join(["drill", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("drill")
+                    else shlex.join(sys.argv)),
         "rerun_command": shlex.join(rerun),
         "run_secret": secrets.token_hex(16),
         "versions": {"drills": __version__, "python": platform.python_version()},

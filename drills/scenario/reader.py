@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence as Seq
+from collections.abc import Callable, Iterable
+from collections.abc import Sequence as Seq
+from typing import Any, TypeGuard, TypeVar
 
 from drills.scenario.durations import DURATION_HELP, DurationError, parse_duration
 from drills.scenario.issues import Issue
 from drills.scenario.nodes import Mapping, Node, Scalar, Sequence, describe, describe_value
 from drills.scenario.suggest import did_you_mean
+
+T = TypeVar("T")
 
 
 def child(path: str, key: str) -> str:
@@ -60,7 +64,7 @@ class MapView:
                  required: Iterable[str]) -> None:
         self.ctx, self.node, self.path, self.what = ctx, node, path, what
         self.entries: dict[str, tuple[Scalar, Node]] = {}
-        self.values: dict[str, object] = {}
+        self.values: dict[str, Any] = {}  # key -> checked value, of the type its getter returns
         for key_node, value in node.pairs:
             key = key_node.value
             if not isinstance(key, str):
@@ -99,6 +103,10 @@ class MapView:
     def node_of(self, key: str) -> Node | None:
         return self.entries[key][1] if key in self.entries else None
 
+    def value_node(self, key: str) -> Node:
+        """The value of a key that is written (check `has` or `given` first: a missing key is a KeyError)."""
+        return self.entries[key][1]
+
     def key_node(self, key: str) -> Node:
         return self.entries[key][0] if key in self.entries else self.node
 
@@ -128,7 +136,7 @@ class MapView:
             return False, None
         return True, node.value
 
-    def _keep(self, key: str, value: object) -> object:
+    def _keep(self, key: str, value: T) -> T:
         self.values[key] = value
         return value
 
@@ -268,7 +276,7 @@ class MapView:
         return result if ok else None
 
 
-def finite_number(value: object) -> bool:
+def finite_number(value: object) -> TypeGuard[int | float]:
     """A real, finite number (not a bool, not NaN, not an int too large for a float)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False

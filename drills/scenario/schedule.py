@@ -76,7 +76,7 @@ def check_schedule(read: list[ReadFault], phases: Phases) -> None:
             continue
         key = "at" if fault.at is not None else "after"
         if start >= end:
-            how = ("" if fault.at is not None else
+            how = ("" if fault.at is not None or fault.after is None else
                    f" ({fault.after.delay:g} s after '{fault.after.fault}' is {fault.after.event})")
             view.error(key, f"expected an injection before {window}; offsets count from the start of load; "
                             f"found {start:g} s{how}")

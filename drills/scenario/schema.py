@@ -16,8 +16,18 @@ from pathlib import Path
 
 from drills.scenario.fault_types import FAULTS, ParamSpec, types_of_kind
 from drills.scenario.metrics import ABORT_METRICS, ABORT_PROBES, METRICS
-from drills.scenario.model import (BUDGET_METRICS, FAULT_TYPES, OPERATIONS, PHASES, SLO, TARGET_ROLES, LoadProfile,
-                                   LoadSection, Phases, ReferenceStack)
+from drills.scenario.model import (
+    BUDGET_METRICS,
+    FAULT_TYPES,
+    OPERATIONS,
+    PHASES,
+    SLO,
+    TARGET_ROLES,
+    LoadProfile,
+    LoadSection,
+    Phases,
+    ReferenceStack,
+)
 from drills.scenario.topology import STATIC_ROLES
 from drills.scenario.validate import NAME_PATTERN
 from drills.scenario.validate_faults import AFTER_EVENTS, ID_PATTERN, LABEL_PATTERN, SELECTIONS

@@ -64,7 +64,7 @@ def _fault(ctx: Context, node: Node, path: str, index: int, topo: Topology) -> R
         ctx.error(m.key_node("after") if both else m.node, m.at("after") if both else path,
                   "expected exactly one of `at` (seconds from the start of load) or `after` (relative to another "
                   f"fault), found {'both' if both else 'neither'}")
-    if spec is not None:
+    if fault_type is not None and spec is not None:  # only a given type has a spec
         _check_placement(ctx, m, fault_type, spec, link, topo)
         if spec.instantaneous and m.given("duration"):
             m.key_error("duration", f"expected no duration: {fault_type} heals by itself at once (to keep a container "
@@ -135,7 +135,7 @@ def _check_link(m: MapView, link: str, topo: Topology) -> None:
 
 
 def _target(ctx: Context, parent: MapView, topo: Topology) -> Target | None:
-    m = ctx.mapping(parent.node_of("target"), parent.at("target"), TARGET_KEYS, "a target")
+    m = ctx.mapping(parent.value_node("target"), parent.at("target"), TARGET_KEYS, "a target")
     if m is None:
         return None
     chosen = [k for k in ("service", "role", "label") if m.given(k)]
@@ -166,7 +166,7 @@ def _target(ctx: Context, parent: MapView, topo: Topology) -> Target | None:
 
 
 def _after(ctx: Context, parent: MapView) -> After | None:
-    node = parent.node_of("after")
+    node = parent.value_node("after")
     if isinstance(node, Scalar) and isinstance(node.value, str):
         node_id = node.value  # shorthand: `after: kill-leader` = after it heals
         if not re.fullmatch(ID_PATTERN, node_id):
@@ -183,13 +183,15 @@ def _after(ctx: Context, parent: MapView) -> After | None:
 
 
 def _params(ctx: Context, m: MapView, fault_type: str | None, spec: FaultSpec | None, topo: Topology) -> dict:
-    node = m.node_of("params")
     if spec is None:  # unknown type: only the shape can be checked
-        if m.given("params") and not isinstance(node, Mapping):
-            ctx.error(node, m.at("params"), f"expected a mapping of parameters, found {describe(node)}")
+        if m.given("params"):
+            node = m.value_node("params")
+            if not isinstance(node, Mapping):
+                ctx.error(node, m.at("params"), f"expected a mapping of parameters, found {describe(node)}")
         return {}
     params: dict[str, object] = {}
     if m.given("params"):
+        node = m.value_node("params")
         if not spec.params:
             _no_params(ctx, node, m.at("params"), fault_type or "")
         else:
@@ -322,8 +324,8 @@ def _check_ids(ctx: Context, read: list[ReadFault]) -> None:
         fid = r.fault.id
         if fid in first:
             where = f" (first at line {first[fid].view.node.line})" if first[fid].view.node.line else ""
-            node = r.view.node_of("id") or r.view.node
-            ctx.error(node, r.view.at("id"), f"expected a unique fault id, found '{fid}' again{where}")
+            ctx.error(r.view.node_of("id") or r.view.node, r.view.at("id"),
+                      f"expected a unique fault id, found '{fid}' again{where}")
         else:
             first[fid] = r
     ids = list(first)

@@ -34,7 +34,7 @@ def read_load(ctx: Context, node: Node | None, path: str, base_dir: Path | None,
                                   f"'{locustfile}' (no such file: {resolved})")
     m.texts("user_classes", "user class names")
     if m.given("profile"):
-        profile = _profile(ctx, m.node_of("profile"), m.at("profile"))
+        profile = _profile(ctx, m.value_node("profile"), m.at("profile"))
         if profile is not None:
             m.values["profile"] = profile
     if m.given("mix"):
@@ -52,7 +52,7 @@ def read_load(ctx: Context, node: Node | None, path: str, base_dir: Path | None,
     return LoadSection(**m.values)
 
 
-def _profile(ctx: Context, node: Node | None, path: str) -> LoadProfile | None:
+def _profile(ctx: Context, node: Node, path: str) -> LoadProfile | None:
     m = ctx.mapping(node, path, PROFILE_KEYS, "a load profile")
     if m is None:
         return None
@@ -87,7 +87,7 @@ def _profile(ctx: Context, node: Node | None, path: str) -> LoadProfile | None:
 
 
 def _stages(ctx: Context, parent: MapView) -> list[Stage] | None:
-    items = ctx.sequence(parent.node_of("stages"), parent.at("stages"), "stages")
+    items = ctx.sequence(parent.value_node("stages"), parent.at("stages"), "stages")
     if items is None:
         return None
     if not items:
@@ -121,7 +121,7 @@ def _stages(ctx: Context, parent: MapView) -> list[Stage] | None:
 
 
 def _mix(ctx: Context, parent: MapView, builtin: bool) -> dict[str, float] | None:
-    node, path = parent.node_of("mix"), parent.at("mix")
+    node, path = parent.value_node("mix"), parent.at("mix")
     if not isinstance(node, Mapping):
         ctx.error(node, path, f"expected a mapping of operation to weight (e.g. purchase: 70), found {describe(node)}")
         return None

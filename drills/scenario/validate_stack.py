@@ -82,7 +82,7 @@ def _reference(ctx: Context, parent: MapView) -> ReferenceStack:
 
 
 def _attach(ctx: Context, parent: MapView) -> AttachedStack | None:
-    m = ctx.mapping(parent.node_of("attach"), parent.at("attach"), ATTACH_KEYS, "an attached stack",
+    m = ctx.mapping(parent.value_node("attach"), parent.at("attach"), ATTACH_KEYS, "an attached stack",
                     required=("api_url",))
     if m is None:
         return None

@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from drills.platform import engine, labels
 
 SCENARIOS = Path(__file__).parent / "scenarios"

@@ -79,7 +79,8 @@ def test_latency_toxic_raises_measured_latency_by_about_its_value(ctx, endpoints
 def test_link_down_takes_a_replica_out_of_haproxy_and_heal_brings_it_back(ctx, stack):
     registry.inject(ctx, Fault(id="ld", type="link_down", link="lb_api2"), "ld-0")
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and "api2 is DOWN in haproxy (GET /readyz)" not in stack.status(quick=True).problems:
+    down = "api2 is DOWN in haproxy (GET /readyz)"
+    while time.monotonic() < deadline and down not in stack.status(quick=True).problems:
         time.sleep(0.3)
     assert "api2 is DOWN in haproxy (GET /readyz)" in stack.status(quick=True).problems
     assert heal_all(ctx) == []

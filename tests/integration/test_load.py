@@ -8,8 +8,8 @@ import collections
 import json
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 

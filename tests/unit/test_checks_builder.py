@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from drills.checks import judge
 from drills.checks.finalstate import FinalState, write_final_state
@@ -39,7 +39,7 @@ class Run:
                                    {"t": at(0), "kind": "run", "name": "load_started"}]
         if phases:
             start = 0.0
-            for name, length in zip(("warmup", "steady", "recovery"), phases):
+            for name, length in zip(("warmup", "steady", "recovery"), phases, strict=False):
                 self.events.append({"t": at(start), "kind": "phase", "name": name, "start_s": start,
                                     "end_s": start + length})
                 start += length

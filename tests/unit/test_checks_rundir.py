@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from drills.checks import history as history_module
 from drills import jsonl
+from drills.checks import history as history_module
+from drills.checks import judge
 from drills.checks.rundir import read_run
 from drills.scenario.model import Budget
-from drills.checks import judge
-from tests.unit.test_checks_builder import Run, T0, scenario
+from tests.unit.test_checks_builder import T0, Run, scenario
 
 
 def test_truncated_last_history_line_is_skipped_and_noted(tmp_path: Path) -> None:

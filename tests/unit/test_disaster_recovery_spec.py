@@ -15,7 +15,6 @@ from drills.platform.stack_spec import RestorePlan, StackOptions
 from drills.scenario import scenario_from_dict
 from tests.unit.test_scenario_validate import issues
 
-
 OOPS = {"id": "oops", "type": "operator_error", "at": "20s", "params": {"mistake": "truncate", "table": "orders"}}
 PITR = {"id": "pitr", "type": "restore_cluster", "after": {"fault": "oops", "event": "injected", "delay": "5s"},
         "params": {"before_fault": "oops"}}

@@ -100,7 +100,7 @@ class CaseServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "CaseServer":
+    def __enter__(self) -> CaseServer:
         self.thread.start()
         return self
 

@@ -34,7 +34,7 @@ def test_percentile_nearest_rank() -> None:
 
 def test_second_lines_count_completions_starts_and_empty_seconds() -> None:
     s = SecondStats("w0", start=1000.2)
-    for i in range(10):
+    for _ in range(10):
         s.started(1000.5)
     s.completed(1000.9, "ok", 10)
     s.completed(1000.95, "fail", 30)
@@ -120,7 +120,8 @@ def test_recorder_writes_operations_killed_in_flight(tmp_path: Path) -> None:
     writer.close()
     lines = read_jsonl(writer.path).records
     killed = [r for r in lines if r["op"] == "purchase"][0]
-    assert (killed["outcome"], killed["error"], killed["key"], killed["complete"]) == ("info", "Abandoned", "k9", 2007.0)
+    assert (killed["outcome"], killed["error"], killed["key"], killed["complete"]) == \
+        ("info", "Abandoned", "k9", 2007.0)
 
 
 def test_live_stats_sums_processes_over_the_window(tmp_path: Path) -> None:

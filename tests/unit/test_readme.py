@@ -3,9 +3,9 @@
 import re
 from pathlib import Path
 
-from drills.scenario import scenario_from_dict
-
 import yaml
+
+from drills.scenario import scenario_from_dict
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -9,8 +9,8 @@ from drills.checks import write_result
 from drills.report import render_run
 from drills.report.summary import print_summary
 from drills.scenario.model import Budget
-from tests.unit.test_checks_recovery import DR_BUDGETS, destroyed_and_restored, failed_restore_run
 from tests.unit.test_checks_builder import Run
+from tests.unit.test_checks_recovery import DR_BUDGETS, destroyed_and_restored, failed_restore_run
 
 
 def rendered(run: Run, *budgets: Budget) -> tuple[dict, str]:

@@ -10,8 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from drills.scenario import SCHEMA_PATH
-from drills.scenario import model
+from drills.scenario import SCHEMA_PATH, model
 from drills.scenario.fault_types import FAULTS
 from drills.scenario.schema import render
 from drills.scenario.validate import PHASE_KEYS, SLO_KEYS, TOP_KEYS

@@ -29,9 +29,9 @@ import sys
 import threading
 import time
 import urllib.parse
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
-Response = Tuple[int, Dict[str, str], Any]
+Response = tuple[int, dict[str, str], Any]
 
 
 class Client:
@@ -41,9 +41,9 @@ class Client:
         u = urllib.parse.urlsplit(base)
         self.host, self.port = u.hostname or "127.0.0.1", u.port or 80
         self.timeout = timeout
-        self.conn: Optional[http.client.HTTPConnection] = None
+        self.conn: http.client.HTTPConnection | None = None
 
-    def call(self, method: str, path: str, body: Any = None, headers: Optional[Dict[str, str]] = None) -> Response:
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Response:
         hdrs = {"content-type": "application/json", **(headers or {})}
         data = None if body is None else json.dumps(body).encode()
         for attempt in (1, 2):
@@ -63,7 +63,7 @@ class Client:
         raise AssertionError
 
 
-def user_with_token(c: Client, prefix: str) -> Tuple[str, str, str]:
+def user_with_token(c: Client, prefix: str) -> tuple[str, str, str]:
     name = f"{prefix}-{secrets.token_hex(4)}"
     pw = secrets.token_urlsafe(12)
     st, _, body = c.call("POST", "/users", {"username": name, "password": pw})
@@ -73,8 +73,8 @@ def user_with_token(c: Client, prefix: str) -> Tuple[str, str, str]:
     return name, pw, body["token"]
 
 
-def audit_all(c: Client, kind: str) -> List[Dict[str, Any]]:
-    items: List[Dict[str, Any]] = []
+def audit_all(c: Client, kind: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
     after = 0
     while True:
         st, _, body = c.call("GET", f"/audit/{kind}?after={after}&limit=10000")
@@ -85,14 +85,14 @@ def audit_all(c: Client, kind: str) -> List[Dict[str, Any]]:
         after = body["next_after"]
 
 
-def check_oversell(urls: List[str], event_id: int, buyers: int, deadline: float) -> bool:
+def check_oversell(urls: list[str], event_id: int, buyers: int, deadline: float) -> bool:
     c = Client(urls[0])
     st, _, ev = c.call("GET", f"/events/{event_id}")
     assert st == 200, (st, ev)
     print(f"[oversell] event {event_id}: capacity={ev['capacity']} sold={ev['sold']} buyers={buyers}")
     tokens = [user_with_token(Client(urls[i % len(urls)]), "buyer")[2] for i in range(buyers)]
-    acked: List[Tuple[int, List[int]]] = []
-    statuses: Dict[int, int] = {}
+    acked: list[tuple[int, list[int]]] = []
+    statuses: dict[int, int] = {}
     lock = threading.Lock()
     n_req = itertools.count()
 
@@ -102,7 +102,7 @@ def check_oversell(urls: List[str], event_id: int, buyers: int, deadline: float)
         while time.monotonic() < deadline:
             k = next(n_req)
             if k % 3 == 0:
-                body: Dict[str, Any] = {"seats": sorted({1 + (k * 7 + j) % ev["capacity"] for j in range(1 + k % 2)})}
+                body: dict[str, Any] = {"seats": sorted({1 + (k * 7 + j) % ev["capacity"] for j in range(1 + k % 2)})}
             else:
                 body = {"quantity": 1 + k % 4}
             st, _, resp = cl.call("POST", f"/events/{event_id}/purchases", body,
@@ -134,7 +134,7 @@ def check_oversell(urls: List[str], event_id: int, buyers: int, deadline: float)
     return ok
 
 
-def check_same_key(urls: List[str], event_id: int, n: int) -> bool:
+def check_same_key(urls: list[str], event_id: int, n: int) -> bool:
     c = Client(urls[0])
     _, _, token = user_with_token(c, "dup")
     key = f"same-{secrets.token_hex(8)}"
@@ -163,7 +163,7 @@ def check_same_key(urls: List[str], event_id: int, n: int) -> bool:
     return ok
 
 
-def check_rotation(urls: List[str], rounds: int) -> bool:
+def check_rotation(urls: list[str], rounds: int) -> bool:
     c = Client(urls[0])
     name, pw, token = user_with_token(c, "rot")
     ok = True

@@ -17,7 +17,6 @@ if not all(importlib.util.find_spec(m) for m in ("psycopg", "psycopg_pool", "sta
     raise unittest.SkipTest("psycopg / psycopg_pool / starlette not installed")
 
 import psycopg  # noqa: E402
-
 from ticketing import auth, purchases  # noqa: E402
 from ticketing.config import Config, ConfigError  # noqa: E402
 from ticketing.db import Notice, Phase, build_conninfo, is_connection_error  # noqa: E402

@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Dict, Optional
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -39,7 +39,7 @@ class Service:
     auth: Authenticator
     purchases: Purchases
     migrated: bool = False
-    migration_task: Optional["asyncio.Task[None]"] = field(default=None, repr=False)
+    migration_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def mark_migrated(self) -> None:
         """Called once by the migration task; opens the DB endpoints."""
@@ -229,7 +229,7 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 # -- assembly -------------------------------------------------------------------
 
 
-def create_app(config: Optional[Config] = None) -> Starlette:
+def create_app(config: Config | None = None) -> Starlette:
     """Build the ASGI app; nothing touches the network until lifespan start."""
     config = config or Config.from_env()
     log = _logger(config.replica_id)
@@ -243,7 +243,8 @@ def create_app(config: Optional[Config] = None) -> Starlette:
         service.migration_task = asyncio.create_task(
             migrate_forever(db, config, log, service.mark_migrated), name="migrate"
         )
-        log.info("started pool=%d..%d timeout=%.1fs", config.db_pool_min, config.db_pool_max, config.request_db_timeout_s)
+        log.info("started pool=%d..%d timeout=%.1fs",
+                 config.db_pool_min, config.db_pool_max, config.request_db_timeout_s)
         try:
             yield
         finally:
@@ -266,8 +267,8 @@ def create_app(config: Optional[Config] = None) -> Starlette:
         Route("/events/{event_id:int}/purchases", purchase, methods=["POST"]),
         *(_audit_handler(kind) for kind in audit.KINDS),
     ]
-    exception_handlers: Dict[type, object] = {HTTPException: http_exception}
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)  # type: ignore[arg-type]
+    exception_handlers: dict[type, object] = {HTTPException: http_exception}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
     app.state.svc = service
     app.add_middleware(ReplicaHeaderMiddleware, replica_id=config.replica_id)
     return app

@@ -12,7 +12,6 @@ k of a million-row table costs the same as page 1.
 from __future__ import annotations
 
 import json
-from typing import Dict, Optional, Tuple
 
 from .db import Database, Tx
 
@@ -27,7 +26,7 @@ def _ts(column: str) -> str:
 #: kind -> (key column, table, JSON object expression). PostgreSQL builds
 #: the JSON itself: a 10 000-row page is one text value instead of 10 000
 #: rows decoded and re-encoded in Python (~10x faster on big audits).
-_SOURCES: Dict[str, Tuple[str, str, str]] = {
+_SOURCES: dict[str, tuple[str, str, str]] = {
     "orders": (
         "id", "orders o",
         "json_build_object('id', o.id, 'idempotency_key', o.idempotency_key, 'user_id', o.user_id,"
@@ -74,11 +73,11 @@ async def page(db: Database, kind: str, after: int, limit: int) -> bytes:
     """
     sql = _page_sql(kind)
 
-    async def body(q: Tx) -> Tuple[str, int, Optional[int]]:
+    async def body(q: Tx) -> tuple[str, int, int | None]:
         row = await q.fetchone(sql, (after, limit))
         assert row is not None
         return row[0], int(row[1]), row[2]
 
     items, count, last = await db.read(f"audit_{kind}", body)
     next_after = json.dumps(last if count == limit else None)
-    return f'{{"items":{items},"next_after":{next_after}}}'.encode("utf-8")
+    return f'{{"items":{items},"next_after":{next_after}}}'.encode()

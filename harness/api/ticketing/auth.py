@@ -23,7 +23,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from typing import Any
 
 from .db import Database, Row, Tx
 from .web import ApiError
@@ -99,7 +99,7 @@ class Principal:
     username: str
     credential_version: int
 
-    def as_json(self) -> Dict[str, Any]:
+    def as_json(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "username": self.username, "credential_version": self.credential_version}
 
 
@@ -117,7 +117,7 @@ class Authenticator:
         """hash_password off the event loop."""
         return await asyncio.to_thread(hash_password, password, self.scrypt_n)
 
-    async def verify(self, password: str, encoded: Optional[str]) -> bool:
+    async def verify(self, password: str, encoded: str | None) -> bool:
         """verify_password off the event loop; None verifies a dummy and fails."""
         if encoded is None:
             await asyncio.to_thread(verify_password, password, self._dummy_hash)
@@ -132,7 +132,7 @@ class Authenticator:
             raise ApiError(401, "unauthorized", "unknown, expired or revoked session")
         return Principal(int(row[0]), row[1], int(row[2]))
 
-    async def create_session(self, q: Tx, user_id: int, credential_version: int) -> Optional[Dict[str, Any]]:
+    async def create_session(self, q: Tx, user_id: int, credential_version: int) -> dict[str, Any] | None:
         """Insert a session bound to *credential_version*; None if the user's
         credentials changed since the password was checked.
 
@@ -156,10 +156,10 @@ class Authenticator:
             return None
         return {"token": token, "expires_at": iso(row[0]), "user_id": user_id, "credential_version": int(row[1])}
 
-    async def login(self, db: Database, username: str, password: str) -> Dict[str, Any]:
+    async def login(self, db: Database, username: str, password: str) -> dict[str, Any]:
         """Check the password and open a session (201 body) or raise 401."""
 
-        async def lookup(q: Tx) -> Optional[Row]:
+        async def lookup(q: Tx) -> Row | None:
             return await q.fetchone(
                 "SELECT id, password_hash, credential_version FROM users WHERE username = %s", (username,)
             )
@@ -169,7 +169,7 @@ class Authenticator:
             raise ApiError(401, "invalid_credentials", "unknown user or wrong password")
         user_id, version = int(row[0]), int(row[2])
 
-        async def open_session(q: Tx) -> Dict[str, Any]:
+        async def open_session(q: Tx) -> dict[str, Any]:
             session = await self.create_session(q, user_id, version)
             if session is None:  # password rotated between check and insert
                 raise ApiError(401, "invalid_credentials", "credentials changed; try again")

@@ -7,8 +7,8 @@ DATABASE_URL; drills and tests override them per container.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Optional
 
 
 class ConfigError(ValueError):
@@ -57,7 +57,7 @@ class Config:
     scrypt_n: int = 16384
 
     @classmethod
-    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Config":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         """Build a Config from environment variables (see module docstring)."""
         env = os.environ if env is None else env
         scrypt_n = _int(env, "SCRYPT_N", 16384, 2)

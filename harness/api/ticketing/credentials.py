@@ -10,7 +10,7 @@ sessions -- and sessions are only honoured for the current version.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Tuple
+from typing import Any
 
 from .auth import SESSION_SQL, Authenticator, token_digest
 from .db import Database, Tx
@@ -36,11 +36,11 @@ def validate_password(value: Any, field: str = "password") -> str:
     return value
 
 
-async def register(db: Database, auth: Authenticator, username: str, password: str) -> Dict[str, Any]:
+async def register(db: Database, auth: Authenticator, username: str, password: str) -> dict[str, Any]:
     """Create a user (201 body) or raise 409 if the name is taken."""
     password_hash = await auth.hash(password)
 
-    async def body(q: Tx) -> Dict[str, Any]:
+    async def body(q: Tx) -> dict[str, Any]:
         row = await q.fetchone(
             """
             INSERT INTO users (username, password_hash) VALUES (%s, %s)
@@ -62,7 +62,7 @@ class _StaleCredentials(Exception):
 
 async def change_password(
     db: Database, auth: Authenticator, token: str, old_password: str, new_password: str
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Rotate the password atomically and return a fresh session.
 
     The scrypt work happens outside the transaction (no locks held for
@@ -77,7 +77,9 @@ async def change_password(
             raise ApiError(401, "invalid_credentials", "old password is wrong")
         new_hash = await auth.hash(new_password)
 
-        async def body(q: Tx) -> Dict[str, Any]:
+        # Defaults bind this attempt's values: the transaction may be retried, but never with another attempt's.
+        async def body(q: Tx, new_hash: str = new_hash, user_id: int = user_id, version: int = version,
+                       ) -> dict[str, Any]:
             row = await q.fetchone(
                 """
                 UPDATE users u
@@ -118,10 +120,10 @@ async def change_password(
     raise ApiError(409, "concurrent_rotation", "credentials changed concurrently; retry")
 
 
-async def _current_credentials(db: Database, digest: bytes) -> Tuple[int, int, str]:
+async def _current_credentials(db: Database, digest: bytes) -> tuple[int, int, str]:
     """(user_id, credential_version, password_hash) for a live session, or 401."""
 
-    async def body(q: Tx) -> Tuple[int, int, str]:
+    async def body(q: Tx) -> tuple[int, int, str]:
         row = await q.fetchone(
             f"SELECT p.id, p.credential_version, u.password_hash FROM ({SESSION_SQL}) p"
             " JOIN users u ON u.id = p.id",

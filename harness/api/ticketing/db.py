@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -45,8 +46,8 @@ except (ImportError, AttributeError):  # another psycopg_pool layout: keep its d
     pass
 
 T = TypeVar("T")
-Row = Tuple[Any, ...]
-Params = Optional[Union[Sequence[Any], Dict[str, Any]]]
+Row = tuple[Any, ...]
+Params = Sequence[Any] | dict[str, Any] | None
 
 #: conninfo keys we add unless DATABASE_URL already sets them. Short
 #: connect timeout + read-write target so a replica or a dead leader is
@@ -86,7 +87,7 @@ class DbError(Exception):
 
     outcome = "fail"
 
-    def __init__(self, op: str, phase: Phase, reason: str, cause: Optional[BaseException] = None):
+    def __init__(self, op: str, phase: Phase, reason: str, cause: BaseException | None = None):
         super().__init__(f"{op}: {reason} during {phase.value}")
         self.op = op
         self.phase = phase
@@ -121,7 +122,7 @@ class Notice:
 
     phase: Phase
     severity: str
-    sqlstate: Optional[str]
+    sqlstate: str | None
     message: str
     detail: str
 
@@ -141,12 +142,12 @@ class Tx:
         self.conn = conn
         self.rollback_only = False
 
-    async def fetchone(self, sql: str, params: Params = None) -> Optional[Row]:
+    async def fetchone(self, sql: str, params: Params = None) -> Row | None:
         """Run a statement and return its first row (or None)."""
         cur = await self.conn.execute(sql, params)
         return await cur.fetchone()
 
-    async def fetchall(self, sql: str, params: Params = None) -> List[Row]:
+    async def fetchall(self, sql: str, params: Params = None) -> list[Row]:
         """Run a statement and return all rows."""
         cur = await self.conn.execute(sql, params)
         return await cur.fetchall()
@@ -165,7 +166,7 @@ class Tx:
 @dataclass
 class _TxState:
     phase: Phase = Phase.BEGIN
-    notices: List[Notice] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
 
 
 def build_conninfo(database_url: str, replica_id: str) -> str:
@@ -177,7 +178,7 @@ def build_conninfo(database_url: str, replica_id: str) -> str:
     return make_conninfo(**params)
 
 
-def is_connection_error(exc: BaseException, conn: Optional[psycopg.AsyncConnection[Any]]) -> bool:
+def is_connection_error(exc: BaseException, conn: psycopg.AsyncConnection[Any] | None) -> bool:
     """True when the error means the connection itself is gone (not a SQL error)."""
     if conn is not None and (conn.broken or conn.closed):
         return True
@@ -221,7 +222,7 @@ class Database:
             reconnect_timeout=max(5.0, self.timeout),
             max_idle=300.0,
         )
-        self._probe: Optional[psycopg.AsyncConnection[Any]] = None
+        self._probe: psycopg.AsyncConnection[Any] | None = None
         self._probe_lock = asyncio.Lock()
 
     async def open(self) -> None:
@@ -302,14 +303,14 @@ class Database:
 
     # -- logging helpers ---------------------------------------------------
 
-    def _fail(self, op: str, phase: Phase, reason: str, exc: Optional[BaseException]) -> DefiniteFailure:
+    def _fail(self, op: str, phase: Phase, reason: str, exc: BaseException | None) -> DefiniteFailure:
         self.log.warning(
             "db_error op=%s phase=%s outcome=fail reason=%s %s",
             op, phase.value, reason, describe_error(exc) if exc else "",
         )
         return DefiniteFailure(op, phase, reason, exc)
 
-    def _unknown(self, op: str, phase: Phase, reason: str, exc: Optional[BaseException]) -> Indeterminate:
+    def _unknown(self, op: str, phase: Phase, reason: str, exc: BaseException | None) -> Indeterminate:
         self.log.warning(
             "db_error op=%s phase=%s outcome=indeterminate reason=%s %s",
             op, phase.value, reason, describe_error(exc) if exc else "",
@@ -493,7 +494,7 @@ class Database:
 
     # -- readiness ---------------------------------------------------------
 
-    async def check_primary(self, timeout: float = 2.0) -> Optional[str]:
+    async def check_primary(self, timeout: float = 2.0) -> str | None:
         """Return None if a writable primary answers, else a short reason.
 
         Uses one dedicated probe connection rather than the pool, so a

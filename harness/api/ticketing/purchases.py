@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any
 
 from psycopg import errors as pg_errors
 
@@ -43,10 +44,10 @@ _MAX_PICK_ROUNDS = MAX_SEATS + 2
 class PurchaseRequest:
     """A validated purchase body: either explicit seats or a quantity."""
 
-    seats: Optional[Tuple[int, ...]]
+    seats: tuple[int, ...] | None
     quantity: int
 
-    def canonical(self) -> Dict[str, Any]:
+    def canonical(self) -> dict[str, Any]:
         """Normal form hashed for idempotency (seat order does not matter)."""
         if self.seats is not None:
             return {"seats": sorted(self.seats)}
@@ -57,7 +58,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def parse_purchase(body: Dict[str, Any]) -> PurchaseRequest:
+def parse_purchase(body: dict[str, Any]) -> PurchaseRequest:
     """Validate {"seats": [...]} or {"quantity": n} (1-4 seats) or raise 422."""
     has_seats, has_qty = "seats" in body, "quantity" in body
     if has_seats == has_qty:
@@ -79,7 +80,7 @@ def parse_purchase(body: Dict[str, Any]) -> PurchaseRequest:
     return PurchaseRequest(seats=None, quantity=quantity)
 
 
-def validate_key(key: Optional[str]) -> str:
+def validate_key(key: str | None) -> str:
     """Idempotency-Key header: required (400) and bounded (422)."""
     if key is None or key.strip() == "":
         raise ApiError(400, "missing_idempotency_key", "Idempotency-Key header is required")
@@ -94,8 +95,8 @@ def request_hash(user_id: int, event_id: int, req: PurchaseRequest) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _order_json(order_id: int, event_id: int, seats: List[int], ticket_ids: List[int],
-                key: str, user_id: int, created_at: Any) -> Dict[str, Any]:
+def _order_json(order_id: int, event_id: int, seats: list[int], ticket_ids: list[int],
+                key: str, user_id: int, created_at: Any) -> dict[str, Any]:
     return {
         "order_id": order_id,
         "event_id": event_id,
@@ -107,7 +108,7 @@ def _order_json(order_id: int, event_id: int, seats: List[int], ticket_ids: List
     }
 
 
-async def _take_specific(q: Tx, event_id: int, order_id: int, seats: Tuple[int, ...]) -> List[int]:
+async def _take_specific(q: Tx, event_id: int, order_id: int, seats: tuple[int, ...]) -> list[int]:
     rows = await q.fetchall(
         """
         WITH wanted AS (
@@ -149,7 +150,7 @@ class _SeatsHeldElsewhere(Exception):
     """Fast path came up short while other transactions hold free seats."""
 
 
-async def _take_best(q: Tx, event_id: int, order_id: int, quantity: int, wait: bool) -> List[int]:
+async def _take_best(q: Tx, event_id: int, order_id: int, quantity: int, wait: bool) -> list[int]:
     """Lowest free seats.
 
     Fast path (wait=False): SKIP LOCKED, so concurrent buyers never wait for
@@ -162,7 +163,7 @@ async def _take_best(q: Tx, event_id: int, order_id: int, quantity: int, wait: b
     later aborts was holding one.
     """
     mode = "" if wait else "SKIP LOCKED"
-    got: List[int] = []
+    got: list[int] = []
     for _ in range(_MAX_PICK_ROUNDS):
         need = quantity - len(got)
         rows = await q.fetchall(_PICK_SQL.format(mode=mode), {"e": event_id, "n": need, "o": order_id})
@@ -176,7 +177,7 @@ async def _take_best(q: Tx, event_id: int, order_id: int, quantity: int, wait: b
     raise ApiError(409, "sold_out", f"fewer than {quantity} seats left", available=len(got))
 
 
-async def _principal_and_event(q: Tx, token: str, event_id: int) -> Tuple[Principal, int, int]:
+async def _principal_and_event(q: Tx, token: str, event_id: int) -> tuple[Principal, int, int]:
     """Session check and event lookup in one round trip (401 before 404).
     Returns (principal, capacity, committed sold count)."""
     row = await q.fetchone(
@@ -201,7 +202,7 @@ class Purchases:
     def __init__(self, db: Database):
         self.db = db
 
-    async def purchase(self, token: str, event_id: int, key: str, req: PurchaseRequest) -> Tuple[Dict[str, Any], bool]:
+    async def purchase(self, token: str, event_id: int, key: str, req: PurchaseRequest) -> tuple[dict[str, Any], bool]:
         """Buy seats once per idempotency key. Returns (order, replayed)."""
         if event_id > MAX_INT4:
             raise ApiError(404, "event_not_found", f"no event {event_id}")
@@ -213,8 +214,8 @@ class Purchases:
 
     def _transaction(
         self, token: str, event_id: int, key: str, req: PurchaseRequest, wait: bool
-    ) -> Callable[[Tx], Awaitable[Tuple[Dict[str, Any], bool]]]:
-        async def body(q: Tx) -> Tuple[Dict[str, Any], bool]:
+    ) -> Callable[[Tx], Awaitable[tuple[dict[str, Any], bool]]]:
+        async def body(q: Tx) -> tuple[dict[str, Any], bool]:
             who, capacity, sold = await _principal_and_event(q, token, event_id)
             if req.seats is not None and (min(req.seats) < 1 or max(req.seats) > capacity):
                 raise ApiError(422, "seat_out_of_range", f"seats are numbered 1..{capacity}")
@@ -267,7 +268,7 @@ class Purchases:
         return body
 
     @staticmethod
-    async def _replay(q: Tx, key: str, fingerprint: str) -> Dict[str, Any]:
+    async def _replay(q: Tx, key: str, fingerprint: str) -> dict[str, Any]:
         """Return the committed order for *key*, or 422 if the body differs."""
         row = await q.fetchone(
             "SELECT id, request_hash, user_id, event_id, seat_nos, created_at FROM orders WHERE idempotency_key = %s",

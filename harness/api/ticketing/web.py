@@ -17,7 +17,8 @@ import functools
 import json
 import logging
 import traceback
-from typing import Any, Awaitable, Callable, Dict, Optional
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -42,7 +43,7 @@ class ApiError(Exception):
 
     def response(self) -> JSONResponse:
         """Render as {"error": code, "detail": ..., **extra} with outcome=fail."""
-        body: Dict[str, Any] = {"error": self.code, "detail": self.detail, "outcome": "fail"}
+        body: dict[str, Any] = {"error": self.code, "detail": self.detail, "outcome": "fail"}
         body.update(self.extra)
         return JSONResponse(body, status_code=self.status)
 
@@ -85,7 +86,8 @@ def endpoint(*, write: bool) -> Callable[[Handler], Handler]:
             except Exception as exc:
                 log = logging.getLogger("ticketing")
                 # Class and code locations only: messages could echo input.
-                where = ";".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__)[-4:])
+                frames = traceback.extract_tb(exc.__traceback__)[-4:]
+                where = ";".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in frames)
                 log.error("unhandled_error route=%s class=%s at=%s", request.url.path, type(exc).__name__, where)
                 headers = {"X-Outcome": "indeterminate"} if write else {}
                 return JSONResponse(
@@ -99,7 +101,7 @@ def endpoint(*, write: bool) -> Callable[[Handler], Handler]:
     return decorate
 
 
-async def json_body(request: Request) -> Dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
     """Parse a JSON object body or raise 422."""
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
@@ -125,7 +127,7 @@ def bearer_token(request: Request) -> str:
 
 def query_int(request: Request, name: str, default: int, minimum: int, maximum: int) -> int:
     """Parse an integer query parameter within bounds or raise 422."""
-    raw: Optional[str] = request.query_params.get(name)
+    raw: str | None = request.query_params.get(name)
     if raw is None or raw == "":
         return default
     try:

@@ -30,6 +30,7 @@ test: setup chromium               ## the whole suite: unit + integration tests,
 lint: venv                         ## ruff (E, F, W, I, B, UP at 120 columns) and mypy; config in pyproject.toml
 	$(VENV)/bin/ruff check drills harness bench tests
 	$(VENV)/bin/mypy
+	$(VENV)/bin/python -m drills.checks.regenerate   # schemas and docs derived from the registries are current
 
 gameday: setup                     ## every drill in scenarios/ (the weekly game day)
 	$(VENV)/bin/pytest $(PYTEST_ARGS) scenarios --junitxml=reports/gameday-junit.xml

@@ -4,7 +4,8 @@ Generates a synthetic run directory (default 1,000,000 operations from 4 load pr
 SIGKILL at 60 s with a 10 s outage, and the matching final state with a few lost and duplicated writes),
 then times `judge()` on it in a fresh process and reports operations/s, CPU seconds (wall time suffers when
 the machine is shared) and peak memory (max RSS). The target is <= 5 s for a million operations on one core.
-`--stdlib-json` also times the standard-library JSON fallback (orjson absent).
+`--stdlib-json` also times the standard-library JSON fallback (orjson absent). `--quick`: 3,000 operations,
+both JSON back-ends, in about a second (what the unit suite runs).
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+from bench.common import add_modes
 from drills.checks.finalstate import FinalState, write_final_state
 from drills.scenario.model import Budget, Scenario
 
+PROG = "python -m bench.audit"
+REPO = Path(__file__).resolve().parent.parent  # where `-m bench.audit` imports from, whatever the cwd
+OPS, QUICK_OPS = 1_000_000, 3_000
 T0 = 1_764_150_000.0
 KILL_S, ELECTED_S, HEAL_S = 60.0, 70.0, 90.0
 USERS = 2000
@@ -182,7 +188,8 @@ def generate(run_dir: Path, ops: int = 1_000_000, workers: int = 4, seconds: flo
 
 def judge_only(run_dir: Path) -> None:
     """Child process: judge once, print timing and peak memory as JSON."""
-    from drills.checks import judge, jsonl
+    from drills.checks import judge
+    from drills.rundir import codec as jsonl
 
     t, cpu = time.perf_counter(), time.process_time()
     result = judge(run_dir, scenario())
@@ -194,38 +201,49 @@ def judge_only(run_dir: Path) -> None:
                       "budgets": {b["name"]: [b["observed"], b["passed"]] for b in result["budgets"]}}))
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m bench.audit")
-    p.add_argument("--ops", type=int, default=1_000_000)
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    p.add_argument("--ops", type=int, default=None, help=f"operations (default {OPS:,}; --quick {QUICK_OPS:,})")
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--dir", type=Path, help="keep the generated run directory here")
     p.add_argument("--judge", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--stdlib-json", action="store_true", help="also time the standard-library JSON fallback")
-    args = p.parse_args()
+    p.add_argument("--stdlib-json", action="store_true",
+                   help="also time the standard-library JSON fallback (always with --quick)")
+    add_modes(p, docker=False)
+    args = p.parse_args(argv)
     if args.judge:
         judge_only(args.judge)
-        return
+        return 0
+    ops = args.ops if args.ops is not None else (QUICK_OPS if args.quick else OPS)
+    if ops < 1 or args.workers < 1:
+        p.error("--ops and --workers must be positive")
     run_dir = args.dir or Path(tempfile.mkdtemp(prefix="drills-bench-audit-"))
     try:
         t = time.perf_counter()
-        planted = generate(run_dir, args.ops, args.workers)
+        planted = generate(run_dir, ops, args.workers)
         size = sum(f.stat().st_size for f in run_dir.glob("history*.jsonl")) / 1e6
-        print(f"audit.generate_s       {time.perf_counter() - t:8.1f}   ({args.ops:,} operations, "
-              f"{size:.0f} MB of history in {args.workers} files; planted {planted})")
+        print(f"audit.generate_s       {time.perf_counter() - t:8.1f}   ({ops:,} operations, "
+              f"{size:.{1 if size < 10 else 0}f} MB of history in {args.workers} files; planted {planted})",
+              flush=True)
         variants: list[tuple[str, dict[str, str]]] = [("", {})]
-        if args.stdlib_json:
+        if args.stdlib_json or args.quick:
             variants.append((" (stdlib json)", {"DRILLS_JSON": "json"}))
         for label, env in variants:
-            out = subprocess.run([sys.executable, "-m", "bench.audit", "--judge", str(run_dir)], check=True,
-                                 capture_output=True, text=True, env={**os.environ, **env}).stdout
-            r = json.loads(out.strip().splitlines()[-1])
+            proc = subprocess.run([sys.executable, "-m", "bench.audit", "--judge", str(run_dir)], cwd=REPO,
+                                  capture_output=True, text=True, env={**os.environ, **env})
+            if proc.returncode != 0:
+                print(f"{PROG}: error: judging the synthetic run failed{label} (exit {proc.returncode}):\n"
+                      f"{proc.stderr.strip()[-2000:]}", file=sys.stderr)
+                return 1
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
             print(f"audit.judge_s          {r['seconds']:8.2f}   ({r['operations'] / r['seconds']:,.0f} ops/s; "
                   f"{r['cpu_seconds']:.2f} s CPU; peak RSS {r['maxrss_mb']:.0f} MB; json={r['json']}{label}; "
-                  f"verdict {r['verdict']}, lost {r['lost']}, duplicated {r['duplicated']})")
+                  f"verdict {r['verdict']}, lost {r['lost']}, duplicated {r['duplicated']})", flush=True)
     finally:
         if args.dir is None:
             shutil.rmtree(run_dir, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,23 +1,38 @@
 """Fault timing precision: |actual - scheduled| for inject and heal over many faults, and SIGINT -> healed.
 
 `python -m bench.faults` runs one drill with a flip-flop of short faults (Toxiproxy latency, freeze of an
-API replica, packet loss on a replica) under light load, then reads events.jsonl.
+API replica, packet loss on a replica) under light load, then reads events.jsonl; then a second drill with
+three long faults, interrupted (SIGINT) once they are injected, timed to its `healed_all` event.
+
+`--quick`: a 10 s timing drill with 9 faults instead of 68 s with 90, after a pass over synthetic
+events.jsonl files (both scenarios validated, the same parsing and printing). `--offline`: only that pass
+(no Docker needed; what the unit suite runs).
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-SCENARIO = {
+from bench.common import add_modes, fail, offline_done, synthetic
+from drills.errors import DrillError, InfrastructureError
+
+PROG = "python -m bench.faults"
+
+SCENARIO: dict[str, Any] = {
     "name": "bench-fault-timing",
     "description": "many short faults to measure scheduling precision",
     "seed": 1,
@@ -34,6 +49,34 @@ SCENARIO = {
     ],
     "budgets": [{"metric": "lost", "max": 0}],
 }
+# --quick: the same three faults, a few repetitions each
+QUICK_STEADY_S = 8
+QUICK_REPEATS = {"lat": 6, "frz": 2, "loss": 1}
+SIGINT_FAULTS = [{"id": "frz", "type": "freeze", "target": {"service": "api1"}, "at": "1s"},
+                 {"id": "lat", "type": "latency", "link": "api2_db", "at": "1s", "params": {"latency_ms": 100}},
+                 {"id": "iso", "type": "isolate", "target": {"role": "replica"}, "at": "1s"}]
+
+
+def timing_scenario(quick: bool = False) -> dict:
+    spec = copy.deepcopy(SCENARIO)
+    if quick:
+        spec["phases"] = {"warmup": "1s", "steady": f"{QUICK_STEADY_S}s", "recovery": "1s"}
+        for fault in spec["faults"]:
+            fault["repeat_count"] = QUICK_REPEATS[fault["id"]]
+    return spec
+
+
+def sigint_scenario() -> dict:
+    """Interrupted once its three faults are in, so the full-length phases cost nothing (and keep the SIGINT
+    well inside the steady phase, before the faults would be healed anyway)."""
+    return dict(copy.deepcopy(SCENARIO), name="bench-sigint", faults=copy.deepcopy(SIGINT_FAULTS))
+
+
+def validate(spec: dict) -> None:
+    """The scenario still passes the drill's own validation (so a format change cannot rot the benchmark)."""
+    from drills.scenario import scenario_from_dict
+
+    scenario_from_dict(spec, file=f"<{spec['name']}>")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -41,8 +84,16 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, max(0, int(round(p / 100 * len(values) + 0.5)) - 1))] if values else float("nan")
 
 
-def precision(out: Path) -> None:
-    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines() if line.strip()]
+def read_events(out: Path, stderr: str = "") -> list[dict]:
+    path = out / "events.jsonl"
+    if not path.is_file():
+        raise InfrastructureError(f"the drill wrote no {path.name}" + (f": {stderr.strip()[-500:]}" if stderr else ""),
+                                  hint="`drill run` the scenario by hand to see the whole error")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def precision_report(events: list[dict]) -> str:
+    lines = []
     for phase in ("inject", "heal"):
         by_type: dict[str, list[float]] = {}
         for e in events:
@@ -50,24 +101,36 @@ def precision(out: Path) -> None:
                 delay = abs(e["offset_s"] - e["scheduled_s"]) * 1000
                 by_type.setdefault(e["type"], []).append(delay)
         every = [d for v in by_type.values() for d in v]
-        print(f"faults.{phase}_delay_ms   n={len(every):3}  p50 {pct(every, 50):6.1f}  p99 {pct(every, 99):6.1f}  "
-              + "  ".join(f"{t}: p50 {pct(v, 50):.0f} p99 {pct(v, 99):.0f}" for t, v in sorted(by_type.items())))
+        lines.append(f"faults.{phase}_delay_ms   n={len(every):3}  p50 {pct(every, 50):6.1f}  "
+                     f"p99 {pct(every, 99):6.1f}  "
+                     + "  ".join(f"{t}: p50 {pct(v, 50):.0f} p99 {pct(v, 99):.0f}" for t, v in sorted(by_type.items())))
+    return "\n".join(lines)
+
+
+def sigint_report(events: list[dict], t0: float) -> str:
+    healed = [e for e in events if e.get("kind") == "run" and e.get("name") == "healed_all"]
+    return (f"faults.sigint_to_all_healed_s  {healed[0]['t'] - t0:6.2f}   (3 active faults: freeze, toxic, isolation)"
+            if healed else "faults.sigint_to_all_healed_s  (no healed_all event)")
+
+
+def precision(out: Path, stderr: str = "") -> None:
+    print(precision_report(read_events(out, stderr)), flush=True)
+
+
+def _drill(path: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "drills", "run", str(path), "--out", str(out), "--quiet"]
 
 
 def sigint_to_healed(tmp: Path) -> None:
-    spec = dict(SCENARIO, name="bench-sigint",
-                faults=[{"id": "frz", "type": "freeze", "target": {"service": "api1"}, "at": "1s"},
-                        {"id": "lat", "type": "latency", "link": "api2_db", "at": "1s", "params": {"latency_ms": 100}},
-                        {"id": "iso", "type": "isolate", "target": {"role": "replica"}, "at": "1s"}])
     path = tmp / "sigint.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    path.write_text(yaml.safe_dump(sigint_scenario()))
     out = tmp / "sigint-run"
-    proc = subprocess.Popen([sys.executable, "-m", "drills", "run", str(path), "--out", str(out), "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(_drill(path, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"the drill ended early: {proc.stderr.read()[-500:]}")
+            err = proc.stderr.read() if proc.stderr else ""
+            raise InfrastructureError(f"the SIGINT drill ended before its faults were injected: {err[-500:]}")
         ev = out / "events.jsonl"
         if ev.exists() and sum('"phase":"inject"' in line for line in ev.read_text().splitlines()) >= 3:
             break
@@ -76,23 +139,69 @@ def sigint_to_healed(tmp: Path) -> None:
     t0 = time.time()
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=600)
-    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines() if line.strip()]
-    healed = [e for e in events if e.get("kind") == "run" and e.get("name") == "healed_all"]
-    print(f"faults.sigint_to_all_healed_s  {healed[0]['t'] - t0:6.2f}   (3 active faults: freeze, toxic, isolation)"
-          if healed else "faults.sigint_to_all_healed_s  (no healed_all event)")
+    print(sigint_report(read_events(out), t0), flush=True)
 
 
-def main() -> None:
+def synthetic_events(spec: dict, seed: int = 1) -> list[dict]:
+    """events.jsonl as the drill would write it for `spec`: each inject and heal a few ms late."""
+    from drills.scenario import parse_duration
+
+    rng = random.Random(seed)
+    events: list[dict] = [{"t": 0.0, "kind": "run", "name": "load_started"}]
+    for f in spec["faults"]:
+        at, every = parse_duration(f["at"]), parse_duration(f.get("repeat_every", "0s"))
+        duration = parse_duration(f["duration"]) if "duration" in f else None
+        for i in range(f.get("repeat_count", 1)):
+            for phase, scheduled in (("inject", at + i * every), ("heal", at + i * every + (duration or 1.0))):
+                offset = scheduled + rng.uniform(0.001, 0.030)
+                events.append({"t": offset, "kind": "fault", "phase": phase, "fault_id": f["id"], "type": f["type"],
+                               "iteration": i, "scheduled_s": round(scheduled, 3), "offset_s": round(offset, 3),
+                               "ok": True})
+    return sorted(events, key=lambda e: e["t"])
+
+
+def self_check(quick: bool, tmp: Path) -> None:
+    """Both scenarios validated and written as for the drill; the reports computed from synthetic events."""
+    timing, sig = timing_scenario(quick), sigint_scenario()
+    for spec in (timing, sig):
+        validate(spec)
+        (tmp / f"{spec['name']}.yaml").write_text(yaml.safe_dump(spec))
+    out = tmp / "synthetic-run"
+    out.mkdir()
+    (out / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in synthetic_events(timing)))
+    synthetic(precision_report(read_events(out)))
+    t0 = 100.0
+    events = synthetic_events(sig) + [{"t": t0 + 2.5, "kind": "run", "name": "healed_all", "ok": True}]
+    synthetic(sigint_report(events, t0))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    add_modes(p)
+    args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="drills-bench-") as tmp:
         tmp_path = Path(tmp)
-        path = tmp_path / "timing.yaml"
-        path.write_text(yaml.safe_dump(SCENARIO))
-        out = tmp_path / "timing-run"
-        subprocess.run([sys.executable, "-m", "drills", "run", str(path), "--out", str(out), "--quiet"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
-        precision(out)
-        sigint_to_healed(tmp_path)
+        try:
+            if args.quick or args.offline:
+                self_check(args.quick, tmp_path)
+            if args.offline:
+                return offline_done(PROG)
+            from drills.platform import engine
+
+            engine.connect()  # the drills below need it: say so now, not after a failed run
+            spec = timing_scenario(args.quick)
+            validate(spec)
+            path = tmp_path / "timing.yaml"
+            path.write_text(yaml.safe_dump(spec))
+            out = tmp_path / "timing-run"
+            run = subprocess.run(_drill(path, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                 env=dict(os.environ))
+            precision(out, run.stderr)
+            sigint_to_healed(tmp_path)
+        except DrillError as exc:
+            return fail(PROG, exc)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from drills import __version__
 from drills.errors import DrillError, ExitCode
+from drills.rundir import files
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -172,7 +173,7 @@ def cmd_stack_down(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from drills.faults.ledger import heal_leftovers
+    from drills.faults.heal import heal_leftovers
     from drills.platform import cleanup, engine
 
     client = engine.connect()
@@ -198,7 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_plan(scenario, args: argparse.Namespace) -> int:
-    from drills.runner.schedule import plan_lines
+    from drills.runner.scheduler import plan_lines
 
     ph = scenario.phases
     console.print(f"[bold]{escape(scenario.name)}[/bold]: {escape(scenario.description or '')}")
@@ -250,7 +251,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     run_dir = args.run_dir
     if not run_dir.is_dir():
         raise InfrastructureError(f"{run_dir} is not a run directory", hint="pass a folder under reports/")
-    if not (run_dir / "result.json").exists():
+    if not (run_dir / files.RESULT).exists():
         _judge_again(run_dir)
     for path in render_run(run_dir):
         console.print(f"wrote {escape(str(path))}")
@@ -264,7 +265,7 @@ def _judge_again(run_dir: Path) -> None:
     from drills.scenario import ScenarioInvalid, load_scenario
 
     try:
-        scenario = load_scenario(run_dir / "scenario.yaml")
+        scenario = load_scenario(run_dir / files.SCENARIO)
     except (ScenarioInvalid, OSError) as exc:
         _log(f"not judged again ({exc.__class__.__name__}): rendering what was recorded")
         return

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from _pytest._code.code import TerminalRepr
 
+from drills.rundir import files
+
 DEFAULT_GLOBS = ["scenarios/*.yaml", "scenarios/*.yml"]
 
 
@@ -132,18 +134,18 @@ def webhook_payload(results: list[tuple[str, Path, int]]) -> dict:
     for name, run_dir, code in failed:
         verdict = "?"
         try:
-            verdict = json.loads((Path(run_dir) / "result.json").read_text()).get("verdict", "?")
+            verdict = json.loads((Path(run_dir) / files.RESULT).read_text()).get("verdict", "?")
         except (OSError, ValueError):
             pass
-        lines.append(f"• {name}: {verdict} (exit {code}) — {Path(run_dir) / 'report.html'}")
+        lines.append(f"• {name}: {verdict} (exit {code}) — {Path(run_dir) / files.REPORT}")
     return {"text": "\n".join(lines)}
 
 
 def failure_text(run_dir: Path) -> str:
     """The budget table and verdict, as a reader of a CI log needs them."""
-    path = run_dir / "result.json"
+    path = run_dir / files.RESULT
     if not path.exists():
-        return f"no result.json in {run_dir} (the drill did not finish); see {run_dir}/events.jsonl"
+        return f"no {files.RESULT} in {run_dir} (the drill did not finish); see {run_dir / files.EVENTS}"
     result = json.loads(path.read_text())
     lines = [f"verdict: {result.get('verdict')} (expected: {result.get('expected', 'pass')})"]
     for note in result.get("notes") or []:

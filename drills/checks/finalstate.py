@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drills.rundir import files
+
 FORMAT = 1
-FILE_NAME = "final-state.json"
 SAMPLE = 5
 
 
@@ -99,7 +100,7 @@ class FinalState:
 
 def write_final_state(run_dir: Path, state: FinalState) -> Path:
     """Write final-state.json atomically (a crash leaves the old file or none, never half a file)."""
-    path = Path(run_dir) / FILE_NAME
+    path = Path(run_dir) / files.FINAL_STATE
     tmp = path.with_suffix(".json.tmp")
     with tmp.open("w", encoding="utf-8") as f:
         json.dump(state.to_json(), f, separators=(",", ":"))

@@ -24,7 +24,8 @@ from itertools import filterfalse
 from operator import itemgetter, sub
 from pathlib import Path
 
-from drills.jsonl import DECODE_ERRORS, Problems, loads
+from drills.rundir.codec import DECODE_ERRORS, loads
+from drills.rundir.tolerant import Problems
 
 OUTCOMES = ("ok", "fail", "info")
 PURCHASE, ROTATE = "purchase", "rotate_password"
@@ -338,11 +339,6 @@ def _sanitize(pairs: list) -> tuple[list[float], list[float]]:
             continue
     clean.sort(key=itemgetter(0))
     return [p[0] for p in clean], [p[1] for p in clean]
-
-
-def history_files(run_dir: Path) -> list[Path]:
-    """history.jsonl and every history-<worker>.jsonl, in a stable order."""
-    return sorted(p for p in run_dir.glob("history*.jsonl") if p.is_file())
 
 
 def load_history(paths: list[Path], problems: Problems) -> History:

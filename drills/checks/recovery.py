@@ -41,7 +41,6 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from drills.checks.budgets import Observation
 from drills.checks.history import R_COMPLETE, R_INVOKE, R_VERSION, Attempts, History
 from drills.checks.window import FaultRecord, RunWindow
 
@@ -209,7 +208,7 @@ class Recovery:
                                 else none)}
         self.acked_after = {op: len(att.complete) - self.acked_before[op][0] for op, att in
                             (("purchase", history.acked_purchases), ("rotate_password", history.acked_rotations))}
-        self._rto = self._measure_rto()
+        self.rto = self._measure_rto()   # {value, never, detail, start, end, restore}
 
     # when ---------------------------------------------------------------------------------------------
 
@@ -303,7 +302,8 @@ class Recovery:
         after = [o for o in self.lost if o.invoke is not None and o.invoke >= self.cutoff - EPS]
         return before, after
 
-    def _unknown_loss(self) -> str | None:
+    def unknown_loss(self) -> str | None:
+        """Why the data-loss numbers are unknown (no cut-off, no complete final state), or None."""
         if self.cutoff is None:
             return "no disaster or restore in this run: no restore point to measure against"
         if not self.usable:
@@ -312,7 +312,7 @@ class Recovery:
         return None
 
     def rpo_ops(self) -> dict[str, int | None]:
-        why = self._unknown_loss()
+        why = self.unknown_loss()
         if why is not None:
             return dict.fromkeys(RPO_OPS)
         before, _ = self._split()
@@ -327,7 +327,7 @@ class Recovery:
         return out
 
     def lost_after(self) -> dict[str, int | None]:
-        why = self._unknown_loss()
+        why = self.unknown_loss()
         if why is not None or self.recovered_by is None:
             return dict.fromkeys(RPO_OPS)
         _, after = self._split()
@@ -343,7 +343,7 @@ class Recovery:
 
     def rpo_seconds(self) -> dict:
         """{value, earliest_lost, last_ack}: see the module docstring."""
-        why = self._unknown_loss()
+        why = self.unknown_loss()
         if why is not None:
             return {"value": None, "earliest_lost": None, "last_ack": None, "detail": why}
         assert self.cutoff is not None
@@ -371,7 +371,7 @@ class Recovery:
 
     def resold(self) -> tuple[int | None, list[dict]]:
         """Seats whose acknowledged purchase the restore lost and that a later acknowledged purchase holds."""
-        if self._unknown_loss() is not None or self.state is None:
+        if self.unknown_loss() is not None or self.state is None:
             return None, []
         before, _ = self._split()
         lost = [o for o in before if o.op == "purchase" and isinstance(o.extra.get("seats"), list)]
@@ -406,53 +406,6 @@ class Recovery:
                             "lost_user": o.user, "lost_ack_s": w.offset(o.complete), "key": new_key,
                             "user": (line or {}).get("user"), "order_id": order, "ack_s": w.offset(new_ack)})
         return count, out
-
-    # budgets ------------------------------------------------------------------------------------------
-
-    def observe(self, metric: str, op: str) -> Observation:
-        if metric == "rto_s":
-            r = self._rto
-            return Observation(r["value"], r["detail"], censored=r["never"], never=r["never"])
-        if metric == "rpo_s":
-            r = self.rpo_seconds()
-            return Observation(r["value"], r["detail"])
-        if metric == "rpo_ops":
-            if op not in RPO_OPS:
-                return Observation(None, f"rpo_ops counts op purchase, rotate_password or all, not {op}")
-            why = self._unknown_loss()
-            value = self.rpo_ops()[op]
-            if why is not None:
-                return Observation(None, why)
-            if value is None:
-                what = {"purchase": "purchase", "rotate_password": "password rotation"}.get(op, "write")
-                return Observation(None, f"no {what} was acknowledged before the restore: nothing to lose")
-            return Observation(value, f"acknowledged {'writes' if op == 'all' else op + 's'} invoked before the "
-                                      f"old cluster was gone (at {self.window.offset(self.cutoff)} s) and missing "
-                                      "from the final state")
-        if metric == "resold_seats":
-            why = self._unknown_loss()
-            if why is not None:
-                return Observation(None, why)
-            count, rows = self.resold()
-            if count is None:
-                return Observation(None, "no purchase was lost by a restore: no seat to sell twice")
-            return Observation(count, "seats whose acknowledged purchase the restore lost and that another "
-                                      "purchase bought (and was acknowledged) afterwards"
-                               + (f", e.g. seat {rows[0]['seat_no']}" if rows else ""))
-        if metric == "lost_after_recovery":
-            why = self._unknown_loss()
-            if why is not None:
-                return Observation(None, why)
-            if self.recovered_by is None:
-                return Observation(None, "no restore succeeded after the last disaster: there is no recovered "
-                                         "cluster to hold to its acknowledgements")
-            value = self.lost_after()["all"]
-            if value is None:
-                return Observation(None, "no purchase or rotation was acknowledged after the restore")
-            return Observation(value, f"acknowledged purchases and rotations invoked after "
-                                      f"{self.recovered_by.label} removed the old cluster (at "
-                                      f"{self.window.offset(self.cutoff)} s) and missing from the final state")
-        return Observation(None, f"unknown metric {metric!r}")
 
     # result.json ----------------------------------------------------------------------------------------
 
@@ -494,7 +447,7 @@ class Recovery:
                     fault_id=restore.fault_id)
             add(f"{restore.label} finished" + ("" if restore.ok else f": FAILED ({restore.error})"),
                 restore.finished, step="restore_finished", fault_id=restore.fault_id)
-        add("first acknowledged purchase", self._rto.get("end"), step="first_purchase")
+        add("first acknowledged purchase", self.rto.get("end"), step="first_purchase")
         return sorted(rows, key=lambda r: r["t"])
 
     def _lost_rows(self, ops: list[LostOp]) -> list[dict]:
@@ -531,7 +484,7 @@ class Recovery:
         ref = before_restore[-1] if before_restore else None
         lost_before, lost_after = self._split() if self.lost and self.cutoff is not None else ([], [])
         lost_by_op = {"lost_by_restore": self.rpo_ops(), "lost_after_recovery": self.lost_after()}
-        rto = self._rto
+        rto = self.rto
         return {
             "disasters": [{"fault_id": d.fault_id, "iteration": d.iteration, "type": d.type, "t": d.t,
                            "t_s": w.offset(d.t), "statement": d.data.get("statement"), "node": d.data.get("node"),

@@ -14,21 +14,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from drills import jsonl
 from drills.checks import probes as probe_checks
 from drills.checks.audit import run_audit
 from drills.checks.availability import PHASE_NAMES, Availability
-from drills.checks.budgets import Measurements, evaluate
+from drills.checks.budgets import evaluate
 from drills.checks.generator import assess
 from drills.checks.history import History
+from drills.checks.inputs import RunData, read_run
+from drills.checks.measurements import Measurements
 from drills.checks.recovery import Recovery
-from drills.checks.rundir import RunData, read_run
 from drills.checks.verdict import decide, self_test_passed
 from drills.checks.window import RunWindow, run_events
+from drills.rundir import codec, files
 from drills.scenario.model import Scenario
 
 FORMAT = 1
-RESULT_FILE = "result.json"
 
 
 def _round(x: float | None, digits: int = 6) -> float | None:
@@ -134,7 +134,7 @@ def _judge(run_dir: Path, scenario: Scenario) -> dict[str, Any]:
         availability=av, audit=audit,
         failovers=probe_checks.failovers(probes, ok_purchases, w),
         detections=[probe_checks.detection(f, probes, w) for f in w.faults if f.took_effect],
-        probes_present=bool(probes), disaster=disaster,
+        probes_present=bool(probes), disaster=disaster, events=run.events,
     )
     budgets = evaluate(scenario.budgets, m)
     generator = assess(run.stats, w)
@@ -163,7 +163,7 @@ def _judge(run_dir: Path, scenario: Scenario) -> dict[str, Any]:
         "images": run.meta.get("images") or {},
         "missing_files": run.problems.missing_files,
         "notes": run.problems.notes,
-        "checks": {"operations": history.count(), "history_lines": history.lines, "json": jsonl.BACKEND,
+        "checks": {"operations": history.count(), "history_lines": history.lines, "json": codec.BACKEND,
                    "seconds": round(time.perf_counter() - started, 3)},
     }
     return _json_safe(result)
@@ -182,7 +182,7 @@ def _json_safe(value: Any) -> Any:
 
 def write_result(run_dir: Path, result: dict[str, Any]) -> Path:
     """Write result.json atomically."""
-    path = Path(run_dir) / RESULT_FILE
+    path = Path(run_dir) / files.RESULT
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)

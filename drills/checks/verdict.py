@@ -4,16 +4,16 @@ Precedence: error (the run crashed: an `error` event, no history, or no `load_st
 fail > inconclusive > pass. A budget that *definitely* failed is conclusive even if another budget is
 unknown (as in Jepsen, false dominates unknown), so a self-test that loses data fails reliably. One
 exception: while the load generator was saturated, failed availability and latency budgets measure the
-generator, not the system, and only make the run inconclusive; data-safety failures (the audit's and the
-recovery's `rpo_*`, `lost_after_recovery`) still fail it, and so does an `rto_s` that never recovered (a
-failed restore is not the generator's doing).
+generator, not the system, and only make the run inconclusive; data-safety failures (metrics of kind
+data_safety in drills/scenario/metrics.py: the audit's, `rpo_*`, `lost_after_recovery`, `resold_seats`) still
+fail it, and so does an `rto_s` that never recovered (a failed restore is not the generator's doing).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from drills.checks.budgets import DATA_SAFETY_METRICS
+from drills.scenario.metrics import DATA_SAFETY_METRICS
 
 VERDICTS = ("pass", "fail", "aborted", "error", "inconclusive")
 EXIT_CODES = {"pass": 0, "fail": 1, "aborted": 2, "error": 3, "inconclusive": 5}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from drills.jsonl import Problems
+from drills.rundir.tolerant import Problems
 from drills.scenario.model import Phases
 
 INF = math.inf

@@ -1,8 +1,15 @@
-"""What a fault needs to act: the engine, the view of the system under test, Toxiproxy, the ledger, the RNG."""
+"""What faults and heals need to act, passed in explicitly: no module global carries run state.
+
+A heal needs a Docker client and the drill's restore gate (HealEnv); an inject needs that plus the view of the
+system under test, Toxiproxy, the ledger and the RNG (FaultContext, which is a HealEnv, so the nemesis heals
+with the context it injected with). `drill clean` runs in a process of its own and heals with a bare HealEnv.
+"""
 
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,12 +17,45 @@ from typing import Any
 import docker
 
 from drills.faults.ledger import Ledger
-from drills.faults.targets import Node, StackView
+from drills.faults.targets import Node, StackView, resolve
 from drills.platform.toxiproxy import ToxiproxyClient
+from drills.scenario.model import Fault
+
+
+class RestoreGate:
+    """One restore at a time per drill: a scheduled restore_cluster and a disaster's heal (end of steady,
+    Ctrl-C) can meet, and two restores replacing the same nodes would wreck each other. A heal that waited
+    for `lock` asks `restored_since` and skips when a restore finished meanwhile."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._last_success: dict[str, float] = {}
+
+    def mark_restored(self, stack_name: str) -> None:
+        """A restore of this stack succeeded just now (call with `lock` held)."""
+        self._last_success[stack_name] = time.time()
+
+    def restored_since(self, stack_name: str, t: float) -> bool:
+        """Whether a restore of this stack succeeded (finished) after epoch `t`, through this gate."""
+        return self._last_success.get(stack_name, 0.0) > t
 
 
 @dataclass
-class FaultContext:
+class HealEnv:
+    """What a heal action needs besides its own data (drills/faults/heal.py)."""
+
+    client: docker.DockerClient | None
+    restores: RestoreGate = field(default_factory=RestoreGate, kw_only=True)
+
+    def docker(self) -> docker.DockerClient:
+        """The Docker client, for heals that cannot do without one."""
+        if self.client is None:
+            raise RuntimeError("a Docker client is needed")
+        return self.client
+
+
+@dataclass
+class FaultContext(HealEnv):
     client: docker.DockerClient
     view: StackView
     ledger: Ledger
@@ -35,6 +75,11 @@ class FaultContext:
         prefix = "drills.stack="
         lf = self.view.label_filter or ""
         return lf[len(prefix):] if lf.startswith(prefix) else None
+
+    def targets(self, fault: Fault) -> list[Node]:
+        """The fault's target nodes, resolved now against freshly read containers (a role means its holder now)."""
+        self.view.refresh()
+        return resolve(fault.target, self.view, self.rng) if fault.target else []
 
 
 class ActionFailed(Exception):

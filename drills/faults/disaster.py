@@ -2,17 +2,20 @@
 
 Each registers its heal before acting, like every fault: a lost cluster is healed by restoring the latest
 backup, an operator's mistake by a point-in-time restore to just before it, lost backups by a new full
-backup — unless a scheduled restore_cluster action has done it first (it resolves those heals).
+backup — unless a scheduled restore_cluster action has done it first (it resolves those heals). Restores go
+through the context's RestoreGate, so a heal never runs while the scheduled restore does.
 """
 
 from __future__ import annotations
 
 import time
 
-from drills.faults.context import FaultContext, Injection
-from drills.faults.heal import HealAction
-from drills.faults.recovery import patroni_ports
+from drills.faults.actions import patroni_ports, run_restore
+from drills.faults.context import FaultContext, HealEnv, Injection
+from drills.faults.family import Family, Healed, HealFailed, need
+from drills.faults.ledger import HealAction
 from drills.platform import backups
+from drills.platform.restore import writable
 from drills.platform.stack import Stack
 from drills.platform.stack_spec import BACKUP_REPO_PATH, STANZA
 from drills.scenario.model import Fault
@@ -122,3 +125,47 @@ def _lose_backup(ctx: FaultContext, stack: Stack, key: str, fault: Fault) -> Inj
                      data={"lost": lost, "which": which})
 
 
+def _restore(action: HealAction, env: HealEnv) -> str:
+    """Heal a lost cluster (restore the latest backup unless it serves again) or an operator's mistake
+    (point-in-time restore to just before it)."""
+    stack = Stack(env.docker(), need(action.stack, "the stack name"))
+    waiting_since = time.time()
+    with env.restores.lock:  # a scheduled restore may be running right now
+        if env.restores.restored_since(stack.name, waiting_since):
+            return "a restore finished meanwhile: nothing to restore"
+        if not stack.exists():
+            return f"stack {action.stack} is gone: nothing to restore"
+        if action.before is None:
+            try:
+                _, node = backups.leader(stack)
+                if writable(node):
+                    return "database cluster serves again: nothing to restore"
+            except backups.BackupError:
+                pass
+        res = run_restore(env.restores, stack, action.before, action.xid, lambda _m: None, action.ports)
+    if not res.ok:
+        raise HealFailed(f"restore failed: {res.error}", {"restore": res.to_dict()})
+    return Healed(f"restored the database cluster from {res.set_used} in {res.duration_s:.1f}s",
+                  {"restore": res.to_dict()})
+
+
+def _take_backup(action: HealAction, env: HealEnv) -> str:
+    try:
+        made = backups.first_backup(Stack(env.docker(), need(action.stack, "the stack name")))
+    except backups.BackupError as exc:
+        raise RuntimeError(f"new full backup failed: {exc.message}") from None
+    return f"took a new full backup {made.label} ({made.duration_s:.0f}s)"
+
+
+FAMILY = Family("disaster", inject, {"restore_cluster": _restore, "take_backup": _take_backup})
+
+
+def restores_cluster(entry: dict) -> bool:
+    """A ledger entry whose heal restores the database cluster (a disaster not restored yet)."""
+    return any(h.get("action") == "restore_cluster" for h in entry.get("heal", []))
+
+
+def heals_only_the_database(entry: dict) -> bool:
+    """A ledger entry whose every heal acts on the cluster's data (restore, new backup): moot once the stack
+    is removed."""
+    return all(h.get("action") in ("restore_cluster", "take_backup") for h in entry.get("heal", []))

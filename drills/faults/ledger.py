@@ -1,8 +1,9 @@
-"""The ledger of faults injected and not yet healed.
+"""The ledger of faults injected and not yet healed, and the heal actions it records.
 
 A heal is registered *before* its fault is injected, and written to disk at once (the run directory's
 state.json plus a copy in the user's state directory), so `drill clean` can heal after the harness itself
-was SIGKILLed — also on containers that are not ours and carry no label.
+was SIGKILLed — also on containers that are not ours and carry no label. A heal is plain data (a HealAction);
+the family that wrote it names a handler for its `action` (drills/faults/heal.py runs them).
 """
 
 from __future__ import annotations
@@ -10,13 +11,40 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker
 
-from drills.faults.heal import HealAction, execute
+@dataclass
+class HealAction:
+    """One idempotent step that undoes (part of) a fault; `action` names its handler (nemesis.HEALERS)."""
+
+    action: str
+    container: str | None = None     # container id (target or sidecar)
+    name: str | None = None          # human name for messages
+    chains: list[str] = field(default_factory=list)
+    sidecar: str | None = None
+    toxiproxy: str | None = None
+    proxy: str | None = None
+    toxic: str | None = None
+    stack: str | None = None         # reference stack name (restore_cluster, take_backup)
+    before: float | None = None      # restore_cluster: point in time (epoch) to recover to; None = latest
+    xid: int | None = None           # restore_cluster: stop just before this transaction commits
+    ports: dict[str, int] = field(default_factory=dict)  # restore_cluster: Patroni host port per node
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, [], "", {})}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HealAction:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def describe(self) -> str:
+        what = self.name or self.container or self.proxy or "?"
+        if self.toxic:
+            what = f"{self.proxy}/{self.toxic}"
+        return f"{self.action} {what}"
 
 
 def state_home() -> Path:
@@ -78,51 +106,3 @@ SIDECARS_KEY = "sidecars"  # the pre-started network-fault sidecars (drills/faul
 def heal_order(pending: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Faults first, the sidecars they are healed through last (removing those first would strand rules)."""
     return dict(sorted(pending.items(), key=lambda kv: kv[0] == SIDECARS_KEY))
-
-
-def heal_entry(entry: dict[str, Any], client: docker.DockerClient | None) -> tuple[list[str], list[str]]:
-    """Run an entry's heal actions, last registered first; every action is tried even if one fails."""
-    done, errors, _ = heal_entry_with_data(entry, client)
-    return done, errors
-
-
-def heal_entry_with_data(entry: dict[str, Any], client: docker.DockerClient | None
-                         ) -> tuple[list[str], list[str], dict[str, Any]]:
-    """heal_entry, plus the facts some heals report (a restore's timings) for the heal line's `data`."""
-    done: list[str] = []
-    errors: list[str] = []
-    data: dict[str, Any] = {}
-    for raw in reversed(entry.get("heal", [])):
-        action = HealAction.from_dict(raw)
-        try:
-            outcome = execute(action, client)
-            done.append(str(outcome))
-            data.update(getattr(outcome, "data", None) or {})
-        except Exception as exc:  # keep healing the rest; report every failure
-            errors.append(str(exc))
-            data.update(getattr(exc, "data", None) or {})
-    return done, errors, data
-
-
-def heal_leftovers(client: docker.DockerClient | None, log: Callable[[str], None] = print) -> list[str]:
-    """`drill clean`: heal every fault any crashed run left pending. Returns the errors."""
-    errors: list[str] = []
-    home = state_home()
-    for path in sorted(home.glob("*.json")) if home.exists() else []:
-        try:
-            doc = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            errors.append(f"{path}: unreadable ({exc})")
-            continue
-        pending = heal_order(doc.get("pending", {}))
-        for entry in pending.values():
-            done, errs = heal_entry(entry, client)
-            for d in done:
-                log(f"healed ({doc.get('run_id')}/{entry.get('fault_id')}): {d}")
-            errors.extend(errs)
-        if not errors:
-            path.unlink(missing_ok=True)
-            state = Path(doc.get("run_dir", "")) / "state.json"
-            if state.exists():
-                state.write_text(json.dumps({**doc, "pending": {}, "healed_by": "drill clean"}, indent=1))
-    return errors

@@ -4,7 +4,8 @@ A sidecar (drills/tools, NET_ADMIN) joins the target's namespace, so targets nee
 capabilities — and the user's own containers can be targeted too. A drill pre-starts them
 (drills/faults/sidecars.py); without a pool each inject starts its own and its heal removes it. Rules live in
 chains of our own (DR<hash>I / DR<hash>O) hooked first into INPUT/OUTPUT, so a heal removes exactly ours.
-Only the addresses of the system's own containers are matched: no other host is ever involved.
+Only the addresses of the system's own containers are matched: no other host is ever involved. Healed by
+deleting our chains through the same sidecar (and removing a sidecar started for this fault alone).
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
-from drills.faults.context import FaultContext, Injection
-from drills.faults.heal import HealAction
+from docker.errors import NotFound
+
+from drills.faults.context import FaultContext, HealEnv, Injection
+from drills.faults.family import Family
+from drills.faults.ledger import HealAction
 from drills.faults.sidecars import start_sidecar
 from drills.faults.targets import Node, TargetError, candidates
+from drills.platform import labels
 from drills.scenario.model import Fault, Target
 
 
-def inject(ctx: FaultContext, fault: Fault, key: str, nodes: list[Node]) -> Injection:
+def inject(ctx: FaultContext, fault: Fault, key: str) -> Injection:
+    nodes = ctx.targets(fault)
     plan = _plan(ctx, fault, nodes)  # node -> (drop_in_from, drop_out_to, probability)
     if not plan:
         raise TargetError("the partition leaves nobody on the other side")
@@ -116,3 +122,43 @@ def _apply(ctx: FaultContext, fault: Fault, key: str, node: Node, drop_in: list[
         raise RuntimeError(f"iptables in {node.service} failed: {out.decode(errors='replace').strip()[-300:]}")
     what = f"{probability:.0%} loss" if probability < 1.0 else "drop"
     return f"{node.service}: {what} in from {len(drop_in)} / out to {len(drop_out)} addresses"
+
+
+def _iptables_remove(action: HealAction, env: HealEnv) -> str:
+    """Delete our chains in the target's namespace, through the sidecar that added them."""
+    try:
+        sidecar = env.docker().containers.get(action.sidecar)
+    except NotFound:
+        return f"sidecar for {action.name} gone (the target restarted: its rules went with its namespace)"
+    if sidecar.status != "running":
+        return f"sidecar for {action.name} not running (the target's namespace is gone with its rules)"
+    script = []
+    for chain in action.chains:
+        hook = "INPUT" if chain.endswith("I") else "OUTPUT"
+        script.append(f"while iptables -w -D {hook} -j {chain} 2>/dev/null; do :; done; "
+                      f"iptables -w -F {chain} 2>/dev/null; iptables -w -X {chain} 2>/dev/null")
+    code, out = sidecar.exec_run(["sh", "-c", "; ".join(script) + "; iptables -w -S | grep -c ' DR' || true"])
+    remaining = out.decode(errors="replace").strip().splitlines()
+    if remaining and remaining[-1].isdigit() and int(remaining[-1]) > 0:
+        leftover = sidecar.exec_run(["sh", "-c", "iptables -w -S | grep ' DR'"])[1].decode(errors="replace")
+        if any(ch in leftover for ch in action.chains):
+            raise RuntimeError(f"iptables rules still present on {action.name}: {leftover.strip()}")
+    return f"removed iptables chains {','.join(action.chains)} on {action.name}"
+
+
+def _remove_container(action: HealAction, env: HealEnv) -> str:
+    """A sidecar (one started for a single fault, or the drill's pool after a crash)."""
+    env.docker().containers.get(action.container).remove(force=True)
+    return f"removed {action.name or action.container}"
+
+
+def leftovers(ctx: FaultContext) -> list[str]:
+    """Sidecars of this run still present (their rules may be too)."""
+    if ctx.client is None:
+        return []
+    found = ctx.client.containers.list(all=True, filters={"label": f"{labels.RUN}={ctx.run_id}"})
+    return [f"sidecar {c.name} still present" for c in found]
+
+
+FAMILY = Family("network", inject, {"iptables_remove": _iptables_remove, "remove_container": _remove_container},
+                leftovers, sidecars=True)

@@ -22,8 +22,7 @@ import docker
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
-from drills.faults.heal import HealAction
-from drills.faults.ledger import SIDECARS_KEY, Ledger
+from drills.faults.ledger import SIDECARS_KEY, HealAction, Ledger
 from drills.faults.targets import Node
 from drills.platform import labels
 from drills.platform.images import image_tag

@@ -1,17 +1,23 @@
-"""Toxiproxy faults on the declared links: latency (+jitter), bandwidth, timeout, reset_peer, slicer,
-limit_data, and link down. Toxics are named drills-<fault>-<stream> so a heal or `drill clean` finds them.
+"""Toxiproxy faults on the declared links: one toxic per fault type of the catalogue's `toxic` family, and
+link down. Toxics are named drills-<fault>-<stream> so a heal or `drill clean` finds them.
+
+A new toxic is a catalogue row (drills/scenario/fault_types.py: params, defaults, ranges) plus its line in
+ATTRIBUTES here; parameter defaults come from the catalogue.
 """
 
 from __future__ import annotations
 
 import fnmatch
 
-from drills.faults.context import FaultContext, Injection
-from drills.faults.heal import HealAction
+from drills.faults.context import FaultContext, HealEnv, Injection
+from drills.faults.family import Family, need
+from drills.faults.ledger import HealAction
 from drills.faults.targets import TargetError
+from drills.platform.toxiproxy import ToxiproxyClient
+from drills.scenario.fault_types import FAULTS
 from drills.scenario.model import Fault
 
-# scenario param -> Toxiproxy attribute (Toxiproxy's units: ms, KB/s, bytes, microseconds for slicer delay)
+# scenario param -> Toxiproxy attribute, per toxic type (Toxiproxy's units: ms, KB/s, bytes; slicer's delay is µs)
 ATTRIBUTES = {
     "latency": {"latency_ms": "latency", "jitter_ms": "jitter"},
     "bandwidth": {"rate_kbps": "rate"},
@@ -19,10 +25,8 @@ ATTRIBUTES = {
     "reset_peer": {"timeout_ms": "timeout"},
     "slicer": {"average_size": "average_size", "size_variation": "size_variation", "delay_us": "delay"},
     "limit_data": {"bytes": "bytes"},
+    "slow_close": {"delay_ms": "delay"},
 }
-DEFAULTS = {"latency": {"latency": 200, "jitter": 0}, "bandwidth": {"rate": 100}, "timeout": {"timeout": 0},
-            "reset_peer": {"timeout": 0}, "slicer": {"average_size": 64, "size_variation": 32, "delay": 10},
-            "limit_data": {"bytes": 1024}}
 
 
 def links(ctx: FaultContext, pattern: str) -> list[str]:
@@ -32,6 +36,18 @@ def links(ctx: FaultContext, pattern: str) -> list[str]:
     if not names:
         raise TargetError(f"no Toxiproxy link matches {pattern!r} (have: {', '.join(sorted(ctx.toxiproxy.proxies()))})")
     return names
+
+
+def attributes(fault: Fault) -> dict[str, int]:
+    """The toxic's Toxiproxy attributes: the fault's params, else the catalogue's defaults."""
+    spec = FAULTS[fault.type].params
+    out = {}
+    for param, attr in ATTRIBUTES[fault.type].items():
+        value = fault.params.get(param, spec[param].default)
+        if value is None:
+            raise ValueError(f"{fault.type} needs params.{param}")
+        out[attr] = int(value)
+    return out
 
 
 def inject(ctx: FaultContext, fault: Fault, key: str) -> Injection:
@@ -44,10 +60,7 @@ def inject(ctx: FaultContext, fault: Fault, key: str) -> Injection:
         for p in chosen:
             tox.set_enabled(p, False)
         return Injection(links=chosen, detail=f"disabled {', '.join(chosen)}")
-    attributes = dict(DEFAULTS[fault.type])
-    for param, attr in ATTRIBUTES[fault.type].items():
-        if param in fault.params:
-            attributes[attr] = int(fault.params[param])
+    attrs = attributes(fault)
     stream = fault.params.get("stream", "downstream")
     streams = ["upstream", "downstream"] if stream == "both" else [stream]
     toxicity = float(fault.params.get("toxicity", 1.0))
@@ -55,6 +68,32 @@ def inject(ctx: FaultContext, fault: Fault, key: str) -> Injection:
     ctx.ledger.register(key, fault.id, fault.type,
                         [HealAction("remove_toxic", toxiproxy=tox.url, proxy=p, toxic=n) for p, _, n in names])
     for p, s, n in names:
-        tox.add_toxic(p, n, fault.type, attributes, stream=s, toxicity=toxicity)
-    attrs = ", ".join(f"{k}={v}" for k, v in attributes.items())
-    return Injection(links=chosen, detail=f"{fault.type} {attrs} on {', '.join(chosen)} ({stream})")
+        tox.add_toxic(p, n, fault.type, attrs, stream=s, toxicity=toxicity)
+    shown = ", ".join(f"{k}={v}" for k, v in attrs.items())
+    return Injection(links=chosen, detail=f"{fault.type} {shown} on {', '.join(chosen)} ({stream})")
+
+
+def _remove_toxic(action: HealAction, env: HealEnv) -> str:
+    url, proxy = need(action.toxiproxy, "the Toxiproxy URL"), need(action.proxy, "the proxy name")
+    toxic = need(action.toxic, "the toxic name")
+    gone = ToxiproxyClient(url).remove_toxic(proxy, toxic)
+    return f"removed toxic {proxy}/{toxic}" if gone else f"toxic {toxic} already gone"
+
+
+def _enable_proxy(action: HealAction, env: HealEnv) -> str:
+    url, proxy = need(action.toxiproxy, "the Toxiproxy URL"), need(action.proxy, "the proxy name")
+    ToxiproxyClient(url).set_enabled(proxy, True)
+    return f"enabled proxy {proxy}"
+
+
+def leftovers(ctx: FaultContext) -> list[str]:
+    """Toxics of ours still on a link, and disabled links."""
+    if ctx.toxiproxy is None:
+        return []
+    try:
+        return ctx.toxiproxy.leftovers()
+    except Exception as exc:
+        return [f"toxiproxy not checked: {exc}"]
+
+
+FAMILY = Family("toxic", inject, {"remove_toxic": _remove_toxic, "enable_proxy": _enable_proxy}, leftovers)

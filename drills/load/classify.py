@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from drills.load import fastjson
+from drills.rundir import codec
 
 OK, FAIL, INFO = "ok", "fail", "info"
 OUTCOMES = (OK, FAIL, INFO)
@@ -108,8 +108,8 @@ def parse_body(headers: Mapping[str, str] | None, content: bytes | None) -> Any:
     if "json" not in ctype:
         return None
     try:
-        return fastjson.loads(content)
-    except fastjson.DECODE_ERRORS:
+        return codec.loads(content)
+    except codec.DECODE_ERRORS:
         return None
 
 

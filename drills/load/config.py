@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drills.rundir import files
 from drills.scenario.model import LoadSection, Phases
 
 ENV_CONFIG = "DRILLS_LOAD_CONFIG"     # path of config.json
@@ -85,11 +86,10 @@ class LoadConfig:
 
     def history_path(self, worker: str) -> Path:
         """history.jsonl for a single process, history-<worker>.jsonl for each worker (docs/run-directory.md)."""
-        name = f"history-{worker}.jsonl" if self.distributed else "history.jsonl"
-        return Path(self.run_dir) / name
+        return Path(self.run_dir) / files.history_of(worker if self.distributed else None)
 
     def stats_path(self) -> Path:
-        return Path(self.run_dir) / "stats.jsonl"
+        return Path(self.run_dir) / files.STATS
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

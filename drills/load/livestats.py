@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+from drills.rundir import files
+
 TAIL_CHUNK = 64 * 1024
 
 
@@ -50,7 +52,7 @@ def live_stats(run_dir: Path, since: float) -> dict:
     one), offered_rate and target_rate (per second, summed over processes; target None for closed-model
     profiles), dropped (operations the pool could not start), users, cpu_percent (busiest process),
     seconds (how many seconds the aggregate covers)."""
-    records = _tail_records(Path(run_dir) / "stats.jsonl", since)
+    records = _tail_records(Path(run_dir) / files.STATS, since)
     seconds = sorted({r["t"] for r in records})
     n = len(seconds)
     total = sum(int(r.get("requests") or 0) for r in records)

@@ -31,10 +31,10 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from drills.load.config import ENV_HISTORY, ENV_PARENT, ENV_SECRET, LoadConfig, worker_name
 from drills.load.gate import RateGate
-from drills.load.history import JsonlWriter
 from drills.load.profiles import Plan, make_plan
 from drills.load.recorder import Recorder
 from drills.load.stats import SecondStats
+from drills.rundir.writers import BufferedLineWriter
 
 STATS_GRACE_S = 0.25  # a second's line is written this long after it ended (late completions)
 PARENT_POLL_S = 1.0
@@ -56,8 +56,8 @@ class Runtime:
     started_at: float | None = None
     environment: Any = None
     proc: Any = None                      # psutil.Process of this generator (cpu_percent)
-    _history: JsonlWriter | None = None
-    _stats_out: JsonlWriter | None = None
+    _history: BufferedLineWriter | None = None
+    _stats_out: BufferedLineWriter | None = None
     _stats_greenlet: Any = None
     _finished: bool = False
 
@@ -115,7 +115,7 @@ def _on_init(environment: Any, **_kw: Any) -> None:
         return
     if rt.config.history:
         path = Path(os.environ.get(ENV_HISTORY) or rt.config.history_path(rt.worker))
-        rt._history = JsonlWriter(path, rt.config.flush_interval).start()
+        rt._history = BufferedLineWriter(path, rt.config.flush_interval).start()
     rt.recorder = Recorder(rt.worker, rt._history, None)
     environment.events.request.add_listener(rt.recorder.on_request)
 
@@ -129,7 +129,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         rt.stats = SecondStats(rt.worker, rt.started_at)
         if rt.recorder is not None:
             rt.recorder.stats = rt.stats
-        rt._stats_out = JsonlWriter(rt.config.stats_path(), flush_interval=3600)
+        rt._stats_out = BufferedLineWriter(rt.config.stats_path(), flush_interval=3600)
         rt.proc = psutil.Process()
         rt.proc.cpu_percent(None)
         rt._stats_greenlet = gevent.spawn(_stats_loop)

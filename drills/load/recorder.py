@@ -28,8 +28,8 @@ from collections.abc import Callable
 from typing import Any
 
 from drills.load.classify import INFO, OK, classify, read_response
-from drills.load.history import JsonlWriter
 from drills.load.stats import SecondStats
+from drills.rundir.writers import BufferedLineWriter
 
 STANDARD_KEYS = ("op", "worker", "user", "invoke", "complete", "outcome", "status", "error", "key", "attempt",
                  "event_id", "seats", "quantity", "order_id", "ticket_ids", "replica", "credential_version")
@@ -40,7 +40,7 @@ _KNOWN_KEYS = frozenset(STANDARD_KEYS)
 class Recorder:
     """One per Locust process that generates load."""
 
-    def __init__(self, worker: str, history: JsonlWriter | None, stats: SecondStats | None,
+    def __init__(self, worker: str, history: BufferedLineWriter | None, stats: SecondStats | None,
                  clock: Callable[[], float] = time.time) -> None:
         self.worker = worker
         self.history = history

@@ -5,7 +5,7 @@ Each step of a user is one operation chosen from `load.mix` (purchase, browse, r
 in the open model each step waits for a token of the rate gate first. What a buyer does:
 
 * register (or, if the name exists, log in) before anything else; passwords are derived from the run
-  secret (drills.load.passwords) and never written;
+  secret (drills.rundir.passwords) and never written;
 * purchase 1-4 seats: `hot_share` of them as specific seats among the `hot_seats` lowest seat numbers of
   the hot event (buyers contend for the same seats), the rest as a best-available `quantity`. After a
   timeout, a lost connection or a 5xx the purchase is retried with the SAME Idempotency-Key and body, at
@@ -34,10 +34,10 @@ from locust.exception import StopUser
 from drills.load.classify import INFO, OK, Classified, read_response
 from drills.load.config import LoadConfig
 from drills.load.mix import Mix
-from drills.load.passwords import derive_password
 from drills.load.plugin import RUNTIME
 from drills.load.retry import backoff
 from drills.load.seats import HotSeats
+from drills.rundir.passwords import derive_password
 
 CFG = RUNTIME.config or LoadConfig(api_url="", run_dir=".", seed=0, duration=60.0)
 # In every user name and idempotency key: unique per run (secret and run dir), shared by all its workers.

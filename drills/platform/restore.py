@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,18 +29,6 @@ if TYPE_CHECKING:
 
 Log = Callable[[str], None]
 DCS_PREFIX = "/drills/drills/"   # Patroni namespace /drills/, scope drills
-
-# One restore at a time in this process: a scheduled restore_cluster and a disaster's heal (end of steady,
-# Ctrl-C) can meet, and two restores replacing the same nodes would wreck each other. A heal that waited for
-# the lock asks `restored_since` and skips when a restore finished meanwhile.
-LOCK = threading.RLock()
-_last_success: dict[str, float] = {}
-
-
-def restored_since(stack_name: str, t: float) -> bool:
-    """Whether a restore of this stack succeeded (finished) after epoch `t`, in this process."""
-    return _last_success.get(stack_name, 0.0) > t
-
 
 @dataclass
 class RestoreResult:
@@ -92,13 +79,14 @@ def restore_cluster(stack: Stack, before: float | None = None, log: Log = print,
     time) then only chooses the backup set, which must have ended earlier.
 
     `patroni_ports` (service -> host port of Patroni's REST API) keeps the nodes' published ports when they
-    are gone already (a destroyed cluster), so probes and users keep their URLs."""
+    are gone already (a destroyed cluster), so probes and users keep their URLs.
+
+    Two restores of one stack at once would wreck each other: a drill runs them one at a time through its
+    fault context's RestoreGate (drills/faults/context.py)."""
     res = RestoreResult(ok=False, started=time.time(), target="xid" if xid else "time" if before else "latest",
                         target_time=before, target_xid=xid)
     try:
-        with LOCK:
-            _restore(stack, res, before, log, timeout, patroni_ports or {})
-            _last_success[stack.name] = time.time()
+        _restore(stack, res, before, log, timeout, patroni_ports or {})
         res.ok = True
     except BackupError as exc:
         res.error = exc.message

@@ -11,13 +11,13 @@ from docker.errors import DockerException
 
 from drills.faults.targets import StackView
 from drills.platform import haproxy, patroni
-from drills.runner.jsonl import JsonlWriter
+from drills.rundir.writers import LineWriter
 
 
 class ProbeSampler:
     """A background thread; `latest` holds the last sample for the live console and abort conditions."""
 
-    def __init__(self, view: StackView, writer: JsonlWriter, haproxy_stats_url: str | None,
+    def __init__(self, view: StackView, writer: LineWriter, haproxy_stats_url: str | None,
                  active_faults: Callable[[], tuple[list[str], list[str]]] = lambda: ([], []),
                  interval: float = 0.5) -> None:
         self.view = view

@@ -24,15 +24,14 @@ from matplotlib.typing import RcKeyType
 from drills.report.fmt import dict_at, num
 from drills.report.timeline import FaultInterval, Outage
 from drills.report.view import ReportView
-from drills.scenario.fault_types import kind_of
+from drills.scenario.fault_families import FALLBACK, FamilySpec
+from drills.scenario.fault_types import family_of
 
 WIDTH_IN = 11.0
 LEFT_IN, RIGHT_IN, BOTTOM_IN = 0.85, 1.6, 0.45
 LANE_PT, MAX_LANES = 10, 3
 MAX_POINTS = 900  # longer series are binned so a long drill's report stays small
 
-FAULT_COLOURS = {"process": "#cf222e", "network": "#e16f24", "toxic": "#8250df", "disaster": "#24292f",
-                 "action": "#1b7c83"}
 OUTAGE_COLOUR = "#6e0a1e"
 OUTCOME_COLOURS = {"ok": "#2da44e", "info": "#d4a72c", "fail": "#cf222e"}
 STATE_COLOURS = {
@@ -54,9 +53,10 @@ _RC: dict[RcKeyType, Any] = {
 }
 
 
-def fault_category(fault_type: str) -> str:
-    """The band colour's family; an unknown type (a hand-edited run) is drawn as a toxic."""
-    return kind_of(fault_type) or "toxic"
+def fault_family(fault_type: str) -> FamilySpec:
+    """The family whose colour and legend entry a fault's band takes; an unknown type (a hand-edited run) is
+    drawn like a toxic."""
+    return family_of(fault_type) or FALLBACK
 
 
 @dataclass
@@ -119,7 +119,7 @@ def _shade_faults(chart: _Chart, faults: list[FaultInterval], end_s: float, lane
     for f in faults:
         if f.start_s is None:
             continue
-        colour = FAULT_COLOURS[fault_category(f.type)]
+        colour = fault_family(f.type).colour
         end = f.end_s if f.end_s is not None else end_s
         shown_end = max(end, f.start_s + (x1 - x0) * 0.003)
         gid = f"{chart.name}-fault-{f.key}"

@@ -12,7 +12,7 @@ import shlex
 from collections import Counter, defaultdict
 
 from drills.report.fmt import as_float, epoch
-from drills.report.rundir import RunDir
+from drills.report.sources import RunDir
 from drills.report.timeline import Outage
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
+from drills.scenario.metrics import METRICS
+
 # Metrics where a higher value is better; every other budget metric is "lower is better" (a maximum).
-HIGHER_IS_BETTER = {"success_ratio"}
-COUNT_METRICS = {"lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "credential_changes_lost",
-                 "revoked_sessions_working", "rpo_ops", "lost_after_recovery", "acknowledged", "indeterminate",
-                 "indeterminate_applied"}
+HIGHER_IS_BETTER = frozenset(name for name, spec in METRICS.items() if spec.higher_is_better)
+_UNIT_TEXT = {"seconds": "s", "ms": "ms"}   # counts, burn and ratios (shown as %) carry no unit text
 _COMPARATORS = {"<=": "≤", "<": "<", ">=": "≥", ">": ">", "==": "=", "max": "≤", "min": "≥"}
 
 
@@ -61,6 +61,10 @@ def percent(ratio: object) -> str:
 
 
 def unit_of(metric: str | None) -> str:
+    """The unit a metric's value is written with: the registry's for a budget metric, else from the name."""
+    spec = METRICS.get(metric or "")
+    if spec is not None:
+        return _UNIT_TEXT.get(spec.unit, "")
     m = metric or ""
     if m.endswith("_ms"):
         return "ms"
@@ -69,11 +73,22 @@ def unit_of(metric: str | None) -> str:
     return ""
 
 
+def _is_ratio(metric: str | None) -> bool:
+    spec = METRICS.get(metric or "")
+    return spec.unit == "ratio" if spec is not None else (metric or "").endswith("_ratio")
+
+
 def metric_value(metric: str | None, value: object) -> str:
     """A metric's value the way a reader expects it: ratios as %, durations with units, counts as integers."""
-    if metric in ("success_ratio",) or (metric or "").endswith("_ratio"):
+    if _is_ratio(metric):
         return percent(value)
     return num(value, unit_of(metric))
+
+
+def meaning(metric: str | None) -> str:
+    """What a budget metric measures, in one line (the registry's words); '' for anything else."""
+    spec = METRICS.get(metric or "")
+    return spec.meaning if spec is not None else ""
 
 
 def comparator(budget: dict) -> str:

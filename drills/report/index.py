@@ -12,38 +12,41 @@ from urllib.parse import quote
 import yaml
 
 from drills.report.fmt import as_float, duration, epoch, when
+from drills.report.headline import judge
 from drills.report.htmlkit import esc, page, pill, table
 from drills.report.render import ReportError, write_atomic
-from drills.report.rundir import read_json, read_jsonl
-from drills.report.verdict import judge
+from drills.rundir import files
+from drills.rundir.tolerant import Problems, read_json, read_jsonl
 
-RUN_MARKERS = ("result.json", "meta.json", "events.jsonl")
+
+def _object(path: Path) -> dict:
+    data = read_json(path, Problems())
+    return data if isinstance(data, dict) else {}
 
 
 def _summary(d: Path) -> dict:
-    result, _ = read_json(d / "result.json") if (d / "result.json").exists() else (None, None)
-    meta, _ = read_json(d / "meta.json") if (d / "meta.json").exists() else (None, None)
-    r, m = result or {}, meta or {}
+    """Only the small files (result.json, meta.json, scenario.yaml, events.jsonl): quick with many runs."""
+    r, m = _object(d / files.RESULT), _object(d / files.META)
     scenario = r.get("scenario") or m.get("scenario") or m.get("scenario_name")
-    if not scenario and (d / "scenario.yaml").exists():
+    if not scenario and (d / files.SCENARIO).is_file():
         try:
-            data = yaml.safe_load((d / "scenario.yaml").read_text(errors="replace"))
+            data = yaml.safe_load((d / files.SCENARIO).read_text(errors="replace"))
             scenario = data.get("name") if isinstance(data, dict) else None
         except (OSError, yaml.YAMLError):
             scenario = None
     started = epoch(r.get("started")) or epoch(m.get("started"))
-    if started is None and (d / "events.jsonl").exists():
-        events, _ = read_jsonl(d / "events.jsonl")
+    if started is None and (d / files.EVENTS).is_file():
+        events = read_jsonl(d / files.EVENTS, Problems())
         started = next((as_float(e.get("t")) for e in events if e.get("kind") == "run"), None)
     if started is None:
         try:
             started = d.stat().st_mtime
         except OSError:
             started = 0.0
-    v = judge(result)
+    v = judge(r or None)
     return {"dir": d.name, "scenario": scenario or d.name, "verdict": v, "started": started,
-            "duration_s": r.get("duration_s"), "has_report": (d / "report.html").exists(),
-            "has_junit": (d / "junit.xml").exists()}
+            "duration_s": r.get("duration_s"), "has_report": (d / files.REPORT).exists(),
+            "has_junit": (d / files.JUNIT).exists()}
 
 
 def write_index(reports_dir: Path) -> Path:
@@ -51,8 +54,7 @@ def write_index(reports_dir: Path) -> Path:
     reports_dir = Path(reports_dir)
     if not reports_dir.is_dir():
         raise ReportError(f"{reports_dir} is not a directory", hint="pass the reports directory, e.g. reports/")
-    runs = [_summary(d) for d in sorted(reports_dir.iterdir())
-            if d.is_dir() and any((d / m).exists() for m in RUN_MARKERS)]
+    runs = [_summary(d) for d in sorted(reports_dir.iterdir()) if files.is_run_dir(d)]
     runs.sort(key=lambda s: s["started"] or 0.0, reverse=True)
     rows, attrs = [], []
     for s in runs:
@@ -60,11 +62,11 @@ def write_index(reports_dir: Path) -> Path:
         href = quote(s["dir"])
         links = []
         if s["has_report"]:
-            links.append(f'<a href="{href}/report.html">report</a>')
+            links.append(f'<a href="{href}/{files.REPORT}">report</a>')
         if s["has_junit"]:
-            links.append(f'<a href="{href}/junit.xml">junit.xml</a>')
+            links.append(f'<a href="{href}/{files.JUNIT}">{files.JUNIT}</a>')
         links.append(f'<a href="{href}/">files</a>')
-        name = (f'<a href="{href}/report.html"><b>{esc(s["scenario"])}</b></a>' if s["has_report"]
+        name = (f'<a href="{href}/{files.REPORT}"><b>{esc(s["scenario"])}</b></a>' if s["has_report"]
                 else f"<b>{esc(s['scenario'])}</b>")
         rows.append([pill(v.title, v.css), name, esc(when(s["started"])), esc(duration(s["duration_s"])),
                      f"<code>{esc(s['dir'])}</code>", " · ".join(links)])
@@ -75,6 +77,6 @@ def write_index(reports_dir: Path) -> Path:
     body.append(table(["verdict", "scenario", "started", "took", "directory", "links"], rows, "index", attrs)
                 if runs else "<p>No runs yet.</p>")
     body.append("</main>")
-    path = reports_dir / "index.html"
+    path = reports_dir / files.INDEX
     write_atomic(path, page("drill runs", "".join(body)))
     return path

@@ -10,7 +10,7 @@ import socket
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
-from drills.report.fmt import as_float, epoch, limit_text, observed_text
+from drills.report.fmt import as_float, epoch, limit_text, meaning, observed_text
 from drills.report.view import ReportView
 
 
@@ -48,7 +48,8 @@ def render_junit(view: ReportView) -> str:
         elif b.get("passed") is False and not self_test:
             counts["failures"] += 1
             el = ET.SubElement(case, "failure", message=message, type="budget_exceeded")
-            el.text = message
+            what = meaning(b.get("metric"))
+            el.text = f"{message}\n{b.get('metric')}: {what}" if what else message
         else:
             out = ET.SubElement(case, "system-out")
             out.text = ("exceeded as the self-test expects: " if b.get("passed") is False else "held: ") + message

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from drills import __version__
-from drills.report.charts import FAULT_COLOURS, fault_category, render_charts
+from drills.report.charts import fault_family, render_charts
 from drills.report.fallback import command_line
 from drills.report.fmt import (
     as_float,
@@ -26,6 +26,7 @@ from drills.report.fmt import (
 )
 from drills.report.htmlkit import esc, page, pill, records_html, table, value_html
 from drills.report.view import ReportView
+from drills.scenario.fault_families import FAMILIES
 
 DATA_LOSS = ("lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "inventory_mismatch",
              "credential_changes_lost", "revoked_sessions_working")
@@ -379,11 +380,9 @@ def _dr_lost(dr: dict) -> str:
 
 
 def _timeline(view: ReportView, charts: dict) -> str:
-    kinds = {fault_category(f.type) for f in view.faults}
-    names = [("process", "process"), ("network", "network"), ("toxic", "Toxiproxy link")]
-    names += [("disaster", "disaster")] if "disaster" in kinds else []
-    names += [("action", "restore (from its start to its end)")] if "action" in kinds else []
-    keys = " ".join(f'<span style="color:{FAULT_COLOURS[k]}">■ {esc(text)}</span>' for k, text in names)
+    present = {fault_family(f.type).name for f in view.faults}
+    shown = [fam for fam in FAMILIES.values() if fam.always_in_legend or fam.name in present]
+    keys = " ".join(f'<span style="color:{fam.colour}">■ {esc(fam.label)}</span>' for fam in shown)
     legend = (f"Shaded bands are faults from inject (solid line) to heal (dashed line): {keys}; a hatched band "
               "was never healed. Dotted lines separate the phases. Hover a band for details.")
     parts = [f'<section id="timeline"><h2>Timeline</h2><p class="muted">{legend}</p>']
@@ -497,7 +496,7 @@ def _faults(view: ReportView) -> str:
         heal = ("" if f.end_s is not None else '<span class="bad">never healed</span>')
         if f.heal_ok is False:
             heal = f'<span class="bad">heal failed: {esc(f.heal_error)}</span>'
-        colour = FAULT_COLOURS[fault_category(f.type)]
+        colour = fault_family(f.type).colour
         rows.append([f'<span style="color:{colour}">■</span> <b>{esc(f.fault_id)}</b>'
                      + (f" #{f.iteration}" if f.iteration else ""),
                      esc(f.type), esc(f.target), f'<span class="num">{esc(num(f.scheduled_s, "s"))}</span>',

@@ -14,6 +14,7 @@ from drills.report.htmlkit import esc, page
 from drills.report.junit import render_junit
 from drills.report.page import render_html
 from drills.report.view import ReportView, build_view
+from drills.rundir import files
 
 
 class ReportError(InfrastructureError):
@@ -50,7 +51,7 @@ def render_run(run_dir: Path) -> list[Path]:
         raise ReportError(f"{run_dir} is not a run directory",
                           hint="pass a directory written by `drill run`, e.g. reports/<timestamp>-<scenario>/")
     view = build_view(run_dir)
-    html_path, junit_path = run_dir / "report.html", run_dir / "junit.xml"
+    html_path, junit_path = run_dir / files.REPORT, run_dir / files.JUNIT
     write_atomic(html_path, _safe_html(view))
     write_atomic(junit_path, render_junit(view))
     return [html_path, junit_path]

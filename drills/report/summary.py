@@ -7,11 +7,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from drills.report.fmt import as_float, dict_at, limit_text, num, observed_text, passed_word, percent
-from drills.report.verdict import judge
+from drills.report.headline import judge
+from drills.scenario.metrics import DATA_SAFETY_METRICS
 
 _COLOURS = {"pass": "green", "fail": "red", "aborted": "dark_orange", "inconclusive": "yellow", "error": "magenta"}
-DATA_LOSS = ("lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "credential_changes_lost",
-             "revoked_sessions_working")
+# The audit's counts that are data-safety metrics: any of them above 0 is shown in red.
+DATA_LOSS = DATA_SAFETY_METRICS
 
 
 def print_summary(console: Console, result: dict) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drills.report.fmt import as_float, dict_at, epoch
-from drills.report.rundir import RunDir
+from drills.report.sources import RunDir
 
 # A stamp larger than this is epoch seconds, smaller is an offset from the start of load.
 _EPOCH_THRESHOLD = 1e8

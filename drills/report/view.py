@@ -10,8 +10,9 @@ from pathlib import Path
 
 from drills.report import timeline as tl
 from drills.report.fallback import complete_result
-from drills.report.rundir import RunDir, load_run
-from drills.report.verdict import Verdict, judge
+from drills.report.headline import Verdict, judge
+from drills.report.sources import RunDir, load_run
+from drills.rundir import files
 
 
 @dataclass
@@ -55,11 +56,11 @@ def build_view(run_dir: Path | RunDir) -> ReportView:
     view.phases = tl.phases(run)
     view.faults = tl.fault_intervals(run, t0)
     if isinstance(avail.get("series"), list) and avail["series"]:
-        view.series, view.series_source = tl.normalize_series(avail["series"], t0), "result.json"
+        view.series, view.series_source = tl.normalize_series(avail["series"], t0), files.RESULT
     elif run.history and t0 is not None:
-        view.series, view.series_source = tl.series_from_history(run.history, t0), "history*.jsonl"
+        view.series, view.series_source = tl.series_from_history(run.history, t0), files.HISTORY_GLOB
     elif run.stats and t0 is not None:
-        view.series, view.series_source = tl.series_from_stats(run.stats, t0), "stats.jsonl"
+        view.series, view.series_source = tl.series_from_stats(run.stats, t0), files.STATS
     view.roles = tl.role_segments(run.probes, t0)
     view.leaders = tl.leader_segments(run.probes, t0)
     view.generator = tl.generator_series(run.stats, t0)
@@ -94,7 +95,7 @@ def _notes(view: ReportView) -> list[str]:
                      "There is no verdict, no budget evaluation and no data-loss audit; timings and "
                      "availability below are computed by the report from the raw files.")
     for name in run.missing:
-        if name != "result.json":
+        if name != files.RESULT:
             notes.append(f"{name} is missing.")
     notes.extend(run.problems)
     for f in view.faults:

@@ -22,21 +22,25 @@ import docker
 import requests
 
 from drills.errors import DrillError, InfrastructureError
+from drills.faults import disaster, nemesis
 from drills.faults.context import FaultContext
-from drills.faults.ledger import SIDECARS_KEY, Ledger, heal_entry
+from drills.faults.heal import heal_entry
+from drills.faults.ledger import SIDECARS_KEY, Ledger
+from drills.faults.nemesis import needs_sidecars
 from drills.faults.sidecars import SidecarPool
 from drills.faults.targets import StackView
-from drills.platform import backups, engine, labels
+from drills.platform import backups, engine
 from drills.platform.images import STACK_IMAGES, image_tag
 from drills.platform.stack import Stack
 from drills.platform.stack_spec import StackOptions
 from drills.platform.toxiproxy import ToxiproxyClient
 from drills.probes.sampler import ProbeSampler
+from drills.rundir import files
+from drills.rundir.meta import new_run_dir, update_meta, write_meta
+from drills.rundir.writers import EventLog, LineWriter
 from drills.runner.abort import AbortWatch
-from drills.runner.jsonl import EventLog, JsonlWriter
-from drills.runner.rundir import new_run_dir, update_meta, write_meta
-from drills.runner.schedule import FaultScheduler
-from drills.scenario.fault_types import kind_of
+from drills.runner.scheduler import FaultScheduler
+from drills.scenario.fault_types import family_of
 from drills.scenario.model import ReferenceStack, Scenario
 
 if TYPE_CHECKING:
@@ -91,7 +95,7 @@ class DrillRun:
         self.console = console
         self.run_dir = new_run_dir(scenario.name, out, reports_root or Path("reports"))
         self.run_id = f"{self.run_dir.name[:40]}".lower()
-        self.events = EventLog(self.run_dir / "events.jsonl")
+        self.events = EventLog(self.run_dir / files.EVENTS)
         self.ledger = Ledger(self.run_dir, self.run_id)
         self.stack: Stack | None = None
         self.client: docker.DockerClient | None = None
@@ -182,7 +186,7 @@ class DrillRun:
                            log=self.log, sidecars=self._sidecar_pool())
         steady_end = sc.phases.warmup + sc.phases.steady
         self.scheduler = FaultScheduler(ctx, sc.faults, self.events, steady_end, log=self.log)
-        self.probes = ProbeSampler(self.view, JsonlWriter(self.run_dir / "probes.jsonl"),
+        self.probes = ProbeSampler(self.view, LineWriter(self.run_dir / files.PROBES),
                                    self.endpoints.get("haproxy_stats"), self.scheduler.active).start()
 
         scenario_dir = self.scenario_path.parent
@@ -240,7 +244,7 @@ class DrillRun:
         for key, entry in self.ledger.pending().items():  # anything registered outside the scheduler
             if key == SIDECARS_KEY:
                 continue  # not a fault: the pool removes them once the load has stopped
-            entry_errors = heal_entry(entry, self.client)[1]
+            entry_errors = heal_entry(entry, self.scheduler.ctx if self.scheduler else self.client)[1]
             errors += entry_errors
             if not entry_errors:  # one failed heal must not keep the healed ones pending
                 self.ledger.resolve(key)
@@ -268,29 +272,18 @@ class DrillRun:
         if self.stack is not None and not self.keep_stack:
             self.stack.down(log=lambda _m: None)
             for key, entry in self.ledger.pending().items():  # a restore of a stack that is gone is moot
-                if all(h.get("action") in ("restore_cluster", "take_backup") for h in entry.get("heal", [])):
+                if disaster.heals_only_the_database(entry):
                     self.ledger.resolve(key)
             self.ledger.close()
         elif self.stack is not None:
             self.log(f"stack kept: `drill stack status --name {self.stack.name}`")
 
     def _verify_no_fault_left(self) -> None:
-        problems = [f"ledger entry {k} still pending" for k in self.ledger.pending()]
-        if self.client is not None:
-            for c in self.client.containers.list(all=True, filters={"label": f"{labels.RUN}={self.run_id}"}):
-                problems.append(f"sidecar {c.name} still present")
-            view: StackView | None = getattr(self, "view", None)
-            for node in view.nodes.values() if view is not None else []:
-                try:
-                    if self.client.containers.get(node.container_id).status == "paused":
-                        problems.append(f"{node.service} still paused")
-                except Exception:
-                    pass
-        if self.endpoints.get("toxiproxy"):
-            try:
-                problems += ToxiproxyClient(self.endpoints["toxiproxy"]).leftovers()
-            except Exception as exc:
-                problems.append(f"toxiproxy not checked: {exc}")
+        """Each fault family checks for its own leftovers (paused nodes, sidecars, toxics), after the heals."""
+        if self.scheduler is not None:
+            problems = nemesis.leftovers(self.scheduler.ctx)
+        else:  # the drill ended before any fault could be injected
+            problems = [f"ledger entry {k} still pending" for k in self.ledger.pending()]
         self.events.emit("verify", name="no_fault_left", ok=not problems, detail="; ".join(problems) or "clean")
         if problems:
             self.log("NOT CLEAN after healing: " + "; ".join(problems))
@@ -323,8 +316,8 @@ class DrillRun:
         if not recovered:
             return
         try:
-            from drills.checks.truth import collect
             from drills.platform.ticketing import TicketingClient
+            from drills.platform.ticketing_audit import collect
 
             collect(TicketingClient(self.endpoints["api"], timeout=30), self.run_dir)
             self.events.emit("run", name="audit_done")
@@ -336,7 +329,7 @@ class DrillRun:
         """Pre-start the network-fault sidecars when the scenario has network faults (inject in ~0.1 s
         instead of ~0.3 s: no container start on the fault's clock). Only in the reference stack: the user's
         own containers get a sidecar when a fault needs one, not before."""
-        if self.stack is None or not any(kind_of(f.type) == "network" for f in self.scenario.faults):
+        if self.stack is None or not needs_sidecars([f.type for f in self.scenario.faults]):
             return None
         self.sidecars = SidecarPool(self.client, self.run_id, self.ledger, log=self.log)
         t0 = time.monotonic()
@@ -348,8 +341,7 @@ class DrillRun:
         """Why the database cluster is gone for good (a disaster whose restore failed and no database node
         serving), else None: no point waiting for a stack that nothing will bring back. A damaged cluster that
         still runs (an operator's mistake whose restore failed) is audited as it is."""
-        failed = [e for e in self.ledger.pending().values()
-                  if any(h.get("action") == "restore_cluster" for h in e.get("heal", []))]
+        failed = [e for e in self.ledger.pending().values() if disaster.restores_cluster(e)]
         if not failed or self.stack is None:
             return None
         try:
@@ -362,7 +354,8 @@ class DrillRun:
 
     def _had_disaster(self) -> bool:
         records = self.scheduler.records if self.scheduler else []
-        return any(kind_of(r.get("type", "")) == "disaster" and r.get("phase") == "inject" for r in records)
+        return any(r.get("phase") == "inject" and (fam := family_of(r.get("type", ""))) is not None
+                   and fam.may_not_recover for r in records)
 
     def _record_backups(self) -> None:
         """backups.json: the repository's catalogue after the run (the report lists every backup set)."""
@@ -374,7 +367,7 @@ class DrillRun:
             doc["catalogue"] = [s.to_dict() for s in backups.catalogue(self.stack)]
         except Exception as exc:
             doc["error"] = getattr(exc, "message", None) or str(exc)
-        (self.run_dir / "backups.json").write_text(json.dumps(doc, indent=1))
+        (self.run_dir / files.BACKUPS).write_text(json.dumps(doc, indent=1))
 
     def _finish(self) -> int:
         from drills.checks import exit_code, judge, write_result

@@ -1,7 +1,8 @@
-"""The fault catalogue: what each fault type acts on and which `params` it takes, with defaults and ranges.
+"""The fault catalogue: each fault type's family and the `params` it takes, with defaults and ranges.
 
-The validator, the JSON schema test and docs/scenario-format.md are all checked against this table, so a
-new fault type or parameter is added here first.
+The validator, the JSON schema, the fault families' injects and docs/scenario-format.md are all derived from or
+checked against this table, so a new fault type or parameter is added here first (then, for a new Toxiproxy
+toxic, its attribute names in drills/faults/toxics.py).
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from drills.scenario.model import FAULT_TYPES
+from drills.scenario.fault_families import FAMILIES, ActsOn, FamilyName, FamilySpec
 
-FaultKind = Literal["process", "network", "toxic", "disaster", "action"]
 ParamKind = Literal["int", "number", "duration", "choice", "signal", "groups", "fault_ref"]
 
 # Signals `kill` may send. SIGSTOP is left out on purpose: a stopped process is what `freeze` does, healably.
@@ -39,7 +39,7 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class FaultSpec:
-    kind: FaultKind
+    family: FamilyName                 # drills/scenario/fault_families.py
     doc: str
     params: dict[str, ParamSpec] = field(default_factory=dict)
     instantaneous: bool = False        # heals by itself at once: `duration` means nothing
@@ -101,6 +101,10 @@ FAULTS: dict[str, FaultSpec] = {
                      delay_us=ParamSpec("int", "delay between packets in microseconds", default=10, lo=0)),
     "limit_data": _toxic("close the connection after `bytes` bytes have passed",
                          bytes=ParamSpec("int", "bytes allowed through before closing", required=True, lo=0)),
+    "slow_close": _toxic("delay the TCP close: when one side closes the connection, the other sees it "
+                         "`delay_ms` later",
+                         delay_ms=ParamSpec("int", "milliseconds the close is delayed (Toxiproxy's `delay`)",
+                                            default=1000, lo=0)),
     "link_down": FaultSpec("toxic", "disable the link: connections are refused, open ones closed"),
     "destroy_cluster": FaultSpec("disaster", "lose the whole database cluster: SIGKILL every PostgreSQL/Patroni node "
                                  "and delete the containers and their data volumes (the backup repository "
@@ -130,13 +134,16 @@ FAULTS: dict[str, FaultSpec] = {
     }, instantaneous=True),
 }
 
-assert tuple(FAULTS) == FAULT_TYPES, "fault catalogue and model.FAULT_TYPES disagree"
+FAULT_TYPES = tuple(FAULTS)
+assert all(spec.family in FAMILIES for spec in FAULTS.values()), "a fault type names an unknown family"
 
 
-def kind_of(fault_type: str) -> FaultKind | None:
+def family_of(fault_type: str) -> FamilySpec | None:
+    """The family a fault type belongs to; None for a type no catalogue knows (e.g. a hand-edited run)."""
     spec = FAULTS.get(fault_type)
-    return spec.kind if spec else None
+    return FAMILIES[spec.family] if spec else None
 
 
-def types_of_kind(kind: FaultKind) -> tuple[str, ...]:
-    return tuple(name for name, spec in FAULTS.items() if spec.kind == kind)
+def types_acting_on(where: ActsOn) -> tuple[str, ...]:
+    """Fault types whose family acts on targets, links or the whole cluster (validator and schema rules)."""
+    return tuple(name for name, spec in FAULTS.items() if FAMILIES[spec.family].acts_on == where)

@@ -1,56 +1,95 @@
-"""Budget metrics: which direction is "good" for each, and in what unit, so a budget can only be written the
-way that makes sense (a floor on success, a ceiling on outage or loss)."""
+"""The budget metric registry: each metric declared once, in one row.
+
+A row says which direction is "good" (so a budget can only be written the way that makes sense: a floor on
+success, a ceiling on outage or loss), the unit, what it means, and whether it judges availability or data
+safety (a saturated load generator excuses the first, never the second). Everything else is derived from
+these rows: the validator's list, both JSON Schemas, the report's units and directions, the docs table
+(`python -m drills.checks.regenerate --write`). The function that observes each metric is bound to it by
+name in drills/checks/observers.py (this layer cannot import the checks); a unit test keeps the two in step.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from drills.scenario.model import BUDGET_METRICS
-
 Unit = Literal["ratio", "seconds", "ms", "count", "burn"]
+Kind = Literal["availability", "data_safety"]
 
 
 @dataclass(frozen=True)
 class MetricSpec:
+    name: str
     bound: Literal["min", "max"]   # the only key a budget on this metric may use
     unit: Unit
-    doc: str
+    kind: Kind
+    meaning: str                   # one line, for the docs table, the schema and the report
+    whole_run: bool = False        # judged over the whole run: its budgets' `phase` can only be `all`
+    ops: tuple[str, ...] = ()      # the only `op`s a budget may name (empty: any operation)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.bound == "min"
 
 
-METRICS: dict[str, MetricSpec] = {
-    "success_ratio": MetricSpec("min", "ratio", "acknowledged operations / operations attempted (0 to 1)"),
-    "longest_outage_s": MetricSpec("max", "seconds", "longest gap between two successful operations"),
-    "recovery_s": MetricSpec("max", "seconds", "from the last heal to the first stretch of normal success"),
-    "latency_p50_ms": MetricSpec("max", "ms", "median latency of acknowledged operations"),
-    "latency_p95_ms": MetricSpec("max", "ms", "95th percentile latency of acknowledged operations"),
-    "latency_p99_ms": MetricSpec("max", "ms", "99th percentile latency of acknowledged operations"),
-    "failover_s": MetricSpec("max", "seconds", "from losing the leader to a new leader taking writes (probes)"),
-    "detection_s": MetricSpec("max", "seconds", "from the fault to the cluster noticing it (probes)"),
-    "lost": MetricSpec("max", "count", "acknowledged writes missing from the final state"),
-    "unexpected": MetricSpec("max", "count", "writes reported as failed that are in the final state"),
-    "duplicated": MetricSpec("max", "count", "one idempotency key that bought more than once"),
-    "oversold": MetricSpec("max", "count", "seats sold more than once"),
-    "sold_over_capacity": MetricSpec("max", "count", "tickets sold beyond an event's capacity"),
-    "credential_changes_lost": MetricSpec("max", "count", "acknowledged password rotations not in effect at the end"),
-    "revoked_sessions_working": MetricSpec("max", "count", "sessions still accepted after the password rotation "
-                                           "that revoked them"),
-    "error_budget_burn": MetricSpec("max", "burn", "share of the SLO's error budget for the period spent by the "
-                                    "drill (1.0 = all of it)"),
-    "rto_s": MetricSpec("max", "seconds", "recovery time: from the first disaster (destroy_cluster, operator_error) "
-                        "to the first acknowledged purchase invoked after the restore removed the old cluster; "
-                        "a failed restore or no purchase acknowledged again before load stop fails it"),
-    "rpo_s": MetricSpec("max", "seconds", "data loss in wall-clock seconds: from the earliest lost acknowledged "
-                        "write to the last write acknowledged before the restore removed the old cluster"),
-    "rpo_ops": MetricSpec("max", "count", "acknowledged operations lost by the restore (invoked before it removed "
-                          "the old cluster, missing from the final state); op: purchase, rotate_password or all"),
-    "lost_after_recovery": MetricSpec("max", "count", "acknowledged purchases and password rotations invoked after "
-                                      "the restore removed the old cluster and missing from the final state"),
-    "resold_seats": MetricSpec("max", "count", "seats sold twice across a restore: a purchase acknowledged before "
-                               "it was lost, and the seat was then sold (and acknowledged) to another purchase"),
-}
+_ROWS = (
+    # availability, from the history
+    MetricSpec("success_ratio", "min", "ratio", "availability",
+               "acknowledged operations / operations attempted (0 to 1)"),
+    MetricSpec("longest_outage_s", "max", "seconds", "availability",
+               "longest gap between two successful operations"),
+    MetricSpec("recovery_s", "max", "seconds", "availability",
+               "from the last heal to the first stretch of normal success"),
+    MetricSpec("latency_p50_ms", "max", "ms", "availability", "median latency of acknowledged operations"),
+    MetricSpec("latency_p95_ms", "max", "ms", "availability", "95th percentile latency of acknowledged operations"),
+    MetricSpec("latency_p99_ms", "max", "ms", "availability", "99th percentile latency of acknowledged operations"),
+    # from the probes
+    MetricSpec("failover_s", "max", "seconds", "availability",
+               "from losing the leader to a new leader taking writes (probes)"),
+    MetricSpec("detection_s", "max", "seconds", "availability", "from the fault to the cluster noticing it (probes)"),
+    # data loss, from history + final state
+    MetricSpec("lost", "max", "count", "data_safety", "acknowledged writes missing from the final state"),
+    MetricSpec("unexpected", "max", "count", "data_safety",
+               "writes reported as definitely failed that are in the final state anyway"),
+    MetricSpec("duplicated", "max", "count", "data_safety", "idempotency keys that bought more than once"),
+    MetricSpec("oversold", "max", "count", "data_safety", "seats sold more than once"),
+    MetricSpec("sold_over_capacity", "max", "count", "data_safety", "tickets sold beyond an event's capacity"),
+    MetricSpec("credential_changes_lost", "max", "count", "data_safety",
+               "acknowledged password rotations not in effect at the end"),
+    MetricSpec("revoked_sessions_working", "max", "count", "data_safety",
+               "sessions still accepted after the password rotation that revoked them"),
+    # cost
+    MetricSpec("error_budget_burn", "max", "burn", "availability",
+               "share of the SLO period's error budget the drill spent (1.0 = all of it)"),
+    # disaster recovery, from events (disasters, restores) + history + final state
+    MetricSpec("rto_s", "max", "seconds", "availability",
+               "recovery time: from the first disaster (destroy_cluster, operator_error) to the first acknowledged "
+               "purchase invoked after the restore removed the old cluster; a failed restore, or no purchase "
+               "acknowledged again before load stop, fails it", whole_run=True),
+    MetricSpec("rpo_s", "max", "seconds", "data_safety",
+               "data loss in wall-clock time: from the earliest lost acknowledged write to the last write "
+               "acknowledged before the restore removed the old cluster", whole_run=True),
+    MetricSpec("rpo_ops", "max", "count", "data_safety",
+               "acknowledged operations lost by the restore (invoked before it removed the old cluster, missing "
+               "from the final state)", whole_run=True, ops=("purchase", "rotate_password", "all")),
+    MetricSpec("lost_after_recovery", "max", "count", "data_safety",
+               "acknowledged purchases and password rotations the restored cluster lost: invoked after the restore "
+               "removed the old cluster and missing from the final state (normally 0)", whole_run=True),
+    MetricSpec("resold_seats", "max", "count", "data_safety",
+               "seats sold twice across a restore: a purchase acknowledged before it was lost, and the seat then "
+               "sold (and acknowledged) to another purchase", whole_run=True),
+    # the harness, from events
+    MetricSpec("max_inject_delay_ms", "max", "ms", "availability",
+               "worst lateness of a fault injection's start against its schedule: the nemesis's own lag, not "
+               "how long the injection then took", whole_run=True),
+)
 
-assert tuple(METRICS) == BUDGET_METRICS, "metric table and model.BUDGET_METRICS disagree"
+METRICS: dict[str, MetricSpec] = {m.name: m for m in _ROWS}
+if len(METRICS) != len(_ROWS):
+    raise ValueError("a budget metric is declared twice")
+
+# Judged on what the system kept, not on how fast it answered: a saturated load generator cannot excuse them.
+DATA_SAFETY_METRICS = tuple(name for name, m in METRICS.items() if m.kind == "data_safety")
 
 ABORT_METRICS = ("error_ratio", "p99_ms", "probe_failing")
 # Probe conditions an abort rule may name (`metric: probe_failing`).

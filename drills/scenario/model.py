@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from drills.scenario.metrics import METRICS
+
 Selection = Literal["one", "all", "minority", "majority", "random"]
 ProfileType = Literal["constant_users", "arrival_rate", "stages"]
 Expect = Literal["pass", "fail"]
@@ -16,32 +18,7 @@ Expect = Literal["pass", "fail"]
 # Roles a target can name; resolved at the moment of injection.
 TARGET_ROLES = ("leader", "sync_standby", "replica", "postgres", "api", "lb", "etcd", "etcd_leader", "proxy")
 
-FAULT_TYPES = (
-    # process (docker)
-    "kill", "stop", "freeze", "restart",
-    # network (iptables in the target's namespace, through a sidecar)
-    "isolate", "partition", "partition_oneway", "packet_loss",
-    # Toxiproxy toxics on declared links
-    "latency", "bandwidth", "timeout", "reset_peer", "slicer", "limit_data", "link_down",
-    # disasters on the reference stack's database and its backups
-    "destroy_cluster", "operator_error", "lose_backup",
-    # recovery actions a scenario schedules like a fault
-    "restore_cluster",
-)
-
-BUDGET_METRICS = (
-    # availability, from the history
-    "success_ratio", "longest_outage_s", "recovery_s", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
-    # from the probes
-    "failover_s", "detection_s",
-    # data loss, from history + final state
-    "lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "credential_changes_lost",
-    "revoked_sessions_working",
-    # cost
-    "error_budget_burn",
-    # disaster recovery, from events (disasters, restores) + history + final state
-    "rto_s", "rpo_s", "rpo_ops", "lost_after_recovery", "resold_seats",
-)
+BUDGET_METRICS = tuple(METRICS)  # declared in drills/scenario/metrics.py, one row each
 PHASES = ("all", "warmup", "steady", "recovery", "before_fault", "during_fault", "after_heal")
 OPERATIONS = ("all", "purchase", "login", "register", "browse", "rotate_password", "verify_password")
 
@@ -152,7 +129,7 @@ class After:
 @dataclass
 class Fault:
     id: str
-    type: str                           # one of FAULT_TYPES
+    type: str                           # one of drills.scenario.fault_types.FAULTS
     target: Target | None = None        # process/network faults
     link: str | None = None             # Toxiproxy faults: proxy name, e.g. api1_db, lb_api2, or "api*_db"
     at: float | None = None             # offset from the start of load

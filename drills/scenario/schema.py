@@ -2,7 +2,8 @@
 
 drills/scenario.schema.json is this function's output, checked in so editors can validate and complete
 scenario files (`# yaml-language-server: $schema=../drills/scenario.schema.json`). A unit test fails when the
-file and this builder drift apart; regenerate with `python -m drills.scenario.schema`.
+file and this builder drift apart; regenerate with `python -m drills.checks.regenerate --write` (with every other
+file derived from the metric registry) or `python -m drills.scenario.schema --write` (this one alone).
 
 The validator stays the authority: the schema cannot express cross-checks such as the fault schedule,
 `after` references or the stack's service names.
@@ -14,11 +15,10 @@ import json
 import sys
 from pathlib import Path
 
-from drills.scenario.fault_types import FAULTS, ParamSpec, types_of_kind
+from drills.scenario.fault_types import FAULT_TYPES, FAULTS, ParamSpec, types_acting_on
 from drills.scenario.metrics import ABORT_METRICS, ABORT_PROBES, METRICS
 from drills.scenario.model import (
     BUDGET_METRICS,
-    FAULT_TYPES,
     OPERATIONS,
     PHASES,
     SLO,
@@ -95,14 +95,13 @@ def _params_defs() -> dict:
 
 
 def _fault_rules() -> list[dict]:
-    toxic = list(types_of_kind("toxic"))
-    cluster_wide = list(types_of_kind("disaster") + types_of_kind("action"))  # no target, no link
+    toxic = list(types_acting_on("link"))
+    cluster_wide = list(types_acting_on("cluster"))  # no target, no link
     rules: list[dict] = [
         {"if": {"properties": {"type": {"enum": toxic}}, "required": ["type"]},
          "then": {"required": ["link"], "properties": {"target": False}},
          "else": {"properties": {"link": False}}},
-        {"if": {"properties": {"type": {"enum": [t for t in FAULT_TYPES if t not in toxic and t != "partition"
-                                                 and t not in cluster_wide]}},
+        {"if": {"properties": {"type": {"enum": [t for t in types_acting_on("target") if t != "partition"]}},
                 "required": ["type"]},
          "then": {"required": ["target"]}},
         {"if": {"properties": {"type": {"enum": cluster_wide}}, "required": ["type"]},
@@ -117,9 +116,21 @@ def _fault_rules() -> list[dict]:
     return rules
 
 
+def _budget_rules() -> list[dict]:
+    """The registry's per-metric limits on `phase` and `op`, as the validator applies them."""
+    rules: list[dict] = [{"if": {"properties": {"metric": {"enum": [m for m, s in METRICS.items() if s.whole_run]}},
+                                 "required": ["metric"]},
+                          "then": {"properties": {"phase": {"const": "all"}}}}]
+    for m, s in METRICS.items():
+        if s.ops:
+            rules.append({"if": {"properties": {"metric": {"const": m}}, "required": ["metric"]},
+                          "then": {"properties": {"op": {"enum": list(s.ops)}}}})
+    return rules
+
+
 def _budget() -> dict:
     floors = [m for m, s in METRICS.items() if s.bound == "min"]
-    metric_doc = "; ".join(f"{m}: {s.doc} ({s.bound})" for m, s in METRICS.items())
+    metric_doc = "; ".join(f"{m}: {s.meaning} ({s.bound})" for m, s in METRICS.items())
     return _obj({
         "metric": _d(f"what is measured. {metric_doc}", type="string", enum=list(BUDGET_METRICS)),
         "min": _d("floor: the budget fails below it (for metrics that are better when higher)", type="number"),
@@ -129,7 +140,7 @@ def _budget() -> dict:
         "phase": _d("part of the run the metric is computed over", type="string", enum=list(PHASES),
                     default="all"),
         "name": _d("display name in reports; defaults to metric[op,phase]", type=["string", "null"]),
-    }, ["metric"], oneOf=[{"required": ["min"]}, {"required": ["max"]}],
+    }, ["metric"], oneOf=[{"required": ["min"]}, {"required": ["max"]}], allOf=_budget_rules(),
         **{"if": {"properties": {"metric": {"enum": floors}}, "required": ["metric"]},
            "then": {"properties": {"max": False}}, "else": {"properties": {"min": False}}},
         description="a limit the drill is judged by: exactly one of min or max")

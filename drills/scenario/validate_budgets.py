@@ -11,9 +11,6 @@ from drills.scenario.reader import Context, MapView
 BUDGET_KEYS = ("metric", "min", "max", "op", "phase", "name")
 ABORT_KEYS = ("metric", "above", "window", "probe")
 DEFAULTS_ITEM = "defaults"  # a budgets list item that stands for default_budgets()
-# Judged over the whole run (a disaster and its restore), so `phase` can only be `all`.
-WHOLE_RUN_METRICS = ("rto_s", "rpo_s", "rpo_ops", "lost_after_recovery", "resold_seats")
-RPO_OPS = ("purchase", "rotate_password", "all")  # the writes the audit can find lost
 
 
 def read_budgets(ctx: Context, node: Node | None, path: str, operations: tuple[str, ...] = OPERATIONS,
@@ -61,11 +58,13 @@ def _budget(ctx: Context, node: Node, path: str, operations: tuple[str, ...]) ->
     metric = m.text("metric", choices=BUDGET_METRICS)
     op = m.text("op", choices=operations)
     phase = m.text("phase", choices=PHASES)
-    if metric in WHOLE_RUN_METRICS and phase not in (None, "all"):
-        m.error("phase", f"expected phase all for {metric} (it measures the run's disaster and restore as a "
-                         f"whole), found '{phase}'")
-    if metric == "rpo_ops" and op is not None and op not in RPO_OPS:
-        m.error("op", f"expected op {', '.join(RPO_OPS)} for rpo_ops (the writes a restore can lose), found '{op}'")
+    spec = METRICS[metric] if metric is not None else None
+    if spec is not None and spec.whole_run and phase not in (None, "all"):
+        m.error("phase", f"expected phase all for {metric} (it is measured over the run as a whole), "
+                         f"found '{phase}'")
+    if spec is not None and spec.ops and op is not None and op not in spec.ops:
+        m.error("op", f"expected op {', '.join(spec.ops)} for {metric} (the only operations it counts), "
+                      f"found '{op}'")
     m.text("name", nullable=True)
     bounds = [k for k in ("min", "max") if m.has(k)]
     if len(bounds) != 1:

@@ -6,8 +6,9 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
-from drills.scenario.fault_types import FAULTS, SIGNALS, FaultSpec, ParamSpec, types_of_kind
-from drills.scenario.model import FAULT_TYPES, TARGET_ROLES, After, Fault, Source, Target
+from drills.scenario.fault_families import FAMILIES
+from drills.scenario.fault_types import FAULT_TYPES, FAULTS, SIGNALS, FaultSpec, ParamSpec, types_acting_on
+from drills.scenario.model import TARGET_ROLES, After, Fault, Source, Target
 from drills.scenario.nodes import Mapping, Node, Scalar, describe
 from drills.scenario.reader import Context, MapView
 from drills.scenario.suggest import did_you_mean
@@ -86,9 +87,10 @@ def _fault(ctx: Context, node: Node, path: str, index: int, topo: Topology) -> R
 
 def _check_placement(ctx: Context, m: MapView, fault_type: str, spec: FaultSpec, link: str | None,
                      topo: Topology) -> None:
-    """Toxiproxy faults act on a `link`; process and network faults on a `target`; disasters and actions on the
-    reference stack's database cluster and backup repository (neither)."""
-    if spec.kind in ("disaster", "action"):
+    """Where a fault acts is its family's: Toxiproxy faults on a `link`; process and network faults on a
+    `target`; disasters and actions on the reference stack's database cluster and backup repository (neither)."""
+    acts_on = FAMILIES[spec.family].acts_on
+    if acts_on == "cluster":
         for key in ("target", "link"):
             if m.given(key):
                 m.key_error(key, f"expected no {key}: {fault_type} acts on the reference stack's database cluster "
@@ -97,7 +99,7 @@ def _check_placement(ctx: Context, m: MapView, fault_type: str, spec: FaultSpec,
             m.error("type", f"expected the reference stack for {fault_type} (it needs the stack's backup "
                             "repository), found stack.attach")
         return
-    if spec.kind == "toxic":
+    if acts_on == "link":
         if m.given("target"):
             m.key_error("target", f"expected no target: {fault_type} is a Toxiproxy fault and acts on a link "
                         f"(e.g. link: api1_db), found a target")
@@ -110,15 +112,15 @@ def _check_placement(ctx: Context, m: MapView, fault_type: str, spec: FaultSpec,
             m.error("link", f"expected stack.attach.toxiproxy_url for the Toxiproxy fault {fault_type}, found none")
         return
     if m.given("link"):
-        m.key_error("link", f"expected no link: {fault_type} is a {spec.kind} fault and acts on a target "
-                    f"(Toxiproxy faults are {', '.join(types_of_kind('toxic'))}), found a link")
+        m.key_error("link", f"expected no link: {fault_type} is a {spec.family} fault and acts on a target "
+                    f"(Toxiproxy faults are {', '.join(types_acting_on('link'))}), found a link")
     params_node = m.node_of("params")
     groups = isinstance(params_node, Mapping) and any(k.value == "groups" for k, _ in params_node.pairs)
     if fault_type == "partition" and groups and m.given("target"):
         m.key_error("target", "expected either a target (cut off from the rest) or params.groups, found both")
     elif not m.given("target") and not groups:
         extra = " or params.groups" if fault_type == "partition" else ""
-        ctx.error(m.node, m.at("target"), f"expected a 'target' for the {spec.kind} fault {fault_type} (e.g. "
+        ctx.error(m.node, m.at("target"), f"expected a 'target' for the {spec.family} fault {fault_type} (e.g. "
                                            f"target: {{role: leader}}){extra}, found none")
     if (m.given("target") or groups) and not topo.can_target_containers:
         m.error("target" if m.given("target") else "params",

@@ -10,9 +10,10 @@ import uuid
 import pytest
 import requests
 
-from drills.faults import registry
+from drills.faults import nemesis
 from drills.faults.context import FaultContext
-from drills.faults.ledger import Ledger, heal_entry
+from drills.faults.heal import heal_entry
+from drills.faults.ledger import Ledger
 from drills.faults.targets import StackView
 from drills.platform import haproxy, patroni
 from drills.platform.toxiproxy import ToxiproxyClient
@@ -45,7 +46,7 @@ def heal_all(ctx: FaultContext) -> list[str]:
 
 
 def test_freeze_stalls_then_heal_resumes(ctx, stack, endpoints):
-    inj = registry.inject(ctx, Fault(id="f", type="freeze", target=Target(service="api1")), "f-0")
+    inj = nemesis.inject(ctx, Fault(id="f", type="freeze", target=Target(service="api1")), "f-0")
     c = ctx.client.containers.get(inj.targets[0].container_id)
     assert c.status == "paused"
     assert set(ctx.ledger.pending()) == {"f-0"}
@@ -67,7 +68,7 @@ def test_latency_toxic_raises_measured_latency_by_about_its_value(ctx, endpoints
         return statistics.median(samples)
 
     before = median_ms()
-    registry.inject(ctx, Fault(id="lat", type="latency", link="lb_api*", params={"latency_ms": 200}), "lat-0")
+    nemesis.inject(ctx, Fault(id="lat", type="latency", link="lb_api*", params={"latency_ms": 200}), "lat-0")
     during = median_ms()
     assert heal_all(ctx) == []
     after = median_ms()
@@ -77,7 +78,7 @@ def test_latency_toxic_raises_measured_latency_by_about_its_value(ctx, endpoints
 
 
 def test_link_down_takes_a_replica_out_of_haproxy_and_heal_brings_it_back(ctx, stack):
-    registry.inject(ctx, Fault(id="ld", type="link_down", link="lb_api2"), "ld-0")
+    nemesis.inject(ctx, Fault(id="ld", type="link_down", link="lb_api2"), "ld-0")
     deadline = time.monotonic() + 10
     down = "api2 is DOWN in haproxy (GET /readyz)"
     while time.monotonic() < deadline and down not in stack.status(quick=True).problems:
@@ -89,7 +90,7 @@ def test_link_down_takes_a_replica_out_of_haproxy_and_heal_brings_it_back(ctx, s
 
 def test_kill_leader_exits_it_and_heal_restarts_it(ctx, stack):
     leader = stack.status().leader()
-    inj = registry.inject(ctx, Fault(id="k", type="kill", target=Target(role="leader")), "k-0")
+    inj = nemesis.inject(ctx, Fault(id="k", type="kill", target=Target(role="leader")), "k-0")
     assert [n.service for n in inj.targets] == [leader]
     c = ctx.client.containers.get(inj.targets[0].container_id)
     c.reload()
@@ -102,7 +103,7 @@ def test_kill_leader_exits_it_and_heal_restarts_it(ctx, stack):
 
 def test_isolating_the_leader_makes_it_lose_leadership(ctx, stack, endpoints):
     leader = stack.status().leader()
-    registry.inject(ctx, Fault(id="iso", type="isolate", target=Target(role="leader")), "iso-0")
+    nemesis.inject(ctx, Fault(id="iso", type="isolate", target=Target(role="leader")), "iso-0")
     deadline = time.monotonic() + 60
     new_leader = None
     while time.monotonic() < deadline:
@@ -135,7 +136,7 @@ def _tcp_retransmissions(container) -> int:
 
 
 def test_packet_loss_drops_packets_and_heal_removes_the_rules(ctx, stack, docker_client, endpoints):
-    inj = registry.inject(ctx, Fault(id="pl", type="packet_loss", target=Target(role="leader"),
+    inj = nemesis.inject(ctx, Fault(id="pl", type="packet_loss", target=Target(role="leader"),
                                      params={"percent": 30}), "pl-0")
     sidecars = docker_client.containers.list(filters={"label": "drills.kind=netfault"})
     assert len(sidecars) == 1
@@ -161,7 +162,7 @@ def test_packet_loss_drops_packets_and_heal_removes_the_rules(ctx, stack, docker
 
 def test_partition_leader_versus_the_rest_cuts_both_sides(ctx, stack, docker_client):
     leader = stack.status().leader()
-    inj = registry.inject(ctx, Fault(id="pt", type="partition", target=Target(role="leader"),
+    inj = nemesis.inject(ctx, Fault(id="pt", type="partition", target=Target(role="leader"),
                                      params={"groups": [["leader"], ["rest"]]}), "pt-0")
     assert leader in [n.service for n in inj.targets]
     sidecars = docker_client.containers.list(filters={"label": "drills.kind=netfault"})
@@ -192,7 +193,7 @@ def test_pre_started_sidecar_follows_a_restarted_target_and_heals_through_it(ctx
         docker_client.containers.get(replica.container_id).restart(timeout=5)  # a new namespace
         wait_healthy(stack, timeout=60)
         t0 = time.monotonic()
-        registry.inject(ctx, Fault(id="iso", type="isolate", target=Target(service="api3")), "iso-0")
+        nemesis.inject(ctx, Fault(id="iso", type="isolate", target=Target(service="api3")), "iso-0")
         print(f"isolate through the pool after a restart (fresh sidecar): {time.monotonic() - t0:.3f}s")
         sidecars = docker_client.containers.list(filters={"label": "drills.kind=netfault"})
         target = docker_client.containers.get(replica.container_id)
@@ -200,7 +201,7 @@ def test_pre_started_sidecar_follows_a_restarted_target_and_heals_through_it(ctx
         assert _netns(sidecars[0]) == _netns(target)
         assert " DR" in sidecars[0].exec_run(["iptables", "-S"])[1].decode()
         t0 = time.monotonic()
-        registry.inject(ctx, Fault(id="iso2", type="packet_loss", target=Target(service="api3"),
+        nemesis.inject(ctx, Fault(id="iso2", type="packet_loss", target=Target(service="api3"),
                                    params={"percent": 10}), "iso2-0")
         print(f"second inject through the warm sidecar: {time.monotonic() - t0:.3f}s")
         assert [s.id for s in docker_client.containers.list(filters={"label": "drills.kind=netfault"})] == \
@@ -258,7 +259,7 @@ def test_killing_the_etcd_leader_stops_no_writes(ctx, stack, endpoints):
     _, _, token = new_user(api)
     hot = api.hot_event()
     leader = stack.status().leader()
-    inj = registry.inject(ctx, Fault(id="ke", type="kill", target=Target(role="etcd_leader")), "ke-0")
+    inj = nemesis.inject(ctx, Fault(id="ke", type="kill", target=Target(role="etcd_leader")), "ke-0")
     killed = inj.targets[0].service
     assert killed.startswith("etcd")
     outcomes: list[int | str] = []

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from drills.load.jsonl import read_jsonl
 from drills.load.livestats import live_stats
 from drills.load.recorder import STANDARD_KEYS
 from drills.load.runner import LoadHandle, start_load
 from drills.platform import engine, labels
 from drills.platform.stack import Stack
 from drills.platform.stack_spec import StackOptions
+from drills.rundir.tolerant import read_complete
 from drills.scenario.model import LoadProfile, LoadSection, Phases
 
 STACK_NAME = "loadit"
@@ -65,7 +65,7 @@ def run_load(load: LoadSection, api: str, run_dir: Path, seconds: float,
 def history(run_dir: Path) -> list[dict]:
     records = []
     for path in sorted(run_dir.glob("history*.jsonl")):
-        got = read_jsonl(path)
+        got = read_complete(path)
         assert not got.truncated and got.bad_lines == 0, path
         records += got.records
     return records
@@ -110,7 +110,7 @@ def test_history_matches_locust_and_keys_are_unique(load_stack, tmp_path: Path) 
     assert len(records) == ours > 300
     assert sum(r["op"] == "purchase" for r in records) == totals["/events/{id}/purchases"]
     assert sum(r["op"] == "register" for r in records) == totals["/users"]
-    stats = read_jsonl(tmp_path / "stats.jsonl").records
+    stats = read_complete(tmp_path / "stats.jsonl").records
     assert sum(s["requests"] for s in stats) == len(records)
     for r in records:
         assert set(STANDARD_KEYS) <= set(r) and r["outcome"] in ("ok", "fail", "info")
@@ -134,7 +134,7 @@ def test_two_workers_make_one_complete_history(load_stack, tmp_path: Path) -> No
     handle = run_load(load, api, tmp_path, seconds=12)
     assert handle.worker_names == ["w0", "w1"] and all(p.popen.returncode == 0 for p in handle.procs)
     assert not (tmp_path / "history.jsonl").exists()
-    per_worker = {w: read_jsonl(tmp_path / f"history-{w}.jsonl").records for w in ("w0", "w1")}
+    per_worker = {w: read_complete(tmp_path / f"history-{w}.jsonl").records for w in ("w0", "w1")}
     assert all(len(v) > 100 for v in per_worker.values())
     assert all(r["worker"] == w for w, recs in per_worker.items() for r in recs)
     records = history(tmp_path)
@@ -144,7 +144,7 @@ def test_two_workers_make_one_complete_history(load_stack, tmp_path: Path) -> No
     users = {w: {r["user"] for r in recs} for w, recs in per_worker.items()}
     assert not keys["w0"] & keys["w1"] and not users["w0"] & users["w1"]
     check_keys(records)
-    stats = read_jsonl(tmp_path / "stats.jsonl").records
+    stats = read_complete(tmp_path / "stats.jsonl").records
     assert {s["worker"] for s in stats} == {"w0", "w1"}
     per_second = collections.defaultdict(float)
     for s in stats:
@@ -182,7 +182,7 @@ def test_arrival_rate_keeps_offering_while_the_api_is_frozen(load_stack, tmp_pat
     records = history(tmp_path)
 
     # Offered load held: attempts started per second during the freeze stay at the target ...
-    stats = [s for s in read_jsonl(tmp_path / "stats.jsonl").records if start <= s["t"] and s["t"] + 1 <= end]
+    stats = [s for s in read_complete(tmp_path / "stats.jsonl").records if start <= s["t"] and s["t"] + 1 <= end]
     assert len(stats) >= 3
     for s in stats:
         assert s["target_rate"] == rate and s["offered_rate"] >= 0.75 * rate, s

@@ -368,7 +368,7 @@ def test_history_keeps_real_acknowledgements_apart_from_refusals(tmp_path: Path)
     run.purchase("fail", 2.0, status=409, error="seats_unavailable")
     run.rotate("alice", "ok", 3.0, version=2)
     run.rotate("bob", "fail", 4.0, status=401, error="unauthorized")
-    from drills.checks.rundir import read_run
+    from drills.checks.inputs import read_run
     history = read_run(run.write()).history
     assert history is not None
     assert history.acked_purchases.complete == [at(1.01)] and history.acked_rotations.complete == [at(3.01)]

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from drills.checks import judge, write_result
+from drills.scenario.metrics import METRICS
 from drills.scenario.model import Budget
 from tests.unit.test_checks_builder import Run, at, scenario
 
@@ -20,6 +21,9 @@ ALL_BUDGETS = [Budget("success_ratio", min=0.9), Budget("longest_outage_s", max=
                Budget("duplicated", max=0), Budget("oversold", max=0), Budget("sold_over_capacity", max=0),
                Budget("credential_changes_lost", max=0), Budget("revoked_sessions_working", max=0),
                Budget("error_budget_burn", max=1.0, op="all", phase="after_heal")]
+# ... and one on every other metric of the registry (the disaster-recovery ones, any added since)
+ALL_BUDGETS += [Budget(name, **{spec.bound: 0.0}, op=spec.ops[0] if spec.ops else "purchase")
+                for name, spec in METRICS.items() if name not in {b.metric for b in ALL_BUDGETS}]
 
 
 def validate(result: dict) -> None:
@@ -71,4 +75,4 @@ def test_crashed_and_empty_runs_validate(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     empty = judge(tmp_path / "empty", scenario(*ALL_BUDGETS))
     validate(empty)
-    assert empty["verdict"] == "error" and "history.jsonl" in empty["missing_files"]
+    assert empty["verdict"] == "error" and "history*.jsonl" in empty["missing_files"]

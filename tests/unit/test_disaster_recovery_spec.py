@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 import yaml
 
-from drills.faults.heal import HealAction
+from drills.faults.ledger import HealAction
 from drills.platform import restore, stack_spec
 from drills.platform.backups import BackupSet, _set
 from drills.platform.stack_spec import RestorePlan, StackOptions
@@ -131,8 +131,8 @@ def test_restore_heals_round_trip_through_the_ledger_format():
 
 
 def test_a_heal_reports_the_restore_it_ran_even_when_it_failed(monkeypatch):
-    from drills.faults import ledger
-    from drills.faults.heal import Healed, HealFailed
+    from drills.faults import heal
+    from drills.faults.family import Healed, HealFailed
 
     outcomes = iter([Healed("restored", {"restore": {"ok": True}}),
                      HealFailed("restore failed: x", {"restore": {"ok": False}})])
@@ -143,15 +143,16 @@ def test_a_heal_reports_the_restore_it_ran_even_when_it_failed(monkeypatch):
             raise out
         return out
 
-    monkeypatch.setattr(ledger, "execute", fake_execute)
+    monkeypatch.setattr(heal, "execute", fake_execute)
     entry = {"heal": [{"action": "restore_cluster", "stack": "s"}]}
-    assert ledger.heal_entry_with_data(entry, None) == (["restored"], [], {"restore": {"ok": True}})
-    assert ledger.heal_entry_with_data(entry, None) == ([], ["restore failed: x"], {"restore": {"ok": False}})
+    assert heal.heal_entry_with_data(entry, None) == (["restored"], [], {"restore": {"ok": True}})
+    assert heal.heal_entry_with_data(entry, None) == ([], ["restore failed: x"], {"restore": {"ok": False}})
 
 
 def test_a_heal_that_waited_for_a_restore_does_not_restore_again(monkeypatch):
     """A disaster's heal (end of steady, Ctrl-C) that meets a scheduled restore waits for it, then skips."""
-    from drills.faults import heal
+    from drills.faults import disaster, heal
+    from drills.faults.context import HealEnv
 
     class FakeStack:
         def __init__(self, client, name):
@@ -160,27 +161,26 @@ def test_a_heal_that_waited_for_a_restore_does_not_restore_again(monkeypatch):
         def exists(self):
             raise AssertionError("must not look at the stack: a restore finished while the heal waited")
 
-    import drills.platform.stack as stack_module
-
-    monkeypatch.setattr(stack_module, "Stack", FakeStack)
+    monkeypatch.setattr(disaster, "Stack", FakeStack)
     import threading
     import time
 
     started = threading.Event()
+    env = HealEnv(object())  # the drill's restore gate lives on its fault context (a HealEnv)
 
     def scheduled_restore():
-        with restore.LOCK:
+        with env.restores.lock:
             started.set()
             time.sleep(0.2)
-            restore._last_success["s9"] = time.time()
+            env.restores.mark_restored("s9")
 
     t = threading.Thread(target=scheduled_restore)
     t.start()
     started.wait()
-    out = heal.execute(HealAction("restore_cluster", stack="s9"), client=object())
+    out = heal.execute(HealAction("restore_cluster", stack="s9"), env)
     t.join()
     assert out == "a restore finished meanwhile: nothing to restore"
-    assert restore.restored_since("s9", 0) and not restore.restored_since("other", 0)
+    assert env.restores.restored_since("s9", 0) and not env.restores.restored_since("other", 0)
 
 
 def test_sidecars_are_healed_after_the_faults_that_need_them():

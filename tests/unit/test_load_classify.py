@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from drills.load.classify import FAIL, INFO, OK, classify, classify_exception, parse_body
-from drills.load.jsonl import read_jsonl
 from drills.load.runner import start_load
+from drills.rundir.tolerant import read_complete
 from drills.scenario.model import LoadProfile, LoadSection, Phases
 
 JSON = {"Content-Type": "application/json"}
@@ -205,12 +205,13 @@ def test_real_locust_classifies_every_response(tmp_path: Path) -> None:
         try:
             handle.wait_started(30)
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and len(read_jsonl(run_dir / "history.jsonl").records) < expected_lines:
+            history = run_dir / "history.jsonl"
+            while time.monotonic() < deadline and len(read_complete(history).records) < expected_lines:
                 time.sleep(0.2)
         finally:
             assert handle.stop(timeout=15) == 0, handle.error
     assert all(p.popen.returncode is not None for p in handle.procs)
-    records = {r["op"]: r for r in read_jsonl(run_dir / "history.jsonl").records}
+    records = {r["op"]: r for r in read_complete(run_dir / "history.jsonl").records}
     assert len(records) == expected_lines, sorted(records)
     for client in ("fast", "req"):
         for case, (outcome, error) in EXPECTED.items():

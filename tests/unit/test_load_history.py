@@ -11,21 +11,21 @@ import sys
 import time
 from pathlib import Path
 
-from drills.load.history import JsonlWriter
-from drills.load.jsonl import read_jsonl
+from drills.rundir.tolerant import read_complete
+from drills.rundir.writers import BufferedLineWriter
 
 
 def test_flushes_within_the_interval_without_close(tmp_path: Path) -> None:
     path = tmp_path / "history.jsonl"
-    writer = JsonlWriter(path, flush_interval=1.0).start()
+    writer = BufferedLineWriter(path, flush_interval=1.0).start()
     try:
         for i in range(100):
             writer.append({"op": "purchase", "i": i})
-        assert read_jsonl(path).records == []  # buffered, nothing written yet
+        assert read_complete(path).records == []  # buffered, nothing written yet
         deadline = time.monotonic() + 1.6
-        while time.monotonic() < deadline and len(read_jsonl(path).records) < 100:
+        while time.monotonic() < deadline and len(read_complete(path).records) < 100:
             time.sleep(0.05)
-        assert [r["i"] for r in read_jsonl(path).records] == list(range(100))
+        assert [r["i"] for r in read_complete(path).records] == list(range(100))
     finally:
         writer.close()
 
@@ -33,11 +33,11 @@ def test_flushes_within_the_interval_without_close(tmp_path: Path) -> None:
 def test_close_writes_the_rest_and_appends(tmp_path: Path) -> None:
     path = tmp_path / "history.jsonl"
     path.write_text('{"op": "earlier"}\n')
-    writer = JsonlWriter(path, flush_interval=3600).start()
+    writer = BufferedLineWriter(path, flush_interval=3600).start()
     writer.append({"op": "a", "seats": [1, 2], "name": "ü"})
     writer.close()
     assert writer.closed and writer.written == 1
-    got = read_jsonl(path)
+    got = read_complete(path)
     assert [r["op"] for r in got.records] == ["earlier", "a"] and got.records[1]["name"] == "ü"
     assert not got.truncated and path.read_bytes().endswith(b"\n")
     writer.close()  # idempotent
@@ -46,21 +46,21 @@ def test_close_writes_the_rest_and_appends(tmp_path: Path) -> None:
 def test_reader_skips_a_truncated_last_line(tmp_path: Path) -> None:
     path = tmp_path / "history.jsonl"
     path.write_bytes(b'{"op": "a"}\n{"op": "b"}\n{"op": "c", "sea')
-    got = read_jsonl(path)
+    got = read_complete(path)
     assert [r["op"] for r in got.records] == ["a", "b"] and got.truncated and got.bad_lines == 0
     path.write_bytes(b'{"op": "a"}\n{"op": "b"}')  # parsable but unterminated: the newline never came
-    got = read_jsonl(path)
+    got = read_complete(path)
     assert [r["op"] for r in got.records] == ["a"] and got.truncated
     path.write_bytes(b'{"op": "a"}\nnot json\n{"op": "b"}\n')
-    got = read_jsonl(path)
+    got = read_complete(path)
     assert [r["op"] for r in got.records] == ["a", "b"] and not got.truncated and got.bad_lines == 1
-    assert read_jsonl(tmp_path / "missing.jsonl").records == []
+    assert read_complete(tmp_path / "missing.jsonl").records == []
 
 
 WRITER_SCRIPT = """
 import sys, time
-from drills.load.history import JsonlWriter
-w = JsonlWriter(sys.argv[1], flush_interval=1.0).start()
+from drills.rundir.writers import BufferedLineWriter
+w = BufferedLineWriter(sys.argv[1], flush_interval=1.0).start()
 print("ready", flush=True)
 while True:
     w.append({"op": "purchase", "t": time.time(), "pad": "x" * 200})
@@ -78,7 +78,7 @@ def test_sigkill_loses_at_most_about_a_second(tmp_path: Path) -> None:
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=10)
-    got = read_jsonl(path)
+    got = read_complete(path)
     assert len(got.records) > 100
     last = max(r["t"] for r in got.records)
     assert killed_at - last < 1.5, f"lost {killed_at - last:.2f}s of operations"

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from drills.load.history import JsonlWriter
-from drills.load.jsonl import read_jsonl
 from drills.load.livestats import live_stats
 from drills.load.recorder import STANDARD_KEYS, Recorder
 from drills.load.stats import SecondStats, percentile
+from drills.rundir.tolerant import read_complete
+from drills.rundir.writers import BufferedLineWriter
 
 
 class Clock:
@@ -53,9 +53,9 @@ def test_second_lines_count_completions_starts_and_empty_seconds() -> None:
     assert [line["t"] for line in final] == [1003.0]
 
 
-def make_recorder(tmp_path: Path) -> tuple[Recorder, JsonlWriter, Clock]:
+def make_recorder(tmp_path: Path) -> tuple[Recorder, BufferedLineWriter, Clock]:
     clock = Clock(2000.0)
-    writer = JsonlWriter(tmp_path / "history.jsonl", flush_interval=3600)
+    writer = BufferedLineWriter(tmp_path / "history.jsonl", flush_interval=3600)
     rec = Recorder("w3", writer, SecondStats("w3", 2000.0), clock=clock)
     return rec, writer, clock
 
@@ -69,7 +69,7 @@ def test_recorder_writes_the_documented_line(tmp_path: Path) -> None:
                    response(201, {"order_id": 9, "ticket_ids": [90, 91], "seats": [11, 12]}, {"X-Replica": "api2"}),
                    ctx, None, start_time=2000.0)
     writer.close()
-    (line,) = read_jsonl(writer.path).records
+    (line,) = read_complete(writer.path).records
     assert set(STANDARD_KEYS) <= set(line)
     assert line == {**line, "op": "purchase", "worker": "w3", "user": "u-1", "invoke": 2000.0, "complete": 2000.25,
                     "outcome": "ok", "status": 201, "error": None, "key": "k1", "attempt": 2, "event_id": 1,
@@ -89,7 +89,7 @@ def test_recorder_overrides_skips_extras_and_custom_requests(tmp_path: Path) -> 
                    start_time=2000.0)
     rec.on_request("GET", "/down", 5.0, 0, None, None, ConnectionRefusedError(111, "refused"), start_time=2000.0)
     writer.close()
-    lines = read_jsonl(writer.path).records
+    lines = read_complete(writer.path).records
     assert [(r["op"], r["outcome"], r["error"]) for r in lines] == [
         ("verify_password", "fail", "old_password_accepted"), ("/custom/{id}", "info", "indeterminate"),
         ("/down", "fail", "ConnectionRefused")]
@@ -106,7 +106,7 @@ def test_recorder_keeps_session_tokens_only_when_asked(tmp_path: Path) -> None:
                    start_time=2000.0)
     rec.on_request("POST", "/sessions", 1.0, 0, response(201, body), {"op": "login"}, None, start_time=2000.0)
     writer.close()
-    first, second = read_jsonl(writer.path).records
+    first, second = read_complete(writer.path).records
     assert first["token"] == "t0k" and first["credential_version"] == 3 and "token" not in second
 
 
@@ -118,7 +118,7 @@ def test_recorder_writes_operations_killed_in_flight(tmp_path: Path) -> None:
     clock.t = 2007.0
     assert rec.abandon_inflight() == 1 and rec.abandon_inflight() == 0
     writer.close()
-    lines = read_jsonl(writer.path).records
+    lines = read_complete(writer.path).records
     killed = [r for r in lines if r["op"] == "purchase"][0]
     assert (killed["outcome"], killed["error"], killed["key"], killed["complete"]) == \
         ("info", "Abandoned", "k9", 2007.0)

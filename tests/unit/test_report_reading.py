@@ -7,8 +7,8 @@ from pathlib import Path
 
 from drills.report import timeline as tl
 from drills.report.fmt import duration, limit_text, num, percent, when
-from drills.report.rundir import load_run, read_jsonl
-from drills.report.verdict import judge
+from drills.report.headline import judge
+from drills.report.sources import load_run, read_lines
 
 T0 = 1764150000.0
 
@@ -16,7 +16,7 @@ T0 = 1764150000.0
 def test_truncated_last_line_is_skipped_and_named(tmp_path: Path) -> None:
     p = tmp_path / "history.jsonl"
     p.write_text('{"op": "purchase"}\nnot json\n{"op": "browse"}\n{"op": "log')
-    rows, notes = read_jsonl(p)
+    rows, notes = read_lines(p)
     assert [r["op"] for r in rows] == ["purchase", "browse"]
     assert notes == ["history.jsonl: last line truncated (line 4, skipped)",
                      "history.jsonl: 1 unreadable line(s) skipped (line 2)"]

@@ -89,7 +89,7 @@ def test_schema_keys_match_the_validator():
 
 def test_schema_enums_match_the_model():
     fault = SCHEMA["properties"]["faults"]["items"]["properties"]
-    assert tuple(fault["type"]["enum"]) == model.FAULT_TYPES
+    assert tuple(fault["type"]["enum"]) == tuple(FAULTS)
     assert tuple(fault["target"]["properties"]["role"]["enum"]) == model.TARGET_ROLES
     budget = SCHEMA["$defs"]["budget"]["properties"]
     assert tuple(budget["metric"]["enum"]) == model.BUDGET_METRICS

@@ -1,4 +1,4 @@
-"""Create a run directory and its meta.json (who, what, with which versions and seed)."""
+"""Creating a run directory and its meta.json (who, what, with which versions and seed)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from drills import __version__
+from drills.rundir import files
 
 REPORTS = Path("reports")
 
@@ -34,7 +35,7 @@ def new_run_dir(scenario_name: str, out: Path | None, root: Path = REPORTS) -> P
 
 def write_meta(run_dir: Path, scenario_path: Path, scenario_name: str, seed: int, run_id: str,
                extra: dict | None = None) -> dict:
-    shutil.copyfile(scenario_path, run_dir / "scenario.yaml")
+    shutil.copyfile(scenario_path, run_dir / files.SCENARIO)
     rerun = ["drill", "run", str(scenario_path), "--seed", str(seed)]
     meta = {
         "run_id": run_id,
@@ -55,7 +56,7 @@ def write_meta(run_dir: Path, scenario_path: Path, scenario_name: str, seed: int
 
 
 def update_meta(run_dir: Path, meta: dict) -> None:
-    path = run_dir / "meta.json"
+    path = run_dir / files.META
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta, indent=2, default=str))
     tmp.replace(path)

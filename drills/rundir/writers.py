@@ -1,24 +1,59 @@
-"""The append-only writer behind history.jsonl (and stats.jsonl): buffered in memory, written by a
-background thread at least every `flush_interval` seconds, fsync'd on close.
+"""Appending to the run directory so that a crash loses at most a cut-off last line, which readers skip.
 
-Why buffered: one write per operation would cost a system call per request on the hot path. Why at most
-a second: a generator that crashes (or is SIGKILLed) loses at most the last second of operations, and a
-half-written last line is what readers are told to skip. Inside Locust the thread is a greenlet (gevent
-patches `threading`); the code is the same either way.
+Two writers for two needs: `LineWriter` writes and flushes each line at once (events and probes: few lines,
+each one matters the moment it happens); `BufferedLineWriter` batches lines from a background thread (the
+history: one line per operation on the load's hot path, where a system call per request would cost load).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import deque
 from pathlib import Path
+from typing import Any
 
-from drills.load import fastjson
+from drills.rundir import codec
 
 
-class JsonlWriter:
-    """Appends one JSON object per line to `path`; `append` is cheap and never blocks on disk."""
+class LineWriter:
+    """Thread-safe appender: each line is written and flushed as one call; fsync on close."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fh = self.path.open("ab")
+        self._lock = threading.Lock()
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = codec.dumps(record) + b"\n"
+        with self._lock:
+            if self._fh.closed:
+                return
+            self._fh.write(line)
+            self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+                self._fh.close()
+
+
+class EventLog(LineWriter):
+    """events.jsonl: every record stamped with wall clock (ms) and the harness's monotonic clock."""
+
+    def emit(self, kind: str, **fields: Any) -> dict[str, Any]:
+        record = {"t": round(time.time(), 3), "mono": round(time.monotonic(), 3), "kind": kind, **fields}
+        self.write(record)
+        return record
+
+
+class BufferedLineWriter:
+    """Appends one JSON object per line; `append` is cheap and never blocks on disk. A background thread
+    writes at least every `flush_interval` seconds, so a generator that is SIGKILLed loses at most the last
+    second. Inside Locust the thread is a greenlet (gevent patches `threading`); the code is the same."""
 
     def __init__(self, path: Path, flush_interval: float = 1.0) -> None:
         self.path = Path(path)
@@ -32,14 +67,14 @@ class JsonlWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
-    def start(self) -> JsonlWriter:
+    def start(self) -> BufferedLineWriter:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"jsonl-{self.path.name}", daemon=True)
             self._thread.start()
         return self
 
     def append(self, record: dict) -> None:
-        self._buf.append(fastjson.dumps(record))
+        self._buf.append(codec.dumps(record))
 
     def flush(self) -> int:
         """Write what is buffered now, in one write call per batch; returns the number of lines."""

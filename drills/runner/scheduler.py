@@ -1,5 +1,6 @@
-"""The nemesis: injects each fault at its time, heals it after its duration, chains `after:` faults and
-repeats, and can heal everything at once (end of steady phase, abort, error, signal).
+"""The nemesis's schedule: injects each fault at its time (through drills/faults/nemesis.py), heals it after
+its duration, chains `after:` faults and repeats, and can heal everything at once (end of steady phase, abort,
+error, signal).
 
 Times are seconds from the start of load on the harness's monotonic clock. Inject and heal calls run on
 worker threads so a slow `docker stop` never delays another fault's schedule.
@@ -14,10 +15,11 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from drills.faults import registry
+from drills.faults import nemesis
 from drills.faults.context import ActionFailed, FaultContext
-from drills.faults.ledger import heal_entry_with_data
-from drills.runner.jsonl import EventLog
+from drills.faults.heal import heal_entry_with_data
+from drills.rundir.writers import EventLog
+from drills.scenario.fault_types import family_of
 from drills.scenario.model import Fault
 
 
@@ -39,7 +41,7 @@ class Active:
     injected: Future
     targets: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
-    network: bool = False
+    cuts_off: bool = False       # its family makes its targets unreachable while it is active
 
 
 @dataclass
@@ -126,15 +128,15 @@ class FaultScheduler:
         """(ids of active faults, services cut off by network faults) for probes and the console."""
         with self._lock:
             ids = sorted({a.fault.id for a in self._active.values()})
-            cut = sorted({t for a in self._active.values() if a.network for t in a.targets})
+            cut = sorted({t for a in self._active.values() if a.cuts_off for t in a.targets})
         return ids, cut
 
     # ---- inject / heal ------------------------------------------------------------------------------
     def _start_inject(self, due: _Due) -> None:
         fault, it = due.fault, due.iteration
         key = f"{fault.id}-{it}"
-        active = Active(fault, it, key, due.at_s, Future(),
-                        network=registry.family(fault.type) == "network")
+        fam = family_of(fault.type)
+        active = Active(fault, it, key, due.at_s, Future(), cuts_off=fam is not None and fam.cuts_off)
         with self._lock:
             self._active[key] = active
         active.injected = self._pool.submit(self._inject, active)
@@ -147,7 +149,7 @@ class FaultScheduler:
         self.ctx.marks[fault.id] = time.time()
         try:
             roles = self.ctx.view.current_roles() if fault.target and fault.target.role else {}
-            inj = registry.inject(self.ctx, fault, active.key)
+            inj = nemesis.inject(self.ctx, fault, active.key)
             ok, error = True, None
             active.targets = [n.service for n in inj.targets]
             active.links = inj.links
@@ -197,7 +199,7 @@ class FaultScheduler:
             self._active.pop(active.key, None)
         entry = self.ctx.ledger.pending().get(active.key)
         started = self.now_s()
-        done, errors, data = heal_entry_with_data(entry, self.ctx.client) if entry else ([], [], {})
+        done, errors, data = heal_entry_with_data(entry, self.ctx) if entry else ([], [], {})
         if not errors:
             self.ctx.ledger.resolve(active.key)
         if failed_inject and not entry:

@@ -1,10 +1,14 @@
-"""What a run's verdict means for a reader, in one place: a drill expected to fail that failed is a success."""
+"""What a run's verdict means for a reader, in one place: a drill expected to fail that failed is a success.
+
+The verdict itself is the checks' (drills/checks/verdict.py); this only words it for the banner, the index
+and the console.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-VERDICTS = ("pass", "fail", "aborted", "inconclusive", "error")
+from drills.checks.verdict import VERDICTS
 
 
 @dataclass(frozen=True)

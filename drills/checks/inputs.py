@@ -1,4 +1,5 @@
-"""Read a run directory tolerantly: every file may be absent or end in a truncated line.
+"""What the checks read: the run directory's files (drills.rundir's one tolerant reader) plus the history,
+parsed into columns and finished against the load window.
 
 An absent file is recorded in `missing_files`, a skipped line in `notes`; neither raises, so a drill that
 crashed half-way can still be judged (docs/run-directory.md).
@@ -9,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from drills.checks.finalstate import FILE_NAME, FinalState
-from drills.checks.history import History, history_files, load_history
+from drills.checks.finalstate import FinalState
+from drills.checks.history import History, load_history
 from drills.checks.window import RunWindow, build_window, run_events
-from drills.jsonl import Problems, read_json, read_jsonl
+from drills.rundir import files
+from drills.rundir.run import read_files
+from drills.rundir.tolerant import Problems
 from drills.scenario.model import Phases
-
-BACKUPS_FILE = "backups.json"
 
 
 @dataclass
@@ -36,15 +37,14 @@ class RunData:
 
 def read_run(run_dir: Path, declared: Phases | None = None) -> RunData:
     """Parse everything the checks need; the history is finished against the load window."""
-    run_dir = Path(run_dir)
-    problems = Problems()
-    events = read_jsonl(run_dir / "events.jsonl", problems)
-    paths = history_files(run_dir)
+    run = read_files(Path(run_dir))
+    problems = run.problems
+    if files.RESULT in problems.missing_files:  # the checks write it: not a problem of the run
+        problems.missing_files.remove(files.RESULT)
     history: History | None = None
-    if paths:
-        history = load_history(paths, problems)
-    else:
-        problems.missing("history.jsonl")
+    if run.history_paths:
+        history = load_history(run.history_paths, problems)
+    events = run.events
     bounds: tuple[float | None, float | None] = (None, None)
     if history is not None and not (run_events(events, "load_started") and run_events(events, "load_stopped")):
         bounds = history.bounds()
@@ -54,14 +54,8 @@ def read_run(run_dir: Path, declared: Phases | None = None) -> RunData:
         if history.outside_window:
             problems.note(f"history: {history.outside_window} operation(s) invoked outside the load window are "
                           "left out of availability (still audited)")
-    meta = read_json(run_dir / "meta.json", problems)
-    doc = read_json(run_dir / FILE_NAME, problems)
-    final_state = FinalState.from_json(doc) if isinstance(doc, dict) else None
-    backups = read_json(run_dir / BACKUPS_FILE, problems) if (run_dir / BACKUPS_FILE).is_file() else None
+    final_state = FinalState.from_json(run.final_state) if run.final_state is not None else None
     return RunData(
-        path=run_dir, events=events, history=history, window=window,
-        stats=read_jsonl(run_dir / "stats.jsonl", problems),
-        probes=read_jsonl(run_dir / "probes.jsonl", problems),
-        meta=meta if isinstance(meta, dict) else {},
-        final_state=final_state, problems=problems, backups=backups if isinstance(backups, dict) else None,
+        path=run.path, events=events, history=history, window=window, stats=run.stats, probes=run.probes,
+        meta=run.meta, final_state=final_state, problems=problems, backups=run.backups,
     )

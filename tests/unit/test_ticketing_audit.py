@@ -8,11 +8,13 @@ from pathlib import Path
 
 import requests
 
-from drills.checks import truth
 from drills.checks.finalstate import FinalState
-from drills.checks.history import history_files, load_history
-from drills.jsonl import Problems
+from drills.checks.history import load_history
+from drills.platform import ticketing_audit as truth
 from drills.platform.ticketing import Response
+from drills.rundir.files import history_paths
+from drills.rundir.passwords import derive_password
+from drills.rundir.tolerant import Problems
 from drills.scenario.model import Budget
 from tests.unit.test_checks_builder import Run, at
 
@@ -80,11 +82,11 @@ def test_derive_password_matches_the_contract() -> None:
     import hashlib
     import hmac
     expected = hmac.new(b"s3cret", b"alice:2", hashlib.sha256).hexdigest()[:24]
-    assert truth.derive_password("s3cret", "alice", 2) == expected
+    assert derive_password("s3cret", "alice", 2) == expected
 
 
 def test_verify_credentials() -> None:
-    pw = lambda user, v: truth.derive_password(SECRET, user, v)  # noqa: E731
+    pw = lambda user, v: derive_password(SECRET, user, v)  # noqa: E731
     api = FakeApi(tables(), passwords={"alice": {pw("alice", 2)},                    # rotated properly
                                        "bob": {pw("bob", 1), pw("bob", 2)},          # old one still works
                                        "carol": {pw("carol", 1)}})                   # rotation not in effect
@@ -112,7 +114,7 @@ def test_revoked_sessions(tmp_path: Path) -> None:
     run.rotate("bob", "ok", 3.0, version=2)
     run.op("login", "ok", 5.0, user="alice", token="tok-new")  # after the rotation: must keep working
     out = run.write()
-    history = load_history(history_files(out), Problems())
+    history = load_history(history_paths(out), Problems())
     checks = truth.verify_revoked_sessions(FakeApi({}, live_tokens={"tok-bob", "tok-new"}), history)
     assert (checks["eligible"], checks["checked"]) == (2, 2)
     assert checks["working"] == [{"user": "bob", "minted_t": at(1.51), "op": "login"}]
@@ -122,7 +124,7 @@ def test_revoked_sessions(tmp_path: Path) -> None:
 def test_no_tokens_leaves_sessions_unknown(tmp_path: Path) -> None:
     run = Run(tmp_path / "run")
     run.rotate("alice", "ok", 3.0, version=2)
-    history = load_history(history_files(run.write()), Problems())
+    history = load_history(history_paths(run.write()), Problems())
     checks = truth.verify_revoked_sessions(FakeApi({}), history)
     assert checks["checked"] == 0 and "no session tokens" in checks["reason"]
 
@@ -135,7 +137,7 @@ def test_collect_writes_final_state_that_judge_reads(tmp_path: Path) -> None:
     run.rotate("alice", "ok", 3.0, version=2)
     run.rotate("bob", "ok", 3.0, version=2)
     out = run.write()
-    pw = lambda user, v: truth.derive_password(SECRET, user, v)  # noqa: E731
+    pw = lambda user, v: derive_password(SECRET, user, v)  # noqa: E731
     api = FakeApi(tables(), passwords={"alice": {pw("alice", 2)}, "bob": {pw("bob", 1), pw("bob", 2)}})
     state = truth.collect(api, out)  # type: ignore[arg-type]
     doc = json.loads((out / "final-state.json").read_text())

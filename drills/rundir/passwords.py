@@ -1,4 +1,5 @@
-"""Synthetic passwords: derived, never written anywhere.
+"""Synthetic passwords: derived, never written anywhere — one rule for the load that sets them and the
+audit that tries them.
 
 The audit re-derives any user's password at any credential version from `run_secret` (meta.json), so the
 history only needs the user name and the version (docs/run-directory.md).

@@ -1,7 +1,9 @@
-"""Read the truth back after healing, through the API's audit endpoints, and write final-state.json.
+"""Read the truth back from the reference ticketing API after healing (its audit endpoints), and write
+final-state.json.
 
-This is the only part of the checks that talks to the system (HTTP, never Docker). The lead calls
-`collect()` once the stack has recovered; everything after that is pure and re-runnable from the files.
+This is the part of a drill that talks to the system under test for the audit (HTTP, never Docker); the
+runner calls `collect()` once the stack has recovered. Everything after it (drills/checks) is pure and
+re-runnable from the files.
 
 Credentials are checked by logging in, because a version number alone cannot show that an *old password*
 still works: for a sample of users whose rotation was acknowledged, the old and the current password are
@@ -12,8 +14,6 @@ recorded (a `token` field on login/register/rotate_password lines); without toke
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 import zlib
 from collections.abc import Mapping
@@ -23,17 +23,14 @@ from pathlib import Path
 import requests
 
 from drills.checks.finalstate import FinalState, write_final_state
-from drills.checks.history import R_INVOKE, R_VERSION, History, history_files, load_history
-from drills.jsonl import Problems, read_json
+from drills.checks.history import R_INVOKE, R_VERSION, History, load_history
 from drills.platform.ticketing import TicketingClient
+from drills.rundir import files
+from drills.rundir.passwords import derive_password
+from drills.rundir.tolerant import Problems, read_json
 
 SAMPLE_USERS = 200
 SAMPLE_SESSIONS = 200
-
-
-def derive_password(run_secret: str, user: str, version: int) -> str:
-    """The synthetic password of `user` at `credential_version` (the load's own derivation)."""
-    return hmac.new(run_secret.encode(), f"{user}:{version}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def _epoch(iso: str | None) -> float | None:
@@ -159,9 +156,9 @@ def collect(client: TicketingClient, run_dir: Path, history: History | None = No
     run_dir = Path(run_dir)
     problems = Problems()
     if history is None:
-        history = load_history(history_files(run_dir), problems)
+        history = load_history(files.history_paths(run_dir), problems)
     state = read_final_state(client)
-    meta = read_json(run_dir / "meta.json", problems) or {}
+    meta = read_json(run_dir / files.META, problems) or {}
     secret = meta.get("run_secret") if isinstance(meta, dict) else None
     rotations = {u: r[R_VERSION] for u, r in history.rotations.items() if r[R_VERSION] > 0}
     if secret and rotations:

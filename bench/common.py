@@ -1,0 +1,48 @@
+"""What the bench modules share: the `--quick` / `--offline` switches, synthetic output and a clear exit.
+
+Every module has a full mode (the default, what `make bench` runs) and `--quick`: the same code path on
+tiny sizes. Modules that need a Docker engine also take `--offline`: only the part that needs no engine
+(argument parsing, data generators, and the number crunching and printing fed with synthetic data; each
+such line is marked `[synthetic]`: it checks the code and measures nothing). `--quick --offline` is what
+tests/unit/test_bench_quick.py runs, so the benchmarks cannot rot unnoticed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from drills.errors import DrillError, EngineUnavailable
+
+SYNTHETIC = "[synthetic] "
+
+
+def add_modes(parser: argparse.ArgumentParser, docker: bool = True) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes: the same code path in seconds (the unit suite runs this)")
+    if docker:
+        parser.add_argument("--offline", action="store_true",
+                            help="only what needs no Docker engine: synthetic data through the same number "
+                                 "crunching and printing (checks the code, measures nothing)")
+
+
+def synthetic(text: str) -> None:
+    """Print lines computed from synthetic data, each marked so nobody mistakes them for measurements."""
+    for line in text.splitlines():
+        print(SYNTHETIC + line, flush=True)
+
+
+def offline_done(prog: str) -> int:
+    print(f"{prog}: --offline: skipped everything that needs a Docker engine", flush=True)
+    return 0
+
+
+def fail(prog: str, exc: DrillError) -> int:
+    """One clear message (no traceback) and the CLI's exit code for an error we expect, e.g. no engine."""
+    sys.stdout.flush()
+    print(f"{prog}: error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"{prog}: hint: {exc.hint}", file=sys.stderr)
+    if isinstance(exc, EngineUnavailable):
+        print(f"{prog}: `{prog} --quick --offline` runs the part that needs no Docker", file=sys.stderr)
+    return int(exc.exit_code)

@@ -1,0 +1,131 @@
+"""Rewrite the files derived from the budget metric registry (drills/scenario/metrics.py), or name the stale ones.
+
+Derived: drills/scenario.schema.json (whole, drills/scenario/schema.py), the metric enum of
+drills/checks/result.schema.json (its `$defs.budgetMetric`) and the metric table of docs/scenario-format.md
+(between its GENERATED markers). The rest of those two files is written by hand and left as it is.
+
+    python -m drills.checks.regenerate           # exit 1 and name every stale file
+    python -m drills.checks.regenerate --write   # rewrite them
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+from drills.scenario import schema as scenario_schema
+from drills.scenario.metrics import METRICS, MetricSpec
+
+COMMAND = "python -m drills.checks.regenerate --write"
+ROOT = Path(__file__).resolve().parents[2]
+RESULT_SCHEMA = Path(__file__).resolve().with_name("result.schema.json")
+SCENARIO_DOC = ROOT / "docs" / "scenario-format.md"
+
+_NOTE = f"GENERATED from drills/scenario/metrics.py by `{COMMAND}`: do not edit by hand"
+_BEGIN = f"<!-- BEGIN {_NOTE} -->"
+_END = "<!-- END GENERATED metric table -->"
+_TABLE = re.compile(r"^<!-- BEGIN GENERATED .*?^<!-- END GENERATED metric table -->$", re.M | re.S)
+_ENUM = re.compile(r'^(?P<indent> *)"budgetMetric": \{[^{}]*\}', re.M)
+
+
+class StaleMarkersError(Exception):
+    """A hand-written file lost the markers its generated part sits between: put them back."""
+
+
+def _row(m: MetricSpec) -> str:
+    notes = [m.meaning]
+    if m.ops:
+        notes.append("`op`: " + ", ".join(f"`{op}`" for op in m.ops))
+    if m.whole_run:
+        notes.append("whole run: `phase` is `all`")
+    text = "; ".join(notes).replace("|", "\\|")
+    return f"| `{m.name}` | {m.bound} | {m.unit} | {m.kind.replace('_', ' ')} | {text} |"
+
+
+def metric_table() -> str:
+    """The Markdown table of every budget metric, with its markers."""
+    rows = [_BEGIN, "| metric | bound | unit | kind | meaning |", "|---|---|---|---|---|"]
+    rows += [_row(m) for m in METRICS.values()]
+    rows += ["", "*kind*: while the load generator was saturated, a failed availability budget only makes the "
+                 "verdict inconclusive; a failed data-safety budget fails the run whatever the generator did."]
+    return "\n".join(rows + [_END])
+
+
+def with_metric_table(doc: str) -> str:
+    """`doc` with its generated metric table replaced by the registry's."""
+    if not _TABLE.search(doc):
+        raise StaleMarkersError(f"{SCENARIO_DOC}: no BEGIN/END GENERATED metric table markers")
+    return _TABLE.sub(lambda _: metric_table(), doc, count=1)
+
+
+def metric_enum(indent: str = "    ") -> str:
+    """result.schema.json's `budgetMetric` definition (no braces inside: the writer finds it by them)."""
+    names = ", ".join(json.dumps(name) for name in METRICS)
+    inner = indent + "  "
+    enum = textwrap.fill(names, width=118, initial_indent=f'{inner}"enum": [', subsequent_indent=inner + " " * 9,
+                         break_on_hyphens=False)
+    return (f'{indent}"budgetMetric": {{\n'
+            f'{inner}"$comment": {json.dumps(_NOTE)},\n'
+            f'{inner}"description": "a budget metric; what each measures: docs/scenario-format.md#budgets",\n'
+            f"{enum}]\n"
+            f"{indent}}}")
+
+
+def with_metric_enum(text: str) -> str:
+    """result.schema.json's text with its `budgetMetric` enum replaced by the registry's."""
+    found = _ENUM.search(text)
+    if found is None:
+        raise StaleMarkersError(f'{RESULT_SCHEMA}: no "budgetMetric" definition in $defs')
+    return text[:found.start()] + metric_enum(found.group("indent")) + text[found.end():]
+
+
+def derived() -> dict[Path, Callable[[str], str]]:
+    """Each derived file and how its expected text follows from its current one."""
+    out: dict[Path, Callable[[str], str]] = {
+        scenario_schema.SCHEMA_FILE: lambda _: scenario_schema.render(),
+        RESULT_SCHEMA: with_metric_enum,
+    }
+    if SCENARIO_DOC.exists():  # a source checkout (an installed package has no docs)
+        out[SCENARIO_DOC] = with_metric_table
+    return out
+
+
+def stale() -> list[Path]:
+    """The derived files whose text is not what the registry makes of them."""
+    out = []
+    for path, expected in derived().items():
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if expected(current) != current:
+            out.append(path)
+    return out
+
+
+def write() -> list[Path]:
+    """Rewrite every stale derived file; returns them."""
+    changed = stale()
+    for path in changed:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        path.write_text(derived()[path](current), encoding="utf-8")
+    return changed
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["--write"]:
+        for path in write():
+            print(f"wrote {path.relative_to(ROOT)}")
+        return 0
+    if argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    paths = stale()
+    for path in paths:
+        print(f"stale: {path.relative_to(ROOT)} (run `{COMMAND}`)")
+    return 1 if paths else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

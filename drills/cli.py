@@ -200,12 +200,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _print_plan(scenario, args: argparse.Namespace) -> int:
     from drills.runner.scheduler import plan_lines
+    from drills.scenario.model import AttachedStack
 
     ph = scenario.phases
     console.print(f"[bold]{escape(scenario.name)}[/bold]: {escape(scenario.description or '')}")
-    stack = scenario.stack.attach and f"attach to {scenario.stack.attach.api_url}" or (
-        f"reference stack ({'async' if scenario.stack.reference.async_replication else 'sync'} replication, "
-        f"{scenario.stack.reference.api_replicas} API replicas)")
+    sys_ = scenario.stack
+    stack = (f"attach to {sys_.api_url}" if isinstance(sys_, AttachedStack) else
+             f"reference stack ({'async' if sys_.async_replication else 'sync'} replication, "
+             f"{sys_.api_replicas} API replicas)")
     console.print(f"stack: {escape(stack)}")
     console.print(f"phases: warm-up {ph.warmup:g}s, steady {ph.steady:g}s, recovery {ph.recovery:g}s "
                   f"(total {ph.total:g}s); seed {args.seed if args.seed is not None else scenario.seed}")

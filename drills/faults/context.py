@@ -17,7 +17,8 @@ from typing import Any
 import docker
 
 from drills.faults.ledger import Ledger
-from drills.faults.targets import Node, StackView, resolve
+from drills.faults.targets import resolve
+from drills.platform.inventory import Node, StackView
 from drills.platform.toxiproxy import ToxiproxyClient
 from drills.scenario.model import Fault
 

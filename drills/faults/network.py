@@ -19,8 +19,9 @@ from drills.faults.context import FaultContext, HealEnv, Injection
 from drills.faults.family import Family
 from drills.faults.ledger import HealAction
 from drills.faults.sidecars import start_sidecar
-from drills.faults.targets import Node, TargetError, candidates
+from drills.faults.targets import candidates
 from drills.platform import labels
+from drills.platform.inventory import Node, TargetError
 from drills.scenario.model import Fault, Target
 
 

@@ -23,9 +23,9 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from drills.faults.ledger import SIDECARS_KEY, HealAction, Ledger
-from drills.faults.targets import Node
 from drills.platform import labels
 from drills.platform.images import image_tag
+from drills.platform.inventory import Node
 
 
 def start_sidecar(client: docker.DockerClient, run_id: str, node: Node, tag: str):

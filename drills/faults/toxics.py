@@ -12,7 +12,7 @@ import fnmatch
 from drills.faults.context import FaultContext, HealEnv, Injection
 from drills.faults.family import Family, need
 from drills.faults.ledger import HealAction
-from drills.faults.targets import TargetError
+from drills.platform.inventory import TargetError
 from drills.platform.toxiproxy import ToxiproxyClient
 from drills.scenario.fault_types import FAULTS
 from drills.scenario.model import Fault

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from docker.errors import DockerException
 
-from drills.faults.targets import StackView
 from drills.platform import haproxy, patroni
+from drills.platform.inventory import StackView
 from drills.rundir.writers import LineWriter
 
 

@@ -7,19 +7,15 @@ SIGINT and SIGTERM (the ledger lets `drill clean` heal after a SIGKILL).
 
 from __future__ import annotations
 
-import json
 import random
-import re
 import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import docker
-import requests
 
 from drills.errors import DrillError, InfrastructureError
 from drills.faults import disaster, nemesis
@@ -28,11 +24,8 @@ from drills.faults.heal import heal_entry
 from drills.faults.ledger import SIDECARS_KEY, Ledger
 from drills.faults.nemesis import needs_sidecars
 from drills.faults.sidecars import SidecarPool
-from drills.faults.targets import StackView
-from drills.platform import backups, engine
-from drills.platform.images import STACK_IMAGES, image_tag
-from drills.platform.stack import Stack
-from drills.platform.stack_spec import StackOptions
+from drills.platform import engine
+from drills.platform.system import System, system_for
 from drills.platform.toxiproxy import ToxiproxyClient
 from drills.probes.sampler import ProbeSampler
 from drills.rundir import files
@@ -41,7 +34,7 @@ from drills.rundir.writers import EventLog, LineWriter
 from drills.runner.abort import AbortWatch
 from drills.runner.scheduler import FaultScheduler
 from drills.scenario.fault_types import family_of
-from drills.scenario.model import ReferenceStack, Scenario
+from drills.scenario.model import Scenario
 
 if TYPE_CHECKING:
     from drills.load.runner import LoadHandle
@@ -89,7 +82,7 @@ class DrillRun:
         self.scenario_path = scenario_path
         self.seed = seed if seed is not None else (scenario.seed if scenario.seed is not None
                                                    else random.SystemRandom().randrange(2**31))
-        self.keep_stack = keep_stack or bool(scenario.stack.reference and scenario.stack.reference.keep)
+        self.keep_stack = keep_stack
         self.quiet = quiet
         self.log = _never_raises(log)
         self.console = console
@@ -97,7 +90,7 @@ class DrillRun:
         self.run_id = f"{self.run_dir.name[:40]}".lower()
         self.events = EventLog(self.run_dir / files.EVENTS)
         self.ledger = Ledger(self.run_dir, self.run_id)
-        self.stack: Stack | None = None
+        self.system: System | None = None
         self.client: docker.DockerClient | None = None
         self.scheduler: FaultScheduler | None = None
         self.probes: ProbeSampler | None = None
@@ -108,6 +101,8 @@ class DrillRun:
 
     # ---- the whole run ---------------------------------------------------------------------------
     def run(self) -> int:
+        """prepare -> drive -> (always) heal -> stop the load -> verify -> recover -> read the final state ->
+        tear down -> judge -> report; returns the exit code."""
         meta = write_meta(self.run_dir, self.scenario_path, self.scenario.name, self.seed, self.run_id)
         self.meta = meta
         self.events.emit("run", name="started", run_dir=str(self.run_dir), seed=self.seed)
@@ -136,46 +131,15 @@ class DrillRun:
         return self._finish()
 
     def _prepare(self) -> None:
+        """Bring the system under test up (or attach to it) and record what it is."""
         self.client = client = engine.connect()
-        sc = self.scenario
-        if sc.stack.attach is not None:
-            self._attach(client)
-        else:
-            ref = sc.stack.reference or ReferenceStack()
-            opts = StackOptions(name=re.sub(r"[^a-z0-9-]+", "-", self.run_id)[:40].strip("-") or "drill",
-                                api_replicas=ref.api_replicas, async_replication=ref.async_replication,
-                                hot_event_seats=ref.hot_event_seats, cold_events=ref.cold_events,
-                                cold_event_seats=ref.cold_event_seats,
-                                maximum_lag_on_failover=ref.maximum_lag_on_failover, backups=ref.backups,
-                                backup_interval_s=int(ref.backup_interval), backup_type=ref.backup_type,
-                                backup_retention_full=ref.backup_retention_full,
-                                archive_timeout_s=int(ref.archive_timeout))
-            self.stack = Stack(client, opts.name)
-            self.log(f"starting the reference stack {opts.name!r} ...")
-            status = self.stack.up(opts, log=self.log)
-            self.endpoints = status.endpoints
-            self.view = StackView.of_reference_stack(client, opts.name, self.endpoints)
-            self.meta["stack"] = {"name": opts.name, "options": asdict(opts), "endpoints": self.endpoints}
-            self.meta["images"] = self._image_ids(client)
-            self.meta["versions"].update(self._versions(client, self.stack.name, status.toxiproxy_version))
-            update_meta(self.run_dir, self.meta)
-        self.events.emit("run", name="stack_ready", endpoints=self.endpoints)
-
-    def _attach(self, client: docker.DockerClient) -> None:
-        at = self.scenario.stack.attach
-        assert at is not None  # only called for an attached stack
-        self.endpoints = {"api": at.api_url, "patroni": dict(at.patroni_urls)}
-        if at.toxiproxy_url:
-            self.endpoints["toxiproxy"] = at.toxiproxy_url
-        self.view = StackView(client, patroni_urls=dict(at.patroni_urls), toxiproxy_url=at.toxiproxy_url,
-                              label_filter=at.label_selector, names=dict(at.containers), roles=dict(at.roles))
-        self.view.refresh()
-        try:
-            requests.get(at.api_url.rstrip("/") + "/", timeout=5)
-        except requests.RequestException as exc:
-            raise InfrastructureError(f"the attached API {at.api_url} does not answer: {exc}") from None
-        self.meta["stack"] = {"attached": asdict(at)}
+        self.system = system = system_for(self.scenario.stack, client, self.run_id)
+        self.meta["stack"] = system.start(self.log)
+        self.endpoints, self.view = system.endpoints, system.view
+        self.meta["images"] = self.meta["stack"].pop("images", {})
+        self.meta["versions"].update(system.versions())
         update_meta(self.run_dir, self.meta)
+        self.events.emit("run", name="stack_ready", endpoints=self.endpoints)
 
     def _drive(self) -> None:
         from drills.load.runner import start_load  # harness side only: never imports locust
@@ -253,30 +217,39 @@ class DrillRun:
 
     # ---- always ------------------------------------------------------------------------------------
     def _wind_down(self) -> None:
+        """Every way out of a drill runs this, in this order; each step copes with the ones before failing."""
         if self.scheduler is not None:
             self._heal_all(self.ended_by or "end of the drill")
+        self._stop_load()
+        self._verify_no_fault_left()
+        if self._recover():
+            self._read_final_state()
+        if self.system is not None:
+            self.system.after_run(self.run_dir)
+        self._stop_probes()
+        self._tear_down()
+
+    def _stop_load(self) -> None:
         if self.load is not None:
             self.load.stop(timeout=20)
             self.events.emit("run", name="load_stopped", returncode=self.load.returncode, error=self.load.error)
         if self.sidecars is not None:
             self.sidecars.close()
-        self._verify_no_fault_left()
-        self._recover_and_audit()
-        self._record_backups()
+
+    def _stop_probes(self) -> None:
         if self.probes is not None:
             self.probes.stop()
             self.probes.writer.close()
         if self.scheduler is not None:
             self.scheduler.shutdown()
+
+    def _tear_down(self) -> None:
         self.ledger.close()
-        if self.stack is not None and not self.keep_stack:
-            self.stack.down(log=lambda _m: None)
+        if self.system is not None and self.system.teardown(self.keep_stack, self.log):
             for key, entry in self.ledger.pending().items():  # a restore of a stack that is gone is moot
                 if disaster.heals_only_the_database(entry):
                     self.ledger.resolve(key)
             self.ledger.close()
-        elif self.stack is not None:
-            self.log(f"stack kept: `drill stack status --name {self.stack.name}`")
 
     def _verify_no_fault_left(self) -> None:
         """Each fault family checks for its own leftovers (paused nodes, sidecars, toxics), after the heals."""
@@ -288,38 +261,35 @@ class DrillRun:
         if problems:
             self.log("NOT CLEAN after healing: " + "; ".join(problems))
 
-    def _recover_and_audit(self) -> None:
-        if not self.endpoints.get("api"):
-            return
-        recovered = False
+    def _recover(self) -> bool:
+        """Wait for the system to serve normally again; False (recorded) when it does not."""
+        if self.system is None or not self.endpoints.get("api"):
+            return False
         unrestored = self._unrestored()
         if unrestored:
             self.events.emit("run", name="stack_not_recovered", reason=unrestored)
             self.log(f"the database was not restored: {unrestored}")
-            return
-        disaster = self._had_disaster()
+            return False
+        disaster_struck = self._had_disaster()
         try:
-            if self.stack is not None:
-                self.stack.wait_healthy(timeout=90.0 if disaster else RECOVERY_TIMEOUT_S, log=lambda _m: None)
-            else:
-                _wait_ready(self.endpoints["api"], RECOVERY_TIMEOUT_S)
-            recovered = True
-            self.events.emit("run", name="stack_recovered")
+            self.system.wait_recovered(timeout=90.0 if disaster_struck else RECOVERY_TIMEOUT_S)
         except Exception as exc:
-            if disaster:
+            if disaster_struck:
                 # Losing the database for good is what a disaster drill can find (no usable backup, a failed
                 # restore): a result for the budgets, not a failure of the harness.
                 self.events.emit("run", name="stack_not_recovered", reason=str(exc))
             else:
                 self.events.emit("error", where="recovery", message=f"stack not healthy after the drill: {exc}")
             self.log(f"the stack did not recover: {exc}")
-        if not recovered:
-            return
-        try:
-            from drills.platform.ticketing import TicketingClient
-            from drills.platform.ticketing_audit import collect
+            return False
+        self.events.emit("run", name="stack_recovered")
+        return True
 
-            collect(TicketingClient(self.endpoints["api"], timeout=30), self.run_dir)
+    def _read_final_state(self) -> None:
+        """The truth the audit compares the history with (final-state.json)."""
+        assert self.system is not None  # only after a recovery
+        try:
+            self.system.read_final_state(self.run_dir)
             self.events.emit("run", name="audit_done")
         except Exception as exc:
             self.events.emit("error", where="audit", message=f"{exc.__class__.__name__}: {exc}")
@@ -329,7 +299,8 @@ class DrillRun:
         """Pre-start the network-fault sidecars when the scenario has network faults (inject in ~0.1 s
         instead of ~0.3 s: no container start on the fault's clock). Only in the reference stack: the user's
         own containers get a sidecar when a fault needs one, not before."""
-        if self.stack is None or not needs_sidecars([f.type for f in self.scenario.faults]):
+        if self.system is None or not self.system.prestarts_sidecars() \
+                or not needs_sidecars([f.type for f in self.scenario.faults]):
             return None
         self.sidecars = SidecarPool(self.client, self.run_id, self.ledger, log=self.log)
         t0 = time.monotonic()
@@ -342,13 +313,8 @@ class DrillRun:
         serving), else None: no point waiting for a stack that nothing will bring back. A damaged cluster that
         still runs (an operator's mistake whose restore failed) is audited as it is."""
         failed = [e for e in self.ledger.pending().values() if disaster.restores_cluster(e)]
-        if not failed or self.stack is None:
+        if not failed or self.system is None or self.system.serves_writes():
             return None
-        try:
-            if self.stack.status(quick=True).leader():
-                return None
-        except Exception:
-            pass
         entry = failed[0]
         return f"{entry.get('fault_id')} ({entry.get('type')}) is still unhealed: its restore failed"
 
@@ -356,18 +322,6 @@ class DrillRun:
         records = self.scheduler.records if self.scheduler else []
         return any(r.get("phase") == "inject" and (fam := family_of(r.get("type", ""))) is not None
                    and fam.may_not_recover for r in records)
-
-    def _record_backups(self) -> None:
-        """backups.json: the repository's catalogue after the run (the report lists every backup set)."""
-        ref = self.scenario.stack.reference
-        if self.stack is None or ref is None or not ref.backups:
-            return
-        doc: dict = {"stanza": "drills", "catalogue": [], "error": None}
-        try:
-            doc["catalogue"] = [s.to_dict() for s in backups.catalogue(self.stack)]
-        except Exception as exc:
-            doc["error"] = getattr(exc, "message", None) or str(exc)
-        (self.run_dir / files.BACKUPS).write_text(json.dumps(doc, indent=1))
 
     def _finish(self) -> int:
         from drills.checks import exit_code, judge, write_result
@@ -390,32 +344,6 @@ class DrillRun:
         self.log(f"report: {self.run_dir / 'report.html'}")
         return int(exit_code(result))
 
-    # ---- environment -------------------------------------------------------------------------------
-    def _image_ids(self, client: docker.DockerClient) -> dict[str, str]:
-        out = {}
-        for key in STACK_IMAGES:
-            try:
-                out[image_tag(key)] = client.images.get(image_tag(key)).id
-            except Exception:
-                pass
-        return out
-
-    def _versions(self, client: docker.DockerClient, stack: str, toxiproxy_version: str | None) -> dict[str, str]:
-        versions = {"toxiproxy": toxiproxy_version or "?"}
-        try:
-            versions["docker"] = client.version().get("Version", "?")
-        except Exception:
-            pass
-        for svc, cmd in (("pg1", ["patroni", "--version"]), ("haproxy", ["haproxy", "-v"]),
-                         ("etcd1", ["etcd", "--version"])):
-            try:
-                c = client.containers.get(f"drills-{stack}-{svc}")
-                out = c.exec_run(cmd)[1].decode(errors="replace").strip().splitlines()
-                versions[cmd[0]] = out[0][:80] if out else "?"
-            except Exception:
-                pass
-        return versions
-
 
 def _never_raises(log: Log) -> Log:
     """A closed stdout (`drill run | head`) must not stop the heal: logging errors are dropped."""
@@ -426,16 +354,3 @@ def _never_raises(log: Log) -> Log:
             pass
 
     return safe
-
-
-def _wait_ready(api_url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(api_url.rstrip("/") + "/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    raise InfrastructureError(f"{api_url}/readyz not 200 within {timeout:.0f}s")
-

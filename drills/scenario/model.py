@@ -61,10 +61,9 @@ class AttachedStack:
     toxiproxy_url: str | None = None
 
 
-@dataclass
-class StackSection:
-    reference: ReferenceStack | None = None
-    attach: AttachedStack | None = None
+# The system a drill runs against: the reference stack it starts, or the user's own it attaches to — one of
+# the two, never both (the YAML keys are `stack.reference` and `stack.attach`).
+StackSection = ReferenceStack | AttachedStack
 
 
 @dataclass
@@ -177,7 +176,7 @@ class Scenario:
     tags: list[str] = field(default_factory=list)
     seed: int | None = None
     expect: Expect = "pass"
-    stack: StackSection = field(default_factory=lambda: StackSection(reference=ReferenceStack()))
+    stack: StackSection = field(default_factory=ReferenceStack)
     phases: Phases = field(default_factory=Phases)
     load: LoadSection = field(default_factory=LoadSection)
     faults: list[Fault] = field(default_factory=list)

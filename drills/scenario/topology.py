@@ -42,10 +42,9 @@ def reference_links(ref: ReferenceStack) -> tuple[str, ...]:
 
 
 def topology_of(stack: StackSection) -> Topology:
-    if stack.attach is not None:
-        return _attached(stack.attach)
-    ref = stack.reference or ReferenceStack()
-    return Topology(reference_services(ref), TARGET_ROLES, reference_links(ref), True, True, False)
+    if isinstance(stack, AttachedStack):
+        return _attached(stack)
+    return Topology(reference_services(stack), TARGET_ROLES, reference_links(stack), True, True, False)
 
 
 def _attached(attach: AttachedStack) -> Topology:

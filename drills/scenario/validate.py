@@ -11,7 +11,7 @@ from pathlib import Path
 
 from drills.scenario.budgets_default import default_budgets
 from drills.scenario.issues import Issue
-from drills.scenario.model import OPERATIONS, SLO, Phases, Scenario
+from drills.scenario.model import OPERATIONS, SLO, Phases, ReferenceStack, Scenario
 from drills.scenario.nodes import Node
 from drills.scenario.reader import Context
 from drills.scenario.schedule import check_schedule
@@ -58,7 +58,8 @@ def build_scenario(root: Node, file: str, path: Path | None = None,
     before = len(ctx.issues)
     phases = _phases(ctx, top.node_of("phases"))
     phases_ok = len(ctx.issues) == before
-    load = read_load(ctx, top.node_of("load"), "load", base_dir, stack.reference)
+    load = read_load(ctx, top.node_of("load"), "load", base_dir,
+                     stack if isinstance(stack, ReferenceStack) else None)
     read = read_faults(ctx, top.node_of("faults"), "faults", topology_of(stack))
     if phases_ok:
         check_schedule(read, phases)

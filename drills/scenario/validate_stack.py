@@ -40,20 +40,19 @@ def loopback_problem(url: str) -> str | None:
 
 def read_stack(ctx: Context, node: Node | None, path: str) -> StackSection:
     if node is None:
-        return StackSection(reference=ReferenceStack())
+        return ReferenceStack()
     m = ctx.mapping(node, path, STACK_KEYS, "the stack section")
     if m is None:
-        return StackSection(reference=ReferenceStack())
+        return ReferenceStack()
     if m.has("reference") and m.has("attach"):
         m.key_error("attach", "expected exactly one of stack.reference or stack.attach, found both")
-        return StackSection(reference=_reference(ctx, m))
+        return _reference(ctx, m)
     if m.has("attach"):
-        attach = _attach(ctx, m)
-        return StackSection(attach=attach or AttachedStack(api_url=""))
+        return _attach(ctx, m) or AttachedStack(api_url="")
     if not m.has("reference"):
         ctx.error(node, path, "expected exactly one of stack.reference or stack.attach, found neither "
                               "(leave `stack` out to start the reference stack)")
-    return StackSection(reference=_reference(ctx, m))
+    return _reference(ctx, m)
 
 
 def _reference(ctx: Context, parent: MapView) -> ReferenceStack:

@@ -14,8 +14,8 @@ from drills.faults import nemesis
 from drills.faults.context import FaultContext
 from drills.faults.heal import heal_entry
 from drills.faults.ledger import Ledger
-from drills.faults.targets import StackView
 from drills.platform import haproxy, patroni
+from drills.platform.inventory import StackView
 from drills.platform.toxiproxy import ToxiproxyClient
 from drills.scenario.model import Fault, Target
 

@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from drills.faults.targets import Node, StackView, TargetError, candidates
+from drills.faults.targets import candidates
 from drills.platform.etcd import parse_leader
+from drills.platform.inventory import Node, StackView, TargetError
 from drills.platform.patroni import Member, protection
 from drills.report.timeline import node_state
-from drills.scenario.model import AttachedStack, StackSection, Target
+from drills.scenario.model import AttachedStack, Target
 from drills.scenario.topology import STATIC_ROLES, topology_of
 
 
@@ -108,8 +109,8 @@ def test_target_etcd_leader_resolves_to_the_member_etcd_names():
 
 def test_etcd_leader_is_dynamic_and_attached_stacks_get_it_with_etcd_members():
     assert "etcd_leader" not in STATIC_ROLES
-    topo = topology_of(StackSection(attach=AttachedStack(api_url="http://127.0.0.1:8080", containers={"e1": "my-etcd"},
-                                                          roles={"e1": "etcd"})))
+    topo = topology_of(AttachedStack(api_url="http://127.0.0.1:8080", containers={"e1": "my-etcd"},
+                                     roles={"e1": "etcd"}))
     assert topo.roles is not None and "etcd_leader" in topo.roles
 
 

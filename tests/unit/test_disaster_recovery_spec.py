@@ -51,7 +51,7 @@ def test_disasters_need_the_reference_stack():
 def test_backup_settings_are_read_and_checked():
     sc = scenario_from_dict({"name": "t", "stack": {"reference": {"backup_interval": "30s", "backup_type": "diff",
                                                                   "archive_timeout": "5s"}}})
-    ref = sc.stack.reference
+    ref = sc.stack
     assert (ref.backups, ref.backup_interval, ref.backup_type, ref.archive_timeout) == (True, 30.0, "diff", 5.0)
     found = issues({"name": "t", "stack": {"reference": {"backup_interval": "3s", "backup_type": "incremental"}}})
     assert len(found) == 2 and any("at least 10s" in f for f in found) and any("incr" in f for f in found)

@@ -14,7 +14,7 @@ import pytest
 from drills.faults import heal, nemesis, toxics
 from drills.faults.context import FaultContext, HealEnv
 from drills.faults.ledger import HealAction, Ledger
-from drills.faults.targets import StackView
+from drills.platform.inventory import StackView
 from drills.platform.toxiproxy import TOXIC_ATTRIBUTES
 from drills.scenario import scenario_from_dict
 from drills.scenario.fault_families import FAMILIES

@@ -47,7 +47,6 @@ def test_it_is_a_valid_json_schema():
 
 @pytest.mark.parametrize("keys, fields_of, ignore", [
     (TOP_KEYS, model.Scenario, {"path"}),
-    (STACK_KEYS, model.StackSection, set()),
     (REFERENCE_KEYS, model.ReferenceStack, set()),
     (ATTACH_KEYS, model.AttachedStack, set()),
     (PHASE_KEYS, model.Phases, set()),

@@ -42,7 +42,7 @@ def with_faults(*faults: dict, **extra: object) -> dict:
 def test_a_name_alone_is_a_complete_scenario_with_defaults():
     s = scenario_from_dict({"name": "minimal"})
     assert isinstance(s, Scenario) and s.name == "minimal" and s.path is None
-    assert s.stack.reference == ReferenceStack() and s.stack.attach is None
+    assert s.stack == ReferenceStack()
     assert s.phases == Phases() and s.load == LoadSection()
     assert s.faults == [] and s.abort == [] and s.expect == "pass"
     assert s.budgets == default_budgets()
@@ -57,7 +57,8 @@ def test_the_file_name_is_the_default_name(tmp_path: Path):
 
 def test_full_example_has_the_right_types():
     s = load_scenario(CORPUS / "good" / "full.yaml")
-    assert (s.seed, s.tags, s.stack.reference.api_replicas) == (42, ["failover", "ci"], 2)
+    assert isinstance(s.stack, ReferenceStack)
+    assert (s.seed, s.tags, s.stack.api_replicas) == (42, ["failover", "ci"], 2)
     assert (s.phases.warmup, s.phases.steady, s.phases.recovery) == (15.0, 120.0, 30.0)
     assert all(isinstance(v, float) for v in (s.phases.warmup, s.phases.steady, s.load.request_timeout))
     profile = s.load.profile
@@ -318,7 +319,7 @@ def test_abort_conditions_and_slo():
 def test_stack_section():
     one_issue({"name": "s", "stack": {}}, "stack: ", "found neither")
     one_issue({"name": "s", "stack": {"reference": {}, "attach": {"api_url": "http://127.0.0.1:1"}}}, "found both")
-    assert scenario_from_dict({"name": "s", "stack": {"reference": None}}).stack.reference == ReferenceStack()
+    assert scenario_from_dict({"name": "s", "stack": {"reference": None}}).stack == ReferenceStack()
     one_issue({"name": "s", "stack": {"reference": {"api_replicas": 10}}}, "between 1 and 9")
     one_issue({"name": "s", "stack": {"attach": {}}}, "stack.attach.api_url", "found none")
 

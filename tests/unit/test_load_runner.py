@@ -184,3 +184,74 @@ def test_locust_stops_itself_when_the_harness_is_killed(tmp_path: Path, server: 
         time.sleep(0.2)
     history = (tmp_path / "run" / "history.jsonl").read_bytes()
     assert history.endswith(b"\n") and history.count(b"\n") >= 3
+
+
+# -- the two sides ------------------------------------------------------------------------------------------
+
+LOAD_DIR = Path(__file__).resolve().parents[2] / "drills" / "load"
+NEEDS_LOCUST = {"plugin", "loadrun", "workload", "shape", "gate"}  # drills/load/locust/<name>.py
+
+
+def _modules_importing_nothing_of_locust() -> list[str]:
+    """Every module of drills.load but the Locust side's own: the harness side, and the Locust side's pure
+    helpers (which the unit tests import)."""
+    found = []
+    for path in sorted(LOAD_DIR.rglob("*.py")):
+        parts = path.relative_to(LOAD_DIR.parents[1]).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        elif parts[-2] == "locust" and parts[-1] in NEEDS_LOCUST:
+            continue
+        found.append(".".join(parts))
+    return found
+
+
+def test_the_harness_side_never_imports_locust_or_gevent() -> None:
+    """gevent's monkey-patching breaks docker and requests: no harness-side module may pull Locust in."""
+    modules = _modules_importing_nothing_of_locust()
+    assert {"drills.load.runner", "drills.load.config", "drills.load.profiles", "drills.load.livestats",
+            "drills.load.locust", "drills.load.locust.recorder", "drills.load.locust.classify"} <= set(modules)
+    code = "\n".join(f"import {m}" for m in modules) + (
+        "\nimport json, sys\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules}"
+        " & {'locust', 'gevent', 'geventhttpclient'})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == []
+
+
+WIRING = """
+import json, sys
+from pathlib import Path
+from locust import events
+from locust.env import Environment
+import drills.load.locust.plugin  # the harness's first -f file, here under its package name
+from drills.load.config import LoadConfig
+from drills.load.locust import workload
+from drills.load.locust.loadrun import LoadRun
+
+profile = {"type": "arrival_rate", "rate": 5, "max_users": 3, "spawn_rate": 5}
+LoadConfig(api_url="http://127.0.0.1:9", run_dir=sys.argv[1], seed=1, duration=10, profile=profile).write(
+    Path(sys.argv[2]))  # only now: importing read nothing
+environment = Environment(events=events)
+runner = environment.create_local_runner()
+before = LoadRun.of(environment)
+events.init.fire(environment=environment, runner=runner, web_ui=None)
+run = LoadRun.of(environment)
+print(json.dumps({"before": before is None, "worker": run.worker, "secret": run.secret, "role": run.role,
+                  "shape": type(environment.shape_class).__name__, "recording": run.recorder is not None,
+                  "buyers_share_it": workload.Buyers.of(environment).run is run, "mode": run.plan.mode}))
+"""
+
+
+def test_the_locust_side_builds_its_run_in_the_init_listener_not_at_import(tmp_path: Path) -> None:
+    """Importing the Locust side reads no environment variable; the init listeners (the plugin's and the
+    built-in workload's, whichever fires first) wire one LoadRun onto the Environment."""
+    config = tmp_path / "run" / "load" / "config.json"
+    env = {**os.environ, "DRILLS_LOAD_CONFIG": str(config), "DRILLS_LOAD_WORKER": "w9", "DRILLS_RUN_SECRET": "x"}
+    env.pop("DRILLS_LOAD_PARENT", None)
+    out = subprocess.run([sys.executable, "-c", WIRING, str(tmp_path / "run"), str(config)], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "Uncaught exception" not in out.stderr, out.stderr
+    assert json.loads(out.stdout) == {"before": True, "worker": "w9", "secret": "x", "role": "local",
+                                      "shape": "DrillsShape", "recording": True, "buyers_share_it": True,
+                                      "mode": "rate"}

@@ -262,17 +262,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _judge_again(run_dir: Path) -> None:
-    """A crashed run has no result.json: judge what was recorded, if the scenario copy is readable."""
-    from drills.checks import judge, write_result
-    from drills.scenario import ScenarioInvalid, load_scenario
+    """A crashed run has no result.json: judge what was recorded, by the scenario copy in the run directory
+    (by the default phases and budgets when that copy is unreadable; the result's notes say so)."""
+    from drills.checks.result import judge_recorded, write_result
 
     try:
-        scenario = load_scenario(run_dir / files.SCENARIO)
-    except (ScenarioInvalid, OSError) as exc:
-        _log(f"not judged again ({exc.__class__.__name__}): rendering what was recorded")
+        result = judge_recorded(run_dir)
+    except Exception as exc:  # noqa: BLE001 - a bug in the checks must still leave a report behind
+        _log(f"could not judge the recorded files ({exc.__class__.__name__}: {exc}); the report says why")
         return
-    write_result(run_dir, judge(run_dir, scenario))
-    _log("judged the recorded history again (result.json was missing)")
+    write_result(run_dir, result)
+    _log(f"judged the recorded files again (result.json was missing): {result['verdict']}")
+    for note in result["notes"]:
+        if note.startswith(files.SCENARIO):
+            _log(note)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
-"""Rewrite the files derived from the budget metric registry (drills/scenario/metrics.py), or name the stale ones.
+"""Rewrite the files derived from the registries and the result model, or name the stale ones.
 
-Derived: drills/scenario.schema.json (whole, drills/scenario/schema.py), the metric enum of
-drills/checks/result.schema.json (its `$defs.budgetMetric`) and the metric table of docs/scenario-format.md
-(between its GENERATED markers). The rest of those two files is written by hand and left as it is.
+Derived: drills/scenario.schema.json (whole, drills/scenario/schema.py, from the scenario model and the budget
+metric registry drills/scenario/metrics.py), drills/checks/result.schema.json (whole, from the result model
+drills/checks/result_model.py; its `$defs.budgetMetric` from the metric registry) and the metric table of
+docs/scenario-format.md (between its GENERATED markers; the rest of that file is written by hand).
 
     python -m drills.checks.regenerate           # exit 1 and name every stale file
     python -m drills.checks.regenerate --write   # rewrite them
@@ -17,6 +18,8 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+from drills.checks import result_model
+from drills.checks.typed_json import schema
 from drills.scenario import schema as scenario_schema
 from drills.scenario.metrics import METRICS, MetricSpec
 
@@ -83,11 +86,47 @@ def with_metric_enum(text: str) -> str:
     return text[:found.start()] + metric_enum(found.group("indent")) + text[found.end():]
 
 
+WIDTH = 118
+
+
+def _dump(value: object, indent: int, used: int) -> str:
+    """JSON with each value on one line where it fits in WIDTH, lists of plain values wrapped like prose."""
+    one = json.dumps(value, ensure_ascii=False)
+    if used + len(one) <= WIDTH or not isinstance(value, (dict, list)) or not value:
+        return one
+    inner = " " * (indent + 2)
+    if isinstance(value, dict):
+        parts = []
+        for k, v in value.items():
+            key = json.dumps(k, ensure_ascii=False) + ": "
+            parts.append(inner + key + _dump(v, indent + 2, len(inner) + len(key) + 1))
+        return "{\n" + ",\n".join(parts) + "\n" + " " * indent + "}"
+    if not any(isinstance(v, (dict, list)) for v in value):
+        lines: list[str] = []
+        line, start = "[", used - 1          # `start`: the column the current line begins at
+        for text in (json.dumps(v, ensure_ascii=False) for v in value):
+            if line.strip() not in ("[", "") and start + len(line) + len(text) + 3 > WIDTH:
+                lines.append(line + ",")
+                line, start = " " * used, 0
+            elif line.strip() not in ("[", ""):
+                line += ", "
+            line += text
+        return "\n".join(lines + [line + "]"])
+    parts = [inner + _dump(v, indent + 2, len(inner) + 1) for v in value]
+    return "[\n" + ",\n".join(parts) + "\n" + " " * indent + "]"
+
+
+def result_schema() -> str:
+    """drills/checks/result.schema.json's text: the schema of result_model.Result."""
+    doc = schema(result_model.Result, result_model.SCHEMA_HEADER, result_model.OPEN_TYPES)
+    return with_metric_enum(_dump(doc, 0, 0) + "\n")
+
+
 def derived() -> dict[Path, Callable[[str], str]]:
     """Each derived file and how its expected text follows from its current one."""
     out: dict[Path, Callable[[str], str]] = {
         scenario_schema.SCHEMA_FILE: lambda _: scenario_schema.render(),
-        RESULT_SCHEMA: with_metric_enum,
+        RESULT_SCHEMA: lambda _: result_schema(),
     }
     if SCENARIO_DOC.exists():  # a source checkout (an installed package has no docs)
         out[SCENARIO_DOC] = with_metric_table

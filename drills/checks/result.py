@@ -1,7 +1,9 @@
-"""judge(): from a run directory and its scenario to result.json (see result.schema.json).
+"""judge(): from a run directory and its scenario to result.json (declared in drills/checks/result_model.py,
+whose schema is result.schema.json).
 
 Pure over the files: it needs no stack, so `drill report RUN_DIR` can re-judge any run, including one that
-crashed half-way (its missing parts become unknown, never pass).
+crashed half-way (its missing parts become unknown, never pass). `judge_recorded()` judges a run directory by
+the scenario it recorded, or by the default phases and budgets when that copy is unreadable.
 """
 
 from __future__ import annotations
@@ -12,23 +14,37 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from drills.checks import cluster
 from drills.checks import probes as probe_checks
 from drills.checks.audit import run_audit
 from drills.checks.availability import PHASE_NAMES, Availability
 from drills.checks.budgets import evaluate
-from drills.checks.generator import assess
+from drills.checks.generator import assess, per_second
 from drills.checks.history import History
 from drills.checks.inputs import RunData, read_run
 from drills.checks.measurements import Measurements
 from drills.checks.recovery import Recovery
+from drills.checks.result_model import (
+    FORMAT,
+    Cluster,
+    DisasterRecovery,
+    FaultRow,
+    Generator,
+    GeneratorSecond,
+    Result,
+    anomalies,
+)
+from drills.checks.result_model import Availability as AvailabilitySection
 from drills.checks.verdict import decide, self_test_passed
 from drills.checks.window import RunWindow, run_events
 from drills.rundir import codec, files
-from drills.scenario.model import Scenario
+from drills.rundir.tolerant import Problems, read_json
+from drills.scenario import ScenarioInvalid, default_budgets, load_scenario
+from drills.scenario.model import Phases, Scenario
 
-FORMAT = 1
+__all__ = ["FORMAT", "judge", "judge_recorded", "write_result", "default_scenario"]
 
 
 def _round(x: float | None, digits: int = 6) -> float | None:
@@ -46,17 +62,18 @@ def _intervals(window: RunWindow, phase: str) -> list[list[float | None]]:
             for a, b in window.intervals(phase)]
 
 
-def availability_section(av: Availability, m: Measurements) -> dict[str, Any]:
+def availability_section(av: Availability, m: Measurements) -> AvailabilitySection:
     """result.json's availability: headline numbers for the headline op, then per phase, per op, series."""
     op, w = av.headline_op(), av.window
     longest, window = av.longest_outage(op)
     recovery = m.recovery(op)
     ops = av.ops()
-    return {
+    counts = av.counts(op)
+    section = {
         "op": op,
         "window": {"load_started": w.t0, "load_stopped": w.t_end, "duration_s": round(w.duration_s, 3)},
         "phases": {p: _intervals(w, p) for p in PHASE_NAMES if p != "all"},
-        **av.counts(op),
+        "ok": counts["ok"], "fail": counts["fail"], "info": counts["info"],
         "success_ratio": _round(av.success_ratio(op)),
         "longest_outage_s": longest,
         "longest_outage": None if window is None else {"start": w.offset(window.start), "end": w.offset(window.end),
@@ -78,23 +95,68 @@ def availability_section(av: Availability, m: Measurements) -> dict[str, Any]:
         "series_by_op": {o: av.series(o) for o in ops},
         "outages": av.outage_rows(),
     }
+    return cast(AvailabilitySection, section)  # the per-metric modules build their parts as plain dicts
 
 
-def faults_section(run: RunData, m: Measurements, op: str) -> list[dict]:
+def _difference(a: float | None, b: float | None, scale: float = 1.0) -> float | None:
+    """(a - b) * scale rounded to the millisecond (the offsets' precision); None when either is unknown."""
+    return None if a is None or b is None else round((a - b) * scale, 3)
+
+
+def faults_section(run: RunData, m: Measurements, op: str) -> list[FaultRow]:
     w = run.window
     recovery = {(r["fault_id"], r["iteration"]): r for r in m.recovery(op)}
     detection = {(d["fault_id"], d["iteration"]): d for d in m.detections}
-    rows = []
+    rows: list[FaultRow] = []
     for f in w.faults:
         key = (f.id, f.iteration)
+        injected, healed = w.offset(f.injected_t), w.offset(f.healed_t)
         rows.append({
             "id": f.id, "iteration": f.iteration, "type": f.type, "target": f.target, "link": f.link,
-            "scheduled_s": f.scheduled_s, "injected_s": w.offset(f.injected_t), "healed_s": w.offset(f.healed_t),
+            "scheduled_s": f.scheduled_s, "injected_s": injected, "healed_s": healed,
             "ok": f.ok, "error": f.error, "heal_ok": f.heal_ok, "heal_error": f.heal_error,
             "detection_s": (detection.get(key) or {}).get("detection_s"),
             "recovery_s": (recovery.get(key) or {}).get("recovery_s"),
+            "late_ms": fault_late_ms(injected, f.scheduled_s),
+            "duration_s": _difference(healed, injected),
         })
     return rows
+
+
+def fault_late_ms(injected_s: float | None, scheduled_s: object) -> float | None:
+    """How late a fault took effect against its schedule, in ms (never negative: the nemesis is not early)."""
+    scheduled = float(scheduled_s) if isinstance(scheduled_s, (int, float)) and not isinstance(scheduled_s, bool) \
+        else None
+    late = _difference(injected_s, scheduled, 1000.0)
+    return None if late is None else max(0.0, round(late, 1))
+
+
+def disaster_extras(section: dict[str, Any]) -> DisasterRecovery:
+    """The recovery section (drills/checks/recovery.py) with the lengths the report shows: each timeline step
+    since the first disaster, and each backup set's duration."""
+    steps = [r for r in section.get("timeline") or [] if isinstance(r, dict)]
+    first = next((r.get("t_s") for r in steps if r.get("step") == "disaster"), None)
+    for r in steps:
+        r["since_disaster_s"] = _difference(r.get("t_s"), first)
+    backups = section.get("backups")
+    for b in (backups.get("catalogue") or []) if isinstance(backups, dict) else []:
+        if isinstance(b, dict):
+            start, stop = b.get("start"), b.get("stop")
+            numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (start, stop))
+            b["duration_s"] = _difference(stop, start) if numbers else None
+    return cast(DisasterRecovery, section)
+
+
+def generator_series(stats: list[dict], window: RunWindow) -> list[GeneratorSecond]:
+    """The load processes' stats summed per second (generator.per_second), as offsets from load start."""
+    return [{"t": round(sec - window.t0, 3), "offered": r["offered"], "target": r["target"], "cpu": r["cpu"],
+             "users": r["users"]} for sec, r in sorted(per_second(stats).items())]
+
+
+def rerun_command(meta: dict) -> str | None:
+    """The command meta.json says runs this drill again (drills/rundir/meta.py writes it)."""
+    command = meta.get("rerun_command")
+    return command if isinstance(command, str) and command.strip() else None
 
 
 def _empty_history() -> History:
@@ -103,7 +165,7 @@ def _empty_history() -> History:
     return h
 
 
-def judge(run_dir: Path, scenario: Scenario) -> dict[str, Any]:
+def judge(run_dir: Path, scenario: Scenario) -> Result:
     """Judge one run directory against its scenario; returns the result.json document.
 
     The cyclic GC is paused meanwhile: the history is millions of small long-lived objects, and full
@@ -117,7 +179,7 @@ def judge(run_dir: Path, scenario: Scenario) -> dict[str, Any]:
             gc.enable()
 
 
-def _judge(run_dir: Path, scenario: Scenario) -> dict[str, Any]:
+def _judge(run_dir: Path, scenario: Scenario) -> Result:
     started = time.perf_counter()
     run = read_run(run_dir, scenario.phases)
     history = run.history if run.history is not None else _empty_history()
@@ -129,6 +191,7 @@ def _judge(run_dir: Path, scenario: Scenario) -> dict[str, Any]:
     lost: dict = {}
     audit = run_audit(history, run.final_state, w, since=started_events[0] if started_events else w.t0,
                       details=lost)
+    audit["anomalies"] = anomalies(audit)
     disaster = Recovery(history, w, run.events, audit, lost, run.final_state, av, run.backups)
     m = Measurements(
         availability=av, audit=audit,
@@ -138,6 +201,7 @@ def _judge(run_dir: Path, scenario: Scenario) -> dict[str, Any]:
     )
     budgets = evaluate(scenario.budgets, m)
     generator = assess(run.stats, w)
+    generator["series"] = generator_series(run.stats, w)
     verdict, reasons = decide(run.events, None if run.history is None else history.recorded, budgets, generator)
     finished = run_events(run.events, "finished")
     recovery = disaster.section()
@@ -148,17 +212,20 @@ def _judge(run_dir: Path, scenario: Scenario) -> dict[str, Any]:
         "self_test_passed": self_test_passed(verdict, scenario.expect),
         "verdict_reasons": reasons,
         "scenario": scenario.name,
+        "description": scenario.description,
         "run_id": run.meta.get("run_id"),
         "started": started_events[0] if started_events else None,
         "finished": finished[-1] if finished else None,
         "duration_s": round(w.duration_s, 3),
         "seed": run.meta.get("seed", scenario.seed),
+        "rerun_command": rerun_command(run.meta),
         "budgets": budgets,
         "audit": audit,
         "availability": availability_section(av, m),
         "faults": faults_section(run, m, av.headline_op()),
-        **({"disaster_recovery": recovery} if recovery is not None else {}),
-        "generator": generator,
+        **({"disaster_recovery": disaster_extras(recovery)} if recovery is not None else {}),
+        "generator": cast(Generator, generator),
+        "cluster": cast(Cluster, cluster.timeline(run.probes, w)),
         "versions": run.meta.get("versions") or {},
         "images": run.meta.get("images") or {},
         "missing_files": run.problems.missing_files,
@@ -166,7 +233,7 @@ def _judge(run_dir: Path, scenario: Scenario) -> dict[str, Any]:
         "checks": {"operations": history.count(), "history_lines": history.lines, "json": codec.BACKEND,
                    "seconds": round(time.perf_counter() - started, 3)},
     }
-    return _json_safe(result)
+    return cast(Result, _json_safe(result))
 
 
 def _json_safe(value: Any) -> Any:
@@ -180,7 +247,41 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def write_result(run_dir: Path, result: dict[str, Any]) -> Path:
+def default_scenario(run_dir: Path, why: str) -> tuple[Scenario, str]:
+    """The scenario a run directory is judged by when its own copy is unreadable: the default phases and
+    budgets (what a scenario naming neither gets), named after meta.json; and the note that says so."""
+    found = read_json(Path(run_dir) / files.META, Problems())
+    meta: dict = found if isinstance(found, dict) else {}
+    name = meta["scenario"] if isinstance(meta.get("scenario"), str) else Path(run_dir).name
+    seed = meta["seed"] if isinstance(meta.get("seed"), int) else None
+    phases = Phases()
+    scenario = Scenario(name=name, seed=seed, phases=phases, budgets=default_budgets(phases))
+    note = (f"{files.SCENARIO} could not be read ({why}): judged with the default phases (warmup "
+            f"{phases.warmup:g} s, steady {phases.steady:g} s, recovery {phases.recovery:g} s, used only where "
+            "events.jsonl has no phase events) and the default budgets; the scenario's own budgets are unknown")
+    return scenario, note
+
+
+def judge_recorded(run_dir: Path) -> Result:
+    """Judge a run directory by the scenario.yaml it recorded, or, when that copy is unreadable, by
+    default_scenario() (the result's notes say so). Never raises for what the files hold."""
+    path = Path(run_dir) / files.SCENARIO
+    note = None
+    try:
+        scenario = load_scenario(path)
+    except ScenarioInvalid as exc:
+        first = exc.issues[0].message if exc.issues else "invalid"
+        scenario, note = default_scenario(run_dir, first if len(exc.issues) < 2
+                                          else f"{first}; and {len(exc.issues) - 1} more problem(s)")
+    except OSError as exc:
+        scenario, note = default_scenario(run_dir, exc.strerror or str(exc))
+    result = judge(run_dir, scenario)
+    if note is not None:
+        result["notes"].insert(0, note)
+    return result
+
+
+def write_result(run_dir: Path, result: Result) -> Path:
     """Write result.json atomically."""
     path = Path(run_dir) / files.RESULT
     tmp = path.with_suffix(".json.tmp")

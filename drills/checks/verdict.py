@@ -11,6 +11,7 @@ fail it, and so does an `rto_s` that never recovered (a failed restore is not th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from drills.scenario.metrics import DATA_SAFETY_METRICS
@@ -64,7 +65,7 @@ def self_test_passed(verdict: str, expected: str) -> bool:
     return (expected == "fail" and verdict == "fail") or (expected == "pass" and verdict == "pass")
 
 
-def exit_code(result: dict[str, Any]) -> int:
+def exit_code(result: Mapping[str, Any]) -> int:
     """0 pass (or an expected failure that failed), 1 a budget failed (or an expected failure passed),
     2 aborted, 3 error, 5 inconclusive."""
     verdict = result.get("verdict")

@@ -1,7 +1,9 @@
 """Reports of a drill run: report.html, junit.xml, the live console view and summaries, comparisons, index.
 
-Everything here reads only the run directory (docs/run-directory.md), so a crashed run can be rendered too.
-Names are imported on first use, so the live console view does not pay for loading matplotlib.
+The report presents; it does not compute: every number comes from the checks' result (drills/checks/
+result_model.py), read back through the model. A run without result.json is judged by the checks first
+(drills.checks.stored), so a crashed run is rendered too. Names are imported on first use, so the live console
+view does not pay for loading matplotlib.
 """
 
 from __future__ import annotations

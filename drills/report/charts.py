@@ -11,6 +11,7 @@ import html
 import io
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.typing import RcKeyType
 
-from drills.report.fmt import dict_at, num
+from drills.report.fmt import num
 from drills.report.timeline import FaultInterval, Outage
 from drills.report.view import ReportView
 from drills.scenario.fault_families import FALLBACK, FamilySpec
@@ -146,10 +147,8 @@ def _shade_faults(chart: _Chart, faults: list[FaultInterval], end_s: float, lane
 def headline_outages(view: ReportView) -> list[Outage]:
     """Outages of the operation the headline numbers are about (the checks' `availability.op`, else
     purchases), so marks from different operations do not pile up on one chart."""
-    avail = dict_at(view.result, "availability")
-    ops = {o.op for o in view.outages}
-    op = avail.get("op") if avail.get("op") in ops else ("purchase" if "purchase" in ops else None)
-    return [o for o in view.outages if op is None or o.op == op]
+    op = view.result["availability"]["op"]
+    return [o for o in view.outages if o.op == op or op == "all"]
 
 
 def _shade_outages(chart: _Chart, outages: list[Outage], full_height: bool) -> None:
@@ -176,21 +175,12 @@ def _phase_marks(chart: _Chart, view: ReportView, names: bool) -> None:
                           color="#6e7781", style="italic", va="top", clip_on=True)
 
 
-def _record_end(chart: _Chart, view: ReportView) -> None:
-    """Where the record stops when the run never finished, so an empty tail is not read as zero load."""
-    if view.run.result is not None or view.record_end_s is None or view.record_end_s >= view.end_s - 0.5:
-        return
-    chart.ax.axvline(view.record_end_s, color="#24292f", lw=1.0, ls="-.", zorder=4)
-    chart.ax.text(view.record_end_s, 0.5, " record ends ", transform=chart.ax.get_xaxis_transform(), rotation=90,
-                  fontsize=7, color="#24292f", ha="right", va="center", zorder=4)
-
-
-def _binned(series: list[dict]) -> tuple[list[dict], int]:
+def _binned(series: Sequence[Mapping[str, Any]]) -> tuple[Sequence[Mapping[str, Any]], int]:
     """At most MAX_POINTS rows: counts become per-second averages, p99 the worst of the bin."""
     if len(series) <= MAX_POINTS:
         return series, 1
     k = math.ceil(len(series) / MAX_POINTS)
-    out = []
+    out: list[Mapping[str, Any]] = []
     for i in range(0, len(series), k):
         chunk = series[i:i + k]
         n = len(chunk)
@@ -241,7 +231,7 @@ def _tidy(svg: str, chart: _Chart, label: str) -> str:
 
 
 def _finish(chart: _Chart, view: ReportView, label: str) -> str:
-    return _svg(chart, f"{view.result.get('run_id', '')}-{chart.name}", label)
+    return _svg(chart, f"{view.result['run_id'] or ''}-{chart.name}", label)
 
 
 def chart_operations(view: ReportView) -> str | None:
@@ -266,7 +256,6 @@ def chart_operations(view: ReportView) -> str | None:
     if headline_outages(view):
         handles.append(Patch(facecolor=OUTAGE_COLOUR, label="outage"))
     c.ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-    _record_end(c, view)
     return _finish(c, view, "operations per second")
 
 
@@ -292,7 +281,6 @@ def chart_latency(view: ReportView) -> str | None:
     _phase_marks(c, view, names=False)
     _shade_faults(c, view.faults, view.end_s, lanes)
     c.ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-    _record_end(c, view)
     return _finish(c, view, "latency p50 and p99")
 
 
@@ -315,7 +303,6 @@ def chart_success(view: ReportView) -> str | None:
     if headline_outages(view):
         c.ax.legend(handles=[Patch(facecolor="none", edgecolor="#cf222e", hatch="xx", label="outage")],
                     loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-    _record_end(c, view)
     return _finish(c, view, "success ratio per second")
 
 
@@ -332,9 +319,10 @@ def chart_roles(view: ReportView) -> str | None:
     used: set[str] = set()
     if view.leaders:
         palette = ["#0969da", "#bf8700", "#1a7f37", "#8250df", "#bc4c00", "#1b7c83"]
-        names = sorted({str(x[2]) for x in view.leaders if x[2]})
-        for start, width, leader in view.leaders:
-            colour = "#cf222e" if not leader else palette[names.index(str(leader)) % len(palette)]
+        names = sorted({x["leader"] for x in view.leaders if x["leader"]})
+        for lead in view.leaders:
+            start, width, leader = lead["start_s"], lead["end_s"] - lead["start_s"], lead["leader"]
+            colour = "#cf222e" if not leader else palette[names.index(leader) % len(palette)]
             ax.broken_barh([(start, width)], (y["leader"] - 0.4, 0.8), facecolors=colour, lw=0,
                            alpha=0.85 if leader else 0.6)
             if width > (view.end_s / 40):
@@ -344,9 +332,10 @@ def chart_roles(view: ReportView) -> str | None:
         by_state: dict[str, list[tuple[float, float]]] = {}
         cut: list[tuple[float, float]] = []
         for s in view.roles[node]:
-            by_state.setdefault(s.state, []).append((s.start_s, s.width_s))
-            if s.cut_off:
-                cut.append((s.start_s, s.width_s))
+            span = (s["start_s"], s["end_s"] - s["start_s"])
+            by_state.setdefault(s["state"], []).append(span)
+            if s["cut_off"]:
+                cut.append(span)
         for state, spans in by_state.items():
             used.add(state)
             ax.broken_barh(spans, (y[node] - 0.4, 0.8), facecolors=STATE_COLOURS.get(state, "#d0d7de"), lw=0)
@@ -360,10 +349,9 @@ def chart_roles(view: ReportView) -> str | None:
     handles = [Patch(facecolor=STATE_COLOURS[s], label=STATE_LABELS[s]) for s in STATE_COLOURS if s in used]
     if "cut_off" in used:
         handles.append(Patch(facecolor="white", edgecolor="#24292f", hatch="xxx", label="cut off (network)"))
-    if view.leaders and any(x[2] is None for x in view.leaders):
+    if view.leaders and any(x["leader"] is None for x in view.leaders):
         handles.append(Patch(facecolor="#cf222e", alpha=0.6, label="no leader"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-    _record_end(c, view)
     return _finish(c, view, "node roles over time")
 
 
@@ -395,7 +383,6 @@ def chart_generator(view: ReportView) -> str | None:
     _shade_faults(c, view.faults, view.end_s, lanes)
     c.ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.09 if cpus else 1.0, 1.0), fontsize=7,
                 frameon=False)
-    _record_end(c, view)
     return _finish(c, view, "load generator health")
 
 

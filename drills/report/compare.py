@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drills.report.fmt import HIGHER_IS_BETTER, as_float, dict_at, metric_value, num, passed_word, when
+from drills.checks.result_model import Result
+from drills.report.fmt import HIGHER_IS_BETTER, as_float, metric_value, num, passed_word, when
 from drills.report.htmlkit import esc, page, pill, table
 from drills.report.render import ReportError, write_atomic
 from drills.report.view import ReportView, build_view
@@ -20,7 +21,7 @@ AUDIT = ("acknowledged", "lost", "unexpected", "duplicated", "oversold", "sold_o
          "credential_changes_lost", "revoked_sessions_working", "indeterminate", "indeterminate_applied")
 
 
-def _get(d: dict, dotted: str) -> object:
+def _get(d: object, dotted: str) -> object:
     value: object = d
     for part in dotted.split("."):
         if not isinstance(value, dict):
@@ -60,29 +61,27 @@ def change_text(metric: str, a: object, b: object, informational: bool = False) 
 
 def _side(view: ReportView) -> dict:
     r = view.result
-    return {"path": str(view.run.path), "run_id": r.get("run_id"), "scenario": view.scenario_name,
+    return {"path": str(view.path), "run_id": r["run_id"], "scenario": view.scenario_name,
             "verdict": view.verdict.verdict, "title": view.verdict.title, "ok": view.verdict.ok,
-            "started": r.get("started"), "duration_s": r.get("duration_s")}
+            "started": r["started"], "duration_s": r["duration_s"]}
 
 
-def _budget_rows(ra: dict, rb: dict) -> list[dict]:
-    def by_name(r: dict) -> dict:
-        return {str(b.get("name") or b.get("metric")): b for b in r.get("budgets") or [] if isinstance(b, dict)}
-
-    ba, bb = by_name(ra), by_name(rb)
+def _budget_rows(ra: Result, rb: Result) -> list[dict]:
+    ba, bb = {b["name"]: b for b in ra["budgets"]}, {b["name"]: b for b in rb["budgets"]}
     rows = []
     for name in list(ba) + [n for n in bb if n not in ba]:
-        x, y = ba.get(name, {}), bb.get(name, {})
-        metric = str(x.get("metric") or y.get("metric") or "")
-        delta, change, text = change_text(metric, x.get("observed"), y.get("observed"))
-        pa, pb = x.get("passed") if x else None, y.get("passed") if y else None
+        x, y = ba.get(name), bb.get(name)
+        metric = x["metric"] if x else y["metric"] if y else ""
+        delta, change, text = change_text(metric, x["observed"] if x else None, y["observed"] if y else None)
+        pa, pb = x["passed"] if x else None, y["passed"] if y else None
         if pa is True and pb is False:
             change, text = "regressed", f"now fails; {text}"
         elif pa is False and pb is True:
             change, text = "fixed", f"now passes; {text}"
-        rows.append({"name": name, "metric": metric, "a": x.get("observed"), "b": y.get("observed"),
-                     "a_text": f"{metric_value(metric, x.get('observed'))} {passed_word(pa) if x else '—'}",
-                     "b_text": f"{metric_value(metric, y.get('observed'))} {passed_word(pb) if y else '—'}",
+        rows.append({"name": name, "metric": metric, "a": x["observed"] if x else None,
+                     "b": y["observed"] if y else None,
+                     "a_text": f"{metric_value(metric, x['observed']) if x else '—'} {passed_word(pa) if x else '—'}",
+                     "b_text": f"{metric_value(metric, y['observed']) if y else '—'} {passed_word(pb) if y else '—'}",
                      "passed_a": pa, "passed_b": pb, "delta": delta, "change": change, "text": text})
     return rows
 
@@ -90,8 +89,7 @@ def _budget_rows(ra: dict, rb: dict) -> list[dict]:
 def compare_views(va: ReportView, vb: ReportView) -> dict:
     """The comparison as plain data (also what `compare_runs` returns)."""
     ra, rb = va.result, vb.result
-    aa = dict_at(ra, "availability")
-    ab = dict_at(rb, "availability")
+    aa, ab = ra["availability"], rb["availability"]
     avail = []
     for key, label in AVAILABILITY:
         metric = _metric_of(key)
@@ -101,8 +99,8 @@ def compare_views(va: ReportView, vb: ReportView) -> dict:
         delta, change, text = change_text(metric, x, y)
         avail.append({"name": label, "metric": metric, "a": x, "b": y, "a_text": metric_value(metric, x),
                       "b_text": metric_value(metric, y), "delta": delta, "change": change, "text": text})
-    ua = dict_at(ra, "audit")
-    ub = dict_at(rb, "audit")
+    ua: dict[str, object] = dict(ra["audit"])
+    ub: dict[str, object] = dict(rb["audit"])
     audit = []
     for key in AUDIT:
         if key not in ua and key not in ub:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timezone
+from typing import Any
 
 from drills.scenario.metrics import METRICS
 
 # Metrics where a higher value is better; every other budget metric is "lower is better" (a maximum).
 HIGHER_IS_BETTER = frozenset(name for name, spec in METRICS.items() if spec.higher_is_better)
 _UNIT_TEXT = {"seconds": "s", "ms": "ms"}   # counts, burn and ratios (shown as %) carry no unit text
-_COMPARATORS = {"<=": "≤", "<": "<", ">=": "≥", ">": ">", "==": "=", "max": "≤", "min": "≥"}
 
 
 def as_float(value: object) -> float | None:
@@ -24,10 +25,10 @@ def as_float(value: object) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def dict_at(parent: dict, key: str) -> dict:
-    """`parent[key]` when it is an object (a section of result.json, say), else {} (missing or damaged)."""
+def dict_at(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """`parent[key]` when it is an object, else {} (for what is handed over as plain dicts, e.g. the console's)."""
     value = parent.get(key)
-    return value if isinstance(value, dict) else {}
+    return value if isinstance(value, Mapping) else {}
 
 
 def num(value: object, unit: str = "") -> str:
@@ -91,37 +92,17 @@ def meaning(metric: str | None) -> str:
     return spec.meaning if spec is not None else ""
 
 
-def comparator(budget: dict) -> str:
-    """'≤' or '≥' for a budget: explicit when the result says so, otherwise from the metric's direction."""
-    for key in ("comparator", "cmp", "op"):
-        c = budget.get(key)
-        if isinstance(c, str) and c in _COMPARATORS:
-            return _COMPARATORS[c]
-    return "≥" if budget.get("metric") in HIGHER_IS_BETTER else "≤"
-
-
-def limit_text(budget: dict) -> str:
-    """The limit as written for a reader: '≤ 10 s', '≥ 99.9 %', 'between …'."""
+def limit_text(budget: Mapping[str, Any]) -> str:
+    """A budget's limit ({min, max}) as written for a reader: '≤ 10 s', '≥ 99.9 %', '≥ 1 s and ≤ 5 s'."""
     metric = budget.get("metric")
     limit = budget.get("limit")
-    if isinstance(limit, dict):
-        parts = []
-        if limit.get("min") is not None:
-            parts.append(f"≥ {metric_value(metric, limit['min'])}")
-        if limit.get("max") is not None:
-            parts.append(f"≤ {metric_value(metric, limit['max'])}")
-        return " and ".join(parts) or "—"
-    if limit is None:
-        lo, hi = budget.get("min"), budget.get("max")
-        parts = ([f"≥ {metric_value(metric, lo)}"] if lo is not None else []) + (
-            [f"≤ {metric_value(metric, hi)}"] if hi is not None else [])
-        return " and ".join(parts) or "—"
-    if isinstance(limit, str) and as_float(limit) is None:
-        return limit
-    return f"{comparator(budget)} {metric_value(metric, limit)}"
+    limit = limit if isinstance(limit, Mapping) else {}
+    parts = ([f"≥ {metric_value(metric, limit['min'])}"] if limit.get("min") is not None else []) + (
+        [f"≤ {metric_value(metric, limit['max'])}"] if limit.get("max") is not None else [])
+    return " and ".join(parts) or "—"
 
 
-def observed_text(budget: dict) -> str:
+def observed_text(budget: Mapping[str, Any]) -> str:
     """The observed value; a censored one (still going when the record ended) is a lower bound: '≥ 12 s'."""
     text = metric_value(budget.get("metric"), budget.get("observed"))
     return f"≥ {text}" if budget.get("censored") and budget.get("observed") is not None else text
@@ -136,27 +117,11 @@ def passed_word(passed: object) -> str:
     return "unknown"
 
 
-def epoch(value: object) -> float | None:
-    """Epoch seconds from an epoch number or an ISO-8601 string."""
-    f = as_float(value)
-    if f is not None:
-        return f
-    if isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
-        return dt.timestamp()
-    return None
-
-
 def when(value: object) -> str:
-    """A moment in UTC, e.g. '2026-11-26 10:00:03 UTC'; '—' when unknown."""
-    t = epoch(value)
+    """An epoch stamp as a moment in UTC, e.g. '2026-11-26 10:00:03 UTC'; '—' when unknown."""
+    t = as_float(value)
     if t is None:
-        return "—" if value is None else str(value)
+        return "—"
     try:
         return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (OverflowError, OSError, ValueError):

@@ -6,7 +6,9 @@ and the console.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from drills.checks.verdict import VERDICTS
 
@@ -15,7 +17,7 @@ from drills.checks.verdict import VERDICTS
 class Verdict:
     """The verdict as shown: `css` picks the banner colour, `ok` says whether CI should be green."""
 
-    verdict: str          # the raw verdict, or "none" when result.json is missing
+    verdict: str          # the checks' verdict, or "none" when there is none (the runs index: no result.json)
     expected: str         # "pass" or "fail"
     title: str            # the headline, e.g. "FAILED AS EXPECTED — SELF-TEST PASSED"
     css: str              # pass / fail / aborted / inconclusive / error
@@ -23,15 +25,15 @@ class Verdict:
     explanation: str      # one sentence for someone who was not there
 
 
-def judge(result: dict | None) -> Verdict:
-    """Turn result.json's verdict, expected and self_test_passed into what a reader should conclude."""
+def describe(result: Mapping[str, Any] | None) -> Verdict:
+    """Word the checks' verdict, expected outcome and self_test_passed for a reader."""
     result = result or {}
     raw = result.get("verdict")
     expected = "fail" if result.get("expected") == "fail" else "pass"
     if raw not in VERDICTS:
         return Verdict("none", expected, "NO VERDICT", "error", False,
-                       "result.json is missing or has no verdict: the run did not reach its checks. "
-                       "Everything below is computed from the files the run left behind.")
+                       "result.json is missing or has no verdict: the run did not reach its checks "
+                       "(`drill report RUN_DIR` judges it).")
     self_test = result.get("self_test_passed")
     if expected == "fail":
         if raw == "fail" and self_test is not False:

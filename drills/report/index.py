@@ -1,7 +1,7 @@
 """reports/index.html: every run in a reports directory, newest first, with its verdict and links.
 
-Reads only the small files (result.json, meta.json, scenario.yaml, events.jsonl) so it stays quick with
-many long runs.
+Reads only result.json's headline (drills.checks.result_model.ResultHeadline) and meta.json, so it stays quick
+with many long runs. A run without result.json is listed without a verdict (`drill report RUN_DIR` judges it).
 """
 
 from __future__ import annotations
@@ -9,44 +9,30 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-import yaml
-
-from drills.report.fmt import as_float, duration, epoch, when
-from drills.report.headline import judge
+from drills.checks.result_model import read_headline
+from drills.report.fmt import as_float, duration, when
+from drills.report.headline import describe
 from drills.report.htmlkit import esc, page, pill, table
 from drills.report.render import ReportError, write_atomic
 from drills.rundir import files
-from drills.rundir.tolerant import Problems, read_json, read_jsonl
-
-
-def _object(path: Path) -> dict:
-    data = read_json(path, Problems())
-    return data if isinstance(data, dict) else {}
+from drills.rundir.tolerant import Problems, read_json
 
 
 def _summary(d: Path) -> dict:
-    """Only the small files (result.json, meta.json, scenario.yaml, events.jsonl): quick with many runs."""
-    r, m = _object(d / files.RESULT), _object(d / files.META)
-    scenario = r.get("scenario") or m.get("scenario") or m.get("scenario_name")
-    if not scenario and (d / files.SCENARIO).is_file():
-        try:
-            data = yaml.safe_load((d / files.SCENARIO).read_text(errors="replace"))
-            scenario = data.get("name") if isinstance(data, dict) else None
-        except (OSError, yaml.YAMLError):
-            scenario = None
-    started = epoch(r.get("started")) or epoch(m.get("started"))
-    if started is None and (d / files.EVENTS).is_file():
-        events = read_jsonl(d / files.EVENTS, Problems())
-        started = next((as_float(e.get("t")) for e in events if e.get("kind") == "run"), None)
+    """The headline of result.json, else what meta.json (written when a run starts) says."""
+    r = read_headline(read_json(d / files.RESULT, Problems()))
+    meta = read_json(d / files.META, Problems())
+    m = meta if isinstance(meta, dict) else {}
+    scenario = r["scenario"] if r else m.get("scenario")
+    started = (r["started"] if r else None) or as_float(m.get("started_t"))
     if started is None:
         try:
             started = d.stat().st_mtime
         except OSError:
             started = 0.0
-    v = judge(r or None)
-    return {"dir": d.name, "scenario": scenario or d.name, "verdict": v, "started": started,
-            "duration_s": r.get("duration_s"), "has_report": (d / files.REPORT).exists(),
-            "has_junit": (d / files.JUNIT).exists()}
+    return {"dir": d.name, "scenario": scenario if isinstance(scenario, str) and scenario else d.name,
+            "verdict": describe(r), "started": started, "duration_s": r["duration_s"] if r else None,
+            "has_report": (d / files.REPORT).exists(), "has_junit": (d / files.JUNIT).exists()}
 
 
 def write_index(reports_dir: Path) -> Path:

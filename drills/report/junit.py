@@ -10,14 +10,15 @@ import socket
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
-from drills.report.fmt import as_float, epoch, limit_text, meaning, observed_text
+from drills.checks.result_model import BudgetRow
+from drills.report.fmt import limit_text, meaning, observed_text
 from drills.report.view import ReportView
 
 
-def budget_message(budget: dict) -> str:
+def budget_message(budget: BudgetRow) -> str:
     """'observed X vs limit Y (detail)' with units, as in the HTML table."""
     msg = f"observed {observed_text(budget)} vs limit {limit_text(budget)}"
-    return f"{msg} ({budget['detail']})" if budget.get("detail") else msg
+    return f"{msg} ({budget['detail']})" if budget["detail"] else msg
 
 
 def render_junit(view: ReportView) -> str:
@@ -25,42 +26,40 @@ def render_junit(view: ReportView) -> str:
     r, v = view.result, view.verdict
     classname = view.scenario_name
     suite = ET.Element("testsuite", name=classname)
-    started = epoch(r.get("started"))
+    started = r["started"]
     if started is not None:
         suite.set("timestamp", datetime.fromtimestamp(started, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
     suite.set("hostname", socket.gethostname())
     props = ET.SubElement(suite, "properties")
-    for key in ("run_id", "seed", "verdict", "expected", "self_test_passed"):
-        if r.get(key) is not None:
-            ET.SubElement(props, "property", name=key, value=str(r.get(key)))
+    for key, value in (("run_id", r["run_id"]), ("seed", r["seed"]), ("verdict", r["verdict"]),
+                       ("expected", r["expected"]), ("self_test_passed", r["self_test_passed"])):
+        if value is not None:
+            ET.SubElement(props, "property", name=key, value=str(value))
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     self_test = v.expected == "fail"
-    for b in r.get("budgets") or []:
-        if not isinstance(b, dict):
-            continue
+    for b in r["budgets"]:
         counts["tests"] += 1
-        case = ET.SubElement(suite, "testcase", classname=classname, name=str(b.get("name") or b.get("metric")),
-                             time="0")
+        case = ET.SubElement(suite, "testcase", classname=classname, name=b["name"], time="0")
         message = budget_message(b)
-        if b.get("passed") is None:
+        if b["passed"] is None:
             counts["skipped"] += 1
-            ET.SubElement(case, "skipped", message=f"unknown: {b.get('detail') or 'not enough evidence'}")
-        elif b.get("passed") is False and not self_test:
+            ET.SubElement(case, "skipped", message=f"unknown: {b['detail'] or 'not enough evidence'}")
+        elif b["passed"] is False and not self_test:
             counts["failures"] += 1
             el = ET.SubElement(case, "failure", message=message, type="budget_exceeded")
-            what = meaning(b.get("metric"))
-            el.text = f"{message}\n{b.get('metric')}: {what}" if what else message
+            what = meaning(b["metric"])
+            el.text = f"{message}\n{b['metric']}: {what}" if what else message
         else:
             out = ET.SubElement(case, "system-out")
-            out.text = ("exceeded as the self-test expects: " if b.get("passed") is False else "held: ") + message
+            out.text = ("exceeded as the self-test expects: " if b["passed"] is False else "held: ") + message
     counts["tests"] += 1
     case = ET.SubElement(suite, "testcase", classname=classname, name="verdict",
-                         time=f"{as_float(r.get('duration_s')) or 0:.3f}")
+                         time=f"{r['duration_s']:.3f}")
     text = f"{v.title}: {v.explanation}"
     if v.verdict in ("error", "none", "aborted"):
         counts["errors"] += 1
-        reason = next((e.get("reason") for e in view.run.events if e.get("kind") == "abort"), None)
-        el = ET.SubElement(case, "error", message=f"{v.title}" + (f": {reason}" if reason else ""), type=v.verdict)
+        reasons = "; ".join(r["verdict_reasons"])
+        el = ET.SubElement(case, "error", message=f"{v.title}" + (f": {reasons}" if reasons else ""), type=v.verdict)
         el.text = "\n".join([text] + view.notes)
     elif not v.ok:
         counts["failures"] += 1
@@ -70,7 +69,7 @@ def render_junit(view: ReportView) -> str:
         ET.SubElement(case, "system-out").text = text
     for k, n in counts.items():
         suite.set(k, str(n))
-    suite.set("time", f"{as_float(r.get('duration_s')) or 0:.3f}")
+    suite.set("time", f"{r['duration_s']:.3f}")
     root = ET.Element("testsuites", {"name": "drills", **{k: str(n) for k, n in counts.items()}})
     root.set("time", suite.get("time", "0"))
     root.append(suite)

@@ -7,13 +7,13 @@ data-loss audit, faults, load generator, environment and re-run command, the sce
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from drills import __version__
+from drills.checks.result_model import DATA_LOSS_COUNTS, BudgetRow, ByOp, DisasterRecovery, Generator, LostOp
 from drills.report.charts import fault_family, render_charts
-from drills.report.fallback import command_line
 from drills.report.fmt import (
     as_float,
-    dict_at,
     duration,
     limit_text,
     metric_value,
@@ -28,8 +28,7 @@ from drills.report.htmlkit import esc, page, pill, records_html, table, value_ht
 from drills.report.view import ReportView
 from drills.scenario.fault_families import FAMILIES
 
-DATA_LOSS = ("lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "inventory_mismatch",
-             "credential_changes_lost", "revoked_sessions_working")
+DATA_LOSS = DATA_LOSS_COUNTS
 NEUTRAL_COUNTS = ("attempted", "acknowledged", "failed", "indeterminate", "indeterminate_applied",
                   "indeterminate_not_applied", "rotations_acknowledged", "credentials_checked", "sessions_checked")
 AUDIT_MEANING = {
@@ -51,7 +50,10 @@ AUDIT_MEANING = {
     "final_state": "whether the final state was read completely",
     "credential_changes_lost": "acknowledged password rotations that were undone",
     "revoked_sessions_working": "sessions revoked by a rotation that still worked",
+    "anomalies": "the data-loss counts above added up (the known ones)",
 }
+# meta.json keys never shown (the run secret re-derives every user's password) or shown elsewhere
+META_HIDDEN = ("run_secret", "versions", "images", "rerun_command", "seed", "run_id")
 
 
 def render_html(view: ReportView) -> str:
@@ -62,23 +64,18 @@ def render_html(view: ReportView) -> str:
             _faults(view),
             _generator(view, charts),
             _environment(view), _scenario(view),
-            f'<footer>Rendered by drills {esc(__version__)} from <code>{esc(view.run.path)}</code>. '
-            f'Re-render with <code>drill report {esc(view.run.path)}</code>.</footer>', '</main>']
+            f'<footer>Rendered by drills {esc(__version__)} from <code>{esc(view.path)}</code>. '
+            f'Re-render with <code>drill report {esc(view.path)}</code>.</footer>', '</main>']
     return page(f"{view.verdict.title} · {view.scenario_name} · drills", "\n".join(body), script=True)
 
 
 def _banner(view: ReportView) -> str:
     r, v = view.result, view.verdict
-    facts = [("run", r.get("run_id")), ("started", when(r.get("started"))), ("took", duration(r.get("duration_s"))),
-             ("seed", r.get("seed"))]
+    facts = [("run", r["run_id"]), ("started", when(r["started"])), ("took", duration(r["duration_s"])),
+             ("seed", r["seed"])]
     dl = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(val)}</dd></div>" for k, val in facts if val not in (None, "—"))
-    desc = r.get("description") or ""
-    reasons = [str(x) for x in r.get("verdict_reasons") or [] if x] if view.run.result else []
-    if not reasons:
-        reasons = [f"Stopped by: {e.get('reason')}" for e in view.run.events
-                   if e.get("kind") == "abort" and e.get("reason")]
-        reasons += [f"Error in {e.get('where') or 'the harness'}: {e.get('message')}" for e in view.run.events
-                    if e.get("kind") == "error" and e.get("message")]
+    desc = r["description"]
+    reasons = [x for x in r["verdict_reasons"] if x]
     why = "".join(f'<li>{esc(x)}</li>' for x in reasons[:4])
     why = f'<ul class="reasons">{why}</ul>' if why else ""
     expected = f"expected outcome: {v.expected}" + (f" · verdict: {v.verdict}" if v.verdict != v.css else "")
@@ -105,25 +102,24 @@ def _notes(view: ReportView) -> str:
 
 
 def _budgets(view: ReportView) -> str:
-    budgets = [b for b in view.result.get("budgets") or [] if isinstance(b, dict)]
+    budgets = view.result["budgets"]
     if not budgets:
-        why = ("the checks did not run" if view.run.result is None else "the scenario declares no budgets")
+        why = "the checks could not run" if view.origin == "failed" else "the scenario declares no budgets"
         return (f'<section id="budgets"><h2>Budgets</h2><p class="muted">No budgets were evaluated ({why}).</p>'
                 "</section>")
     rows, attrs = [], []
     for b in budgets:
-        word = passed_word(b.get("passed"))
+        word = passed_word(b["passed"])
         css = {"pass": "pass", "FAIL": "fail"}.get(word, "unknown")
-        scope = " · ".join(str(x) for x in (b.get("op") if b.get("op") not in ("<=", ">=", "<", ">") else None,
-                                            b.get("phase")) if x)
-        rows.append([f"<b>{esc(b.get('name') or b.get('metric'))}</b>", esc(scope),
+        scope = f"{b['op']} · {b['phase']}"
+        rows.append([f"<b>{esc(b['name'])}</b>", esc(scope),
                      f'<span class="num">{esc(limit_text(b))}</span>',
                      f'<span class="num">{esc(observed_text(b))}</span>',
-                     pill(word, css), esc(b.get("detail") or "")])
-        name = esc(b.get("name") or b.get("metric"))
-        attrs.append(f'class="{"failed" if word == "FAIL" else ""}" data-budget="{name}" data-passed="{esc(word)}"')
-    failed = sum(1 for b in budgets if b.get("passed") is False)
-    unknown = sum(1 for b in budgets if b.get("passed") is None)
+                     pill(word, css), esc(b["detail"])])
+        attrs.append(f'class="{"failed" if word == "FAIL" else ""}" data-budget="{esc(b["name"])}" '
+                     f'data-passed="{esc(word)}"')
+    failed = sum(1 for b in budgets if b["passed"] is False)
+    unknown = sum(1 for b in budgets if b["passed"] is None)
     summary = f"{len(budgets)} budgets: {len(budgets) - failed - unknown} held, {failed} exceeded, {unknown} unknown."
     return (f'<section id="budgets"><h2>Budgets</h2><p>{esc(summary)}</p>'
             + table(["budget", "operation · phase", "limit", "observed", "result", "why"], rows, "budgets", attrs)
@@ -131,48 +127,41 @@ def _budgets(view: ReportView) -> str:
 
 
 def _headline(view: ReportView) -> str:
-    a = dict_at(view.result, "availability")
-    lat = dict_at(a, "latency_ms")
-    cards = [("success ratio", percent(a.get("success_ratio"))),
-             ("longest outage", num(a.get("longest_outage_s"), "s")),
-             ("failover", num(a.get("failover_s"), "s")), ("detection", num(a.get("detection_s"), "s")),
-             ("recovery", num(a.get("recovery_s"), "s")), ("latency p50", num(lat.get("p50"), "ms")),
-             ("p95", num(lat.get("p95"), "ms")), ("p99", num(lat.get("p99"), "ms"))]
-    budget = dict_at(a, "error_budget")
-    if as_float(budget.get("burn")) is not None:
-        cards.append(("error budget spent", percent(budget["burn"])))
-    audit = dict_at(view.result, "audit")
-    if audit:
-        known = [n for n in (as_float(audit.get(k)) for k in DATA_LOSS) if n is not None]
-        cards.append(("data-loss anomalies", str(int(sum(known))) if known else "unknown"))
+    a = view.result["availability"]
+    lat = a["latency_ms"]
+    cards = [("success ratio", percent(a["success_ratio"])),
+             ("longest outage", num(a["longest_outage_s"], "s")),
+             ("failover", num(a["failover_s"], "s")), ("detection", num(a["detection_s"], "s")),
+             ("recovery", num(a["recovery_s"], "s")), ("latency p50", num(lat["p50"], "ms")),
+             ("p95", num(lat["p95"], "ms")), ("p99", num(lat["p99"], "ms"))]
+    if a["error_budget"]["burn"] is not None:
+        cards.append(("error budget spent", percent(a["error_budget"]["burn"])))
+    anomalies = view.result["audit"]["anomalies"]
+    cards.append(("data-loss anomalies", "unknown" if anomalies is None else str(anomalies)))
 
     def bad(k: str, v: str) -> str:
         return " bad" if k == "data-loss anomalies" and v not in ("0", "unknown") else ""
 
     html_cards = "".join(f'<div class="card"><div class="k">{esc(k)}</div><div class="v{bad(k, v)}">{esc(v)}</div>'
                          "</div>" for k, v in cards)
-    src = " (computed by the report from history*.jsonl)" if "availability" in view.derived else ""
-    if a.get("op"):
-        src = f" — {a['op']} operations" + src
+    src = f" — {a['op']} operations"
     return f'<section id="availability"><h2>What buyers saw{esc(src)}</h2><div class="cards">{html_cards}</div>' \
-           + _breakdowns(a, "availability.per_op" in view.derived) + "</section>"
+           + _breakdowns(view) + "</section>"
 
 
-def _breakdowns(a: dict, per_op_derived: bool) -> str:
+def _breakdowns(view: ReportView) -> str:
+    a = view.result["availability"]
     out = []
-    per_op_title = "By operation" + (" (computed from history*.jsonl)" if per_op_derived else "")
-    for key, title in (("per_op", per_op_title), ("per_phase", "By phase")):
-        value = a.get(key)
-        if isinstance(value, dict) and value:
-            if all(isinstance(v, dict) for v in value.values()):
-                cols: list[str] = []
-                for v in value.values():
-                    cols += [c for c in v if c not in cols and c != "per_phase"]
-                rows = [[f"<b>{esc(k)}</b>"] + [_cell(c, v.get(c)) for c in cols] for k, v in value.items()]
-                heads = [""] + ["latency p50 / p95 / p99" if c == "latency_ms" else c for c in cols]
-                out.append(f"<details><summary>{esc(title)}</summary>{table(heads, rows)}</details>")
-            else:
-                out.append(f"<details><summary>{esc(title)}</summary>{value_html(value)}</details>")
+    tables: tuple[tuple[str, dict[str, Any]], ...] = (("By operation", dict(a["per_op"])),
+                                                      ("By phase", dict(a["per_phase"])))
+    for title, value in tables:
+        if value:
+            cols: list[str] = []
+            for v in value.values():
+                cols += [c for c in v if c not in cols and c != "per_phase"]
+            rows = [[f"<b>{esc(k)}</b>"] + [_cell(c, v.get(c)) for c in cols] for k, v in value.items()]
+            heads = [""] + ["latency p50 / p95 / p99" if c == "latency_ms" else c for c in cols]
+            out.append(f"<details><summary>{esc(title)}</summary>{table(heads, rows)}</details>")
     return "".join(out)
 
 
@@ -185,21 +174,20 @@ def _cell(key: str, value: object) -> str:
     return f'<span class="num">{esc(metric_value(key, value))}</span>'
 
 
-def _dr(view: ReportView) -> dict:
-    dr = view.result.get("disaster_recovery")
-    return dr if isinstance(dr, dict) else {}
+def _dr(view: ReportView) -> DisasterRecovery | None:
+    return view.result.get("disaster_recovery")
 
 
-def _budget_of(view: ReportView, metric: str) -> dict | None:
+def _budget_of(view: ReportView, metric: str) -> BudgetRow | None:
     """The first budget on `metric` (rpo_ops: the one on op all, else purchase, else any)."""
-    rows = [b for b in view.result.get("budgets") or [] if isinstance(b, dict) and b.get("metric") == metric]
-    rows.sort(key=lambda b: {"all": 0, "purchase": 1}.get(str(b.get("op")), 2))
+    rows = [b for b in view.result["budgets"] if b["metric"] == metric]
+    rows.sort(key=lambda b: {"all": 0, "purchase": 1}.get(b["op"], 2))
     return rows[0] if rows else None
 
 
 def _dr_card(view: ReportView, title: str, metric: str, value: str, sub: str = "") -> str:
     b = _budget_of(view, metric)
-    word = passed_word(b.get("passed")) if b else None
+    word = passed_word(b["passed"]) if b else None
     css = {"pass": "pass", "FAIL": "fail"}.get(word or "", "unknown")
     budget = (f'<div class="k">budget {esc(limit_text(b))} {pill(word or "", css)}</div>' if b
               else '<div class="k muted">no budget</div>')
@@ -209,13 +197,11 @@ def _dr_card(view: ReportView, title: str, metric: str, value: str, sub: str = "
             + (f'<div class="k">{esc(sub)}</div>' if sub else "") + "</div>")
 
 
-def _by_op(counts: object) -> str:
-    c = counts if isinstance(counts, dict) else {}
-    if c.get("all") is None:
+def _by_op(c: ByOp) -> str:
+    if c["all"] is None:
         return "unknown"
-    parts = [f"{num(c.get(k))} {what}" for k, what in (("purchase", "purchases"),
-                                                         ("rotate_password", "password changes"))
-             if c.get(k) is not None]
+    parts = [f"{num(n)} {what}" for n, what in ((c["purchase"], "purchases"),
+                                                 (c["rotate_password"], "password changes")) if n is not None]
     return ", ".join(parts)
 
 
@@ -225,32 +211,31 @@ def _disaster_recovery(view: ReportView) -> str:
     dr = _dr(view)
     if not dr:
         return ""
-    rto, rpo = dict_at(dr, "rto"), dict_at(dr, "rpo")
-    rto_text = ("never recovered" if rto.get("never") else num(dr.get("rto_s"), "s"))
-    behind = dr.get("restore_point_behind_disaster_s")
-    point = (f"{num(dr.get('recovered_to_s'), 's')}" if dr.get("recovered_to_s") is not None else "—")
+    rto, rpo = dr["rto"], dr["rpo"]
+    rto_text = "never recovered" if rto["never"] else num(dr["rto_s"], "s")
+    behind = dr["restore_point_behind_disaster_s"]
+    point = num(dr["recovered_to_s"], "s")
     cards = [
         _dr_card(view, "RTO: disaster → first acknowledged purchase", "rto_s", rto_text,
-                 f"at least {num(dr.get('rto_s'), 's')}" if rto.get("never") else ""),
-        _dr_card(view, "RPO: acknowledged writes lost (span)", "rpo_s", num(dr.get("rpo_s"), "s")),
-        _dr_card(view, "lost by the restore", "rpo_ops", num((dr.get("rpo_ops") or {}).get("all")),
-                 _by_op(dr.get("rpo_ops"))),
-        _dr_card(view, "lost after recovery", "lost_after_recovery",
-                 num((dr.get("lost_after_recovery") or {}).get("all")), _by_op(dr.get("lost_after_recovery"))),
+                 f"at least {num(dr['rto_s'], 's')}" if rto["never"] else ""),
+        _dr_card(view, "RPO: acknowledged writes lost (span)", "rpo_s", num(dr["rpo_s"], "s")),
+        _dr_card(view, "lost by the restore", "rpo_ops", num(dr["rpo_ops"]["all"]), _by_op(dr["rpo_ops"])),
+        _dr_card(view, "lost after recovery", "lost_after_recovery", num(dr["lost_after_recovery"]["all"]),
+                 _by_op(dr["lost_after_recovery"])),
         f'<div class="card" data-dr="restore-point"><div class="k">restore point (recovered to)</div>'
         f'<div class="v">{esc(point)}</div><div class="k">'
         + (esc(f"{num(behind, 's')} before the disaster") if behind is not None else "since load start")
         + "</div></div>",
     ]
-    if dr.get("resold_seats") is not None:
+    if dr["resold_seats"] is not None:
         cards.append(_dr_card(view, "seats sold twice across the restore", "resold_seats",
-                              num(dr.get("resold_seats")), "the first buyer's acknowledged purchase was lost"))
+                              num(dr["resold_seats"]), "the first buyer's acknowledged purchase was lost"))
     out = ['<section id="disaster-recovery"><h2>Disaster recovery</h2>',
            '<p class="muted">RTO counts from the first disaster to the first acknowledged purchase invoked after '
            "the restore removed the old cluster; RPO is what the old cluster had acknowledged and the restored "
            "one does not hold. Times are seconds since load started.</p>",
            f'<div class="cards">{"".join(cards)}</div>']
-    details = [x for x in (rto.get("detail"), rpo.get("detail")) if x]
+    details = [x for x in (rto["detail"], rpo["detail"]) if x]
     if details:
         out.append("<ul>" + "".join(f"<li>{esc(d)}</li>" for d in details) + "</ul>")
     out.append(_dr_timeline(dr))
@@ -260,75 +245,71 @@ def _disaster_recovery(view: ReportView) -> str:
     return "".join(out) + "</section>"
 
 
-def _dr_timeline(dr: dict) -> str:
-    rows = [r for r in dr.get("timeline") or [] if isinstance(r, dict)]
+def _signed(seconds: float | None) -> str:
+    return "" if seconds is None else ("+" if seconds >= 0 else "−") + num(abs(seconds), "s")
+
+
+def _dr_timeline(dr: DisasterRecovery) -> str:
+    rows = dr["timeline"]
     if not rows:
         return ""
-    start = next((as_float(r.get("t_s")) for r in rows if r.get("step") == "disaster"), None)
     cells, attrs = [], []
     for r in rows:
-        t = as_float(r.get("t_s"))
-        since = "" if t is None or start is None else ("+" if t >= start else "−") + num(abs(t - start), "s")
-        cells.append([esc(r.get("what")), f'<span class="num">{esc(num(t, "s"))}</span>',
-                      f'<span class="num">{esc(since)}</span>', esc(when(r.get("t")))])
-        attrs.append(f'data-step="{esc(r.get("step") or "")}"')
+        cells.append([esc(r["what"]), f'<span class="num">{esc(num(r["t_s"], "s"))}</span>',
+                      f'<span class="num">{esc(_signed(r["since_disaster_s"]))}</span>', esc(when(r["t"]))])
+        attrs.append(f'data-step="{esc(r["step"])}"')
     return ("<h3>Timeline</h3>" + table(["what", "at", "since the disaster", "UTC"], cells, "dr-timeline", attrs))
 
 
-def _dr_restores(dr: dict) -> str:
-    rows = [r for r in dr.get("restores") or [] if isinstance(r, dict)]
+def _dr_restores(dr: DisasterRecovery) -> str:
+    rows = dr["restores"]
     if not rows:
         return '<h3>Restores</h3><p class="muted">No restore ran.</p>'
     cells, attrs = [], []
     for r in rows:
-        result = pill("ok", "pass") if r.get("ok") else pill("failed", "fail")
-        target = ("latest" if r.get("target") in (None, "latest")
-                  else f"point in time {num(r.get('target_time_s'), 's')}"
-                  + (f", just before transaction {esc(r.get('target_xid'))}" if r.get("target_xid") else ""))
-        skipped = [s for s in r.get("sets_skipped") or [] if isinstance(s, dict)]
+        result = pill("ok", "pass") if r["ok"] else pill("failed", "fail")
+        target = ("latest" if r["target"] in (None, "latest")
+                  else f"point in time {num(r['target_time_s'], 's')}"
+                  + (f", just before transaction {esc(r['target_xid'])}" if r["target_xid"] else ""))
+        skipped = r["sets_skipped"]
         skipped_html = "".join(f'<div><code>{esc(s.get("set"))}</code>: <span class="bad">{esc(s.get("error"))}'
                                f"</span></div>" for s in skipped) or '<span class="muted">none</span>'
-        how = "action" if r.get("source") == "action" else "heal at the end of steady" + (
-            " (timed by its heal line)" if r.get("approximate") else "")
-        cells.append([f"<b>{esc(r.get('fault_id'))}</b> <span class='muted'>{esc(how)}</span>",
-                      result + (f' <span class="bad">{esc(r.get("error"))}</span>' if r.get("error") else ""),
-                      esc(target), f"<code>{esc(r.get('set_used'))}</code>", skipped_html,
-                      esc(", ".join(str(c) for c in r.get("candidates") or []) or "—"),
-                      f'<span class="num">{esc(num(r.get("started_s"), "s"))} → {esc(num(r.get("finished_s"), "s"))}'
-                      "</span>", f'<span class="num">{esc(num(r.get("duration_s"), "s"))}</span>',
-                      f'<span class="num">{esc(num(r.get("recovered_to_s"), "s"))}</span>'])
-        attrs.append(f'data-restore="{esc(r.get("fault_id"))}" data-ok="{"true" if r.get("ok") else "false"}"'
-                     + ("" if r.get("ok") else ' class="failed"'))
+        how = "action" if r["source"] == "action" else "heal at the end of steady" + (
+            " (timed by its heal line)" if r["approximate"] else "")
+        cells.append([f"<b>{esc(r['fault_id'])}</b> <span class='muted'>{esc(how)}</span>",
+                      result + (f' <span class="bad">{esc(r["error"])}</span>' if r["error"] else ""),
+                      esc(target), f"<code>{esc(r['set_used'])}</code>", skipped_html,
+                      esc(", ".join(str(c) for c in r["candidates"]) or "—"),
+                      f'<span class="num">{esc(num(r["started_s"], "s"))} → {esc(num(r["finished_s"], "s"))}'
+                      "</span>", f'<span class="num">{esc(num(r["duration_s"], "s"))}</span>',
+                      f'<span class="num">{esc(num(r["recovered_to_s"], "s"))}</span>'])
+        attrs.append(f'data-restore="{esc(r["fault_id"])}" data-ok="{"true" if r["ok"] else "false"}"'
+                     + ("" if r["ok"] else ' class="failed"'))
     return ("<h3>Restores</h3>" + table(["restore", "result", "target", "backup set used", "sets skipped",
                                          "candidates", "started → finished", "took", "recovered to"],
                                         cells, "dr-restores", attrs))
 
 
-def _dr_catalogue(dr: dict) -> str:
-    backups = dr.get("backups") if isinstance(dr.get("backups"), dict) else None
+def _dr_catalogue(dr: DisasterRecovery) -> str:
+    backups = dr["backups"]
     if not backups:
         return '<h3>Backup catalogue</h3><p class="muted">No catalogue was recorded (no backups.json).</p>'
-    used = {r.get("set_used") for r in dr.get("restores") or [] if isinstance(r, dict) and r.get("set_used")}
-    skipped = {s.get("set"): s.get("error") for r in dr.get("restores") or [] if isinstance(r, dict)
-               for s in r.get("sets_skipped") or [] if isinstance(s, dict)}
-    lost = {label for x in dr.get("backup_losses") or [] if isinstance(x, dict) for label in x.get("lost") or []}
+    used = {r["set_used"] for r in dr["restores"] if r["set_used"]}
+    skipped = {s.get("set"): s.get("error") for r in dr["restores"] for s in r["sets_skipped"]}
+    lost = {label for x in dr["backup_losses"] for label in x["lost"] or []}
     cells, attrs = [], []
-    for b in backups.get("catalogue") or []:
-        if not isinstance(b, dict):
-            continue
-        start, stop = as_float(b.get("start")), as_float(b.get("stop"))
-        took = stop - start if start is not None and stop is not None else None
-        label = b.get("label")
+    for b in backups["catalogue"]:
+        label = b["label"]
         notes = (["used by the restore"] if label in used else []) + (["files lost"] if label in lost else []) + (
             [f"skipped: {skipped[label]}"] if label in skipped else [])
-        cells.append([f"<code>{esc(label)}</code>", esc(b.get("type")), esc(when(start)), esc(when(stop)),
-                      f'<span class="num">{esc(duration(took))}</span>',
+        cells.append([f"<code>{esc(label)}</code>", esc(b["type"]), esc(when(b["start"])), esc(when(b["stop"])),
+                      f'<span class="num">{esc(duration(b["duration_s"]))}</span>',
                       f'<span class="num">{esc(size(b.get("size")))}</span>',
                       f'<span class="num">{esc(size(b.get("repo_size")))}</span>', esc("; ".join(notes))])
         attrs.append(f'data-backup="{esc(label)}"' + (' class="failed"' if label in lost or label in skipped else ""))
-    source = f"from {backups.get('source')}" + (f", stanza {backups.get('stanza')}" if backups.get("stanza") else "")
-    error = (f'<p class="bad">Reading the catalogue failed: {esc(backups.get("error"))}</p>'
-             if backups.get("error") else "")
+    source = f"from {backups['source']}" + (f", stanza {backups['stanza']}" if backups["stanza"] else "")
+    error = (f'<p class="bad">Reading the catalogue failed: {esc(backups["error"])}</p>'
+             if backups["error"] else "")
     if not cells:
         return f'<h3>Backup catalogue</h3>{error}<p class="muted">No backup set ({esc(source)}).</p>'
     return (f'<h3>Backup catalogue</h3><p class="muted">{esc(source)}</p>{error}'
@@ -336,34 +317,34 @@ def _dr_catalogue(dr: dict) -> str:
                     "dr-catalogue", attrs))
 
 
-def _lost_table(rows: list[dict]) -> str:
+def _lost_table(rows: list[LostOp]) -> str:
     cells = []
     for r in rows:
         seats = r.get("seats")
         seat_text = (", ".join(str(x) for x in seats) if isinstance(seats, list) else "") + (
             f" (event {r.get('event_id')})" if r.get("event_id") is not None and seats else "")
-        if r.get("op") == "rotate_password":
+        if r["op"] == "rotate_password":
             seat_text = f"version {r.get('acknowledged_version')} → {num(r.get('final_version'))}"
-        cells.append([f"<code>{esc(r.get('key'))}</code>", esc(r.get("op")), esc(r.get("user")),
+        cells.append([f"<code>{esc(r['key'])}</code>", esc(r["op"]), esc(r["user"]),
                       esc(seat_text or "—"),
-                      f'<span class="num">{esc(num(r.get("ack_s"), "s"))}</span>',
-                      f'<span class="num">{esc(num(r.get("invoke_s"), "s"))}</span>'])
+                      f'<span class="num">{esc(num(r["ack_s"], "s"))}</span>',
+                      f'<span class="num">{esc(num(r["invoke_s"], "s"))}</span>'])
     return table(["key", "op", "user", "seats / credential", "acknowledged at", "invoked at"], cells, "records")
 
 
-def _dr_lost(dr: dict) -> str:
-    lost = dict_at(dr, "lost")
-    if dr.get("final_state") != "complete":
+def _dr_lost(dr: DisasterRecovery) -> str:
+    lost = dr["lost"]
+    if dr["final_state"] != "complete":
         return ('<h3>Lost acknowledged operations</h3><p class="muted">Unknown: the final state is '
-                f"{esc(dr.get('final_state') or 'missing')} (the database could not be read after the drill), so "
+                f"{esc(dr['final_state'] or 'missing')} (the database could not be read after the drill), so "
                 "nothing can be compared with the history.</p>")
     out = ["<h3>Lost acknowledged operations</h3>"]
-    for key, title, explain in (
-            ("by_restore", "lost by the restore", "invoked before the old cluster was gone"),
-            ("after_recovery", "lost after recovery", "invoked after the restore removed the old cluster: the "
-                                                      "restored cluster acknowledged them and lost them")):
-        n = int(as_float(lost.get(key)) or 0)
-        rows = [r for r in lost.get(f"{key}_samples") or [] if isinstance(r, dict)]
+    for n, rows, key, title, explain in (
+            (lost["by_restore"], lost["by_restore_samples"], "by_restore", "lost by the restore",
+             "invoked before the old cluster was gone"),
+            (lost["after_recovery"], lost["after_recovery_samples"], "after_recovery", "lost after recovery",
+             "invoked after the restore removed the old cluster: the restored cluster acknowledged them and lost "
+             "them")):
         shown = f"{len(rows)} shown" if len(rows) < n else "all shown"
         bad = ' class="bad"' if key == "after_recovery" and n else ""
         if not n:
@@ -372,10 +353,9 @@ def _dr_lost(dr: dict) -> str:
             continue
         out.append(f'<details open data-lost="{key}"><summary><span{bad}>{esc(title)}: {n}</span> '
                    f'<span class="muted">({esc(explain)}; {shown})</span></summary>{_lost_table(rows)}</details>')
-    resold = [r for r in dr.get("resold_samples") or [] if isinstance(r, dict)]
-    if resold:
+    if dr["resold_samples"]:
         out.append(f'<details data-lost="resold"><summary>seats re-sold after the restore: '
-                   f'{esc(num(dr.get("resold_seats")))}</summary>{records_html(resold)}</details>')
+                   f'{esc(num(dr["resold_seats"]))}</summary>{records_html(dr["resold_samples"])}</details>')
     return "".join(out)
 
 
@@ -387,8 +367,8 @@ def _timeline(view: ReportView, charts: dict) -> str:
               "was never healed. Dotted lines separate the phases. Hover a band for details.")
     parts = [f'<section id="timeline"><h2>Timeline</h2><p class="muted">{legend}</p>']
     captions = {
-        "ops": ("Operations per second", f"completed operations by outcome (source: {view.series_source or '—'}); "
-                "red marks along the axis are outages (no successful purchase while attempts failed)"),
+        "ops": ("Operations per second", "completed operations by outcome; red marks along the axis are outages "
+                "(attempts made and none succeeded)"),
         "latency": ("Latency p50 and p99", "per second, of acknowledged operations (a failed or timed-out "
                     "operation has no latency here: see the operations chart)"),
         "success": ("Success ratio per second", "acknowledged / completed; outage windows cross-hatched"),
@@ -401,7 +381,7 @@ def _timeline(view: ReportView, charts: dict) -> str:
             parts.append(f'<figure id="chart-{name}"><h3>{esc(title)}</h3>{svg}<figcaption>{esc(caption)}'
                          "</figcaption></figure>")
         else:
-            missing = "probes.jsonl" if name == "roles" else "history*.jsonl, stats.jsonl or result.json's series"
+            missing = "probes.jsonl" if name == "roles" else "history*.jsonl"
             parts.append(f'<figure id="chart-{name}"><h3>{esc(title)}</h3><p class="muted">No data to draw '
                          f"(needs {esc(missing)}).</p></figure>")
     parts.append("</section>")
@@ -411,8 +391,7 @@ def _timeline(view: ReportView, charts: dict) -> str:
 def _outages(view: ReportView) -> str:
     if not view.outages:
         return ""
-    a = dict_at(view.result, "availability")
-    first = a.get("op") or "purchase"
+    first = view.result["availability"]["op"]
     outages = sorted(view.outages, key=lambda o: (o.op != first, o.op, o.start_s))
     rows = [[esc(o.op), f'<span class="num">{esc(num(o.start_s, "s"))}</span>',
              f'<span class="num">{esc(num(o.end_s, "s"))}{" (still down at end)" if o.open else ""}</span>',
@@ -422,22 +401,20 @@ def _outages(view: ReportView) -> str:
 
 
 def _failovers(view: ReportView) -> str:
-    a = dict_at(view.result, "availability")
-    rows = [f for f in a.get("failovers") or [] if isinstance(f, dict)]
+    rows = view.result["availability"]["failovers"]
     if not rows:
         return ""
     cells = []
     for f in rows:
-        lower = "≥ " if f.get("censored") else ""
-        seen = (f' <span class="muted">(probes: {esc(num(f.get("seen_gone_s"), "s"))}, fault '
-                f'{esc(f.get("fault_id"))})</span>' if f.get("fault_id") and f.get("seen_gone_s") != f.get("gone_s")
-                else "")
-        cells.append([esc(f"{f.get('old_leader') or '?'} → {f.get('new_leader') or 'none'}"),
-                      f'<span class="num">{esc(num(f.get("gone_s"), "s"))}</span>{seen}',
-                      f'<span class="num">{esc(num(f.get("new_leader_s"), "s"))}</span>',
-                      f'<span class="num">{esc(num(f.get("election_s"), "s"))}</span>',
-                      f'<span class="num">{esc(num(f.get("first_purchase_s"), "s"))}</span>',
-                      f'<span class="num"><b>{esc(lower + num(f.get("failover_s"), "s"))}</b></span>'])
+        lower = "≥ " if f["censored"] else ""
+        seen = (f' <span class="muted">(probes: {esc(num(f["seen_gone_s"], "s"))}, fault '
+                f'{esc(f["fault_id"])})</span>' if f["fault_id"] and f["seen_gone_s"] != f["gone_s"] else "")
+        cells.append([esc(f"{f['old_leader'] or '?'} → {f['new_leader'] or 'none'}"),
+                      f'<span class="num">{esc(num(f["gone_s"], "s"))}</span>{seen}',
+                      f'<span class="num">{esc(num(f["new_leader_s"], "s"))}</span>',
+                      f'<span class="num">{esc(num(f["election_s"], "s"))}</span>',
+                      f'<span class="num">{esc(num(f["first_purchase_s"], "s"))}</span>',
+                      f'<span class="num"><b>{esc(lower + num(f["failover_s"], "s"))}</b></span>'])
     return ('<section id="failovers"><h3>Leader changes</h3><p class="muted">Failover = from the moment the old '
             "leader was gone (the fault that struck it, or when the probes saw it go) to the first acknowledged "
             "purchase after a new leader took over (≥: no purchase succeeded before the load stopped).</p>"
@@ -446,15 +423,8 @@ def _failovers(view: ReportView) -> str:
 
 
 def _audit(view: ReportView) -> str:
-    audit = view.result.get("audit")
+    audit: dict[str, Any] = dict(view.result["audit"])
     head = '<section id="audit"><h2>Data-loss audit</h2>'
-    if not isinstance(audit, dict) or not audit:
-        fs = view.run.final_state
-        brief = ({k: fs[k] for k in ("complete", "counts", "errors", "read_at") if k in fs}
-                 if isinstance(fs, dict) else {})
-        extra = ("<h3>final-state.json (summary)</h3>" + value_html(brief)) if brief else ""
-        why = "the checks did not run" if view.run.result is None else "result.json has no audit"
-        return head + f'<p class="muted">No audit ({esc(why)}).</p>{extra}</section>'
     keys = [k for k in DATA_LOSS + NEUTRAL_COUNTS if k in audit]
     keys += [k for k, v in audit.items() if k not in keys and not isinstance(v, (dict, list))]
     rows, attrs = [], []
@@ -465,12 +435,11 @@ def _audit(view: ReportView) -> str:
                      esc(AUDIT_MEANING.get(k, ""))])
         attrs.append(f'data-anomaly="{esc(k)}"' + (' class="failed"' if bad else ""))
     out = [head, table(["check", "count", "meaning"], rows, "audit", attrs)]
-    samples = audit.get("samples")
-    if isinstance(samples, dict) and samples:
+    samples = view.result["audit"]["samples"]
+    if samples:
         out.append("<h3>Samples</h3>")
         for name, items in samples.items():
-            items = items if isinstance(items, list) else [items]
-            body = (records_html(items) if items and all(isinstance(i, dict) for i in items)
+            body = (records_html(items) if items
                     else f"<pre>{esc(json.dumps(items, indent=1, default=str)[:20000])}</pre>")
             opened = " open" if name in DATA_LOSS else ""
             out.append(f'<details{opened} data-samples="{esc(name)}"><summary>{esc(name)} '
@@ -482,34 +451,29 @@ def _faults(view: ReportView) -> str:
     head = '<section id="faults"><h2>Faults</h2>'
     if not view.faults:
         return head + '<p class="muted">No fault was injected (or events.jsonl is missing).</p></section>'
-    extra = {}
-    for r in view.result.get("faults") or []:
-        if isinstance(r, dict):
-            extra[(str(r.get("id") or r.get("fault_id")), int(as_float(r.get("iteration")) or 0))] = r
-    with_timing = any(r.get("detection_s") is not None or r.get("recovery_s") is not None for r in extra.values())
+    with_timing = any(f.row["detection_s"] is not None or f.row["recovery_s"] is not None for f in view.faults)
     rows, attrs = [], []
     for f in view.faults:
-        late = (f.start_s - f.scheduled_s) if f.start_s is not None and f.scheduled_s is not None else None
-        lasted = (f.end_s - f.start_s) if f.end_s is not None and f.start_s is not None else None
-        result = (pill("ok", "pass") if f.ok is True else pill("failed", "fail") if f.ok is False
+        r = f.row
+        late = r["late_ms"]
+        result = (pill("ok", "pass") if r["ok"] is True else pill("failed", "fail") if r["ok"] is False
                   else pill("?", "unknown"))
         heal = ("" if f.end_s is not None else '<span class="bad">never healed</span>')
-        if f.heal_ok is False:
-            heal = f'<span class="bad">heal failed: {esc(f.heal_error)}</span>'
+        if r["heal_ok"] is False:
+            heal = f'<span class="bad">heal failed: {esc(r["heal_error"])}</span>'
         colour = fault_family(f.type).colour
         rows.append([f'<span style="color:{colour}">■</span> <b>{esc(f.fault_id)}</b>'
                      + (f" #{f.iteration}" if f.iteration else ""),
-                     esc(f.type), esc(f.target), f'<span class="num">{esc(num(f.scheduled_s, "s"))}</span>',
+                     esc(f.type), esc(f.target), f'<span class="num">{esc(num(r["scheduled_s"], "s"))}</span>',
                      f'<span class="num">{esc(num(f.start_s, "s"))}'
-                     + (f' <span class="muted">(+{esc(num(late * 1000, "ms"))})</span>' if late is not None else "")
+                     + (f' <span class="muted">(+{esc(num(late, "ms"))})</span>' if late is not None else "")
                      + "</span>",
                      f'<span class="num">{esc(num(f.end_s, "s"))}</span>',
-                     f'<span class="num">{esc(num(lasted, "s"))}</span>',
-                     result + (f" {esc(f.error)}" if f.error else "") + (f" {heal}" if heal else "")])
+                     f'<span class="num">{esc(num(r["duration_s"], "s"))}</span>',
+                     result + (f" {esc(r['error'])}" if r["error"] else "") + (f" {heal}" if heal else "")])
         if with_timing:
-            r = extra.get((f.fault_id, f.iteration), {})
-            rows[-1][6:6] = [f'<span class="num">{esc(num(r.get("detection_s"), "s"))}</span>',
-                             f'<span class="num">{esc(num(r.get("recovery_s"), "s"))}</span>']
+            rows[-1][6:6] = [f'<span class="num">{esc(num(r["detection_s"], "s"))}</span>',
+                             f'<span class="num">{esc(num(r["recovery_s"], "s"))}</span>']
         attrs.append(f'id="fault-{esc(f.key)}" data-fault-key="{esc(f.key)}"')
     return (head + '<p class="muted">Offsets are seconds since load started; the lateness of each injection '
             "against its schedule is in brackets.</p>"
@@ -519,65 +483,59 @@ def _faults(view: ReportView) -> str:
 
 
 def _generator(view: ReportView, charts: dict) -> str:
-    g = view.result.get("generator")
+    g = view.result["generator"]
     out = ['<section id="generator"><h2>Load generator</h2>',
            '<p class="muted">If the generator falls behind its target or runs out of CPU, the load it offered '
-           "was lower than planned and the numbers above understate the stress.</p>"]
-    if isinstance(g, dict) and g:
-        out.append(_generator_verdict(g))
+           "was lower than planned and the numbers above understate the stress.</p>", _generator_verdict(g)]
     if charts.get("generator"):
         out.append(f'<figure id="chart-generator">{charts["generator"]}</figure>')
-    if isinstance(g, dict) and g:
-        out.append(f"<details><summary>All generator numbers</summary>{value_html(g)}</details>")
-    elif not charts.get("generator"):
-        out.append('<p class="muted">No generator data (stats.jsonl missing).</p>')
+    numbers = {k: v for k, v in g.items() if k != "series"}
+    out.append(f"<details><summary>All generator numbers</summary>{value_html(numbers)}</details>")
     return "".join(out) + "</section>"
 
 
-def _generator_verdict(g: dict) -> str:
+def _generator_verdict(g: Generator) -> str:
     facts = []
-    if as_float(g.get("achieved_ratio")) is not None:
-        facts.append(f"offered {percent(g['achieved_ratio'])} of the target rate while the system was healthy")
-    if as_float(g.get("cpu_max")) is not None:
-        facts.append(f"busiest load process peaked at {num(g['cpu_max'])} % CPU")
-    if as_float(g.get("users_max")) is not None:
-        facts.append(f"at most {num(g['users_max'])} concurrent users")
+    if g.get("achieved_ratio") is not None:
+        facts.append(f"offered {percent(g.get('achieved_ratio'))} of the target rate while the system was healthy")
+    if g.get("cpu_max") is not None:
+        facts.append(f"busiest load process peaked at {num(g.get('cpu_max'))} % CPU")
+    if g.get("users_max") is not None:
+        facts.append(f"at most {num(g.get('users_max'))} concurrent users")
     text = "; ".join(facts) + "." if facts else ""
-    if g.get("saturated") is True:
-        reasons = "".join(f"<li>{esc(r)}</li>" for r in g.get("reasons") or [])
+    if g["saturated"] is True:
+        reasons = "".join(f"<li>{esc(r)}</li>" for r in g["reasons"])
         return (f'<div class="notes"><b class="bad">The load generator was saturated</b>: failed availability '
                 f"budgets are not trusted. {esc(text)}<ul>{reasons}</ul></div>")
-    if g.get("saturated") is False:
+    if g["saturated"] is False:
         return f'<p><span class="good">&#10003; The generator kept up.</span> {esc(text)}</p>'
-    reasons = "; ".join(str(r) for r in g.get("reasons") or [])
+    reasons = "; ".join(g["reasons"])
     return f"<p>{esc(text or reasons or 'Generator health unknown.')}</p>"
 
 
 def _environment(view: ReportView) -> str:
-    r, meta = view.result, view.run.meta or {}
-    cmd = command_line(meta)
+    r, meta = view.result, view.meta
+    cmd = r["rerun_command"]
     out = ['<section id="environment"><h2>Environment and re-run</h2>']
     if cmd:
         out.append(f'<h3>Re-run this drill</h3><div class="cmd"><pre id="rerun">{esc(cmd)}</pre></div>'
-                   f'<p class="muted">Seed {esc(r.get("seed"))}: the same seed replays the same choices '
+                   f'<p class="muted">Seed {esc(r["seed"])}: the same seed replays the same choices '
                    "(targets, user mix, timings of the load).</p>")
     else:
         out.append('<p class="muted">The command line is unknown (meta.json is missing or has none).</p>')
-    rows = [["run id", esc(r.get("run_id"))], ["seed", esc(r.get("seed"))], ["started", esc(when(r.get("started")))],
-            ["finished", esc(when(r.get("finished")))], ["duration", esc(duration(r.get("duration_s")))]]
+    rows = [["run id", esc(r["run_id"])], ["seed", esc(r["seed"])], ["started", esc(when(r["started"]))],
+            ["finished", esc(when(r["finished"]))], ["duration", esc(duration(r["duration_s"]))]]
     out.append(table(["", ""], rows, "kv"))
-    for key, title in (("versions", "Versions"), ("images", "Image ids")):
-        value = r.get(key) or meta.get(key)
+    for value, title in ((r["versions"], "Versions"), (r["images"], "Image ids")):
         if value:
             out.append(f"<h3>{esc(title)}</h3>{value_html(value)}")
-    rest = {k: v for k, v in meta.items() if k not in ("versions", "images", "run_secret", "command", "command_line",
-                                                         "cmdline", "argv", "seed", "run_id")}
+    rest = {k: v for k, v in meta.items() if k not in META_HIDDEN}
     if rest:
         out.append(f"<details><summary>meta.json</summary>{value_html(rest)}</details>")
     return "".join(out) + "</section>"
 
 
 def _scenario(view: ReportView) -> str:
-    text = view.run.scenario_text
+    text = view.scenario_text
     body = f"<pre>{esc(text)}</pre>" if text else '<p class="muted">scenario.yaml is missing.</p>'
     return f'<section id="scenario"><h2>Scenario (scenario.yaml)</h2>{body}</section>'

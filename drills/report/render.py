@@ -38,7 +38,7 @@ def _safe_html(view: ReportView) -> str:
         return render_html(view)
     except Exception:  # noqa: BLE001 - a rendering bug must still leave a readable page behind
         detail = traceback.format_exc(limit=3)
-        return page(f"report of {view.run.path.name}",
+        return page(f"report of {view.path.name}",
                     f"<main><h1>The report could not be rendered in full</h1><p>Verdict: "
                     f"<b>{esc(view.verdict.title)}</b>. The run's files are intact; please report this "
                     f"rendering problem.</p><pre>{esc(detail)}</pre></main>")

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from drills.checks.result_model import DATA_LOSS_COUNTS
 from drills.report.fmt import as_float, dict_at, limit_text, num, observed_text, passed_word, percent
-from drills.report.headline import judge
-from drills.scenario.metrics import DATA_SAFETY_METRICS
+from drills.report.headline import describe
 
 _COLOURS = {"pass": "green", "fail": "red", "aborted": "dark_orange", "inconclusive": "yellow", "error": "magenta"}
-# The audit's counts that are data-safety metrics: any of them above 0 is shown in red.
-DATA_LOSS = DATA_SAFETY_METRICS
+# The audit's data-loss counts (as report.html shows them): any of them above 0 is shown in red.
+DATA_LOSS = DATA_LOSS_COUNTS
 
 
-def print_summary(console: Console, result: dict) -> None:
-    """Verdict, budgets, headline availability and audit counts; tolerates any missing key."""
-    result = result if isinstance(result, dict) else {}
-    v = judge(result)
+def print_summary(console: Console, result: Mapping[str, Any] | None) -> None:
+    """Verdict, budgets, headline availability and audit counts of a result (drills.checks.Result); tolerates any
+    missing key, so a partial document prints what it has."""
+    result = result if isinstance(result, Mapping) else {}
+    v = describe(result)
     colour = _COLOURS.get(v.css, "white")
     console.print(f"[bold {colour}]{escape(v.title)}[/]  {escape(str(result.get('scenario') or ''))}"
                   f"  [dim](expected {v.expected})[/]")
@@ -31,7 +35,7 @@ def print_summary(console: Console, result: dict) -> None:
         for b in budgets:
             word = passed_word(b.get("passed"))
             style = {"pass": "green", "FAIL": "bold red"}.get(word, "dim")
-            t.add_row(escape(str(b.get("name") or b.get("metric"))), escape(limit_text(b)),
+            t.add_row(escape(str(b.get("name"))), escape(limit_text(b)),
                       escape(observed_text(b)), f"[{style}]{word}[/]",
                       escape(str(b.get("detail") or "")))
         console.print(t)

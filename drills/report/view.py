@@ -1,6 +1,8 @@
-"""The run as every rendering sees it: result.json where the checks wrote it, the raw files where not.
+"""The run as every rendering sees it: the checks' result (drills.checks.stored: read back through the result
+model, completed when older, judged now when missing) plus the two files shown as they are.
 
-Building it once keeps report.html, junit.xml and the console summary consistent with each other.
+Building it once keeps report.html, junit.xml and the comparison consistent with each other. Nothing here
+computes a number: the charts' rows are the result's.
 """
 
 from __future__ import annotations
@@ -8,115 +10,70 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drills.checks import stored
+from drills.checks.result_model import GeneratorSecond, LeaderSpan, NodeSpan, Result, SeriesRow
 from drills.report import timeline as tl
-from drills.report.fallback import complete_result
-from drills.report.headline import Verdict, judge
-from drills.report.sources import RunDir, load_run
-from drills.rundir import files
+from drills.report.headline import Verdict, describe
+from drills.report.sources import read_shown_files
 
 
 @dataclass
 class ReportView:
-    run: RunDir
-    result: dict
+    path: Path
+    result: Result
+    origin: stored.Origin                                  # recorded / completed / judged (now) / failed
     verdict: Verdict
-    t0: float | None
-    derived: list[str] = field(default_factory=list)      # parts of `result` computed by the report
+    meta: dict = field(default_factory=dict)               # meta.json, for the environment section
+    scenario_text: str | None = None
     phases: list[tl.Phase] = field(default_factory=list)
     faults: list[tl.FaultInterval] = field(default_factory=list)
-    series: list[dict] = field(default_factory=list)
-    series_source: str = ""
+    series: list[SeriesRow] = field(default_factory=list)
     outages: list[tl.Outage] = field(default_factory=list)
-    roles: dict[str, list[tl.RoleSegment]] = field(default_factory=dict)
-    leaders: list[tuple] = field(default_factory=list)
-    generator: list[dict] = field(default_factory=list)
+    roles: dict[str, list[NodeSpan]] = field(default_factory=dict)
+    leaders: list[LeaderSpan] = field(default_factory=list)
+    generator: list[GeneratorSecond] = field(default_factory=list)
     end_s: float = 0.0                                     # right edge of every chart
-    record_end_s: float | None = None                      # the last moment any file recorded
     notes: list[str] = field(default_factory=list)         # what is missing or damaged, for the reader
 
     @property
     def scenario_name(self) -> str:
-        return str(self.result.get("scenario") or self.run.path.name)
+        return self.result["scenario"] or self.path.name
 
 
-def build_view(run_dir: Path | RunDir) -> ReportView:
-    """Load and reconcile a run directory; never raises for missing or damaged content."""
-    run = run_dir if isinstance(run_dir, RunDir) else load_run(Path(run_dir))
-    t0 = tl.origin(run)
-    avail = (run.result or {}).get("availability")
-    avail = avail if isinstance(avail, dict) else {}
-    if isinstance(avail.get("outages"), list):
-        outages = tl.outages_from_result(avail["outages"], t0)
-    elif run.history and t0 is not None:
-        outages = tl.derive_outages(run.history, t0)
-    else:
-        outages = []
-    result, derived = complete_result(run, outages)
-    view = ReportView(run=run, result=result, verdict=judge(run.result), t0=t0, derived=derived, outages=outages)
-    view.phases = tl.phases(run)
-    view.faults = tl.fault_intervals(run, t0)
-    if isinstance(avail.get("series"), list) and avail["series"]:
-        view.series, view.series_source = tl.normalize_series(avail["series"], t0), files.RESULT
-    elif run.history and t0 is not None:
-        view.series, view.series_source = tl.series_from_history(run.history, t0), files.HISTORY_GLOB
-    elif run.stats and t0 is not None:
-        view.series, view.series_source = tl.series_from_stats(run.stats, t0), files.STATS
-    view.roles = tl.role_segments(run.probes, t0)
-    view.leaders = tl.leader_segments(run.probes, t0)
-    view.generator = tl.generator_series(run.stats, t0)
-    view.record_end_s = _record_end(run, t0)
+def build_view(run_dir: Path) -> ReportView:
+    """The result of a run directory and what the report shows of it; never raises for missing or damaged
+    content (a run without result.json is judged by the checks first)."""
+    path = Path(run_dir)
+    found = stored.load(path)
+    r = found.result
+    shown = read_shown_files(path)
+    view = ReportView(path=path, result=r, origin=found.origin, verdict=describe(r), meta=shown.meta,
+                      scenario_text=shown.scenario_text)
+    view.phases = tl.phases(r)
+    view.faults = tl.fault_intervals(r)
+    view.series = r["availability"]["series"]
+    view.outages = tl.outages(r)
+    view.roles = tl.roles(r)
+    view.leaders = r["cluster"]["leader"]
+    view.generator = r["generator"]["series"]
     view.end_s = _extent(view)
-    view.notes = _notes(view)
+    view.notes = found.notes + _notes(r)
     return view
 
 
 def _extent(view: ReportView) -> float:
-    ends = [p.end_s for p in view.phases]
+    ends = [view.result["availability"]["window"]["duration_s"]] + [p.end_s for p in view.phases]
     ends += [r["t"] + 1 for r in view.series[-1:]] + [g["t"] + 1 for g in view.generator[-1:]]
     ends += [f.end_s or f.start_s or 0.0 for f in view.faults] + [o.end_s for o in view.outages]
-    ends += [s.start_s + s.width_s for segs in view.roles.values() for s in segs[-1:]]
-    return max([e for e in ends if e is not None] or [1.0])
+    ends += [spans[-1]["end_s"] for spans in view.roles.values() if spans] + [s["end_s"] for s in view.leaders[-1:]]
+    return max([e for e in ends if e is not None] + [1.0])
 
 
-def _record_end(run: RunDir, t0: float | None) -> float | None:
-    if t0 is None:
-        return None
-    stamps = [tl.to_offset(r.get("t"), t0) for r in run.events[-20:] + run.probes[-3:] + run.stats[-3:]]
-    stamps.append(max((h["complete"] - t0 for h in run.history if isinstance(h.get("complete"), (int, float))),
-                      default=None))
-    known = [s for s in stamps if s is not None]
-    return max(known) if known else None
-
-
-def _notes(view: ReportView) -> list[str]:
-    run, notes = view.run, []
-    if run.result is None:
-        notes.append("result.json is missing: the run did not reach its checks (crashed or interrupted). "
-                     "There is no verdict, no budget evaluation and no data-loss audit; timings and "
-                     "availability below are computed by the report from the raw files.")
-    for name in run.missing:
-        if name != files.RESULT:
-            notes.append(f"{name} is missing.")
-    notes.extend(run.problems)
-    for f in view.faults:
-        if f.start_s is not None and f.end_s is None:
-            notes.append(f"Fault {f.fault_id} (iteration {f.iteration}) has no heal event in events.jsonl: "
-                         "it may still be in place (see state.json; `drill clean` removes it).")
-    for m in view.result.get("missing_files") or []:
-        if isinstance(m, str) and not any(m in n for n in notes):
-            notes.append(f"{m} is missing (reported by the checks).")
-    for n in view.result.get("notes") or []:
-        if isinstance(n, str):
-            notes.append(n)
-        elif n is not None:
-            notes.append(str(n))
-    notable = [d for d in view.derived if d != "availability.per_op"]
-    if notable and run.result is not None:
-        notes.append("Computed by the report (absent from result.json): " + ", ".join(notable) + ".")
-    aborts = [e for e in run.events if e.get("kind") == "abort"]
-    for e in aborts:
-        notes.append(f"Aborted: {e.get('reason') or 'no reason given'}.")
-    for e in run.events:
-        if e.get("kind") == "error":
-            notes.append(f"Error in {e.get('where') or 'the harness'}: {e.get('message') or '?'}")
+def _notes(r: Result) -> list[str]:
+    notes = [f"{name} is missing." for name in r["missing_files"]]
+    notes += r["notes"]
+    for f in r["faults"]:
+        if f["injected_s"] is not None and f["healed_s"] is None:
+            notes.append(f"Fault {f['id']} (iteration {f['iteration']}) has no heal event in events.jsonl: it may "
+                         "still be in place (see state.json; `drill clean` removes it).")
     return notes

@@ -11,9 +11,22 @@ import sys
 import time
 from pathlib import Path
 
+import jsonschema
+
 from drills.platform import engine, labels
 
 SCENARIOS = Path(__file__).parent / "scenarios"
+RESULT_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "drills" / "checks" / "result.schema.json")
+                           .read_text())
+
+
+def valid_result(out: Path) -> dict:
+    """result.json of a real drill, checked against the shipped schema (the DR sections included)."""
+    result = json.loads((out / "result.json").read_text())
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in jsonschema.Draft202012Validator(RESULT_SCHEMA).iter_errors(result)]
+    assert not errors, errors[:10]
+    return result
 
 
 def run_drill(scenario: str, out: Path) -> subprocess.CompletedProcess:
@@ -37,7 +50,7 @@ def test_restore_under_load_skips_a_lost_backup_set(tmp_path: Path):
     out = tmp_path / "run"
     proc = run_drill("dr-lost-latest-backup.yaml", out)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads((out / "result.json").read_text())
+    result = valid_result(out)
     assert result["verdict"] == "pass"
 
     lost = fault_events(out, "lose-latest")[0]
@@ -67,7 +80,7 @@ def test_restore_without_backups_fails_the_drill_not_the_harness(tmp_path: Path)
     out = tmp_path / "run"
     proc = run_drill("dr-no-backup.yaml", out)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # a budget failed (not 3: error)
-    result = json.loads((out / "result.json").read_text())
+    result = valid_result(out)
     assert result["verdict"] == "fail"
     restore = next(e for e in fault_events(out, "restore") if e["phase"] == "inject")
     assert restore["ok"] is False and "backups are off" in restore["error"]

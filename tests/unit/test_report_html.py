@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from drills.checks import stored
 from drills.report import render_run
+from drills.report.fmt import num
+from drills.scenario import default_budgets
+from drills.scenario.model import Phases
 from tests.unit.fixtures.make_runs import synthesize
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "runs"
@@ -72,54 +76,90 @@ def test_every_fault_interval_is_shaded_in_every_timeline_chart(rendered: dict, 
 
 
 def test_pass_report(rendered: dict) -> None:
-    _run, html = rendered["pass"]
+    run, html = rendered["pass"]
+    result = json.loads((run / "result.json").read_text())
     assert 'class="banner pass"' in html and ">PASS<" in html
     assert "leader-kill" in html and "Kill the Patroni leader with SIGKILL" in html
-    for budget in ("success_ratio[purchase,all]", "failover_s[all,all]", "latency_p99_ms[purchase,steady]"):
-        assert f'data-budget="{budget}"' in html
-    assert 'data-budget="latency_p99_ms[purchase,steady]" data-passed="unknown"' in html
-    assert "≤ 20 s" in html and "11.2 s" in html
+    for budget in ("success_ratio[purchase,all]", "failover_s[purchase,all]", "latency_p99_ms[purchase,all]"):
+        assert f'data-budget="{budget}" data-passed="pass"' in html
+    assert "≤ 20 s" in html and num(result["availability"]["failover_s"], "s") in html
     assert "drill run scenarios/leader-kill.yaml --seed 7" in html  # the re-run command from meta.json
     assert "sha256:5f0c1d2e3a4b" in html and "15.10" in html        # image ids and versions
     assert '<g id="ops-outage-0" class="outage-span" data-op="purchase"' in html
     # the scenario YAML is shown escaped
     assert "a comment with &lt;html&gt; &amp; &quot;quotes&quot;" in html
     assert "role=\"img\"" in html and "svg.chart" in html
+    assert "Read this first" not in html  # a complete run has nothing to warn about
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_toxiproxy_fault_is_never_drawn_as_cut_off(rendered: dict, kind: str) -> None:
+    """Only network partitions cut a node off (probes.jsonl's cut_off); a latency toxic slows a link down."""
+    _run, html = rendered[kind]
+    assert 'data-fault-type="latency"' in html or kind in ("aborted", "crashed")
+    assert "cut off (network)" not in html
 
 
 def test_fail_report_shows_data_loss_with_samples(rendered: dict) -> None:
     _run, html = rendered["fail"]
     assert 'class="banner fail"' in html
     assert 'data-passed="FAIL"' in html
+    assert "lost[purchase,all]: observed 2 outside &lt;= 0" in html   # the checks' reasons, in the banner
     assert 'data-anomaly="lost" class="failed"' in html and 'data-anomaly="oversold" class="failed"' in html
     assert 'data-samples="lost"' in html and 'data-samples="oversold"' in html
-    assert "2 acknowledged orders missing after failover" in html
+    assert "no order with this key or order id" in html
+    assert re.search(r'data-anomaly="anomalies"[^>]*><td><b>anomalies</b></td><td><span class="num ">3<', html)
+
+
+def test_values_from_the_run_are_escaped(tmp_path: Path) -> None:
+    run = tmp_path / "fail"
+    shutil.copytree(FIXTURES / "fail", run)
+    result = json.loads((run / "result.json").read_text())
+    result["audit"]["samples"]["oversold"][0]["note"] = "<script>alert(1)</script>"
+    (run / "result.json").write_text(json.dumps(result))
+    html = render_run(run)[0].read_text()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    # no series in result.json: the report computed it from the history
-    assert "source: history*.jsonl" in html
 
 
 def test_aborted_report_says_why(rendered: dict) -> None:
     _run, html = rendered["aborted"]
     assert 'class="banner aborted"' in html and "ABORTED" in html
-    assert "Stopped by: error_ratio 0.93 &gt; 0.9 over 10s" in html
-    # the result's series has epoch stamps; they must land on the load's time axis
-    assert "source: result.json" in html
+    assert "aborted: error_ratio 0.93 &gt; 0.9 over 10s" in html
+    assert 'data-budget="failover_s[purchase,all]" data-passed="unknown"' in html  # still out at load stop
 
 
-def test_crashed_run_without_result_renders_what_exists(rendered: dict) -> None:
+def test_crashed_run_without_result_is_judged_then_rendered(rendered: dict) -> None:
     run, html = rendered["crashed"]
-    assert not (run / "result.json").exists()
-    assert 'class="banner error"' in html and "NO VERDICT" in html
-    assert "result.json is missing" in html
+    assert not (run / "result.json").exists()   # rendering judges in memory; `drill report` writes it
+    assert 'class="banner error"' in html and 'data-verdict="error"' in html
+    assert "no load_stopped event: the run stopped half-way (crashed?)" in html
+    assert "result.json is missing: the run did not reach its checks" in html
+    assert "The checks judged the recorded files now." in html
     assert "final-state.json is missing." in html
     for name in ("events.jsonl", "probes.jsonl", "history.jsonl"):
-        assert f"{name}: last line truncated" in html
+        assert re.search(fr"{re.escape(name)}:\d+: truncated last line skipped", html), name
     assert "has no heal event" in html and "kill-leader (not healed)" in html
     assert 'data-end-s=""' in html                          # shaded to the end of the chart
-    assert "computed by the report from history*.jsonl" in html
-    assert "record ends" in html
-    assert "No audit (the checks did not run)" in html
+    assert 'data-anomaly="lost"' in html and "data-samples=" not in html   # audited: unknown, no final state
+    assert 'data-budget="lost[purchase,all]" data-passed="unknown"' in html
+
+
+def test_a_run_whose_scenario_is_unreadable_is_judged_with_default_phases(tmp_path: Path) -> None:
+    run = tmp_path / "crashed"
+    shutil.copytree(FIXTURES / "crashed", run)
+    (run / "scenario.yaml").write_text("name: [unclosed\n")
+    events = (run / "events.jsonl").read_text().splitlines()
+    (run / "events.jsonl").write_text("".join(x + "\n" for x in events if '"kind":"phase"' not in x))
+    found = stored.load(run)
+    assert found.origin == "judged" and found.result["notes"][0].startswith("scenario.yaml could not be read")
+    # no phase events: the default phases bound them (warm-up 10 s, then steady until the record ends)
+    phases = found.result["availability"]["phases"]
+    assert phases["warmup"] == [[0.0, 10.0]] and phases["steady"][0][0] == 10.0
+    assert [b["name"] for b in found.result["budgets"]] == [b.display for b in default_budgets(Phases())]
+    html = render_run(run)[0].read_text()
+    assert "scenario.yaml could not be read" in html and "judged with the default phases" in html
+    assert 'data-budget="longest_outage_s[purchase,all]"' in html and 'data-budget="lost[purchase,all]"' in html
+    assert 'class="banner error"' in html
 
 
 def test_expected_failure_is_a_passed_self_test(tmp_path: Path) -> None:
@@ -154,7 +194,7 @@ def test_damaged_or_empty_run_directories_never_raise(tmp_path: Path, damage: st
 
 def test_ten_minute_drill_report_stays_small(tmp_path: Path) -> None:
     run = synthesize(tmp_path / "long", kind="fail", duration_s=600, rate=40, probe_every=0.5, repeat_every=30,
-                     workers=2, with_series=False)
+                     workers=2)
     html_path = render_run(run)[0]
     size = html_path.stat().st_size
     assert size < 5_000_000, size

@@ -1,0 +1,557 @@
+"""result.json, declared once: the checks fill it (drills/checks/result.py), the report reads it back
+(`read_result`), and drills/checks/result.schema.json is generated from it (`python -m drills.checks.regenerate`).
+
+Time, one convention:
+
+* A **moment** is an *offset*: seconds since the load started (`availability.window.load_started`), typed
+  `Offset` below — every `*_s` that says when something happened (`injected_s`, `gone_s`, `t_s`, ...), the
+  per-second rows' `t`, and the outage windows' `start` / `end`.
+* A **length of time** is typed `Seconds` (`duration_s`, `recovery_s`, `failover_s`, ...) or `Millis`.
+* A wall-clock stamp is typed `Epoch` (UNIX seconds, UTC) and only where a reader needs the clock itself: the
+  run's `started` / `finished`, the load window's two ends, and, in `disaster_recovery`, the raw stamps of the
+  disaster, the restores, the cut-off and the restore point — each of those stands next to its offset twin
+  (`t` / `t_s`, `cutoff` / `cutoff_s`, `started` / `started_s`, ...) — and the backup sets' `start` / `stop`.
+
+So a reader never guesses whether a number is an epoch or an offset: the type of its field says it.
+
+Unknown is null, never zero: a metric with nothing to judge is null. The JSON shape is the one result.json has
+always had (TypedDicts rather than dataclasses: the document *is* the model, so the runner, the checks' tests
+and anything reading result.json with `json.load` see the same dicts, and nothing is converted twice).
+
+Format 2 added `description`, `rerun_command`, `cluster`, `generator.series`, `audit.anomalies`, the faults'
+`late_ms` / `duration_s`, the recovery timeline's `since_disaster_s` and the backup sets' `duration_s`. A
+format-1 result is completed with them from the run directory (drills/checks/stored.py), never re-judged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NotRequired, TypedDict, get_args
+
+from drills.checks.availability import PHASE_NAMES
+from drills.checks.cluster import STATES
+from drills.checks.typed_json import Meta, conform
+from drills.checks.verdict import VERDICTS
+from drills.scenario.metrics import METRICS
+
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
+
+Verdict = Literal["pass", "fail", "aborted", "error", "inconclusive"]
+assert VERDICTS == get_args(Verdict), "drills/checks/verdict.py and the result model name the same verdicts"
+Expect = Literal["pass", "fail"]
+NodeState = Literal["leader", "leader_unprotected", "sync_standby", "replica", "unknown", "up", "lb_down", "down",
+                    "frozen"]
+assert STATES == get_args(NodeState), "drills/checks/cluster.py and the result model name the same node states"
+
+Offset = Annotated[float, Meta(description="a moment: seconds since the load started", name="offset")]
+Seconds = Annotated[float, Meta(description="a length of time in seconds", name="seconds")]
+Millis = Annotated[float, Meta(description="a length of time in milliseconds", minimum=0, name="millis")]
+Epoch = Annotated[float, Meta(description="a wall-clock stamp: UNIX epoch seconds", name="epoch")]
+Count = Annotated[int, Meta(minimum=0, name="count")]
+Ratio = Annotated[float, Meta(minimum=0, maximum=1, name="ratio")]
+MetricName = Annotated[str, Meta(
+    description="a budget metric; what each measures: docs/scenario-format.md#budgets", enum=tuple(METRICS),
+    name="budgetMetric", comment="GENERATED from drills/scenario/metrics.py by "
+                                 "`python -m drills.checks.regenerate --write`: do not edit by hand")]
+PhaseName = Annotated[str, Meta(enum=PHASE_NAMES)]
+Interval = Annotated[list[Offset | None], Meta(min_items=2, max_items=2, name="interval")]
+
+
+# budgets ---------------------------------------------------------------------------------------------------------
+
+class Limit(TypedDict):
+    min: float | None
+    max: float | None
+
+
+class BudgetRow(TypedDict):
+    """One scenario budget, judged: `passed` null means unknown (nothing to judge)."""
+
+    name: str
+    metric: MetricName
+    op: str
+    phase: PhaseName
+    limit: Limit
+    observed: float | None
+    passed: bool | None
+    detail: str
+    censored: Annotated[bool, Meta(description="observed is a lower bound (e.g. not recovered by load stop)")]
+    never: NotRequired[Annotated[bool, Meta(
+        description="it never happened before load stop (rto_s: never recovered): observed is a lower bound and "
+                    "the budget fails whatever its max")]]
+
+
+# the data-loss audit ----------------------------------------------------------------------------------------------
+
+class Audit(TypedDict):
+    """The history against the final state (drills/checks/audit.py); a null count is unknown."""
+
+    final_state: Literal["complete", "incomplete", "missing"]
+    attempted: Count
+    acknowledged: Count
+    failed: Count
+    indeterminate: Count
+    lost: Count | None
+    unexpected: Count | None
+    duplicated: Count | None
+    oversold: Count | None
+    sold_over_capacity: Count | None
+    indeterminate_applied: Count | None
+    indeterminate_not_applied: Count | None
+    inventory_mismatch: Count | None
+    unkeyed: NotRequired[Count]
+    rotations_acknowledged: Count
+    credential_changes_lost: Count | None
+    credentials_checked: Count
+    revoked_sessions_working: Count | None
+    sessions_checked: Count
+    samples: Annotated[dict[str, Annotated[list[dict[str, Any]], Meta(max_items=20)]], Meta(
+        description="anomaly -> up to 20 examples (keys, seats, users; times as t_s offsets)")]
+    errors: list[str]
+    anomalies: Annotated[Count | None, Meta(
+        description="the known data-loss counts added up (lost, unexpected, duplicated, oversold, "
+                    "sold_over_capacity, inventory_mismatch, credential_changes_lost, revoked_sessions_working); "
+                    "null when every one is unknown")]
+
+
+# availability -----------------------------------------------------------------------------------------------------
+
+class Latency(TypedDict):
+    p50: Millis | None
+    p95: Millis | None
+    p99: Millis | None
+
+
+class Window(TypedDict):
+    """The load window: every offset in the result counts from `load_started`."""
+
+    load_started: Epoch
+    load_stopped: Epoch
+    duration_s: Seconds
+
+
+class LongestOutage(TypedDict):
+    start: Offset
+    end: Offset
+    open: bool
+
+
+class RecoveryRow(TypedDict):
+    fault_id: str
+    iteration: int
+    op: str
+    injected_s: Offset | None
+    first_success_s: Seconds | None
+    recovery_s: Seconds | None
+    recovered: bool
+    censored: bool
+    from_heal_s: Seconds | None
+
+
+class Failover(TypedDict):
+    old_leader: str | None
+    new_leader: str | None
+    gone_s: Annotated[Offset | None, Meta(
+        description="the old leader stopped serving: the fault aimed at it, or when the probes saw it gone")]
+    seen_gone_s: Annotated[Offset | None, Meta(description="when the probes saw the old leader gone")]
+    fault_id: Annotated[str | None, Meta(description="the fault that struck the old leader, if any")]
+    new_leader_s: Offset | None
+    first_purchase_s: Offset | None
+    election_s: Seconds | None
+    to_first_purchase_s: Seconds | None
+    failover_s: Seconds | None
+    censored: bool
+
+
+class Detection(TypedDict):
+    fault_id: str
+    iteration: int
+    targets: list[str]
+    detection_s: Seconds | None
+    how: str | None
+    censored: bool
+
+
+class ErrorBudget(TypedDict):
+    slo_target: float
+    period_days: float
+    bad_ops: Count
+    total_ops: Count
+    bad_seconds: Seconds | None
+    allowed_seconds: Seconds | None
+    burn: Annotated[float | None, Meta(minimum=0)]
+    burn_rate: Annotated[float | None, Meta(minimum=0)]
+
+
+class PhaseSummary(TypedDict):
+    ok: Count
+    fail: Count
+    info: Count
+    success_ratio: Ratio | None
+    longest_outage_s: Seconds | None
+    latency_ms: NotRequired[Latency]
+
+
+class OpSummary(PhaseSummary):
+    per_phase: dict[str, PhaseSummary]
+
+
+class SeriesRow(TypedDict):
+    """One second of the load, by completion: operations by outcome, latency of the acknowledged ones."""
+
+    t: Annotated[Offset, Meta(description="start of the second, offset from load start")]
+    ok: Count
+    fail: Count
+    info: Count
+    p50_ms: Millis | None
+    p99_ms: Millis | None
+    success_ratio: Ratio | None
+
+
+class OutageRow(TypedDict):
+    """A client-observed outage of one op of at least 1 s (drills/checks/availability.py)."""
+
+    op: str
+    start: Offset
+    end: Offset
+    duration_s: Annotated[Seconds, Meta(minimum=0)]
+    open: Annotated[bool, Meta(description="no success before load stop")]
+
+
+class Availability(TypedDict):
+    """What buyers saw: headline numbers for `op`, then per phase, per op, per second."""
+
+    op: Annotated[str, Meta(description="the op the headline numbers are about")]
+    window: Window
+    phases: Annotated[dict[str, list[Interval]], Meta(
+        description="each phase's intervals as offsets, open ends clamped to the load window")]
+    ok: Count
+    fail: Count
+    info: Count
+    success_ratio: Ratio | None
+    longest_outage_s: Seconds | None
+    longest_outage: LongestOutage | None
+    recovery_s: Seconds | None
+    recovery: list[RecoveryRow]
+    failover_s: Seconds | None
+    failovers: list[Failover]
+    detection_s: Seconds | None
+    detections: list[Detection]
+    latency_ms: Latency
+    error_budget: ErrorBudget
+    per_phase: dict[str, PhaseSummary]
+    per_op: dict[str, OpSummary]
+    series: list[SeriesRow]
+    series_by_op: dict[str, list[SeriesRow]]
+    outages: list[OutageRow]
+
+
+# faults -----------------------------------------------------------------------------------------------------------
+
+class FaultRow(TypedDict):
+    """One injection (one iteration of a fault) and its heal, as events.jsonl recorded them."""
+
+    id: str
+    iteration: Count
+    type: str | None
+    target: dict[str, Any] | list[Any] | None
+    link: str | None
+    scheduled_s: Offset | None
+    injected_s: Offset | None
+    healed_s: Offset | None
+    ok: bool | None
+    error: str | None
+    heal_ok: bool | None
+    heal_error: str | None
+    detection_s: Seconds | None
+    recovery_s: Seconds | None
+    late_ms: Annotated[Millis | None, Meta(description="injected_s - scheduled_s: how late the fault took effect")]
+    duration_s: Annotated[Seconds | None, Meta(description="healed_s - injected_s; null while never healed")]
+
+
+# disaster recovery ------------------------------------------------------------------------------------------------
+
+class Disaster(TypedDict):
+    fault_id: str
+    iteration: int
+    type: str
+    t: Epoch
+    t_s: Offset | None
+    statement: str | None
+    node: str | None
+    db_time_before: Epoch | None
+    removed: list[Any] | None
+
+
+class BackupLoss(TypedDict):
+    fault_id: str
+    iteration: int
+    t_s: Offset | None
+    ok: bool | None
+    error: str | None
+    which: Any
+    lost: list[Any] | None
+
+
+class Restore(TypedDict):
+    fault_id: str
+    iteration: Count
+    source: Annotated[Literal["action", "heal"], Meta(
+        description="a restore_cluster action, or a disaster's heal at the end of steady")]
+    ok: bool
+    error: str | None
+    approximate: Annotated[bool, Meta(
+        description="timed by its heal line only (no data.restore): its cut-off is the heal line's time")]
+    target: Annotated[str | None, Meta(
+        description="latest | time (point in time) | xid (just before that transaction)")]
+    target_time: Epoch | None
+    target_xid: Any
+    candidates: list[Any]
+    set_used: str | None
+    sets_skipped: list[dict[str, Any]]
+    leader: str | None
+    started: Epoch | None
+    finished: Epoch | None
+    duration_s: Seconds | None
+    cluster_removed_at: Epoch | None
+    leader_at: Epoch | None
+    healthy_at: Epoch | None
+    recovered_to: Epoch | None
+    target_time_s: Offset | None
+    started_s: Offset | None
+    finished_s: Offset | None
+    cluster_removed_s: Offset | None
+    leader_s: Offset | None
+    healthy_s: Offset | None
+    recovered_to_s: Offset | None
+
+
+class TimelineStep(TypedDict):
+    what: str
+    t: Epoch
+    t_s: Offset | None
+    step: str
+    fault_id: NotRequired[str]
+    since_disaster_s: Annotated[Seconds | None, Meta(description="t_s - the first disaster's t_s")]
+
+
+class Rto(TypedDict):
+    value: Seconds | None
+    recovered: bool
+    never: bool
+    from_s: Offset | None
+    to_s: Offset | None
+    detail: str
+
+
+class Rpo(TypedDict):
+    value: Seconds | None
+    earliest_lost_s: Offset | None
+    last_ack_s: Offset | None
+    detail: str
+
+
+class ByOp(TypedDict):
+    purchase: Count | None
+    rotate_password: Count | None
+    all: Count | None
+
+
+class LostOp(TypedDict):
+    op: Literal["purchase", "rotate_password"]
+    key: str | None
+    user: str | None
+    invoke_s: Offset | None
+    ack_s: Offset | None
+    event_id: NotRequired[Any]
+    seats: NotRequired[list[Any] | None]
+    order_id: NotRequired[Any]
+    acknowledged_version: NotRequired[int | None]
+    final_version: NotRequired[int | None]
+    reason: NotRequired[str | None]
+
+
+class LostOps(TypedDict):
+    by_restore: Count
+    after_recovery: Count
+    by_restore_samples: Annotated[list[LostOp], Meta(max_items=50)]
+    after_recovery_samples: Annotated[list[LostOp], Meta(max_items=50)]
+
+
+class BackupSet(TypedDict):
+    """One backup set of the catalogue (passed through from backups.json: other keys may follow)."""
+
+    label: str
+    type: str
+    start: Epoch
+    stop: Epoch
+    size: NotRequired[int | None]
+    repo_size: NotRequired[int | None]
+    wal_start: NotRequired[str | None]
+    wal_stop: NotRequired[str | None]
+    duration_s: Annotated[Seconds | None, Meta(description="stop - start")]
+
+
+class Catalogue(TypedDict):
+    source: str
+    stanza: str | None
+    error: str | None
+    catalogue: list[BackupSet]
+
+
+class DisasterRecovery(TypedDict):
+    """Present when the run had a disaster (destroy_cluster, operator_error), a backup loss or a restore_cluster
+    action. See drills/checks/recovery.py for the exact definitions."""
+
+    disasters: list[Disaster]
+    backup_losses: list[BackupLoss]
+    restores: list[Restore]
+    cutoff: Annotated[Epoch | None, Meta(
+        description="the old cluster was gone: the latest restore's cluster_removed_at or disaster")]
+    cutoff_s: Offset | None
+    cutoff_from: str | None
+    timeline: list[TimelineStep]
+    rto_s: Seconds | None
+    rto: Rto
+    rpo_s: Seconds | None
+    rpo: Rpo
+    rpo_ops: Annotated[ByOp, Meta(description="acknowledged operations lost by the restore, by op")]
+    lost_after_recovery: Annotated[ByOp, Meta(
+        description="acknowledged operations invoked after the cut-off and lost")]
+    recovered_to: Epoch | None
+    recovered_to_s: Offset | None
+    restore_point_behind_disaster_s: Seconds | None
+    lost: LostOps
+    resold_seats: Count | None
+    resold_samples: Annotated[list[dict[str, Any]], Meta(max_items=50)]
+    backups: Catalogue | None
+    final_state: Literal["complete", "incomplete", "missing"] | None
+
+
+# the load generator and the cluster -------------------------------------------------------------------------------
+
+class GeneratorSecond(TypedDict):
+    """One second of stats.jsonl summed over the load processes (drills/checks/generator.py)."""
+
+    t: Annotated[Offset, Meta(description="the stats' whole epoch second, as an offset from load start")]
+    offered: float
+    target: float | None
+    cpu: Annotated[float | None, Meta(description="the busiest load process's CPU %")]
+    users: float
+
+
+class Generator(TypedDict):
+    """Was the load generator, not the system, the bottleneck? (drills/checks/generator.py)"""
+
+    seconds: Count
+    healthy_seconds: NotRequired[Count]
+    target_rate_mean: NotRequired[float | None]
+    offered_rate_mean: NotRequired[float | None]
+    achieved_ratio: NotRequired[Annotated[float | None, Meta(minimum=0)]]
+    cpu_max: NotRequired[float | None]
+    cpu_hot_share: NotRequired[Ratio | None]
+    users_max: NotRequired[float | None]
+    saturated: Annotated[bool | None, Meta(description="null when stats.jsonl is missing")]
+    reasons: list[str]
+    series: list[GeneratorSecond]
+
+
+class NodeSpan(TypedDict):
+    start_s: Offset
+    end_s: Offset
+    state: NodeState
+    cut_off: Annotated[bool, Meta(description="a network fault cut the node off (probes.jsonl's cut_off)")]
+
+
+class LeaderSpan(TypedDict):
+    start_s: Offset
+    end_s: Offset
+    leader: Annotated[str | None, Meta(description="the Patroni leader; null: none")]
+
+
+class Cluster(TypedDict):
+    """What the probes saw, as spans (drills/checks/cluster.py): each node's state and who led."""
+
+    nodes: dict[str, list[NodeSpan]]
+    leader: list[LeaderSpan]
+
+
+class ChecksRun(TypedDict):
+    operations: Count
+    history_lines: Count
+    json: str
+    seconds: Annotated[float, Meta(minimum=0)]
+
+
+# the result -------------------------------------------------------------------------------------------------------
+
+class ResultHeadline(TypedDict):
+    """What a list of runs shows of each (the runs index): every format has these."""
+
+    format: Annotated[int, Meta(enum=(FORMAT,))]
+    verdict: Verdict
+    expected: Expect
+    self_test_passed: bool
+    verdict_reasons: list[str]
+    scenario: str
+    run_id: str | None
+    started: Annotated[Epoch | None, Meta(description="the run's `started` event")]
+    finished: Annotated[Epoch | None, Meta(description="the run's last `finished` event")]
+    duration_s: Annotated[Seconds, Meta(minimum=0, description="the load window's length")]
+    seed: int | None
+
+
+class Result(ResultHeadline):
+    description: str
+    rerun_command: Annotated[str | None, Meta(description="meta.json's command that runs this drill again")]
+    budgets: list[BudgetRow]
+    audit: Audit
+    availability: Availability
+    faults: list[FaultRow]
+    disaster_recovery: NotRequired[DisasterRecovery]
+    generator: Generator
+    cluster: Cluster
+    versions: dict[str, Any]
+    images: dict[str, Any]
+    missing_files: list[str]
+    notes: list[str]
+    checks: ChecksRun
+
+
+# Objects passed through from another writer (backups.json, a restore's data): keys beyond the declared ones stay.
+OPEN_TYPES: frozenset[type] = frozenset({BackupSet})
+
+SCHEMA_HEADER = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://github.com/drills/drills/drills/checks/result.schema.json",
+    "$comment": "GENERATED from drills/checks/result_model.py by `python -m drills.checks.regenerate --write`: "
+                "do not edit by hand",
+    "title": "drills result.json",
+    "description": "The verdict of one drill run, written by drills.checks.write_result() and declared in "
+                   "drills/checks/result_model.py. A moment is an offset (seconds since the load started, "
+                   "$defs/offset); a wall-clock stamp is typed $defs/epoch. A null metric means unknown "
+                   "(nothing to judge), never zero.",
+}
+
+
+def read_result(doc: object) -> tuple[Result | None, list[str]]:
+    """A result.json document read back through the model: (the result, or None when the document is not one;
+    what was repaired or left out, in words). Format-1 documents must be completed first (drills.checks.stored)."""
+    result, notes = conform(Result, doc, OPEN_TYPES)
+    return result, notes
+
+
+def read_headline(doc: object) -> ResultHeadline | None:
+    """The headline of a result.json document of any format, or None when it has none."""
+    headline, _ = conform(ResultHeadline, doc)
+    return headline
+
+
+DATA_LOSS_COUNTS = ("lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "inventory_mismatch",
+                    "credential_changes_lost", "revoked_sessions_working")
+
+
+def anomalies(audit: dict[str, Any]) -> int | None:
+    """The audit's known data-loss counts added up; None when every one is unknown."""
+    known = [v for v in (audit.get(k) for k in DATA_LOSS_COUNTS) if isinstance(v, int) and not isinstance(v, bool)]
+    return sum(known) if known else None

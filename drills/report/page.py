@@ -60,7 +60,8 @@ def render_html(view: ReportView) -> str:
     """The whole report.html for one run."""
     charts = render_charts(view)
     body = [_banner(view), '<main>', _nav(view), _notes(view), _budgets(view), _headline(view),
-            _disaster_recovery(view), _timeline(view, charts), _outages(view), _failovers(view), _audit(view),
+            _disaster_recovery(view), _timeline(view, charts), _outages(view), _failovers(view), _protection(view),
+            _audit(view),
             _faults(view),
             _generator(view, charts),
             _environment(view), _scenario(view),
@@ -420,6 +421,25 @@ def _failovers(view: ReportView) -> str:
             "purchase after a new leader took over (≥: no purchase succeeded before the load stopped).</p>"
             + table(["leader", "gone at", "new leader at", "election", "first purchase at", "failover"], cells)
             + "</section>")
+
+
+def _protection(view: ReportView) -> str:
+    """When the leader had no streaming synchronous standby (strict mode: losing it then stops all writes until it
+    returns — the window leader-double-fault exploits). Spans as the checks wrote them; shown only when any."""
+    rows = [[esc(node), f'<span class="num">{esc(num(span["start_s"], "s"))}</span>',
+             f'<span class="num">{esc(num(span["end_s"], "s"))}</span>',
+             f'<span class="num"><b>{esc(num(span["end_s"] - span["start_s"], "s"))}</b></span>',
+             "cut off by a network fault" if span["cut_off"] else ""]
+            for node, spans in sorted(view.result["cluster"]["nodes"].items())
+            for span in spans if span["state"] == "leader_unprotected"]
+    if not rows:
+        return ""
+    return ('<section id="protection"><h3>Leader without a synchronous standby</h3><p class="muted">The leader '
+            "ran with no standby that the DCS names synchronous, that streams from it with sync_state sync and "
+            "that is on its timeline (drills.platform.patroni.protection). With synchronous_mode_strict nobody may "
+            "be promoted in such a window: a second failure of the leader stops every write until it returns. "
+            "This is the price of never losing an acknowledged commit.</p>"
+            + table(["leader", "from", "to", "for", ""], rows) + "</section>")
 
 
 def _audit(view: ReportView) -> str:

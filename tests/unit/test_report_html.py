@@ -200,3 +200,21 @@ def test_ten_minute_drill_report_stays_small(tmp_path: Path) -> None:
     assert size < 5_000_000, size
     html = html_path.read_text()
     assert html.count('class="fault-span"') >= 5 * 20  # every repeat shaded in every chart
+
+
+def test_an_unprotected_leader_is_listed_only_when_the_checks_saw_one(tmp_path: Path, rendered: dict) -> None:
+    assert 'id="protection"' not in rendered["pass"][1]  # a protected leader throughout: no section
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURES / "pass", run)
+    result = json.loads((run / "result.json").read_text())
+    result["cluster"]["nodes"]["pg1"] = [
+        {"start_s": 0.0, "end_s": 12.5, "state": "leader", "cut_off": False},
+        {"start_s": 12.5, "end_s": 16.0, "state": "leader_unprotected", "cut_off": False},
+        {"start_s": 16.0, "end_s": 30.0, "state": "leader_unprotected", "cut_off": True}]
+    (run / "result.json").write_text(json.dumps(result))
+    html = (render_run(run)[0]).read_text()
+    section = html[html.index('id="protection"'):]
+    section = section[:section.index("</section>")]
+    assert "Leader without a synchronous standby" in section
+    assert section.count("<tr") == 3 and "3.5 s" in section and "14 s" in section  # header + two spans
+    assert "cut off by a network fault" in section

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from drills.checks.history import R_COMPLETE, R_INVOKE, R_VERSION, Attempts, History
 from drills.checks.window import FaultRecord, RunWindow
+from drills.rundir import files
 
 if TYPE_CHECKING:
     from drills.checks.availability import Availability
@@ -462,7 +463,7 @@ class Recovery:
     def _catalogue(self) -> dict | None:
         doc = self.backups_doc
         if isinstance(doc, dict):
-            return {"source": "backups.json", "stanza": doc.get("stanza"), "error": doc.get("error"),
+            return {"source": files.BACKUPS, "stanza": doc.get("stanza"), "error": doc.get("error"),
                     "catalogue": [s for s in doc.get("catalogue") or [] if isinstance(s, dict)]}
         for r in reversed(self.restores):
             sets = r.data.get("backups")

@@ -18,6 +18,7 @@ from drills.faults.family import HealFailed
 from drills.faults.ledger import HealAction, heal_order, state_home
 from drills.faults.nemesis import HEALERS
 from drills.platform.toxiproxy import ToxiproxyError
+from drills.rundir import files
 
 Env: TypeAlias = "HealEnv | docker.DockerClient | None"  # a bare client: `drill clean`, older callers
 
@@ -85,7 +86,7 @@ def heal_leftovers(client: docker.DockerClient | None, log: Callable[[str], None
             errors.extend(errs)
         if not errors:
             path.unlink(missing_ok=True)
-            state = Path(doc.get("run_dir", "")) / "state.json"
+            state = Path(doc.get("run_dir", "")) / files.LEDGER
             if state.exists():
                 state.write_text(json.dumps({**doc, "pending": {}, "healed_by": "drill clean"}, indent=1))
     return errors

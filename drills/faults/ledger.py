@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drills.rundir import files
+
 
 @dataclass
 class HealAction:
@@ -56,7 +58,7 @@ def state_home() -> Path:
 class Ledger:
     def __init__(self, run_dir: Path, run_id: str) -> None:
         self.run_id = run_id
-        self.path = run_dir / "state.json"
+        self.path = run_dir / files.LEDGER
         self.registry = state_home() / f"{run_id}.json"
         self._pending: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()

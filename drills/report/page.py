@@ -26,6 +26,7 @@ from drills.report.fmt import (
 )
 from drills.report.htmlkit import esc, page, pill, records_html, table, value_html
 from drills.report.view import ReportView
+from drills.rundir import files
 from drills.scenario.fault_families import FAMILIES
 
 DATA_LOSS = DATA_LOSS_COUNTS
@@ -382,7 +383,7 @@ def _timeline(view: ReportView, charts: dict) -> str:
             parts.append(f'<figure id="chart-{name}"><h3>{esc(title)}</h3>{svg}<figcaption>{esc(caption)}'
                          "</figcaption></figure>")
         else:
-            missing = "probes.jsonl" if name == "roles" else "history*.jsonl"
+            missing = files.PROBES if name == "roles" else files.HISTORY_GLOB
             parts.append(f'<figure id="chart-{name}"><h3>{esc(title)}</h3><p class="muted">No data to draw '
                          f"(needs {esc(missing)}).</p></figure>")
     parts.append("</section>")

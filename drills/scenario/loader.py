@@ -6,6 +6,8 @@ match `yaml.safe_load` (30 is an int, `true` a bool, `30s` a string). Anchors, a
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import yaml
@@ -14,21 +16,13 @@ from drills.scenario.issues import Issue, ScenarioInvalid
 from drills.scenario.nodes import Mapping, Node, Scalar, Sequence, describe
 
 MAX_BYTES = 1_000_000  # a scenario is a page of YAML; anything larger is a mistake (or a YAML bomb)
+MAX_DEPTH = 32         # a scenario nests about 6 levels (faults > target > ...); deeper is a mistake or an attack
 
 
 def load_yaml(path: str | Path) -> Node:
     """Read and parse a scenario file; raises ScenarioInvalid for unreadable files, bad YAML, non-mappings."""
     file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise _fail(file, None, None, "no such file") from None
-    except IsADirectoryError:
-        raise _fail(file, None, None, "is a directory, expected a scenario file (.yaml)") from None
-    except OSError as exc:
-        raise _fail(file, None, None, f"cannot be read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_BYTES:
-        raise _fail(file, None, None, f"is {len(raw)} bytes, expected a scenario of at most {MAX_BYTES} bytes")
+    raw = _read_regular_file(file)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -37,9 +31,52 @@ def load_yaml(path: str | Path) -> Node:
     return parse_yaml(text, file)
 
 
+def _read_regular_file(file: str) -> bytes:
+    """The file's bytes, reading at most MAX_BYTES + 1: only a regular file (a FIFO would block forever, a
+    link to /dev/zero would never end), never more than the limit (the size check cannot come after the read)."""
+    try:
+        st = os.stat(file)
+    except FileNotFoundError:
+        raise _fail(file, None, None, "no such file") from None
+    except OSError as exc:
+        raise _fail(file, None, None, f"cannot be read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _fail(file, None, None, "is a directory, expected a scenario file (.yaml)")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+                or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise _fail(file, None, None, f"is {kind}, expected a regular scenario file (.yaml)")
+    try:
+        with open(file, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise _fail(file, None, None, f"cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise _fail(file, None, None, f"is larger than {MAX_BYTES} bytes, expected a scenario of at most "
+                                      f"{MAX_BYTES} bytes")
+    return raw
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before composing: PyYAML's composer (and our converter) recurse
+    once per level, so a 1 kB file of brackets would otherwise end in a RecursionError. The event stream is
+    flat, so this check itself never recurses."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise _fail(file, mark.line + 1 if mark else None, mark.column + 1 if mark else None,
+                            f"nested more than {MAX_DEPTH} levels deep, expected a scenario (about 6 levels)")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
 def parse_yaml(text: str, file: str = "<string>") -> Node:
     """Parse YAML text into nodes; the document must be a mapping of scenario keys."""
     try:
+        _check_depth(text, file)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(file, exc) from None

@@ -18,38 +18,43 @@ class _Cycle(Exception):
 
 
 class Timeline:
-    """Offsets of a list of faults; `after` references are resolved recursively."""
+    """Offsets of a list of faults. `after` references are resolved by walking each chain iteratively, so a
+    chain of any length (written in any order) costs no recursion."""
 
     def __init__(self, faults: list[Fault], phases: Phases) -> None:
         self.by_id = {f.id: f for f in faults}
         self.end = phases.warmup + phases.steady
         self._inject: dict[str, float | None] = {}
-        self._stack: list[str] = []
 
     def inject(self, fault: Fault) -> float | None:
         """First injection offset; None when it depends on an unknown fault."""
-        if fault.id in self._inject:
-            return self._inject[fault.id]
-        if fault.id in self._stack:
-            raise _Cycle([*self._stack[self._stack.index(fault.id):], fault.id])
-        self._stack.append(fault.id)
-        try:
-            if fault.at is not None:
-                offset: float | None = fault.at
-            elif fault.after is not None and fault.after.fault in self.by_id:
-                ref = self.by_id[fault.after.fault]
-                base = self.inject(ref) if fault.after.event == "injected" else self.heal(ref)
-                offset = None if base is None else base + fault.after.delay
-            else:
-                offset = None
-        finally:
-            self._stack.pop()
-        self._inject[fault.id] = offset
-        return offset
+        chain: list[Fault] = []   # this fault, the one it follows, the one that follows, ... until a known one
+        cur = fault
+        while cur.id not in self._inject:
+            if any(f.id == cur.id for f in chain):
+                ids = [f.id for f in chain]
+                raise _Cycle([*ids[ids.index(cur.id):], cur.id])
+            chain.append(cur)
+            if cur.at is not None or cur.after is None or cur.after.fault not in self.by_id:
+                break
+            cur = self.by_id[cur.after.fault]
+        for f in reversed(chain):  # from the start of the chain: each one's reference is resolved by now
+            offset: float | None = None
+            if f.at is not None:
+                offset = f.at
+            elif f.after is not None and f.after.fault in self.by_id:
+                ref = self.by_id[f.after.fault]
+                start = self._inject[ref.id]
+                base = start if f.after.event == "injected" else self._heal_at(ref, start)
+                offset = None if base is None else base + f.after.delay
+            self._inject[f.id] = offset
+        return self._inject[fault.id]
 
     def heal(self, fault: Fault) -> float | None:
         """First heal offset: injection + duration, at once for self-healing types, else the end of steady."""
-        start = self.inject(fault)
+        return self._heal_at(fault, self.inject(fault))
+
+    def _heal_at(self, fault: Fault, start: float | None) -> float | None:
         if start is None:
             return None
         if FAULTS.get(fault.type) is not None and FAULTS[fault.type].instantaneous:

@@ -23,12 +23,15 @@ REPLICATION_PASSWORD = "drills-replication"
 APP_USER = APP_PASSWORD = APP_DB = "ticketing"
 
 # Patroni timings. Defaults are ttl 30 / loop_wait 10 / retry_timeout 10: a dead leader is replaced after
-# up to 40 s. Drills want failovers well inside a minute and comparable run to run, so: the leader lock
-# expires 10 s after the last renewal, every node runs its HA loop each second, and DCS/PostgreSQL calls
-# are retried for 4 s (Patroni's rule: loop_wait + 2 * retry_timeout <= ttl).
-PATRONI_TTL = 8
+# up to 40 s. Drills want failovers well inside a minute and comparable run to run, so: every node runs its
+# HA loop each second and the leader lock expires 12 s after the last renewal. retry_timeout is the floor:
+# when the etcd member Patroni talks to dies (worst: the etcd leader), Patroni spends one per-member timeout
+# (retry_timeout / 3) on the dead member and waits out etcd's election (up to ~2 s with a split vote) before
+# a DCS call succeeds; with 3 s it gave up and the leader demoted itself (etcd-member-loss), 5 s leaves room.
+# Patroni's rule: loop_wait + 2 * retry_timeout <= ttl.
+PATRONI_TTL = 12
 PATRONI_LOOP_WAIT = 1
-PATRONI_RETRY_TIMEOUT = 3
+PATRONI_RETRY_TIMEOUT = 5
 HEALTH_CHECK_INTER_MS = 1000
 
 API_PORT = 8000

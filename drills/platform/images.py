@@ -14,6 +14,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -40,6 +41,13 @@ TOXIPROXY_UPSTREAM = f"ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION}"
 TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
 DEBIAN_MIRROR = os.environ.get("DRILLS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 IGNORED_PARTS = {"__pycache__", ".pytest_cache"}
+# Patroni from PyPI over Debian's 3.0.2 (its dependencies stay Debian's): 3.0.2's etcd3 client puts the leader key
+# unconditionally when its lease expired and its cached view still names itself, so a leader frozen past its ttl
+# took the key back from the new leader and undid that leader's acknowledged commits (leader-freeze lost 1-4
+# purchases). 3.0.3 made the update a compare-and-swap (patroni/patroni#2689); 3.0.4 is the last 3.0.x.
+PATRONI_VERSION = "3.0.4"
+PATRONI_WHEEL = f"patroni-{PATRONI_VERSION}-py3-none-any.whl"
+PATRONI_WHEEL_SHA256 = "f43f7adcd0b498dd58888cbd4d123a30312e8ddc66bdbf9f400999af2d8d8655"
 PULL_TIMEOUT_S = 120
 
 
@@ -63,7 +71,7 @@ def image_tag(key: str) -> str:
 STACK_IMAGES = ("etcd", "postgres", "api", "haproxy", "toxiproxy", "tools")
 
 
-def specs(toxiproxy_binary: Path | None) -> list[ImageSpec]:
+def specs(toxiproxy_binary: Path | None, patroni_wheel: Path | None = None) -> list[ImageSpec]:
     """The images, in build order."""
     ctx = {
         "etcd": HARNESS / "images" / "etcd",
@@ -80,6 +88,8 @@ def specs(toxiproxy_binary: Path | None) -> list[ImageSpec]:
             if toxiproxy_binary is None:
                 continue  # the upstream image was pulled instead
             extra = {"toxiproxy-server": toxiproxy_binary}
+        if key == "postgres":
+            extra = {PATRONI_WHEEL: patroni_wheel or ensure_patroni_wheel()}
         out.append(ImageSpec(key, image_tag(key), ctx[key], extra))
     return out
 
@@ -111,7 +121,7 @@ def build_all(client: docker.DockerClient, log: Log = print, force: bool = False
     else:
         binary = ensure_toxiproxy_binary(log)
 
-    for spec in specs(binary):
+    for spec in specs(binary, ensure_patroni_wheel(log)):
         results.append(build_one(client, spec, base, base_id, log, force))
     return results
 
@@ -235,6 +245,31 @@ def _install_debootstrap(log: Log) -> str | None:
         if subprocess.run(cmd, capture_output=True, env=env).returncode != 0:
             return None
     return _find_debootstrap()
+
+
+def ensure_patroni_wheel(log: Log = print) -> Path:
+    """Patroni's wheel, downloaded on the host (containers do not reach PyPI) into .cache once, checked against
+    its pinned digest so a build never takes a different file than the one reviewed."""
+    out_dir = CACHE / "wheels"
+    wheel = out_dir / PATRONI_WHEEL
+    if not (wheel.exists() and _sha256(wheel) == PATRONI_WHEEL_SHA256):
+        log(f"downloading Patroni {PATRONI_VERSION} (wheel, for the postgres image) ...")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                               "--dest", str(out_dir), f"patroni=={PATRONI_VERSION}"],
+                              capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0 or not wheel.exists():
+            raise ImageBuildError(f"cannot download Patroni {PATRONI_VERSION} from PyPI: "
+                                  f"{(proc.stderr or proc.stdout).strip()[-400:]}",
+                                  hint="the host needs PyPI (pip download); containers never do")
+        if _sha256(wheel) != PATRONI_WHEEL_SHA256:
+            wheel.unlink()
+            raise ImageBuildError(f"{PATRONI_WHEEL} does not have its pinned sha256 ({PATRONI_WHEEL_SHA256})")
+    return wheel
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def ensure_toxiproxy_binary(log: Log = print) -> Path:

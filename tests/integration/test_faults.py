@@ -37,6 +37,12 @@ def ctx(healthy_stack, docker_client, tmp_path, monkeypatch):
     assert heal_all(context) == []  # also when the test failed half-way
 
 
+def ours(ctx: FaultContext) -> dict:
+    """The network-fault sidecars of this test's fault context only: a drill running beside the tests has its
+    own, which are none of this test's business."""
+    return {"label": ["drills.kind=netfault", f"drills.run={ctx.run_id}"]}
+
+
 def heal_all(ctx: FaultContext) -> list[str]:
     errors = []
     for key, entry in ctx.ledger.pending().items():
@@ -138,7 +144,7 @@ def _tcp_retransmissions(container) -> int:
 def test_packet_loss_drops_packets_and_heal_removes_the_rules(ctx, stack, docker_client, endpoints):
     inj = nemesis.inject(ctx, Fault(id="pl", type="packet_loss", target=Target(role="leader"),
                                      params={"percent": 30}), "pl-0")
-    sidecars = docker_client.containers.list(filters={"label": "drills.kind=netfault"})
+    sidecars = docker_client.containers.list(filters=ours(ctx))
     assert len(sidecars) == 1
     rules = sidecars[0].exec_run(["iptables", "-S"])[1].decode()
     assert "statistic" in rules and "--probability 0.29" in rules
@@ -153,7 +159,7 @@ def test_packet_loss_drops_packets_and_heal_removes_the_rules(ctx, stack, docker
     assert grew >= 5, f"30% packet loss caused only {grew} TCP retransmission(s)"
     print(f"TCP retransmissions in the leader's namespace during 30% loss: +{grew}")
     assert heal_all(ctx) == []
-    assert docker_client.containers.list(all=True, filters={"label": "drills.kind=netfault"}) == []
+    assert docker_client.containers.list(all=True, filters=ours(ctx)) == []
     probe = docker_client.containers.run("drills/tools:latest", ["iptables", "-S"], remove=True, cap_add=["NET_ADMIN"],
                                          network_mode=f"container:{inj.targets[0].container_id}")
     assert b" DR" not in probe
@@ -165,13 +171,13 @@ def test_partition_leader_versus_the_rest_cuts_both_sides(ctx, stack, docker_cli
     inj = nemesis.inject(ctx, Fault(id="pt", type="partition", target=Target(role="leader"),
                                      params={"groups": [["leader"], ["rest"]]}), "pt-0")
     assert leader in [n.service for n in inj.targets]
-    sidecars = docker_client.containers.list(filters={"label": "drills.kind=netfault"})
+    sidecars = docker_client.containers.list(filters=ours(ctx))
     assert len(sidecars) == len(ctx.view.nodes)  # every node, on both sides, got its rules
     leader_ips = next(n.ips for n in ctx.view.nodes.values() if n.service == leader)
     other = next(sc for sc in sidecars if sc.labels["drills.target"] != f"drills-{stack.name}-{leader}")
     assert f"-s {leader_ips[0]}/32" in other.exec_run(["iptables", "-S"])[1].decode()
     assert heal_all(ctx) == []
-    assert docker_client.containers.list(all=True, filters={"label": "drills.kind=netfault"}) == []
+    assert docker_client.containers.list(all=True, filters=ours(ctx)) == []
     wait_healthy(stack, timeout=120)
 
 
@@ -188,14 +194,14 @@ def test_pre_started_sidecar_follows_a_restarted_target_and_heals_through_it(ctx
     try:
         replica = next(n for n in ctx.view.nodes.values() if n.service == "api3")
         assert pool.warm([replica]) == 1
-        warm = docker_client.containers.list(filters={"label": "drills.kind=netfault"})
+        warm = docker_client.containers.list(filters=ours(ctx))
         assert len(warm) == 1 and _netns(warm[0]) == _netns(docker_client.containers.get(replica.container_id))
         docker_client.containers.get(replica.container_id).restart(timeout=5)  # a new namespace
         wait_healthy(stack, timeout=60)
         t0 = time.monotonic()
         nemesis.inject(ctx, Fault(id="iso", type="isolate", target=Target(service="api3")), "iso-0")
         print(f"isolate through the pool after a restart (fresh sidecar): {time.monotonic() - t0:.3f}s")
-        sidecars = docker_client.containers.list(filters={"label": "drills.kind=netfault"})
+        sidecars = docker_client.containers.list(filters=ours(ctx))
         target = docker_client.containers.get(replica.container_id)
         assert len(sidecars) == 1 and sidecars[0].id != warm[0].id  # the stale one was replaced
         assert _netns(sidecars[0]) == _netns(target)
@@ -204,7 +210,7 @@ def test_pre_started_sidecar_follows_a_restarted_target_and_heals_through_it(ctx
         nemesis.inject(ctx, Fault(id="iso2", type="packet_loss", target=Target(service="api3"),
                                    params={"percent": 10}), "iso2-0")
         print(f"second inject through the warm sidecar: {time.monotonic() - t0:.3f}s")
-        assert [s.id for s in docker_client.containers.list(filters={"label": "drills.kind=netfault"})] == \
+        assert [s.id for s in docker_client.containers.list(filters=ours(ctx))] == \
             [sidecars[0].id]
         for key in ("iso-0", "iso2-0"):
             assert heal_entry(ctx.ledger.pending()[key], ctx.client)[1] == []
@@ -212,7 +218,7 @@ def test_pre_started_sidecar_follows_a_restarted_target_and_heals_through_it(ctx
         assert " DR" not in sidecars[0].exec_run(["iptables", "-S"])[1].decode()
     finally:
         pool.close()
-    assert docker_client.containers.list(all=True, filters={"label": "drills.kind=netfault"}) == []
+    assert docker_client.containers.list(all=True, filters=ours(ctx)) == []
     assert "sidecars" not in ctx.ledger.pending()
     wait_healthy(stack, timeout=60)
 

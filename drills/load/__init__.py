@@ -2,14 +2,12 @@
 
 Two sides, kept apart on purpose:
 
-* harness side (`runner`, `config`, `profiles`, `livestats`): plain Python that never imports locust or
-  gevent, because gevent's monkey-patching breaks docker/requests in the harness. `runner` starts, watches
-  and stops the Locust processes; `config` is what it hands them (config.json plus environment variables);
-  `profiles` validates and computes the load profile; `livestats` reads stats.jsonl back for the console;
-* Locust side (`drills.load.locust`: plugin, run state, workload, shape, gate, recorder, classify,
-  stats): runs only in the Locust processes started by `runner.start_load`, where the run state hangs on
-  Locust's Environment (see drills/load/locust/__init__.py).
+* harness side (`runner`, `livestats`, `config`, `profiles`, `passwords`): plain Python, never
+  imports locust or gevent, because gevent's monkey-patching breaks docker/requests in the harness;
+* Locust side (`locust_plugin.py`, `locustfile.py`, `workload`, `plugin`, `gate`, `shapes`): runs only in the
+  Locust processes started by `runner.start_load`.
 
-`config` and `profiles` are shared: the Locust side reads them too. This package imports nothing at import
-time. See docs/load.md.
+Pure helpers (`classify`, `recorder`, `stats`, `retry`, `mix`, `seats`) are used by
+the Locust side and unit-tested without Locust. This package imports nothing at import time.
+See docs/load.md.
 """

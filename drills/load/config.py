@@ -2,16 +2,13 @@
 
 Locust runs in its own processes, so nothing can be passed in memory: the harness writes
 `<run_dir>/load/config.json` and points the processes at it with `DRILLS_LOAD_CONFIG`. Secrets (the run
-secret that derives passwords) travel only in the environment, never in this file. Plain Python, read by
-both sides: the harness writes it (drills.load.runner), each Locust process reads it once, in its init
-listener (drills.load.locust.loadrun), never at import.
+secret that derives passwords) travel only in the environment, never in this file.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +44,7 @@ class LoadConfig:
                                                               "spawn_rate": 10.0})
     workers: int = 0                     # 0 = one local process; N = master + N workers
     remote_workers: int = 0              # workers on other machines the master also waits for
-    builtin: bool = True                 # the reference-stack workload (drills/load/locust/workload.py)
+    builtin: bool = True                 # the reference-stack workload (drills/load/locustfile.py)
     mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
     hot_share: float = 0.8
     hot_seats: int = 200
@@ -108,14 +105,12 @@ class LoadConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> LoadConfig | None:
-        """The config named by a Locust process's environment `env`, or None when Locust was started without
-        the harness."""
-        path = env.get(ENV_CONFIG)
+    def from_env(cls) -> LoadConfig | None:
+        """The config of this Locust process, or None when Locust was started without the harness."""
+        path = os.environ.get(ENV_CONFIG)
         return cls.read(Path(path)) if path else None
 
 
-def worker_name(env: Mapping[str, str]) -> str:
-    """A Locust process's name, from its environment `env`: set by the harness; a remote worker without it
-    is named host-pid."""
-    return env.get(ENV_WORKER) or f"{os.uname().nodename}-{os.getpid()}"
+def worker_name() -> str:
+    """This process's name: set by the harness; a remote worker without it is named host-pid."""
+    return os.environ.get(ENV_WORKER) or f"{os.uname().nodename}-{os.getpid()}"

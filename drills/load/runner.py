@@ -47,9 +47,9 @@ from drills.load.config import (
 from drills.load.profiles import ProfileError, make_plan
 from drills.scenario.model import LoadSection, Phases
 
-LOCUST_DIR = Path(__file__).resolve().parent / "locust"  # the Locust side: files passed to `locust -f`
-PLUGIN = LOCUST_DIR / "plugin.py"                        # always the first -f file
-BUILTIN_LOCUSTFILE = LOCUST_DIR / "workload.py"          # load.locustfile: builtin
+PACKAGE_DIR = Path(__file__).resolve().parent
+PLUGIN = PACKAGE_DIR / "locust_plugin.py"
+BUILTIN_LOCUSTFILE = PACKAGE_DIR / "locustfile.py"
 KILL_WAIT_S = 3.0
 
 

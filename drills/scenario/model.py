@@ -97,7 +97,7 @@ class LoadProfile:
 
 @dataclass
 class LoadSection:
-    locustfile: str = "builtin"         # "builtin" (drills/load/locust/workload.py) or a path relative to the scenario
+    locustfile: str = "builtin"         # "builtin" (drills/load/locustfile.py) or a path relative to the scenario
     user_classes: list[str] = field(default_factory=list)  # empty = the locustfile's defaults
     profile: LoadProfile = field(default_factory=LoadProfile)
     mix: dict[str, float] = field(default_factory=lambda: {"purchase": 70, "browse": 20, "rotate_password": 5,

@@ -17,11 +17,6 @@ in the open model each step waits for a token of the rate gate first. What a buy
 
 Every HTTP call goes through Locust's client with a `context` dict, which is what the recorder writes.
 The HTTP client never retries on its own (`max_retries = 0`): a hidden retry would be an unrecorded write.
-
-This file is the locustfile of `load.locustfile: builtin` (Locust loads it by path, after plugin.py).
-What the buyers of one process share - the run (drills.load.locust.loadrun), the catalog, the mix, the
-run tag - is a `Buyers` on Locust's Environment, wired in this file's init listener; each buyer finds it
-in `__init__`. No module globals: importing this file reads no environment variable.
 """
 
 from __future__ import annotations
@@ -33,67 +28,45 @@ import time
 from typing import Any
 
 import gevent
-from locust import FastHttpUser, events, task
-from locust.env import Environment
+from locust import FastHttpUser, task
 from locust.exception import StopUser
 
+from drills.load.classify import INFO, OK, Classified, read_response
 from drills.load.config import LoadConfig
-from drills.load.locust.choices import HotSeats, Mix, backoff
-from drills.load.locust.classify import INFO, OK, Classified, read_response
-from drills.load.locust.loadrun import LoadRun
+from drills.load.mix import Mix
+from drills.load.plugin import RUNTIME
+from drills.load.retry import backoff
+from drills.load.seats import HotSeats
 from drills.rundir.passwords import derive_password
 
-_ATTR = "drills_buyers"  # the attribute of the Environment the buyers' shared state hangs on
+CFG = RUNTIME.config or LoadConfig(api_url="", run_dir=".", seed=0, duration=60.0)
+# In every user name and idempotency key: unique per run (secret and run dir), shared by all its workers.
+RUN_TAG = hashlib.sha256(f"{RUNTIME.secret}:{CFG.seed}:{CFG.run_dir}".encode()).hexdigest()[:6]
+_USER_IDS = itertools.count()
 
 
 class Catalog:
     """The events and the free hot seats, shared by the users of this process (from GET /events)."""
 
-    def __init__(self, hot_seats: int) -> None:
+    def __init__(self) -> None:
         self.ids: list[int] = []
         self.hot_id: int | None = None
         self.hot_capacity = 0
         self.hot_seats: HotSeats | None = None
-        self._hot_seats_wanted = hot_seats
 
-    def update(self, listing: Any) -> None:
-        items = [e for e in listing if isinstance(e, dict) and "id" in e] if isinstance(listing, list) else []
+    def update(self, events: Any) -> None:
+        items = [e for e in events if isinstance(e, dict) and "id" in e] if isinstance(events, list) else []
         if not items:
             return
         hot = next((e for e in items if e.get("name") == "hot"), max(items, key=lambda e: e.get("capacity", 0)))
         self.ids = [int(e["id"]) for e in items]
         self.hot_id, self.hot_capacity = int(hot["id"]), int(hot.get("capacity") or 0)
         if self.hot_seats is None:
-            wanted = self._hot_seats_wanted
-            self.hot_seats = HotSeats(min(wanted, self.hot_capacity or wanted))
+            self.hot_seats = HotSeats(min(CFG.hot_seats, self.hot_capacity or CFG.hot_seats))
 
 
-class Buyers:
-    """What the buyers of one process share: the run, its config, the catalog, the mix and the run tag."""
-
-    def __init__(self, run: LoadRun) -> None:
-        self.run = run
-        self.config = run.config or LoadConfig(api_url="", run_dir=".", seed=0, duration=60.0)
-        cfg = self.config
-        # In every user name and idempotency key: unique per run (secret and run dir), shared by all its workers.
-        self.tag = hashlib.sha256(f"{run.secret}:{cfg.seed}:{cfg.run_dir}".encode()).hexdigest()[:6]
-        self.mix = Mix(cfg.mix)
-        self.catalog = Catalog(cfg.hot_seats)
-        self.user_ids = itertools.count()
-
-    @classmethod
-    def of(cls, environment: Environment) -> Buyers:
-        """This environment's buyers, wired the first time (the run too, if the plugin was not loaded)."""
-        buyers = getattr(environment, _ATTR, None)
-        if buyers is None:
-            buyers = cls(LoadRun.wire(environment))
-            setattr(environment, _ATTR, buyers)
-        return buyers
-
-
-@events.init.add_listener
-def _(environment: Environment, **_kw: Any) -> None:
-    Buyers.of(environment)
+MIX = Mix(CFG.mix)
+CATALOG = Catalog()
 
 
 class OperationFailed(Exception):
@@ -103,6 +76,8 @@ class OperationFailed(Exception):
 class TicketBuyer(FastHttpUser):
     """A buyer of the reference stack; see the module docstring."""
 
+    network_timeout = CFG.request_timeout
+    connection_timeout = CFG.request_timeout
     max_retries = 0
     concurrency = 2
 
@@ -116,40 +91,34 @@ class TicketBuyer(FastHttpUser):
     taken: bool
     candidates: list[int] | None    # credential versions to try when it no longer knows which one works
 
-    def __init__(self, environment: Environment) -> None:
-        self.buyers = Buyers.of(environment)
-        self.loadrun, self.cfg, self.catalog = self.buyers.run, self.buyers.config, self.buyers.catalog
-        self.network_timeout = self.connection_timeout = self.cfg.request_timeout  # read by FastHttpUser.__init__
-        super().__init__(environment)
-
     def on_start(self) -> None:
         """Register and log in once while being spawned, outside the arrival rate: the target rate is then
         all steady-state operations, and the registration burst belongs to the warmup. Whatever fails here
         is retried by the steps."""
-        self.n = next(self.buyers.user_ids)
-        self.rng = random.Random(f"{self.cfg.seed}:{self.loadrun.worker}:{self.n}")
+        self.n = next(_USER_IDS)
+        self.rng = random.Random(f"{CFG.seed}:{RUNTIME.worker}:{self.n}")
         self.generation = -1
         self._new_identity()
-        if self.loadrun.stopping:
+        if RUNTIME.stopping:
             return
         self.register()
         if self.registered:
             self.login()
-        if self.catalog.hot_id is None:
+        if CATALOG.hot_id is None:
             self.browse(listing=True)
 
     def wait_time(self) -> float:
-        if self.loadrun.gate is not None:
+        if RUNTIME.gate is not None:
             return 0.0  # the gate paces the open model
-        low, high = self.cfg.think_time
+        low, high = CFG.think_time
         return self.rng.uniform(low, high)
 
     @task
     def step(self) -> None:
-        gate = self.loadrun.gate
+        gate = RUNTIME.gate
         if gate is not None and not gate.acquire():
             raise StopUser()
-        if self.loadrun.stopping:
+        if RUNTIME.stopping:
             raise StopUser()
         if not self.registered:
             self.register()
@@ -157,10 +126,10 @@ class TicketBuyer(FastHttpUser):
             self.resolve_password()
         elif self.token is None:
             self.login()
-        elif self.catalog.hot_id is None:
+        elif CATALOG.hot_id is None:
             self.browse(listing=True)
         else:
-            getattr(self, self.buyers.mix.pick(self.rng))()
+            getattr(self, MIX.pick(self.rng))()
 
     # -- operations --------------------------------------------------------------------------------
     def register(self) -> None:
@@ -186,26 +155,26 @@ class TicketBuyer(FastHttpUser):
 
     def browse(self, listing: bool | None = None) -> None:
         if listing is None:
-            listing = not self.catalog.ids or self.rng.random() < 0.5
+            listing = not CATALOG.ids or self.rng.random() < 0.5
         if listing:
             r = self._http("GET", "/events", {"op": "browse", "user": self.username}, name="/events")
             if r.outcome == OK:
-                self.catalog.update(r.body)
+                CATALOG.update(r.body)
         else:
-            event_id = self.rng.choice(self.catalog.ids)
+            event_id = self.rng.choice(CATALOG.ids)
             self._http("GET", f"/events/{event_id}", {"op": "browse", "user": self.username, "event_id": event_id},
                        name="/events/{id}")
 
     def purchase(self) -> None:
-        event_id, count = self.catalog.hot_id, self.rng.randint(1, 4)
-        hot = self.catalog.hot_seats
+        event_id, count = CATALOG.hot_id, self.rng.randint(1, 4)
+        hot = CATALOG.hot_seats
         seats: list[int] | None = None
-        if hot is not None and self.rng.random() < self.cfg.hot_share:
+        if hot is not None and self.rng.random() < CFG.hot_share:
             seats = hot.pick(self.rng, count) or None  # None: the hot set is sold out
         body: dict = {"seats": seats} if seats else {"quantity": count}
         self.seq += 1
-        key = f"{self.buyers.tag}-{self.loadrun.worker}-{self.n}.{self.generation}-{self.seq}"
-        for attempt in range(1, self.cfg.max_retries + 2):
+        key = f"{RUN_TAG}-{RUNTIME.worker}-{self.n}.{self.generation}-{self.seq}"
+        for attempt in range(1, CFG.max_retries + 2):
             ctx = {"op": "purchase", "user": self.username, "key": key, "attempt": attempt, "event_id": event_id,
                    "seats": seats, "quantity": len(seats) if seats else count}
             r = self._http("POST", f"/events/{event_id}/purchases", ctx, json=body, name="/events/{id}/purchases",
@@ -218,7 +187,7 @@ class TicketBuyer(FastHttpUser):
                 self.token = None
                 return
             retryable = r.status is None or r.status >= 500 or r.status in (408, 429)
-            if not retryable or attempt > self.cfg.max_retries or self.loadrun.stopping:
+            if not retryable or attempt > CFG.max_retries or RUNTIME.stopping:
                 return
             gevent.sleep(backoff(attempt, self.rng))
 
@@ -291,14 +260,14 @@ class TicketBuyer(FastHttpUser):
     def _new_identity(self) -> None:
         self.generation += 1
         suffix = f"-{self.generation}" if self.generation else ""
-        self.username = f"u-{self.buyers.tag}-{self.loadrun.worker}-{self.n}{suffix}"
+        self.username = f"u-{RUN_TAG}-{RUNTIME.worker}-{self.n}{suffix}"
         self.cv, self.seq = 1, 0
         self.token = None
         self.registered = self.confirmed = self.taken = False
         self.candidates = None
 
     def _pw(self, version: int) -> str:
-        return derive_password(self.loadrun.secret, self.username, version)
+        return derive_password(RUNTIME.secret, self.username, version)
 
     def _session(self, body: dict) -> None:
         if body.get("token"):
@@ -307,8 +276,8 @@ class TicketBuyer(FastHttpUser):
             self.confirmed = True
 
     def _announce(self, ctx: dict) -> dict:
-        if self.loadrun.recorder is not None:
-            self.loadrun.recorder.begin(ctx)
+        if RUNTIME.recorder is not None:
+            RUNTIME.recorder.begin(ctx)
         return ctx
 
     def _http(self, method: str, path: str, ctx: dict, name: str | None = None, json: Any = None,

@@ -1,8 +1,8 @@
 """Turns Locust request events into history.jsonl lines and per-second stats.
 
-Hooked to Locust's `events.request` by the run (drills.load.locust.loadrun), so it records every request
-any locustfile makes, the built-in workload and a user's own alike. A request is described by Locust's
-event arguments plus the optional `context` dict passed to the client call; recognised context keys:
+Hooked to Locust's `events.request` (by `drills.load.plugin`), so it records every request any locustfile
+makes, the built-in workload and a user's own alike. A request is described by Locust's event arguments
+plus the optional `context` dict passed to the client call; recognised context keys:
 
   op, user, key, attempt, event_id, seats, quantity, order_id, ticket_ids, credential_version
       copied into the history line (`op` defaults to the request's Locust name);
@@ -27,8 +27,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from drills.load.locust.classify import INFO, OK, classify, read_response
-from drills.load.locust.stats import SecondStats
+from drills.load.classify import INFO, OK, classify, read_response
+from drills.load.stats import SecondStats
 from drills.rundir.writers import BufferedLineWriter
 
 STANDARD_KEYS = ("op", "worker", "user", "invoke", "complete", "outcome", "status", "error", "key", "attempt",

@@ -1,0 +1,14 @@
+"""Locust-side entry point loaded before every locustfile: `locust -f locust_plugin.py,<locustfile>`.
+
+It defines no users. It hooks the history recorder, stats and graceful stop into Locust's events
+(drills.load.plugin) and provides the load shape of the scenario's profile. A user's own locustfile needs
+nothing from drills to be recorded; see docs/load.md for the optional `context` keys.
+"""
+
+from drills.load import plugin
+
+plugin.install()
+
+_shape = plugin.shape()
+if _shape is not None:
+    DrillsShape = _shape

@@ -255,7 +255,7 @@ class FaultRow(TypedDict):
     iteration: Count
     type: str | None
     target: dict[str, Any] | list[Any] | None
-    link: str | None
+    link: str | list[str] | None   # a link pattern (api*_db) records every link it matched
     scheduled_s: Offset | None
     injected_s: Offset | None
     healed_s: Offset | None

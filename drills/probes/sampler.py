@@ -27,6 +27,7 @@ class ProbeSampler:
         self.interval = interval
         self.latest: dict = {}
         self._sync_mode: bool | None = None   # asked once from Patroni's /config, when a node first answers
+        self._sync_asked_at = -1e9
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="probes", daemon=True)
 
@@ -72,18 +73,20 @@ class ProbeSampler:
         leaders = patroni.leaders(members)
         leader = leaders[0] if len(leaders) == 1 else None
         sample = {"t": t, "leader": leader, "nodes": nodes, "cut_off": cut_off, "faults_active": faults}
-        if leader and self._synchronous(members):
+        url = self.view.patroni_urls.get(leader or "")
+        if leader and url and nodes.get(leader, {}).get("container") == "running" and self._synchronous(members):
             # The same rule as the stack's health: a leader whose synchronous standby is not streaming on
-            # its timeline cannot fail over (strict mode) — the report draws that window.
-            guard = patroni.protection(members, patroni.node_status(self.view.patroni_urls.get(leader, ""),
-                                                                    timeout=0.4))
+            # its timeline cannot fail over (strict mode) — the report draws that window. Not asked of a
+            # leader that is paused or gone: the request would only time out and stretch the sample.
+            guard = patroni.protection(members, patroni.node_status(url, timeout=0.4))
             sample["sync_standby"] = guard.standby
-            if leader in nodes:
-                nodes[leader]["protected"] = guard.protected
+            nodes[leader]["protected"] = guard.protected
         return sample
 
     def _synchronous(self, members: list) -> bool:
-        if self._sync_mode is None and members:
+        """Asked of Patroni's /config once it answers, and at most every 5 s until then."""
+        if self._sync_mode is None and members and time.monotonic() >= self._sync_asked_at + 5.0:
+            self._sync_asked_at = time.monotonic()
             self._sync_mode = patroni.synchronous_mode(list(self.view.patroni_urls.values()), timeout=0.4)
         return bool(self._sync_mode)
 

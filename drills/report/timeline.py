@@ -63,6 +63,8 @@ def target_label(target: object, link: object) -> str:
         return str(service or role or "—")
     if isinstance(target, list):
         return ", ".join(target_label(t, None) for t in target)
+    if isinstance(link, list):
+        link = ", ".join(str(x) for x in link)
     return f"link {link}" if link else "—"
 
 

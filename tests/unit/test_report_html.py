@@ -218,3 +218,14 @@ def test_an_unprotected_leader_is_listed_only_when_the_checks_saw_one(tmp_path: 
     assert "Leader without a synchronous standby" in section
     assert section.count("<tr") == 3 and "3.5 s" in section and "14 s" in section  # header + two spans
     assert "cut off by a network fault" in section
+
+
+def test_a_fault_on_several_links_keeps_them_all(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURES / "pass", run)
+    result = json.loads((run / "result.json").read_text())
+    fault = next(f for f in result["faults"] if f["type"] == "latency")
+    fault["link"] = ["api1_db", "api2_db"]  # what a pattern like api*_db records
+    (run / "result.json").write_text(json.dumps(result))
+    html = render_run(run)[0].read_text()
+    assert "link api1_db, api2_db" in html and "a list where text or null belongs" not in html

@@ -80,11 +80,6 @@ def leaders(members: list[Member]) -> list[str]:
     return [m.name for m in members if m.role == "leader" and m.state == "running"]
 
 
-def sync_standbys(members: list[Member]) -> list[str]:
-    """Members the DCS names as synchronous standbys (Patroni's /sync key); not proof they are streaming."""
-    return [m.name for m in members if m.role == "sync_standby" and m.state in ("running", "streaming")]
-
-
 def protection(members: list[Member], leader_status: dict | None) -> Protection:
     """The exact rule for "a synchronous standby protects the leader": a member that
 

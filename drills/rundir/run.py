@@ -53,7 +53,7 @@ def read_files(run_dir: Path) -> RunFiles:
     run.events = read_jsonl(path / files.EVENTS, p)
     run.stats = read_jsonl(path / files.STATS, p)
     run.probes = read_jsonl(path / files.PROBES, p)
-    run.meta = _object(path / files.META, p) or {}
+    run.meta = read_meta(path, p)
     run.result = _object(path / files.RESULT, p)
     run.final_state = _object(path / files.FINAL_STATE, p)
     if (path / files.BACKUPS).is_file():  # only stacks with backups write it: not missing otherwise
@@ -65,15 +65,27 @@ def read_files(run_dir: Path) -> RunFiles:
     return run
 
 
-def _read_scenario(run: RunFiles) -> None:
-    path = run.path / files.SCENARIO
+def read_meta(run_dir: Path, problems: Problems) -> dict:
+    """meta.json, or {} when it is absent or damaged (recorded in `problems`)."""
+    return _object(Path(run_dir) / files.META, problems) or {}
+
+
+def read_scenario_text(run_dir: Path, problems: Problems) -> str | None:
+    """The scenario as it was run, as text (shown as it is even when it no longer parses)."""
+    path = Path(run_dir) / files.SCENARIO
     if not path.is_file():
-        run.problems.missing(files.SCENARIO)
-        return
+        problems.missing(files.SCENARIO)
+        return None
     try:
-        run.scenario_text = path.read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
-        run.problems.unreadable(f"{files.SCENARIO}: cannot be read ({exc.strerror or exc})")
+        problems.unreadable(f"{files.SCENARIO}: cannot be read ({exc.strerror or exc})")
+        return None
+
+
+def _read_scenario(run: RunFiles) -> None:
+    run.scenario_text = read_scenario_text(run.path, run.problems)
+    if run.scenario_text is None:
         return
     try:
         data: Any = yaml.safe_load(run.scenario_text)

@@ -2,8 +2,9 @@
 
 Derived: drills/scenario.schema.json (whole, drills/scenario/schema.py, from the scenario model and the budget
 metric registry drills/scenario/metrics.py), drills/checks/result.schema.json (whole, from the result model
-drills/checks/result_model.py; its `$defs.budgetMetric` from the metric registry) and the metric table of
-docs/scenario-format.md (between its GENERATED markers; the rest of that file is written by hand).
+drills/checks/result_model.py; its `$defs.budgetMetric` from the metric registry) and the metric and limits
+tables of docs/scenario-format.md (between their GENERATED markers, the second from drills/scenario/limits.py;
+the rest of that file is written by hand).
 
     python -m drills.checks.regenerate           # exit 1 and name every stale file
     python -m drills.checks.regenerate --write   # rewrite them
@@ -21,6 +22,7 @@ from pathlib import Path
 from drills.checks import result_model
 from drills.checks.typed_json import schema
 from drills.scenario import schema as scenario_schema
+from drills.scenario.limits import with_limits_table
 from drills.scenario.metrics import METRICS, MetricSpec
 
 COMMAND = "python -m drills.checks.regenerate --write"
@@ -129,7 +131,7 @@ def derived() -> dict[Path, Callable[[str], str]]:
         RESULT_SCHEMA: lambda _: result_schema(),
     }
     if SCENARIO_DOC.exists():  # a source checkout (an installed package has no docs)
-        out[SCENARIO_DOC] = with_metric_table
+        out[SCENARIO_DOC] = lambda doc: with_limits_table(with_metric_table(doc))
     return out
 
 

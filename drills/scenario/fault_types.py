@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from drills.scenario.fault_families import FAMILIES, ActsOn, FamilyName, FamilySpec
+from drills.scenario.limits import LIMITS, Limit
+from drills.scenario.signals import SIGNALS  # SIGSTOP is left out on purpose: `freeze` stops a container, healably
 
 ParamKind = Literal["int", "number", "duration", "choice", "signal", "groups", "fault_ref"]
 
-# Signals `kill` may send. SIGSTOP is left out on purpose: a stopped process is what `freeze` does, healably.
-SIGNALS = ("SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGABRT", "SIGSEGV", "SIGUSR1", "SIGUSR2")
 STREAMS = ("upstream", "downstream", "both")
 DIRECTIONS = ("in", "out")
 MISTAKES = ("drop_table", "truncate", "delete_rows")
@@ -35,6 +35,20 @@ class ParamSpec:
     hi: float | None = None
     above: bool = False                # lo is exclusive
     choices: tuple[str, ...] = ()
+    limit: str | None = None           # a kind of drills/scenario/limits.py: the maximum when `hi` is not given
+    unit: str | None = None            # the unit the value is written in, when not the limit's (ms, us)
+
+    @property
+    def bound(self) -> Limit | None:
+        """The LIMITS row that caps this parameter, if any."""
+        return LIMITS[self.limit] if self.limit is not None else None
+
+    @property
+    def maximum(self) -> float | None:
+        """The largest value accepted, in the parameter's own unit (`hi`, else its limit's)."""
+        if self.hi is not None or self.limit is None:
+            return self.hi
+        return LIMITS[self.limit].cap(self.unit)
 
 
 @dataclass(frozen=True)
@@ -63,11 +77,11 @@ FAULTS: dict[str, FaultSpec] = {
                                    "as the fault's `duration`; give one of the two)", lo=0, above=True),
     }),
     "stop": FaultSpec("process", "docker stop (SIGTERM, then SIGKILL after `timeout`); healing starts it again", {
-        "timeout": ParamSpec("duration", "grace period before SIGKILL", default=10.0, lo=0),
+        "timeout": ParamSpec("duration", "grace period before SIGKILL", default=10.0, lo=0, limit="timeout"),
     }),
     "freeze": FaultSpec("process", "pause every process of the container (cgroup freezer); healing resumes them"),
     "restart": FaultSpec("process", "docker restart: stop then start at once (no `duration`)", {
-        "timeout": ParamSpec("duration", "grace period before SIGKILL", default=10.0, lo=0),
+        "timeout": ParamSpec("duration", "grace period before SIGKILL", default=10.0, lo=0, limit="timeout"),
     }, instantaneous=True),
     "isolate": FaultSpec("network", "drop every packet to and from the target (iptables in its namespace)"),
     "partition": FaultSpec("network", "split the stack into groups that cannot reach each other; without "
@@ -83,28 +97,32 @@ FAULTS: dict[str, FaultSpec] = {
         "percent": ParamSpec("number", "share of packets dropped, 0 to 100", required=True, lo=0, hi=100),
     }),
     "latency": _toxic("add delay to every piece of data on the link",
-                      latency_ms=ParamSpec("int", "added delay in milliseconds", required=True, lo=0),
-                      jitter_ms=ParamSpec("int", "random variation of the delay in milliseconds", default=0, lo=0)),
+                      latency_ms=ParamSpec("int", "added delay in milliseconds", required=True, lo=0,
+                                           limit="latency", unit="ms"),
+                      jitter_ms=ParamSpec("int", "random variation of the delay in milliseconds", default=0, lo=0,
+                                          limit="latency", unit="ms")),
     "bandwidth": _toxic("cap the link's throughput",
                         rate_kbps=ParamSpec("int", "kilobytes per second (Toxiproxy's `rate`)", required=True,
-                                            lo=0)),
+                                            lo=0, limit="bandwidth")),
     "timeout": _toxic("stop all data on the link and close it after `timeout_ms` (0: never close)",
                       timeout_ms=ParamSpec("int", "milliseconds before the connection is closed; 0 = never",
-                                           default=0, lo=0)),
+                                           default=0, lo=0, limit="timeout", unit="ms")),
     "reset_peer": _toxic("reset connections (TCP RST) after `timeout_ms`",
                          timeout_ms=ParamSpec("int", "milliseconds before the reset; 0 = at once", default=0,
-                                              lo=0)),
+                                              lo=0, limit="timeout", unit="ms")),
     "slicer": _toxic("cut data into small packets with a delay between them",
-                     average_size=ParamSpec("int", "average packet size in bytes", default=64, lo=1),
+                     average_size=ParamSpec("int", "average packet size in bytes", default=64, lo=1, limit="bytes"),
                      size_variation=ParamSpec("int", "variation of the packet size in bytes (below average_size)",
-                                              default=32, lo=0),
-                     delay_us=ParamSpec("int", "delay between packets in microseconds", default=10, lo=0)),
+                                              default=32, lo=0, limit="bytes"),
+                     delay_us=ParamSpec("int", "delay between packets in microseconds", default=10, lo=0,
+                                        limit="latency", unit="us")),
     "limit_data": _toxic("close the connection after `bytes` bytes have passed",
-                         bytes=ParamSpec("int", "bytes allowed through before closing", required=True, lo=0)),
+                         bytes=ParamSpec("int", "bytes allowed through before closing", required=True, lo=0,
+                                         limit="bytes")),
     "slow_close": _toxic("delay the TCP close: when one side closes the connection, the other sees it "
                          "`delay_ms` later",
                          delay_ms=ParamSpec("int", "milliseconds the close is delayed (Toxiproxy's `delay`)",
-                                            default=1000, lo=0)),
+                                            default=1000, lo=0, limit="latency", unit="ms")),
     "link_down": FaultSpec("toxic", "disable the link: connections are refused, open ones closed"),
     "destroy_cluster": FaultSpec("disaster", "lose the whole database cluster: SIGKILL every PostgreSQL/Patroni node "
                                  "and delete the containers and their data volumes (the backup repository "
@@ -130,12 +148,16 @@ FAULTS: dict[str, FaultSpec] = {
         "before_fault": ParamSpec("fault_ref", "id of a fault (usually operator_error): recover to the moment just "
                                   "before it was injected (point in time); without it, to the end of the archive"),
         "timeout": ParamSpec("duration", "give up when no restored leader accepts writes after this long",
-                             default=300.0, lo=0, above=True),
+                             default=300.0, lo=0, above=True, limit="timeout"),
     }, instantaneous=True),
 }
 
 FAULT_TYPES = tuple(FAULTS)
 assert all(spec.family in FAMILIES for spec in FAULTS.values()), "a fault type names an unknown family"
+# Every number a fault takes has a maximum (durations have theirs in reader.duration): a missing one would let
+# `latency_ms: 1e23` through to Toxiproxy.
+assert all(p.maximum is not None for spec in FAULTS.values() for p in spec.params.values()
+           if p.kind in ("int", "number")), "a numeric fault parameter has no maximum"
 
 
 def family_of(fault_type: str) -> FamilySpec | None:

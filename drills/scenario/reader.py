@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from collections.abc import Sequence as Seq
 from typing import Any, TypeGuard, TypeVar
 
-from drills.scenario.durations import DURATION_HELP, DurationError, parse_duration
+from drills.scenario.durations import DURATION_HELP, DurationError, human_duration, parse_duration
 from drills.scenario.issues import Issue
+from drills.scenario.limits import LIMITS, Limit
 from drills.scenario.nodes import Mapping, Node, Scalar, Sequence, describe, describe_value
 from drills.scenario.suggest import did_you_mean
 
@@ -174,7 +175,11 @@ class MapView:
             return None
         return self._keep(key, value)
 
-    def integer(self, key: str, lo: int | None = None, hi: int | None = None, nullable: bool = False) -> int | None:
+    def integer(self, key: str, lo: int | None = None, hi: int | None = None, nullable: bool = False, *,
+                limit: Limit | None = None, unit: str | None = None) -> int | None:
+        """An integer in [lo, hi]; `limit` (in `unit`) sets hi from the LIMITS table and explains it."""
+        if limit is not None and hi is None:
+            hi = int(limit.cap(unit))
         expected = "an integer" + _bounds(lo, hi)
         ok, value = self._scalar(key, expected, nullable)
         if not ok:
@@ -182,24 +187,29 @@ class MapView:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not _within(value, lo, hi):
-            self.error(key, f"expected {expected}, found {describe_value(value)}")
+            self.error(key, f"expected {expected}{_why(value, hi, limit)}, found {describe_value(value)}")
             return None
         return self._keep(key, value)
 
     def number(self, key: str, lo: float | None = None, hi: float | None = None, *, above: bool = False,
-               nullable: bool = False, expected: str | None = None) -> float | None:
-        """A real number in [lo, hi] (or (lo, hi] with `above`)."""
+               nullable: bool = False, expected: str | None = None, limit: Limit | None = None,
+               unit: str | None = None) -> float | None:
+        """A real number in [lo, hi] (or (lo, hi] with `above`); `limit` (in `unit`) sets hi from LIMITS."""
+        if limit is not None and hi is None:
+            hi = limit.cap(unit)
         expected = expected or "a number" + _bounds(lo, hi, above)
         ok, value = self._scalar(key, expected, nullable)
         if not ok:
             return None
         if not finite_number(value) or not _within(value, lo, hi, above):
-            self.error(key, f"expected {expected}, found {describe_value(value)}")
+            self.error(key, f"expected {expected}{_why(value, hi, limit)}, found {describe_value(value)}")
             return None
         return self._keep(key, float(value))
 
-    def duration(self, key: str, *, positive: bool = False, nullable: bool = False) -> float | None:
-        """Seconds from `30s`/`2m`/`500ms`/`1m30s`/a number; never negative, and above zero if `positive`."""
+    def duration(self, key: str, *, positive: bool = False, nullable: bool = False,
+                 limit: Limit = LIMITS["duration"]) -> float | None:
+        """Seconds from `30s`/`2m`/`500ms`/`1m30s`/a number; never negative, above zero if `positive`, and at
+        most `limit` (a day for a duration, an hour for a timeout: docs/scenario-format.md#limits)."""
         qualifier = "a positive duration" if positive else "a duration of at least 0"
         expected = f"{qualifier} ({DURATION_HELP.removeprefix('a duration such as ')})"
         ok, value = self._scalar(key, expected, nullable)
@@ -207,12 +217,16 @@ class MapView:
             return None
         try:
             seconds = parse_duration(value)
-        except DurationError:
-            self.error(key, f"expected {expected}, found {describe_value(value)}")
+        except DurationError as exc:
+            detail = f" ({exc.detail})" if exc.detail else ""
+            self.error(key, f"expected {expected}, found {describe_value(value)}{detail}")
             return None
         if seconds < 0 or (positive and seconds == 0):
             self.error(key, f"expected {qualifier}, found {describe_value(value)}"
                        + (" (negative)" if seconds < 0 else ""))
+            return None
+        if seconds > limit.cap():
+            self.error(key, f"expected {limit.note}, found {describe_value(value)} ({human_duration(seconds)})")
             return None
         return self._keep(key, seconds)
 
@@ -290,6 +304,13 @@ def _within(value: float, lo: float | None, hi: float | None, above: bool = Fals
     if lo is not None and (value <= lo if above else value < lo):
         return False
     return hi is None or value <= hi
+
+
+def _why(value: object, hi: float | None, limit: Limit | None) -> str:
+    """" (a latency of at most 10 min)" when `value` is refused for being above a LIMITS maximum."""
+    if limit is None or hi is None or not finite_number(value) or value <= hi:
+        return ""
+    return f" ({limit.note})"
 
 
 def _bounds(lo: float | None, hi: float | None, above: bool = False) -> str:

@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 
 from drills.scenario.fault_types import FAULT_TYPES, FAULTS, ParamSpec, types_acting_on
+from drills.scenario.limits import LIMITS, SEED_MAX, SEED_MIN
+from drills.scenario.locustfile_path import LOCUSTFILE_PATTERN
+from drills.scenario.loopback import LOOPBACK_PATTERN
 from drills.scenario.metrics import ABORT_METRICS, ABORT_PROBES, METRICS
 from drills.scenario.model import (
     BUDGET_METRICS,
@@ -35,9 +38,9 @@ from drills.scenario.validate_load import BUILTIN_MIX_OPERATIONS, PROFILE_TYPES
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "scenario.schema.json"
 
-_NUM = r"\d+(\.\d+)?"
-DURATION_PATTERN = rf"^({_NUM}|(?=\d)({_NUM}h)?({_NUM}m)?({_NUM}s)?({_NUM}ms)?)$"
-LOOPBACK_PATTERN = r"^http://(127\.0\.0\.1|localhost):\d{1,5}(/[^\s?#]*)?$"
+_NUM = r"[0-9]+(\.[0-9]+)?"
+# The validator's durations (drills/scenario/durations.py), ASCII only; the string form cannot carry a maximum.
+DURATION_PATTERN = rf"^({_NUM}|(?=[0-9])({_NUM} *h *)?({_NUM} *m *)?({_NUM} *s *)?({_NUM} *ms *)?)$"
 
 
 def _d(text: str, **schema: object) -> dict:
@@ -58,6 +61,30 @@ def _nullable(schema: dict) -> dict:
 
 DURATION = {"$ref": "#/$defs/duration"}
 POSITIVE_DURATION = {"$ref": "#/$defs/positive_duration"}
+TIMEOUT = {"$ref": "#/$defs/timeout"}
+POSITIVE_TIMEOUT = {"$ref": "#/$defs/positive_timeout"}
+_DURATION_LIMITS = ("duration", "timeout")  # the limits a duration may have; each gives two $defs
+
+
+def _duration_ref(limit: str | None, positive: bool) -> dict:
+    kind = limit or "duration"
+    if kind not in _DURATION_LIMITS:
+        raise ValueError(f"no duration schema for the limit {kind}")
+    return {"$ref": f"#/$defs/{'positive_' if positive else ''}{kind}"}
+
+
+def _duration_defs() -> dict:
+    defs = {}
+    for kind in _DURATION_LIMITS:
+        limit = LIMITS[kind]
+        for positive in (False, True):
+            low = {"exclusiveMinimum": 0} if positive else {"minimum": 0}
+            defs[f"{'positive_' if positive else ''}{kind}"] = {
+                "description": f"{'a positive ' if positive else ''}{kind} in seconds: a number, or text such as "
+                               f"30s, 2m, 500ms, 1m30s; at most {limit.shown}",
+                "anyOf": [{"type": "number", **low, "maximum": limit.cap()},
+                          {"type": "string", "pattern": DURATION_PATTERN}]}
+    return defs
 
 
 def _param(spec: ParamSpec) -> dict:
@@ -67,7 +94,7 @@ def _param(spec: ParamSpec) -> dict:
     elif spec.kind == "number":
         schema = {"type": "number"}
     elif spec.kind == "duration":
-        schema = dict(POSITIVE_DURATION if spec.above else DURATION)
+        schema = _duration_ref(spec.limit, spec.above)
     elif spec.kind in ("choice", "signal"):
         schema = {"type": "string", "enum": list(spec.choices)}
     elif spec.kind == "fault_ref":
@@ -77,8 +104,8 @@ def _param(spec: ParamSpec) -> dict:
                   "items": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}}
     if spec.kind in ("int", "number") and spec.lo is not None:
         schema["exclusiveMinimum" if spec.above else "minimum"] = spec.lo
-    if spec.kind in ("int", "number") and spec.hi is not None:
-        schema["maximum"] = spec.hi
+    if spec.kind in ("int", "number") and spec.maximum is not None:
+        schema["maximum"] = spec.maximum
     if spec.default is not None:
         schema["default"] = spec.default
     schema["description"] = spec.doc + (" (required)" if spec.required else "")
@@ -121,6 +148,11 @@ def _budget_rules() -> list[dict]:
     rules: list[dict] = [{"if": {"properties": {"metric": {"enum": [m for m, s in METRICS.items() if s.whole_run]}},
                                  "required": ["metric"]},
                           "then": {"properties": {"phase": {"const": "all"}}}}]
+    for unit, most in (("ms", LIMITS["latency"].cap("ms")), ("seconds", LIMITS["duration"].cap())):
+        rules.append({"if": {"properties": {"metric": {"enum": [m for m, s in METRICS.items() if s.unit == unit]}},
+                             "required": ["metric"]},
+                      "then": {"properties": {"max": {"anyOf": [{"type": "number", "maximum": most},
+                                                                {"type": "string"}]}}}})
     for m, s in METRICS.items():
         if s.ops:
             rules.append({"if": {"properties": {"metric": {"const": m}}, "required": ["metric"]},
@@ -154,8 +186,9 @@ def build_schema() -> dict:
         "label": _d("key=value label of the user's own containers", type="string", pattern=f"^{LABEL_PATTERN}$"),
         "select": _d("which of the matching containers: one, all, minority, majority or a random one",
                      type="string", enum=list(SELECTIONS), default="one"),
-        "count": _d("act on exactly this many matching containers (instead of select)", type="integer",
-                    minimum=1, maximum=100),
+        "count": _d("act on exactly this many matching containers (instead of select); at most the nodes its "
+                    "service (1) or role can have in the stack", type="integer", minimum=1,
+                    maximum=LIMITS["targets"].cap()),
     }, oneOf=[{"required": ["service"]}, {"required": ["role"]}, {"required": ["label"]}],
         description="what a process or network fault acts on: exactly one of service, role or label")
     after = {"oneOf": [
@@ -180,26 +213,30 @@ def build_schema() -> dict:
         "repeat_every": _nullable({**POSITIVE_DURATION, "description": "inject again every N seconds (longer "
                                    "than duration), each time on a freshly resolved target"}),
         "repeat_count": _d("how many injections in all (needs repeat_every); absent: until the end of steady",
-                           type=["integer", "null"], minimum=1),
+                           type=["integer", "null"], minimum=1, maximum=LIMITS["repetitions"].cap()),
         "params": _d("type-specific parameters (see the fault catalogue)", type=["object", "null"]),
     }, ["type"], allOf=_fault_rules(), oneOf=[{"required": ["at"]}, {"required": ["after"]}],
         description="one fault: what breaks, where, when and for how long")
     stage = _obj({
         "duration": {**POSITIVE_DURATION, "description": "length of the stage"},
-        "users": _d("concurrent users (closed loop)", type="integer", minimum=0),
-        "rate": _d("operations started per second (arrival rate)", type="number", minimum=0),
-        "spawn_rate": _d("users started per second when ramping", type="number", exclusiveMinimum=0),
+        "users": _d("concurrent users (closed loop)", type="integer", minimum=0, maximum=LIMITS["users"].cap()),
+        "rate": _d("operations started per second (arrival rate)", type="number", minimum=0,
+                   maximum=LIMITS["rate"].cap()),
+        "spawn_rate": _d("users started per second when ramping", type="number", exclusiveMinimum=0,
+                         maximum=LIMITS["rate"].cap()),
     }, ["duration"], oneOf=[{"required": ["users"]}, {"required": ["rate"]}])
     profile_schema = _obj({
         "type": _d("constant_users: a fixed number of closed-loop users; arrival_rate: a fixed rate of operations "
                    "kept up during stalls; stages: a list of steps", type="string", enum=list(PROFILE_TYPES),
                    default=profile.type),
-        "users": _d("concurrent users (constant_users)", type="integer", minimum=1, default=profile.users),
+        "users": _d("concurrent users (constant_users)", type="integer", minimum=1,
+                    maximum=LIMITS["users"].cap(), default=profile.users),
         "spawn_rate": _d("users started per second", type="number", exclusiveMinimum=0,
-                         default=profile.spawn_rate),
-        "rate": _d("operations started per second (arrival_rate)", type=["number", "null"], exclusiveMinimum=0),
+                         maximum=LIMITS["rate"].cap(), default=profile.spawn_rate),
+        "rate": _d("operations started per second (arrival_rate)", type=["number", "null"], exclusiveMinimum=0,
+                   maximum=LIMITS["rate"].cap()),
         "max_users": _d("cap on concurrent users offering the rate", type="integer", minimum=1,
-                        default=profile.max_users),
+                        maximum=LIMITS["users"].cap(), default=profile.max_users),
         "stages": _d("the steps of a stages profile", type="array", minItems=1, items=stage),
     }, allOf=[
         {"if": {"properties": {"type": {"const": "arrival_rate"}}, "required": ["type"]},
@@ -212,7 +249,8 @@ def build_schema() -> dict:
     abort = _obj({
         "metric": _d("error_ratio and p99_ms over a sliding window, or a failing probe", type="string",
                      enum=list(ABORT_METRICS)),
-        "above": _d("threshold (error_ratio: 0 to 1; p99_ms: milliseconds)", type="number", minimum=0),
+        "above": _d(f"threshold (error_ratio: 0 to 1; p99_ms: milliseconds, at most {LIMITS['latency'].shown})",
+                    type="number", minimum=0, maximum=LIMITS["latency"].cap("ms")),
         "window": {**POSITIVE_DURATION, "description": "sliding window (default 10 s)", "default": 10.0},
         "probe": _d("for probe_failing: which probe", type="string", enum=list(ABORT_PROBES)),
     }, ["metric"], **{"if": {"properties": {"metric": {"const": "probe_failing"}}, "required": ["metric"]},
@@ -231,7 +269,7 @@ def build_schema() -> dict:
             "description": _d("what the drill shows, for the report", type=["string", "null"]),
             "tags": _d("free labels for filtering", type="array", items={"type": "string", "minLength": 1}),
             "seed": _d("random seed for load and target choice; absent: a fresh one, recorded in meta.json",
-                       type=["integer", "null"], minimum=0, maximum=2**32 - 1),
+                       type=["integer", "null"], minimum=SEED_MIN, maximum=SEED_MAX),
             "expect": _d("fail: a self-test that must catch a known defect (the run passes when a budget fails)",
                          type="string", enum=["pass", "fail"], default="pass"),
             "stack": _obj({
@@ -247,7 +285,8 @@ def build_schema() -> dict:
                     "cold_event_seats": _d("seats of each cold event", type="integer", minimum=1,
                                            default=ref.cold_event_seats),
                     "maximum_lag_on_failover": _d("Patroni: bytes a replica may lag and still be promoted",
-                                                  type="integer", minimum=0, default=ref.maximum_lag_on_failover),
+                                                  type="integer", minimum=0, maximum=LIMITS["bytes"].cap(),
+                                                  default=ref.maximum_lag_on_failover),
                     "keep": _d("leave the stack running after the drill", type="boolean", default=ref.keep),
                     "backups": _d("pgBackRest: archive WAL and take a full backup when the stack starts",
                                   type="boolean", default=ref.backups),
@@ -257,7 +296,7 @@ def build_schema() -> dict:
                                       default=ref.backup_type),
                     "backup_retention_full": _d("full backups pgBackRest keeps", type="integer", minimum=1,
                                                 maximum=100, default=ref.backup_retention_full),
-                    "archive_timeout": {**DURATION, "description": "PostgreSQL archive_timeout: the longest a "
+                    "archive_timeout": {**TIMEOUT, "description": "PostgreSQL archive_timeout: the longest a "
                                         "written WAL segment waits before it is archived"},
                 }, description="start the reference stack (the default)")),
                 "attach": _obj({
@@ -281,9 +320,11 @@ def build_schema() -> dict:
                            "injected and healed within warmup + steady", "default": phases.steady},
                 "recovery": {**DURATION, "description": "load after every fault is healed", "default":
                              phases.recovery},
-            }, description="seconds of load in each phase, in this order"),
+            }, description=f"seconds of load in each phase, in this order; at most {LIMITS['phase_total'].shown} "
+                           "together"),
             "load": _obj({
-                "locustfile": _d("builtin, or a path relative to the scenario", type="string",
+                "locustfile": _d("builtin, or the path of a file in the scenario's folder, relative to it (not "
+                                 "absolute, no '..')", type="string", pattern=LOCUSTFILE_PATTERN,
                                  default=load.locustfile),
                 "user_classes": _d("Locust user classes to run (default: the locustfile's)", type="array",
                                    items={"type": "string", "minLength": 1}),
@@ -294,7 +335,7 @@ def build_schema() -> dict:
                 "hot_share": _d("share of purchases aimed at the hot seats", type="number", minimum=0, maximum=1,
                                 default=load.hot_share),
                 "hot_seats": _d("size of the hot set of seats", type="integer", minimum=1, default=load.hot_seats),
-                "request_timeout": {**POSITIVE_DURATION, "description": "client timeout of one request",
+                "request_timeout": {**POSITIVE_TIMEOUT, "description": "client timeout of one request",
                                     "default": load.request_timeout},
                 "max_retries": _d("purchase retries with the same idempotency key", type="integer", minimum=0,
                                   maximum=100, default=load.max_retries),
@@ -314,12 +355,7 @@ def build_schema() -> dict:
             }, description="the service level objective (for error_budget_burn)"),
         }),
         "$defs": {
-            "duration": {"description": "seconds: a number, or text such as 30s, 2m, 500ms, 1m30s",
-                         "anyOf": [{"type": "number", "minimum": 0},
-                                   {"type": "string", "pattern": DURATION_PATTERN}]},
-            "positive_duration": {"description": "a duration above zero",
-                                  "anyOf": [{"type": "number", "exclusiveMinimum": 0},
-                                            {"type": "string", "pattern": DURATION_PATTERN}]},
+            **_duration_defs(),
             "budget": _budget(),
             **_params_defs(),
         },

@@ -6,7 +6,7 @@ for an attached stack only what the scenario declares is, and anything found by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from drills.scenario.model import TARGET_ROLES, AttachedStack, ReferenceStack, StackSection
 
@@ -27,6 +27,8 @@ class Topology:
     can_target_containers: bool        # process/network faults have something to act on
     has_toxiproxy: bool
     attached: bool
+    # The most nodes each role can resolve to (a target's `count` cannot exceed it); None: found at run time.
+    role_sizes: dict[str, int] | None = field(default=None)
 
 
 def reference_services(ref: ReferenceStack) -> tuple[str, ...]:
@@ -41,16 +43,36 @@ def reference_links(ref: ReferenceStack) -> tuple[str, ...]:
     return (*(f"api{i}_db" for i in replicas), *(f"lb_api{i}" for i in replicas))
 
 
+def reference_role_sizes(ref: ReferenceStack) -> dict[str, int]:
+    """Nodes per role of the reference stack: 3 database nodes (one leader, one synchronous standby), 3 etcd
+    members, `api_replicas` API replicas, one HAProxy and one Toxiproxy."""
+    return {"leader": 1, "sync_standby": 1, "replica": REFERENCE_DB_NODES - 1, "postgres": REFERENCE_DB_NODES,
+            "api": ref.api_replicas, "lb": 1, "etcd": REFERENCE_ETCD_NODES, "etcd_leader": 1, "proxy": 1}
+
+
+def most_nodes(topo: Topology, service: str | None, role: str | None) -> tuple[int, str] | None:
+    """The most containers a target naming `service` or `role` can resolve to, and why; None when unknown."""
+    if service is not None:
+        return 1, "a service is one container"
+    if role is None or topo.role_sizes is None or role not in topo.role_sizes:
+        return None
+    n = topo.role_sizes[role]
+    where = "the attached stack" if topo.attached else "the reference stack"
+    return n, f"{where} has at most {n} {role} node{'' if n == 1 else 's'}"
+
+
 def topology_of(stack: StackSection) -> Topology:
     if isinstance(stack, AttachedStack):
         return _attached(stack)
-    return Topology(reference_services(stack), TARGET_ROLES, reference_links(stack), True, True, False)
+    return Topology(reference_services(stack), TARGET_ROLES, reference_links(stack), True, True, False,
+                    reference_role_sizes(stack))
 
 
 def _attached(attach: AttachedStack) -> Topology:
     discovered = attach.label_selector is not None
     services = None if discovered else tuple(attach.containers)
     roles: tuple[str, ...] | None = None
+    sizes: dict[str, int] | None = None
     if not discovered:
         known = set(attach.roles.values())
         if attach.patroni_urls:
@@ -58,5 +80,15 @@ def _attached(attach: AttachedStack) -> Topology:
         if "etcd" in known:
             known |= set(ETCD_ROLES)
         roles = tuple(r for r in TARGET_ROLES if r in known)
+        sizes = _attached_sizes(attach, roles)
     return Topology(services, roles, None, bool(attach.containers) or discovered,
-                    attach.toxiproxy_url is not None, True)
+                    attach.toxiproxy_url is not None, True, sizes)
+
+
+def _attached_sizes(attach: AttachedStack, roles: tuple[str, ...]) -> dict[str, int]:
+    """Static roles: the services declared with them; Patroni's: at most every container (one leader)."""
+    n = len(attach.containers)
+    declared = {r: sum(1 for v in attach.roles.values() if v == r) for r in roles}
+    patroni = {"leader": 1, "sync_standby": max(n - 1, 0), "replica": max(n - 1, 0),
+               "postgres": max(declared.get("postgres", 0), n if attach.patroni_urls else 0), "etcd_leader": 1}
+    return {r: patroni.get(r, declared[r]) for r in roles}

@@ -10,7 +10,9 @@ import re
 from pathlib import Path
 
 from drills.scenario.budgets_default import default_budgets
+from drills.scenario.durations import human_duration
 from drills.scenario.issues import Issue
+from drills.scenario.limits import LIMITS, SEED_MAX, SEED_MIN
 from drills.scenario.model import OPERATIONS, SLO, Phases, ReferenceStack, Scenario
 from drills.scenario.nodes import Node
 from drills.scenario.reader import Context
@@ -51,7 +53,7 @@ def build_scenario(root: Node, file: str, path: Path | None = None,
         ctx.error(root, "name", f"expected a 'name' key ({NAME_HELP}), found none")
     top.text("description", nullable=True)
     top.texts("tags", "tags")
-    top.integer("seed", 0, 2**32 - 1, nullable=True)
+    top.integer("seed", SEED_MIN, SEED_MAX, nullable=True)
     top.text("expect", choices=("pass", "fail"))
 
     stack = read_stack(ctx, top.node_of("stack"), "stack")
@@ -82,10 +84,16 @@ def _phases(ctx: Context, node: Node | None) -> Phases:
     m = ctx.mapping(node, "phases", PHASE_KEYS, "the phases (seconds of load in each)")
     if m is None:
         return Phases()
+    before = len(ctx.issues)
     m.duration("warmup")
     m.duration("steady", positive=True)
     m.duration("recovery")
-    return Phases(**m.values)
+    phases, most = Phases(**m.values), LIMITS["phase_total"]
+    if len(ctx.issues) == before and phases.total > most.cap():  # each phase is fine, their sum is not
+        parts = " + ".join(f"{k} {human_duration(getattr(phases, k))}" for k in PHASE_KEYS)
+        ctx.error(node, "phases", f"expected warmup + steady + recovery of at most {most.shown} together, found "
+                                  f"{parts} = {human_duration(phases.total)}")
+    return phases
 
 
 def _slo(ctx: Context, node: Node | None) -> SLO:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drills.scenario.budgets_default import default_budgets
+from drills.scenario.limits import LIMITS
 from drills.scenario.metrics import ABORT_METRICS, ABORT_PROBES, METRICS, wrong_bound_reason
 from drills.scenario.model import BUDGET_METRICS, OPERATIONS, PHASES, AbortCondition, Budget, Phases, Source
 from drills.scenario.nodes import Node, Scalar
@@ -89,6 +90,8 @@ def _limit(m: MapView, bound: str, metric: str | None) -> None:
         m.number(bound, 0, 1)
     elif unit == "seconds":
         m.duration(bound)
+    elif unit == "ms":
+        m.number(bound, 0, limit=LIMITS["latency"], unit="ms")
     elif unit == "count":
         m.integer(bound, 0)
     else:
@@ -121,7 +124,7 @@ def read_abort(ctx: Context, node: Node | None, path: str) -> list[AbortConditio
             if metric == "error_ratio":
                 m.number("above", 0, 1)
             else:
-                m.number("above", 0)
+                m.number("above", 0, limit=LIMITS["latency"], unit="ms")
             if not m.has("above"):
                 ctx.error(m.node, m.at("above"), f"expected an `above` threshold for {metric}, found none")
             if m.has("probe"):

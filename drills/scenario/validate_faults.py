@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 from drills.scenario.fault_families import FAMILIES
 from drills.scenario.fault_types import FAULT_TYPES, FAULTS, SIGNALS, FaultSpec, ParamSpec, types_acting_on
+from drills.scenario.limits import LIMITS
 from drills.scenario.model import TARGET_ROLES, After, Fault, Source, Target
 from drills.scenario.nodes import Mapping, Node, Scalar, describe
 from drills.scenario.reader import Context, MapView
+from drills.scenario.signals import alias_of, refused_reason
 from drills.scenario.suggest import did_you_mean
-from drills.scenario.topology import PATRONI_ROLES, Topology
+from drills.scenario.topology import PATRONI_ROLES, Topology, most_nodes
 
 FAULT_KEYS = ("id", "type", "target", "link", "at", "after", "duration", "repeat_every", "repeat_count", "params")
 TARGET_KEYS = ("service", "role", "label", "select", "count")
@@ -57,7 +59,7 @@ def _fault(ctx: Context, node: Node, path: str, index: int, topo: Topology) -> R
     after = _after(ctx, m) if m.given("after") else None
     duration = m.duration("duration", positive=True, nullable=True)
     repeat_every = m.duration("repeat_every", positive=True, nullable=True)
-    repeat_count = m.integer("repeat_count", 1, 10_000, nullable=True)
+    repeat_count = m.integer("repeat_count", 1, nullable=True, limit=LIMITS["repetitions"])
     params = _params(ctx, m, fault_type, spec, topo)
 
     if m.given("at") == m.given("after"):
@@ -161,7 +163,11 @@ def _target(ctx: Context, parent: MapView, topo: Topology) -> Target | None:
                         f"declare {role!s} through {how}), found '{role}'")
     m.text("label", pattern=LABEL_PATTERN, pattern_help="a container label key=value", nullable=True)
     m.text("select", choices=SELECTIONS)
-    m.integer("count", 1, 100, nullable=True)
+    count = m.integer("count", 1, nullable=True, limit=LIMITS["targets"])
+    most = most_nodes(topo, service, role) if count is not None else None
+    if count is not None and most is not None and count > most[0]:
+        m.error("count", f"expected a count of at most {most[0]} ({most[1]}), found {count}")
+        m.values.pop("count")
     if m.given("select") and m.given("count"):
         m.key_error("count", "expected one of select or count (count picks exactly N and replaces select), found both")
     return Target(**m.values)
@@ -226,11 +232,12 @@ def _no_params(ctx: Context, node: Node | None, path: str, fault_type: str) -> N
 
 def _param(ctx: Context, pm: MapView, name: str, p: ParamSpec, topo: Topology) -> object:
     if p.kind == "int":
-        return pm.integer(name, int(p.lo) if p.lo is not None else None, int(p.hi) if p.hi is not None else None)
+        return pm.integer(name, int(p.lo) if p.lo is not None else None, int(p.hi) if p.hi is not None else None,
+                          limit=p.bound, unit=p.unit)
     if p.kind == "number":
-        return pm.number(name, p.lo, p.hi, above=p.above)
+        return pm.number(name, p.lo, p.hi, above=p.above, limit=p.bound, unit=p.unit)
     if p.kind == "duration":
-        return pm.duration(name, positive=p.above)
+        return pm.duration(name, positive=p.above, limit=p.bound or LIMITS["duration"])
     if p.kind == "choice":
         return pm.text(name, choices=p.choices)
     if p.kind == "signal":
@@ -241,6 +248,7 @@ def _param(ctx: Context, pm: MapView, name: str, p: ParamSpec, topo: Topology) -
 
 
 def _signal(pm: MapView, name: str) -> str | None:
+    """A signal name (`TERM` means SIGTERM); a real signal that is refused says why instead of "did you mean"."""
     node = pm.node_of(name)
     if node is None:
         return None
@@ -248,12 +256,20 @@ def _signal(pm: MapView, name: str) -> str | None:
     value = raw.strip().upper() if isinstance(raw, str) else None
     if value is not None and not value.startswith("SIG"):
         value = "SIG" + value
-    if value not in SIGNALS:
-        pm.error(name, f"expected a signal ({', '.join(SIGNALS)}), found {describe(node)}",
-                 did_you_mean(value or "", SIGNALS))
-        return None
-    pm.values[name] = value
-    return value
+    if value in SIGNALS:
+        pm.values[name] = value
+        return value
+    allowed = ", ".join(SIGNALS)
+    reason = refused_reason(value) if value is not None else None
+    if reason is not None:
+        pm.error(name, f"expected a signal kill may send ({allowed}), found {describe(node)}: {reason}",
+                 alias_of(value or ""))
+    elif isinstance(raw, int) and not isinstance(raw, bool):
+        pm.error(name, f"expected a signal name ({allowed}), found the number {raw} (signal numbers differ "
+                       "between platforms: write the name)")
+    else:
+        pm.error(name, f"expected a signal ({allowed}), found {describe(node)}", did_you_mean(value or "", SIGNALS))
+    return None
 
 
 def _groups(ctx: Context, pm: MapView, name: str, topo: Topology) -> list[list[str]] | None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drills.scenario.model import LoadProfile, LoadSection, ReferenceStack, Stage
+from drills.scenario.durations import human_duration
+from drills.scenario.limits import LIMITS
+from drills.scenario.locustfile_path import locustfile_problem
+from drills.scenario.model import OPERATIONS, LoadProfile, LoadSection, ReferenceStack, Stage
 from drills.scenario.nodes import Mapping, Node, Scalar, describe, describe_value
 from drills.scenario.reader import Context, MapView, child, finite_number
 from drills.scenario.suggest import did_you_mean
@@ -17,6 +20,10 @@ PROFILE_TYPES = ("constant_users", "arrival_rate", "stages")
 # What the builtin locustfile can be asked to do; register and verify_password happen on their own (a user
 # registers first; every rotation is verified), so they are operations in the history but not in the mix.
 BUILTIN_MIX_OPERATIONS = ("purchase", "browse", "rotate_password", "login")
+# Operations that exist but have no weight in the builtin mix: said why, never "did you mean" another one.
+_NOT_IN_MIX = {"register": "register happens on its own: each user registers first",
+               "verify_password": "verify_password happens on its own: each rotation is verified",
+               "all": "'all' names every operation in budgets, it is not one"}
 
 
 def read_load(ctx: Context, node: Node | None, path: str, base_dir: Path | None,
@@ -26,12 +33,7 @@ def read_load(ctx: Context, node: Node | None, path: str, base_dir: Path | None,
     m = ctx.mapping(node, path, LOAD_KEYS, "the load section")
     if m is None:
         return LoadSection()
-    locustfile = m.text("locustfile")
-    if locustfile is not None and locustfile != "builtin" and base_dir is not None:
-        resolved = (base_dir / locustfile).resolve()
-        if not resolved.exists():
-            m.error("locustfile", f"expected 'builtin' or a locustfile path relative to the scenario, found "
-                                  f"'{locustfile}' (no such file: {resolved})")
+    locustfile = m.text("locustfile", check=lambda text: locustfile_problem(text, base_dir))
     m.texts("user_classes", "user class names")
     if m.given("profile"):
         profile = _profile(ctx, m.value_node("profile"), m.at("profile"))
@@ -46,7 +48,7 @@ def read_load(ctx: Context, node: Node | None, path: str, base_dir: Path | None,
     if hot_seats is not None and reference is not None and hot_seats > reference.hot_event_seats:
         m.error("hot_seats", f"expected at most stack.reference.hot_event_seats ({reference.hot_event_seats}), "
                              f"found {hot_seats}")
-    m.duration("request_timeout", positive=True)
+    m.duration("request_timeout", positive=True, limit=LIMITS["timeout"])
     m.integer("max_retries", 0, 100)
     m.integer("workers", 0, 64)
     return LoadSection(**m.values)
@@ -57,10 +59,10 @@ def _profile(ctx: Context, node: Node, path: str) -> LoadProfile | None:
     if m is None:
         return None
     kind = m.text("type", choices=PROFILE_TYPES) or ("constant_users" if not m.has("type") else None)
-    m.integer("users", 1, 100_000)
-    m.number("spawn_rate", 0, above=True)
-    m.number("rate", 0, above=True, nullable=True)
-    m.integer("max_users", 1, 100_000)
+    m.integer("users", 1, limit=LIMITS["users"])
+    m.number("spawn_rate", 0, above=True, limit=LIMITS["rate"])
+    m.number("rate", 0, above=True, nullable=True, limit=LIMITS["rate"])
+    m.integer("max_users", 1, limit=LIMITS["users"])
     stages = _stages(ctx, m) if m.given("stages") else None
     if stages is not None:
         m.values["stages"] = stages
@@ -101,9 +103,9 @@ def _stages(ctx: Context, parent: MapView) -> list[Stage] | None:
             continue
         before = len(ctx.issues)
         m.duration("duration", positive=True)
-        m.integer("users", 0, 100_000, nullable=True)
-        m.number("rate", 0, nullable=True)
-        m.number("spawn_rate", 0, above=True, nullable=True)
+        m.integer("users", 0, nullable=True, limit=LIMITS["users"])
+        m.number("rate", 0, nullable=True, limit=LIMITS["rate"])
+        m.number("spawn_rate", 0, above=True, nullable=True, limit=LIMITS["rate"])
         if m.given("users") == m.given("rate"):
             ctx.error(m.node, path, "expected exactly one of users (closed loop) or rate (arrival rate) in a stage, "
                                     f"found {'both' if m.given('users') else 'neither'}")
@@ -116,6 +118,10 @@ def _stages(ctx: Context, parent: MapView) -> list[Stage] | None:
     if len(kinds) > 1:
         parent.error("stages", "expected every stage to set users or every stage to set rate, found a mix "
                                "(a run is either closed loop or arrival rate)")
+        ok = False
+    total, most = sum(stage.duration for stage in stages), LIMITS["phase_total"]
+    if ok and total > most.cap():
+        parent.error("stages", f"expected stages of at most {most.shown} together, found {human_duration(total)}")
         ok = False
     return stages if ok else None
 
@@ -140,8 +146,9 @@ def _mix(ctx: Context, parent: MapView, builtin: bool) -> dict[str, float] | Non
             continue
         if builtin and op not in BUILTIN_MIX_OPERATIONS:
             ops = BUILTIN_MIX_OPERATIONS
-            ctx.error(key, sub, f"expected an operation of the builtin locustfile ({', '.join(ops)}), found '{op}'",
-                      did_you_mean(op, ops))
+            why = f" ({_NOT_IN_MIX[op]})" if op in _NOT_IN_MIX else ""
+            ctx.error(key, sub, f"expected an operation of the builtin locustfile ({', '.join(ops)}), found "
+                                f"'{op}'{why}", did_you_mean(op, ops, known=OPERATIONS))
             ok = False
             continue
         weight = value.value if isinstance(value, Scalar) else None

@@ -1,13 +1,15 @@
 """The `stack` section: the reference stack we start, or the user's own containers we attach to.
 
 Network rule: the tool only ever talks to loopback or its own containers, so every URL of an attached
-stack must be http://127.0.0.1:PORT or http://localhost:PORT.
+stack must be http://127.0.0.1:PORT or http://localhost:PORT (drills/scenario/loopback.py).
 """
 
 from __future__ import annotations
 
 import re
 
+from drills.scenario.limits import LIMITS
+from drills.scenario.loopback import loopback_problem
 from drills.scenario.model import AttachedStack, ReferenceStack, StackSection
 from drills.scenario.nodes import Node, Scalar
 from drills.scenario.reader import Context, MapView
@@ -21,21 +23,8 @@ REFERENCE_KEYS = ("async_replication", "api_replicas", "hot_event_seats", "cold_
 BACKUP_TYPES = ("full", "diff", "incr")
 ATTACH_KEYS = ("api_url", "containers", "label_selector", "roles", "patroni_urls", "toxiproxy_url")
 
-_LOOPBACK = re.compile(r"http://(127\.0\.0\.1|localhost):(\d{1,5})(/[^\s?#]*)?")
-LOOPBACK_HELP = "a loopback URL http://127.0.0.1:PORT or http://localhost:PORT"
 _LABEL_SELECTOR = r"[A-Za-z0-9][A-Za-z0-9._/-]*(=[^\s]*)?"
 _CONTAINER_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
-
-
-def loopback_problem(url: str) -> str | None:
-    """Why `url` is not an allowed loopback URL, or None when it is."""
-    match = _LOOPBACK.fullmatch(url.strip())
-    if match and 1 <= int(match.group(2)) <= 65535:
-        return None
-    reason = ("the tool only talks to loopback or its own containers; publish the service on 127.0.0.1"
-              if "://" in url and not re.match(r"https?://(127\.0\.0\.1|localhost)(:|/|$)", url) else
-              "give the scheme http:// and a port")
-    return f"expected {LOOPBACK_HELP} ({reason}), found '{url}'"
 
 
 def read_stack(ctx: Context, node: Node | None, path: str) -> StackSection:
@@ -67,13 +56,13 @@ def _reference(ctx: Context, parent: MapView) -> ReferenceStack:
     m.integer("hot_event_seats", 1, 1_000_000)
     m.integer("cold_events", 0, 100)
     m.integer("cold_event_seats", 1, 1_000_000)
-    m.integer("maximum_lag_on_failover", 0)
+    m.integer("maximum_lag_on_failover", 0, limit=LIMITS["bytes"])
     m.flag("keep")
     m.flag("backups")
     m.duration("backup_interval")
     m.text("backup_type", choices=BACKUP_TYPES)
     m.integer("backup_retention_full", 1, 100)
-    m.duration("archive_timeout")
+    m.duration("archive_timeout", limit=LIMITS["timeout"])
     interval = m.values.get("backup_interval")
     if interval and interval < 10:
         m.error("backup_interval", f"expected 0 (no scheduled backups) or at least 10s, found {interval:g}s")

@@ -3,6 +3,7 @@
 A bad file starts with comment lines:
     # expect: LINE:COLUMN [path-fragment] [suggest=NAME] [says=WORD]
     # expect-count: N          (optional: the exact number of issues)
+`suggest=none` means the issue offers no "did you mean" (a real name that is refused is not a typo).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def _expectations(path: Path) -> tuple[list[dict], int | None]:
 def _matches(issue: Issue, spec: dict) -> bool:
     return (issue.line == spec["line"] and issue.column == spec["column"]
             and spec.get("path", "") in issue.path
-            and ("suggest" not in spec or issue.suggestion == spec["suggest"])
+            and ("suggest" not in spec or issue.suggestion == (None if spec["suggest"] == "none" else spec["suggest"]))
             and ("says" not in spec or spec["says"].lower() in issue.message.lower()))
 
 

@@ -72,7 +72,7 @@ def test_an_oversized_file_is_refused_after_reading_only_the_limit(tmp_path: Pat
 
 def test_a_long_after_chain_written_backwards_validates_without_recursion(tmp_path: Path):
     n = 2500
-    lines = ["name: chain", "phases: {warmup: 5s, steady: 100000s, recovery: 5s}", "faults:"]
+    lines = ["name: chain", "phases: {warmup: 5s, steady: 3000s, recovery: 5s}", "faults:"]
     for i in range(n, 1, -1):
         lines.append(f"  - {{id: f{i}, type: restart, target: {{service: api1}}, "
                      f"after: {{fault: f{i - 1}, event: injected, delay: 1s}}}}")
@@ -91,3 +91,31 @@ def test_a_cycle_in_a_long_chain_is_named():
     with pytest.raises(ScenarioInvalid) as exc:
         scenario_from_dict({"name": "c", "faults": faults})
     assert any("without a cycle" in i.message for i in exc.value.issues)
+
+
+def test_aliases_that_repeat_one_list_many_times_are_refused_before_validation():
+    """5 kB of `groups: [*g, *g, ...]` over a 700-name `g` was half a million members to check."""
+    from drills.scenario.loader import MAX_VALUES
+
+    names = ",".join(["pg1"] * 700)
+    text = (f"x: &g [{names}]\nname: x\nfaults:\n  - type: partition\n    at: 1\n    params:\n"
+            f"      groups: [{','.join(['*g'] * 700)}]\n")
+    with pytest.raises(ScenarioInvalid) as exc:
+        parse_yaml(text, "b.yaml")
+    (only,) = exc.value.issues
+    assert (only.line, only.column) == (7, 15) and f"more than {MAX_VALUES} values" in only.message
+
+
+def test_a_chain_of_merges_each_copying_the_last_is_refused_early():
+    text = "a0: &a0 {k0: 0}\n" + "".join(f"a{i}: &a{i} {{<<: *a{i - 1}, k{i}: {i}}}\n" for i in range(1, 3000))
+    with pytest.raises(ScenarioInvalid) as exc:
+        parse_yaml(text, "m.yaml")
+    (only,) = exc.value.issues
+    assert only.line is not None and only.line < 400 and "merge keys repeat" in only.message
+
+
+def test_aliases_within_the_budget_are_fine():
+    from drills.scenario.nodes import to_python
+
+    text = "a: &a [x, y]\nb: [*a, *a]\nc: {<<: {k: 1}, j: 2}\n"
+    assert to_python(parse_yaml(text)) == {"a": ["x", "y"], "b": [["x", "y"], ["x", "y"]], "c": {"k": 1, "j": 2}}

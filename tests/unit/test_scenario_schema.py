@@ -105,6 +105,9 @@ def test_valid_scenarios_pass_the_schema(path: Path):
     "unknown_key", "wrong_type", "negative_duration", "unknown_fault_type", "unknown_role", "missing_at_after",
     "budget_wrong_direction", "attach_non_loopback", "toxic_with_target", "stack_both", "unknown_metric",
     "unknown_op", "arrival_rate_without_rate", "param_out_of_range", "unknown_param", "several_errors",
+    "limit_nan_inf", "limit_timeouts", "limit_latency", "limit_bytes_and_rates", "duration_signs",
+    "duration_unicode_digits", "attach_userinfo", "attach_strict_urls", "signal_refused", "locustfile_absolute",
+    "locustfile_escape",
 ])
 def test_bad_scenarios_the_schema_can_see_fail_it_too(name: str):
     data = yaml.safe_load((CORPUS / "bad" / f"{name}.yaml").read_text())
@@ -138,8 +141,23 @@ def test_schema_durations_follow_the_validator():
     def ok(value: object) -> bool:
         return not schema_errors({"name": "x", "phases": {"warmup": value}})
 
-    assert all(ok(v) for v in (0, 1.5, "30s", "2m", "500ms", "1m30s", "1h2m3s4ms", "90"))
-    assert not any(ok(v) for v in (-1, "", "ms", "30x", "2m30", "fast", True))
+    assert all(ok(v) for v in (0, 1.5, "30s", "2m", "500ms", "1m30s", "1m 30s", "1h2m3s4ms", "90", 86400))
+    assert not any(ok(v) for v in (-1, "", "ms", "30x", "2m30", "fast", True, "+5s", "+-5s", "٣٠s", "1_0s", 86401))
+
+
+def test_schema_urls_and_locustfiles_follow_the_validator():
+    def url_ok(url: str) -> bool:
+        return not schema_errors({"name": "x", "stack": {"attach": {"api_url": url}}})
+
+    assert url_ok("http://127.0.0.1:8080") and url_ok("http://localhost:8474/api/")
+    assert not any(url_ok(u) for u in ("http://localhost:8474@evil.com", "http://localhost:８４７４",
+                                       "http://127.0.0.1:80 ", "http://127.0.0.1:80/?x=1", "http://127.0.0.1:80/ä"))
+
+    def locust_ok(path: str) -> bool:
+        return not schema_errors({"name": "x", "load": {"locustfile": path}})
+
+    assert all(locust_ok(p) for p in ("builtin", "shop.py", "dir/shop.py", "a..b.py"))
+    assert not any(locust_ok(p) for p in ("/etc/passwd", "~/x.py", "../x.py", "a/../x.py", "a/..", "x\x00.py"))
 
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml")),

@@ -281,7 +281,7 @@ def test_budgets():
     one_issue(budget(metric="lost", min=0, max=0), "budgets[0].max")
     one_issue(budget(metric="lost", max=0.5), "integer")
     one_issue(budget(metric="success_ratio", min=1.5), "between 0 and 1")
-    one_issue(budget(metric="latency_p99_ms", max=-1), "at least 0")
+    one_issue(budget(metric="latency_p99_ms", max=-1), "between 0 and 600000")
     one_issue(budget(metric="sucess_ratio", min=1), "did you mean 'success_ratio'?")
     one_issue(budget(metric="lost", max=0, phase="during"), "did you mean 'during_fault'?")
     one_issue(budget(metric="lost", max=0, op="purchases"), "did you mean 'purchase'?")
@@ -329,13 +329,105 @@ def test_stack_section():
     ("http://10.0.0.5:8080", False), ("http://example.com:80", False), ("https://127.0.0.1:8443", False),
     ("http://127.0.0.1", False), ("http://127.0.0.2:8080", False), ("http://0.0.0.0:8080", False),
     ("http://localhost:99999", False), ("http://localhost.evil.com:80", False), ("http://user@127.0.0.1:80", False),
-    ("http://127.0.0.1:80?x=1", False),
+    ("http://127.0.0.1:80?x=1", False), ("http://localhost:8474@evil.com", False), ("http://localhost:８４７４", False),
+    (" http://127.0.0.1:80", False), ("http://127.0.0.1:80/a b", False), ("http://127.0.0.1:80/#x", False),
+    ("http://127.0.0.1:0", False), ("http://LOCALHOST:80", False), ("http://[::1]:80", False),
+    ("http://127.0.0.1:80\\@evil.com", False), ("http://127.0.0.1:80/ä", False), ("127.0.0.1:80", False),
+    ("http://127.0.0.1:08080/a/b;c=d/%20", True),
 ])
 def test_attached_stacks_only_talk_to_loopback(url, ok):
     data = {"name": "a", "stack": {"attach": {"api_url": url}}}
     assert (issues(data) == []) is ok
     if not ok:
         one_issue(data, "stack.attach.api_url", "loopback")
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("http://localhost:8474@evil.com", "user info 'localhost:8474@' before its real host 'evil.com', which is not "
+                                       "loopback"),
+    ("http://me:secret@127.0.0.1:80", "user info 'me:secret@': a scenario holds no user names or passwords"),
+    ("http://localhost:８４７４", "the port '８４７４' is not a number of ASCII digits 0-9 (U+FF18"),
+    ("http://localhost:８４７４/", "ASCII digits"),
+    ("http://127.0.0.1:80 ", "whitespace (U+0020)"),
+    ("http://127.0.0.1:80/x?debug=1", "a query (?...) or fragment (#...)"),
+    ("https://127.0.0.1:8443", "the scheme https:// is not allowed"),
+    ("localhost:80", "no scheme"),
+    ("http://127.0.0.1", "no port: write http://127.0.0.1:PORT"),
+    ("http://127.0.0.1:99999", "outside 1-65535"),
+    ("http://10.0.0.5:8080", "the host '10.0.0.5' is not loopback"),
+    ("http://ⅼocalhost:80", "not ASCII"),
+    ("http://127.0.0.2:80", "loopback but not one of 127.0.0.1 or localhost"),
+])
+def test_a_refused_url_says_what_is_really_wrong(url, reason):
+    found = one_issue({"name": "a", "stack": {"attach": {"api_url": url}}}, "stack.attach.api_url")
+    assert reason in found
+    assert "give the scheme http:// and a port" not in found
+
+
+@pytest.mark.parametrize("key", ["toxiproxy_url", "patroni_urls"])
+def test_every_url_of_an_attached_stack_follows_the_same_rule(key):
+    value = {"db1": "http://localhost:8474@evil.com"} if key == "patroni_urls" else "http://localhost:8474@evil.com"
+    attach = {"api_url": "http://127.0.0.1:80", "containers": {"db1": "db"}, key: value}
+    one_issue({"name": "a", "stack": {"attach": attach}}, f"stack.attach.{key}", "user info")
+
+
+def test_locustfile_is_a_regular_file_inside_the_scenarios_folder(tmp_path: Path):
+    import os
+
+    (tmp_path / "shop.py").write_text("")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "inner.py").write_text("")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.py"
+    outside.write_text("")
+    (tmp_path / "link.py").symlink_to(outside)
+    os.mkfifo(tmp_path / "fifo.py")
+
+    def problem(locustfile: str, base: Path | None = tmp_path) -> str:
+        try:
+            scenario_from_dict({"name": "l", "load": {"locustfile": locustfile}}, base_dir=base)
+        except ScenarioInvalid as exc:
+            (issue,) = exc.issues
+            assert issue.path == "load.locustfile"
+            return issue.message
+        return ""
+
+    assert problem("shop.py") == problem("pkg/inner.py") == problem("./shop.py") == problem("builtin") == ""
+    assert "an absolute path" in problem(str(tmp_path / "shop.py"))
+    assert "an absolute path" in problem("/etc/passwd", None)            # refused even without a folder
+    assert "an absolute path" in problem("~/shop.py")
+    assert "'..' leads out" in problem("../x.py", None)
+    assert "'..' leads out" in problem("pkg/../shop.py")
+    assert "a directory" in problem("pkg")
+    assert "no such file" in problem("nope.py")
+    assert "no such file" in problem("shop.py/x.py")
+    assert "not a regular file" in problem("fifo.py")                   # never opened: it would block
+    assert "symbolic link" in problem("link.py")
+    assert "control character U+0000" in problem("shop\x00.py")
+    assert "an empty string" in problem("")
+    assert "cannot be read" in problem("x" * 5000 + ".py")
+
+
+def test_a_real_signal_that_kill_may_not_send_says_why_and_suggests_nothing():
+    def signal(value: object) -> str:
+        return one_issue(with_faults({**KILL, "params": {"signal": value}}), "faults[0].params.signal")
+
+    stop = signal("SIGSTOP")
+    assert "freeze" in stop and "SIGKILL, SIGTERM" in stop and "did you mean" not in stop
+    assert "did you mean" not in signal("STOP") and "freeze" in signal("tstp")
+    assert "nothing to break" in signal("SIGCONT") and "do nothing" in signal("SIGWINCH")
+    for name in ("SIGPIPE", "SIGALRM", "SIGRTMIN+3", "SIGBUS"):
+        found = signal(name)
+        assert "ends the process" in found and "did you mean" not in found, found
+    assert signal("SIGIOT").endswith("(did you mean 'SIGABRT'?)")
+    assert signal("SIGKIL").endswith("(did you mean 'SIGKILL'?)")            # a typo still gets a suggestion
+    assert signal("sigtrem").endswith("(did you mean 'SIGTERM'?)")
+    assert "did you mean" not in signal("SIGFOO")                             # not close to any: no guess
+    assert "the number 9" in signal(9) and "write the name" in signal(9)
+
+
+def test_a_known_operation_refused_in_the_builtin_mix_says_why_instead_of_suggesting():
+    found = one_issue({"name": "m", "load": {"mix": {"verify_password": 1}}}, "load.mix.verify_password")
+    assert "happens on its own" in found and "did you mean" not in found
 
 
 def test_attached_stack_declares_what_faults_may_touch():
@@ -422,3 +514,31 @@ def test_no_value_anywhere_causes_anything_but_scenario_invalid():
                 scenario_from_dict(data)
             except ScenarioInvalid as exc:
                 assert exc.issues and all(i.message for i in exc.issues)
+
+
+def test_every_url_the_rule_accepts_goes_to_loopback_for_urllib_and_urllib3_too():
+    """Mangle URLs at random: whatever loopback_problem lets through, the HTTP stack reads as loopback, with no
+    user info, query or fragment (so no spelling sends the tool elsewhere)."""
+    import random
+    import string
+    from urllib.parse import urlsplit
+
+    from drills.scenario.loopback import HOSTS, loopback_problem
+
+    urllib3 = pytest.importorskip("urllib3.util")
+    rng, alphabet, accepted = random.Random(7), string.printable + "٣８ⅼ@:/?#[]%\\.~", 0
+    for _ in range(20_000):
+        chars = list(rng.choice(["http://127.0.0.1:80/a", "http://localhost:8474", "http://localhost:8474@evil.com"]))
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randint(0, len(chars))
+            if rng.random() < 0.6:
+                chars.insert(at, rng.choice(alphabet))
+            elif chars:
+                del chars[min(at, len(chars) - 1)]
+        url = "".join(chars)
+        if loopback_problem(url) is None:
+            accepted += 1
+            split, parsed = urlsplit(url), urllib3.parse_url(url)
+            assert split.hostname in HOSTS and split.username is None and not split.query and not split.fragment
+            assert parsed.host in HOSTS and parsed.auth is None and parsed.port == split.port and split.port
+    assert accepted > 100

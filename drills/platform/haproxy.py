@@ -7,11 +7,13 @@ import io
 
 import requests
 
+from drills.platform import http
+
 
 def server_states(stats_url: str, timeout: float = 1.0) -> dict[tuple[str, str], str] | None:
     """{(backend, server): status} from the CSV stats (status is UP, DOWN, MAINT, ...), None if unreachable."""
     try:
-        resp = requests.get(f"{stats_url}/;csv", timeout=timeout)
+        resp = http.get(f"{stats_url}/;csv", timeout=timeout)
         resp.raise_for_status()
     except requests.RequestException:
         return None

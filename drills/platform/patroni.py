@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import requests
 
+from drills.platform import http
+
 ROLE_NAMES = {"leader": "leader", "master": "leader", "primary": "leader", "standby_leader": "leader",
               "sync_standby": "sync_standby", "replica": "replica"}
 SYNC_STATES = ("sync", "quorum")
@@ -38,7 +40,7 @@ class Protection:
 def cluster(url: str, timeout: float = 1.0) -> list[Member] | None:
     """Members as one Patroni node sees them (GET /cluster), or None when it does not answer."""
     try:
-        resp = requests.get(f"{url}/cluster", timeout=timeout)
+        resp = http.get(f"{url}/cluster", timeout=timeout)
         resp.raise_for_status()
         data = resp.json()
     except (requests.RequestException, ValueError):
@@ -69,7 +71,7 @@ def node_status(url: str, timeout: float = 1.0) -> dict | None:
     """One node's own view (GET /patroni): on a primary it carries `replication`, i.e. the rows of
     pg_stat_replication (application_name, state, sync_state)."""
     try:
-        resp = requests.get(f"{url}/patroni", timeout=timeout)
+        resp = http.get(f"{url}/patroni", timeout=timeout)
         data = resp.json()
     except (requests.RequestException, ValueError):
         return None
@@ -133,7 +135,7 @@ def synchronous_mode(urls: list[str], timeout: float = 1.0) -> bool | None:
     """Whether the cluster runs synchronous replication (GET /config from any node), None if nobody answers."""
     for url in urls:
         try:
-            data = requests.get(f"{url}/config", timeout=timeout).json()
+            data = http.get(f"{url}/config", timeout=timeout).json()
         except (requests.RequestException, ValueError):
             continue
         if isinstance(data, dict):

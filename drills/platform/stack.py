@@ -1,7 +1,9 @@
 """Lifecycle of the reference stack: up (and wait until healthy), status, down.
 
 A stack is found again only through its labels, so the CLI is stateless: `drill stack status` in another
-shell sees the same stack. The options it was started with are kept as a label on its network.
+shell sees the same stack. The options it was started with are kept as a label on its network, and so are
+its credentials (random per stack, StackCredentials): visible to whoever can inspect the engine's containers
+anyway (they are in the containers' environment), never in an image, a config file, meta.json or a status.
 """
 
 from __future__ import annotations
@@ -21,23 +23,25 @@ from docker.errors import APIError, ImageNotFound, NotFound
 from docker.types import EndpointConfig
 
 from drills.errors import StackError
-from drills.platform import backups, haproxy, labels, patroni
+from drills.platform import backups, haproxy, http, labels, patroni
 from drills.platform.images import TOXIPROXY_VERSION
 from drills.platform.stack_spec import (
     APP_DB,
-    APP_PASSWORD,
     APP_USER,
     ServiceSpec,
+    StackCredentials,
     StackOptions,
     api_names,
     db_names,
     services,
     toxiproxy_proxies,
 )
+from drills.platform.ticketing import derive_audit_token, remember_audit_token
 from drills.platform.toxiproxy import ToxiproxyClient
 
 Log = Callable[[str], None]
 OPTIONS_LABEL = "drills.options"
+CREDENTIALS_LABEL = "drills.credentials"
 
 
 def network_name(stack: str) -> str:
@@ -116,9 +120,23 @@ class Stack:
         net = self.network()
         return (net.attrs.get("Labels") or {}).get(labels.RUN, "") if net else ""
 
+    def credentials(self) -> StackCredentials | None:
+        """The stack's passwords and audit token (None: no such stack, or one made before they existed)."""
+        net = self.network()
+        return StackCredentials.decode((net.attrs.get("Labels") or {}).get(CREDENTIALS_LABEL)) if net else None
+
+    def audit_token(self) -> str | None:
+        """What the API's audit endpoints want (TicketingClient(..., audit_token=...))."""
+        creds = self.credentials()
+        return creds.audit_token if creds else None
+
     # ---- up / down -------------------------------------------------------------------------------
-    def up(self, opts: StackOptions, log: Log = print, timeout: float = 180.0) -> StackStatus:
-        """Start every service and wait until the stack is healthy; on failure leave nothing running."""
+    def up(self, opts: StackOptions, log: Log = print, timeout: float = 180.0,
+           audit_secret: str | None = None) -> StackStatus:
+        """Start every service and wait until the stack is healthy; on failure leave nothing running.
+
+        The API's audit token is derived from `audit_secret` (a drill passes its run secret), else from a
+        fresh random one; the database passwords are always fresh and random."""
         problems = opts.validate()
         if problems:
             raise StackError("invalid stack options: " + "; ".join(problems))
@@ -133,9 +151,10 @@ class Stack:
             )
         self._check_images(opts)
         run_id = f"{self.name}-{secrets.token_hex(3)}"
+        creds = StackCredentials.generate(derive_audit_token(audit_secret or secrets.token_hex(32)))
         t0 = time.monotonic()
         try:
-            self._create(opts, run_id, log)
+            self._create(opts, run_id, creds)
             log(f"containers started in {time.monotonic() - t0:.1f}s; waiting for the stack to be healthy ...")
             status = self.wait_healthy(timeout=timeout, log=log)
             if opts.backups:
@@ -190,21 +209,27 @@ class Stack:
             raise StackError(f"images missing: {', '.join(sorted(set(missing)))}",
                              hint="run `make setup` (or `drill images build`) first")
 
-    def _create(self, opts: StackOptions, run_id: str, log: Log) -> None:
+    def _create(self, opts: StackOptions, run_id: str, creds: StackCredentials) -> None:
         base_labels = {labels.RUN: run_id, labels.STACK: self.name}
         net = network_name(self.name)
         self.client.networks.create(
             net, driver="bridge",
-            labels={**base_labels, OPTIONS_LABEL: json.dumps(asdict(opts), sort_keys=True)},
+            labels={**base_labels, OPTIONS_LABEL: json.dumps(asdict(opts), sort_keys=True),
+                    CREDENTIALS_LABEL: creds.encode()},
         )
         for spec in services(opts, run_id):
-            self._start_service(spec, run_id, net)
+            self._start_service(spec, run_id, net, creds)
 
     def start_service(self, spec: ServiceSpec, run_id: str | None = None) -> None:
-        """Create and start one service on the running stack's network (a restore re-creates nodes so)."""
-        self._start_service(spec, run_id or self.run_id(), network_name(self.name))
+        """Create and start one service on the running stack's network (a restore re-creates nodes so), with
+        the stack's own credentials."""
+        creds = self.credentials()
+        if creds is None:
+            raise StackError(f"stack {self.name!r} has no credentials label (made by an older drills)",
+                             hint=f"recreate it: `drill stack down --name {self.name}`, then up")
+        self._start_service(spec, run_id or self.run_id(), network_name(self.name), creds)
 
-    def _start_service(self, spec: ServiceSpec, run_id: str, net: str) -> None:
+    def _start_service(self, spec: ServiceSpec, run_id: str, net: str, creds: StackCredentials) -> None:
         volumes = {}
         if spec.volume_path:
             vol = self.client.volumes.create(
@@ -226,7 +251,7 @@ class Stack:
                 name=container_name(self.name, spec.service),
                 hostname=spec.service,
                 labels=spec.labels(run_id, self.name),
-                environment=spec.environment,
+                environment={**spec.environment, **creds.environment(spec.role)},
                 # Host ports are chosen here, not by Docker: a port Docker picks is picked again on every
                 # restart, so a restarted HAProxy or Patroni node would move and every client would lose it.
                 ports={p: ("127.0.0.1", h or _free_port()) for p, h in spec.ports.items()},
@@ -277,6 +302,10 @@ class Stack:
             st.problems.append(f"no stack named {self.name!r}")
             return st
         st.endpoints = _endpoints(containers)
+        if not quick and "api" in st.endpoints:  # clients of this API made later in this process can audit
+            token = self.audit_token()
+            if token:
+                remember_audit_token(st.endpoints["api"], token)
         members = patroni.cluster_from_any(list(st.endpoints.get("patroni", {}).values()))
         lb_states = haproxy.server_states(st.endpoints["haproxy_stats"]) if "haproxy_stats" in st.endpoints else None
         roles = {m.name: m for m in members or []}
@@ -353,7 +382,7 @@ class Stack:
                 st.problems.append(f"haproxy routes postgres to {up or 'nothing'}, leader is {leaders[0]}")
         if "api" in st.endpoints:
             try:
-                ok = requests.get(f"{st.endpoints['api']}/readyz", timeout=2).status_code == 200
+                ok = http.get(f"{st.endpoints['api']}/readyz", timeout=2).status_code == 200
             except requests.RequestException:
                 ok = False
             if not ok:
@@ -393,8 +422,8 @@ def _endpoints(containers: dict) -> dict:
                 out["api"] = f"http://{host('8080/tcp')}"
             if host("8404/tcp"):
                 out["haproxy_stats"] = f"http://{host('8404/tcp')}"
-            if host("5432/tcp"):
-                out["postgres"] = f"postgresql://{APP_USER}:{APP_PASSWORD}@{host('5432/tcp')}/{APP_DB}"
+            if host("5432/tcp"):  # recorded in meta.json and shown by `drill stack status`: never the password
+                out["postgres"] = f"postgresql://{APP_USER}:***@{host('5432/tcp')}/{APP_DB}"
         elif role == "proxy" and host("8474/tcp"):
             out["toxiproxy"] = f"http://{host('8474/tcp')}"
         elif role == "postgres" and host("8008/tcp"):

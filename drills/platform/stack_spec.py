@@ -1,12 +1,15 @@
 """What the reference stack is made of: services, their images, configs, ports and links.
 
 Pure data (no Docker calls), so the shape of the stack can be unit-tested and printed by `--dry-run`.
+Secrets are not part of it: a service spec, its rendered config files and the images carry none.
+`StackCredentials` (random per stack) adds them to a container's environment as it starts (stack.py).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from string import Template
 
@@ -17,10 +20,7 @@ from drills.platform.images import HARNESS, image_tag
 
 CONFIG_DIR = HARNESS / "config"
 
-# Lab-only credentials: the stack publishes nothing but on 127.0.0.1 and is torn down after drills.
-SUPERUSER_PASSWORD = "drills-superuser"
-REPLICATION_PASSWORD = "drills-replication"
-APP_USER = APP_PASSWORD = APP_DB = "ticketing"
+APP_USER = APP_DB = "ticketing"
 
 # Patroni timings. Defaults are ttl 30 / loop_wait 10 / retry_timeout 10: a dead leader is replaced after
 # up to 40 s. Drills want failovers well inside a minute and comparable run to run, so: every node runs its
@@ -115,6 +115,46 @@ class ServiceSpec:
         return {labels.RUN: run_id, labels.STACK: stack, labels.SERVICE: self.service, labels.ROLE: self.role}
 
 
+@dataclass(frozen=True)
+class StackCredentials:
+    """The secrets of one stack: made with `secrets` when it starts, handed to containers in their environment
+    when each starts (a restore's new nodes get the same ones), never written into an image or a config file.
+
+    The database roles' passwords are random. The audit token is whatever the starter derived
+    (drills.platform.ticketing.derive_audit_token); the API compares it, the harness sends it."""
+
+    superuser_password: str = field(repr=False)
+    replication_password: str = field(repr=False)
+    app_password: str = field(repr=False)
+    audit_token: str = field(repr=False)
+
+    @classmethod
+    def generate(cls, audit_token: str) -> StackCredentials:
+        return cls(secrets.token_hex(16), secrets.token_hex(16), secrets.token_hex(16), audit_token)
+
+    def encode(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def decode(cls, raw: str | None) -> StackCredentials | None:
+        try:
+            return cls(**json.loads(raw)) if raw else None
+        except (ValueError, TypeError):
+            return None
+
+    def environment(self, role: str) -> dict[str, str]:
+        """What a container of `role` gets: Patroni reads (and drops from its environment) PATRONI_*_PASSWORD;
+        the post-bootstrap script sets the API's role password; the API's libpq reads PGPASSWORD, so its
+        DATABASE_URL carries no password."""
+        if role == "postgres":
+            return {"PATRONI_SUPERUSER_PASSWORD": self.superuser_password,
+                    "PATRONI_REPLICATION_PASSWORD": self.replication_password,
+                    "DRILLS_APP_PASSWORD": self.app_password}
+        if role == "api":
+            return {"PGPASSWORD": self.app_password, "AUDIT_TOKEN": self.audit_token}
+        return {}
+
+
 def etcd_names(opts: StackOptions) -> list[str]:
     return [f"etcd{i}" for i in range(1, opts.etcd_nodes + 1)]
 
@@ -185,8 +225,6 @@ def _render_patroni(opts: StackOptions, name: str) -> str:
         retry_timeout=PATRONI_RETRY_TIMEOUT,
         maximum_lag_on_failover=opts.maximum_lag_on_failover,
         synchronous_mode="false" if opts.async_replication else "true",
-        superuser_password=SUPERUSER_PASSWORD,
-        replication_password=REPLICATION_PASSWORD,
         archive_mode="on" if opts.backups else "off",
         archive_command=archive,
         archive_timeout=f"{opts.archive_timeout_s}s" if opts.backups else "0",
@@ -232,9 +270,9 @@ def services(opts: StackOptions, stack_token: str) -> list[ServiceSpec]:
         out.append(ServiceSpec(
             service=api, role="api", image=image_tag("api"),
             environment={
-                "DATABASE_URL": (
+                "DATABASE_URL": (  # no password: PGPASSWORD (StackCredentials)
                     f"host=toxiproxy port={DB_PROXY_BASE + i} dbname={APP_DB} user={APP_USER} "
-                    f"password={APP_PASSWORD} connect_timeout=2 application_name={api}"
+                    f"connect_timeout=2 application_name={api}"
                 ),
                 "REPLICA_ID": api,
                 "HOT_EVENT_SEATS": str(opts.hot_event_seats),
@@ -253,8 +291,7 @@ def services(opts: StackOptions, stack_token: str) -> list[ServiceSpec]:
 
 def db_service(opts: StackOptions, name: str, restore: RestorePlan | None = None) -> ServiceSpec:
     """One PostgreSQL/Patroni node; a restore re-creates the nodes from this with a RestorePlan."""
-    env = {"DRILLS_APP_USER": APP_USER, "DRILLS_APP_PASSWORD": APP_PASSWORD, "DRILLS_APP_DB": APP_DB,
-           "DRILLS_STANZA": STANZA}
+    env = {"DRILLS_APP_USER": APP_USER, "DRILLS_APP_DB": APP_DB, "DRILLS_STANZA": STANZA}
     if opts.backups and opts.backup_interval_s > 0:
         env["DRILLS_BACKUP_INTERVAL"] = str(opts.backup_interval_s)
         env["DRILLS_BACKUP_TYPE"] = opts.backup_type

@@ -20,7 +20,7 @@ import docker
 import requests
 
 from drills.errors import InfrastructureError
-from drills.platform import backups
+from drills.platform import backups, http
 from drills.platform.images import STACK_IMAGES, image_tag
 from drills.platform.inventory import StackView
 from drills.platform.stack import Stack
@@ -176,7 +176,7 @@ class AttachedSystem(System):
                               label_filter=at.label_selector, names=dict(at.containers), roles=dict(at.roles))
         self.view.refresh()
         try:
-            requests.get(at.api_url.rstrip("/") + "/", timeout=5)
+            http.get(at.api_url.rstrip("/") + "/", timeout=5)
         except requests.RequestException as exc:
             raise InfrastructureError(f"the attached API {at.api_url} does not answer: {exc}") from None
         return {"attached": asdict(at)}
@@ -186,7 +186,7 @@ class AttachedSystem(System):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if requests.get(url, timeout=2).status_code == 200:
+                if http.get(url, timeout=2).status_code == 200:
                     return
             except requests.RequestException:
                 pass

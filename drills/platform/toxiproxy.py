@@ -21,6 +21,8 @@ from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import NotFound
 
+from drills.platform import http
+
 _LIBRARY_LOCK = threading.Lock()
 DEFAULT_TIMEOUT = 3.0
 
@@ -41,19 +43,20 @@ class ToxiproxyError(RuntimeError):
 
 
 class _TimeoutRequests:
-    """Stands in for the `requests` module inside toxiproxy-python so every call has a timeout."""
+    """Stands in for the `requests` module inside toxiproxy-python so every call has a timeout and connects
+    directly (drills.platform.http)."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
 
     def get(self, url: str, **kw: Any) -> requests.Response:
-        return requests.get(url, timeout=self.timeout, **kw)
+        return http.get(url, timeout=self.timeout, **kw)
 
     def post(self, url: str, **kw: Any) -> requests.Response:
-        return requests.post(url, timeout=self.timeout, **kw)
+        return http.post(url, timeout=self.timeout, **kw)
 
     def delete(self, url: str, **kw: Any) -> requests.Response:
-        return requests.delete(url, timeout=self.timeout, **kw)
+        return http.delete(url, timeout=self.timeout, **kw)
 
 
 class ToxiproxyClient:
@@ -82,7 +85,7 @@ class ToxiproxyClient:
     def version(self) -> str | None:
         """Server version as text (the library returns raw bytes, and newer servers answer JSON)."""
         try:
-            resp = requests.get(f"{self.url}/version", timeout=self.timeout)
+            resp = http.get(f"{self.url}/version", timeout=self.timeout)
             resp.raise_for_status()
         except requests.RequestException:
             return None
@@ -97,7 +100,7 @@ class ToxiproxyClient:
     def proxies(self) -> dict[str, dict]:
         """All proxies with their listen/upstream/enabled state and toxics."""
         try:
-            resp = requests.get(f"{self.url}/proxies", timeout=self.timeout)
+            resp = http.get(f"{self.url}/proxies", timeout=self.timeout)
             resp.raise_for_status()
             return resp.json()
         except (requests.RequestException, ValueError) as exc:
@@ -144,7 +147,7 @@ class ToxiproxyClient:
     def reset(self) -> None:
         """Enable every proxy and remove every toxic: the universal heal."""
         try:
-            requests.post(f"{self.url}/reset", timeout=self.timeout).raise_for_status()
+            http.post(f"{self.url}/reset", timeout=self.timeout).raise_for_status()
         except requests.RequestException as exc:
             raise ToxiproxyError(f"Toxiproxy at {self.url}: reset failed: {exc}") from None
 

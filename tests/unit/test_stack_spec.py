@@ -1,9 +1,14 @@
 import json
+from types import SimpleNamespace
 
+import pytest
 import yaml
+from docker.errors import NotFound
 
-from drills.platform import stack_spec
-from drills.platform.stack_spec import StackOptions
+from drills.errors import StackError
+from drills.platform import labels, stack_spec
+from drills.platform.stack import OPTIONS_LABEL, Stack, _endpoints
+from drills.platform.stack_spec import StackCredentials, StackOptions
 
 
 def test_patroni_config_is_valid_yaml_with_sync_mode_by_default():
@@ -61,3 +66,106 @@ def test_options_validation_names_each_problem():
     assert any("api_replicas" in p for p in problems)
     assert any("api_port" in p for p in problems)
     assert StackOptions().validate() == []
+
+
+# ---- credentials: random per stack, only in the containers' environment ----------------------------------
+
+class _FakeContainer:
+    def __init__(self, kw: dict) -> None:
+        self.kw, self.files = kw, b""
+
+    def put_archive(self, path: str, data: bytes) -> None:
+        self.files += data
+
+    def start(self) -> None:
+        pass
+
+
+class _FakeDocker:
+    """The few engine calls Stack makes to create a stack, recorded."""
+
+    def __init__(self) -> None:
+        self.created: dict[str, _FakeContainer] = {}
+        self.network_labels: dict[str, str] = {}
+        self.api = SimpleNamespace(_version="1.41")
+        self.networks = SimpleNamespace(create=self._net_create, list=self._net_list)
+        self.volumes = SimpleNamespace(create=lambda **kw: SimpleNamespace(name=kw["name"]), get=self._no_volume)
+        self.containers = SimpleNamespace(create=self._create)
+
+    def _net_create(self, name: str, driver: str, labels: dict[str, str]) -> None:
+        self.network_labels = labels
+
+    def _net_list(self, filters: dict) -> list:
+        return [SimpleNamespace(attrs={"Labels": self.network_labels})] if self.network_labels else []
+
+    @staticmethod
+    def _no_volume(name: str) -> None:
+        raise NotFound(name)
+
+    def _create(self, image: str, **kw) -> _FakeContainer:
+        self.created[kw["hostname"]] = c = _FakeContainer(kw)
+        return c
+
+
+def _secrets(creds: StackCredentials) -> list[str]:
+    return [creds.superuser_password, creds.replication_password, creds.app_password, creds.audit_token]
+
+
+def test_credentials_are_random_per_stack_and_never_shown() -> None:
+    a, b = StackCredentials.generate("tok-a"), StackCredentials.generate("tok-b")
+    assert len({a.superuser_password, a.replication_password, a.app_password, b.app_password}) == 4
+    assert all(len(s) >= 32 for s in _secrets(a)[:3])
+    assert not any(s in repr(a) for s in _secrets(a))
+    assert StackCredentials.decode(a.encode()) == a
+    assert StackCredentials.decode(None) is None and StackCredentials.decode("{bad") is None
+
+
+def test_no_secret_in_any_spec_or_rendered_config() -> None:
+    for restore in (None, stack_spec.RestorePlan(sets=("s1",))):
+        auth = yaml.safe_load(stack_spec.render_patroni(StackOptions(), "pg1", restore))["postgresql"]["authentication"]
+        assert auth == {"superuser": {"username": "postgres"}, "replication": {"username": "replicator"}}
+    for spec in stack_spec.services(StackOptions(), "tok"):
+        assert not [k for k in spec.environment if "PASSWORD" in k or "TOKEN" in k], spec.service
+        assert not [v for v in spec.environment.values() if "password=" in v.lower()], spec.service
+
+
+def test_each_container_gets_only_the_secrets_of_its_role(tmp_path) -> None:
+    docker = _FakeDocker()
+    creds = StackCredentials.generate("the-audit-token")
+    stack = Stack(docker, "s")  # type: ignore[arg-type]
+    stack._create(StackOptions(name="s"), "s-run", creds)
+    assert stack.credentials() == creds and stack.audit_token() == "the-audit-token"
+    assert not any(s in docker.network_labels[OPTIONS_LABEL] for s in _secrets(creds))
+    for name, c in docker.created.items():
+        env = c.kw["environment"]
+        shown = [s for s in _secrets(creds) if s in json.dumps(env)]
+        assert not any(s.encode() in c.files for s in _secrets(creds)), f"{name}: a secret in its files"
+        if name.startswith("api"):
+            assert env["PGPASSWORD"] == creds.app_password and env["AUDIT_TOKEN"] == creds.audit_token
+            assert "password" not in env["DATABASE_URL"]
+            assert sorted(shown) == sorted([creds.app_password, creds.audit_token])
+        elif name.startswith("pg"):
+            assert env["PATRONI_SUPERUSER_PASSWORD"] == creds.superuser_password
+            assert env["PATRONI_REPLICATION_PASSWORD"] == creds.replication_password
+            assert env["DRILLS_APP_PASSWORD"] == creds.app_password and creds.audit_token not in shown
+        else:
+            assert shown == [], f"{name} got secrets it has no use for"
+    # a restore re-creates database nodes with the same credentials, read back from the stack
+    del docker.created["pg1"]
+    stack.start_service(stack_spec.db_service(StackOptions(name="s"), "pg1", stack_spec.RestorePlan(sets=("x",))))
+    assert docker.created["pg1"].kw["environment"]["PATRONI_SUPERUSER_PASSWORD"] == creds.superuser_password
+
+
+def test_a_stack_without_credentials_cannot_start_a_service() -> None:
+    docker = _FakeDocker()
+    docker.network_labels = {"drills.stack": "old"}
+    with pytest.raises(StackError, match="no credentials"):
+        Stack(docker, "old").start_service(stack_spec.db_service(StackOptions(name="old"), "pg1"))  # type: ignore[arg-type]
+
+
+def test_the_published_database_endpoint_never_carries_the_password() -> None:
+    lb = SimpleNamespace(labels={labels.ROLE: "lb"}, attrs={"NetworkSettings": {"Ports": {
+        "5432/tcp": [{"HostPort": "40001"}], "8080/tcp": [{"HostPort": "40002"}]}}})
+    endpoints = _endpoints({"haproxy": lb})
+    assert endpoints["postgres"] == "postgresql://ticketing:***@127.0.0.1:40001/ticketing"
+    assert endpoints["api"] == "http://127.0.0.1:40002"

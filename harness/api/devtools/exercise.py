@@ -6,13 +6,15 @@ container. Bounded in requests and time; talks only to the URLs given.
 
     python3 harness/api/devtools/exercise.py http://127.0.0.1:8001 [more replica URLs...]
         [--event ID] [--buyers 32] [--same-key 16] [--rotations 8] [--seconds 60]
+        [--audit-token T]   (default: $AUDIT_TOKEN; the audit endpoints need it)
 
 Checks:
   * oversell: concurrent buyers (more than seats) on one event, then the
     audit endpoints prove no seat was sold twice and sold == tickets ==
     seats acknowledged to clients (with no 5xx expected on a healthy DB);
   * idempotency: N concurrent requests with one key -> exactly one order,
-    all successful responses identical;
+    all successful responses identical; the same key from another user is
+    that user's own order (keys are per user);
   * rotation: after an acknowledged password change the old password and
     old sessions fail, the new ones work.
 """
@@ -24,6 +26,7 @@ import concurrent.futures as cf
 import http.client
 import itertools
 import json
+import os
 import secrets
 import sys
 import threading
@@ -32,6 +35,7 @@ import urllib.parse
 from typing import Any
 
 Response = tuple[int, dict[str, str], Any]
+AUDIT_HEADERS: dict[str, str] = {}  # Authorization for the audit endpoints (set by main)
 
 
 class Client:
@@ -77,7 +81,7 @@ def audit_all(c: Client, kind: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     after = 0
     while True:
-        st, _, body = c.call("GET", f"/audit/{kind}?after={after}&limit=10000")
+        st, _, body = c.call("GET", f"/audit/{kind}?after={after}&limit=10000", headers=AUDIT_HEADERS)
         assert st == 200, (st, body)
         items.extend(body["items"])
         if body["next_after"] is None:
@@ -156,10 +160,16 @@ def check_same_key(urls: list[str], event_id: int, n: int) -> bool:
     # A different body with the same key must be refused.
     st, _, body = c.call("POST", f"/events/{event_id}/purchases", {"quantity": 3},
                          {"authorization": f"Bearer {token}", "idempotency-key": key})
+    # Another user with the same key text buys for themselves: keys are per user.
+    _, _, other = user_with_token(c, "dup2")
+    st2, _, mine = c.call("POST", f"/events/{event_id}/purchases", {"quantity": 2},
+                          {"authorization": f"Bearer {other}", "idempotency-key": key})
+    first = json.loads(next(iter(bodies))) if bodies else {}
     ok = codes.count(201) == 1 and replayed == n - 1 and len(bodies) == 1 and len(orders) == 1
     ok &= st == 422 and body["error"] == "idempotency_key_reused"
+    ok &= st2 == 201 and mine["order_id"] != first.get("order_id") and mine["user_id"] != first.get("user_id")
     print(f"[same-key] {n} concurrent: codes={codes} replayed={replayed} distinct bodies={len(bodies)}"
-          f" orders in db={len(orders)} reuse->{st} -> {'OK' if ok else 'FAIL'}")
+          f" orders in db={len(orders)} reuse->{st} other user->{st2} -> {'OK' if ok else 'FAIL'}")
     return ok
 
 
@@ -199,7 +209,10 @@ def main() -> int:
     ap.add_argument("--same-key", type=int, default=16)
     ap.add_argument("--rotations", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=60.0, help="max duration of the oversell phase")
+    ap.add_argument("--audit-token", default=os.environ.get("AUDIT_TOKEN", ""),
+                    help="bearer token of the audit endpoints (default: $AUDIT_TOKEN)")
     args = ap.parse_args()
+    AUDIT_HEADERS["authorization"] = f"Bearer {args.audit_token}"
     c = Client(args.urls[0])
     st, _, evs = c.call("GET", "/events")
     assert st == 200, (st, evs)

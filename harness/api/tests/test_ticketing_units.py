@@ -6,10 +6,13 @@ Run from harness/api:  python3 -m unittest discover -s tests -v
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import json
 import os
 import sys
 import unittest
+from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -17,7 +20,8 @@ if not all(importlib.util.find_spec(m) for m in ("psycopg", "psycopg_pool", "sta
     raise unittest.SkipTest("psycopg / psycopg_pool / starlette not installed")
 
 import psycopg  # noqa: E402
-from ticketing import auth, purchases  # noqa: E402
+from ticketing import auth, purchases, schema  # noqa: E402
+from ticketing.app import create_app  # noqa: E402
 from ticketing.config import Config, ConfigError  # noqa: E402
 from ticketing.db import Notice, Phase, build_conninfo, is_connection_error  # noqa: E402
 from ticketing.web import ApiError  # noqa: E402
@@ -29,6 +33,12 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual((c.hot_event_seats, c.cold_events, c.cold_event_seats), (20000, 3, 500))
         self.assertEqual((c.db_pool_min, c.db_pool_max, c.request_db_timeout_s), (2, 10, 5.0))
         self.assertEqual((c.session_ttl_s, c.scrypt_n, c.replica_id), (3600, 16384, "api1"))
+
+    def test_audit_token_comes_from_the_environment_and_is_never_shown(self) -> None:
+        c = Config.from_env({"AUDIT_TOKEN": " tok3n ", "REPLICA_ID": "api1"})
+        self.assertEqual(c.audit_token, "tok3n")
+        self.assertNotIn("tok3n", repr(c))
+        self.assertEqual(Config.from_env({"REPLICA_ID": "api1"}).audit_token, "")
 
     def test_rejects_bad_values(self) -> None:
         for env in ({"SCRYPT_N": "1000"}, {"DB_POOL_MIN": "5", "DB_POOL_MAX": "2"}, {"HOT_EVENT_SEATS": "x"}):
@@ -111,6 +121,103 @@ class OutcomeClassificationTest(unittest.TestCase):
         self.assertEqual(info["connect_timeout"], "7")
         self.assertEqual(info["target_session_attrs"], "read-write")
         self.assertEqual(info["application_name"], "ticketing-api1")
+
+
+class Asgi:
+    """One request straight into the ASGI app: no server, no lifespan, so no database (DB endpoints answer
+    503 'not migrated', which proves a request got past everything that comes before the database)."""
+
+    def __init__(self, audit_token: str = "") -> None:
+        self.app = create_app(Config(database_url="host=nowhere", replica_id="t", scrypt_n=1024,
+                                     audit_token=audit_token))
+        self.reads = 0
+
+    def call(self, method: str, path: str, headers: dict[str, str] | None = None,
+             chunks: tuple[bytes, ...] = (b"",), query: str = "") -> tuple[int, dict[str, Any]]:
+        self.reads = 0
+        messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+                    for i, c in enumerate(chunks)]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            if self.reads < len(messages):
+                self.reads += 1
+                return messages[self.reads - 1]
+            await asyncio.sleep(30)  # the app must never wait for a body it was not sent
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+                 "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
+                 "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
+        asyncio.run(asyncio.wait_for(self.app(scope, receive, send), 10))
+        status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return status, json.loads(body or b"{}")
+
+
+class AuditAuthTest(unittest.TestCase):
+    def test_audit_endpoints_need_the_token(self) -> None:
+        api = Asgi(audit_token="s3cret-token")
+        for kind in ("orders", "tickets", "credentials", "events"):
+            self.assertEqual(api.call("GET", f"/audit/{kind}")[0], 401)
+            self.assertEqual(api.call("GET", f"/audit/{kind}", {"Authorization": "Bearer wrong"})[0], 401)
+            self.assertEqual(api.call("GET", f"/audit/{kind}", {"Authorization": "Basic s3cret-token"})[0], 401)
+            status, body = api.call("GET", f"/audit/{kind}", {"Authorization": "Bearer s3cret-token"})
+            self.assertEqual((status, body["error"]), (503, "unavailable"))  # past the check: not migrated
+
+    def test_authorization_comes_before_parameter_checks(self) -> None:
+        self.assertEqual(Asgi(audit_token="t").call("GET", "/audit/orders", query="limit=0")[0], 401)
+
+    def test_without_a_configured_token_the_audit_is_closed(self) -> None:
+        status, body = Asgi().call("GET", "/audit/orders", {"Authorization": "Bearer "})
+        self.assertEqual((status, body["error"]), (403, "audit_disabled"))
+
+    def test_other_endpoints_do_not_want_the_audit_token(self) -> None:
+        self.assertEqual(Asgi(audit_token="t").call("GET", "/healthz")[0], 200)
+
+
+class BodyLimitTest(unittest.TestCase):
+    USER = json.dumps({"username": "alice", "password": "correct horse"}).encode()
+
+    def test_declared_oversize_body_is_refused_unread(self) -> None:
+        api = Asgi()
+        status, body = api.call("POST", "/users", {"Content-Length": str(10**9)}, chunks=(b"x" * 1024,) * 3)
+        self.assertEqual((status, body["error"], api.reads), (413, "body_too_large", 0))
+
+    def test_chunked_body_is_cut_off_past_the_limit(self) -> None:
+        api = Asgi()
+        status, body = api.call("POST", "/users", {"Transfer-Encoding": "chunked"}, chunks=(b" " * 16384,) * 40)
+        self.assertEqual((status, body["error"]), (413, "body_too_large"))
+        self.assertEqual(api.reads, 5)  # 4 x 16 KiB fit in 64 KiB; the fifth passes it: nothing more is read
+
+    def test_body_longer_than_declared_is_still_capped(self) -> None:
+        api = Asgi()
+        status, _ = api.call("POST", "/users", {"Content-Length": "10"}, chunks=(b" " * 65536, b" " * 65536))
+        self.assertEqual((status, api.reads), (413, 2))
+
+    def test_malformed_content_length(self) -> None:
+        self.assertEqual(Asgi().call("POST", "/users", {"Content-Length": "-1"}, chunks=(self.USER,))[0], 400)
+
+    def test_a_normal_body_gets_through(self) -> None:
+        api = Asgi()
+        half = len(self.USER) // 2
+        status, body = api.call("POST", "/users", {"Transfer-Encoding": "chunked"},
+                                chunks=(self.USER[:half], self.USER[half:], b""))
+        self.assertEqual((status, body["error"]), (503, "unavailable"))  # validated; the database is next
+        limit = Asgi().call("POST", "/users", {"Content-Length": str(65536)}, chunks=(b" " * 65536,))
+        self.assertEqual(limit[0], 422)  # exactly the limit is read (and is not JSON)
+
+
+class IdempotencySchemaTest(unittest.TestCase):
+    def test_keys_are_unique_per_user_not_globally(self) -> None:
+        ddl = " ".join(schema.DDL.split())
+        self.assertIn("CONSTRAINT orders_one_key_per_user UNIQUE (user_id, idempotency_key)", ddl)
+        self.assertNotIn("idempotency_key text NOT NULL UNIQUE", ddl)
+        self.assertIn("DROP CONSTRAINT orders_idempotency_key_key", ddl)  # databases of older versions
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from . import audit, credentials, events
 from .auth import Authenticator
 from .config import Config
 from .db import Database
+from .guards import audit_refusal
 from .purchases import Purchases, parse_purchase, validate_key
 from .schema import migrate_forever
 from .web import ApiError, ReplicaHeaderMiddleware, bearer_token, endpoint, json_body, query_int
@@ -199,14 +200,17 @@ async def purchase(request: Request) -> Response:
     return JSONResponse(order, status_code=201)
 
 
-# -- audit (unauthenticated, drill harness only) ------------------------------
+# -- audit (drill harness only: Bearer AUDIT_TOKEN) ------------------------------
 
 
 def _audit_handler(kind: str) -> Route:
     @endpoint(write=False)
     async def handler(request: Request) -> Response:
-        """Keyset page of *kind* for the post-drill audit (no auth by design)."""
+        """Keyset page of *kind* for the post-drill audit; only for the holder of the audit token."""
         s = svc(request)
+        refusal = audit_refusal(request.headers.get("authorization"), s.config.audit_token)
+        if refusal is not None:
+            raise ApiError(*refusal)
         after = query_int(request, "after", 0, 0, 2**63 - 1)
         limit = query_int(request, "limit", audit.DEFAULT_LIMIT, 1, audit.MAX_LIMIT)
         s.require_migrated()

@@ -1,8 +1,9 @@
 """Read-only dumps for the post-drill data-loss audit.
 
-These endpoints are a drill-harness feature, deliberately unauthenticated:
-after a drill the checker compares every acknowledged write in its history
-with what the (new) primary actually holds. They expose no secrets --
+These endpoints are a drill-harness feature: after a drill the checker
+compares every acknowledged write in its history with what the (new)
+primary actually holds. Only the holder of the audit token may read them
+(app.py checks it: guards.audit_refusal), and they expose no secrets --
 usernames and versions, never hashes or tokens.
 
 Pagination is keyset (``WHERE id > after ORDER BY id LIMIT n``), so page

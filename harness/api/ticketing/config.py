@@ -1,14 +1,17 @@
 """Runtime configuration, read once from the environment.
 
 Every knob has a default so a replica can start with nothing but
-DATABASE_URL; drills and tests override them per container.
+DATABASE_URL; drills and tests override them per container. Secrets come
+only from the environment of the container (never from the image): the
+database password as libpq's PGPASSWORD (so DATABASE_URL needs none and
+never carries one), the audit token as AUDIT_TOKEN.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class ConfigError(ValueError):
@@ -55,6 +58,8 @@ class Config:
     request_db_timeout_s: float = 5.0
     session_ttl_s: int = 3600
     scrypt_n: int = 16384
+    #: Bearer token the /audit endpoints require; empty = audit endpoints closed (403).
+    audit_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -78,4 +83,5 @@ class Config:
             request_db_timeout_s=_float(env, "REQUEST_DB_TIMEOUT_S", 5.0, 0.1),
             session_ttl_s=_int(env, "SESSION_TTL_S", 3600, 1),
             scrypt_n=scrypt_n,
+            audit_token=env.get("AUDIT_TOKEN", "").strip(),
         )

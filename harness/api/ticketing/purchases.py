@@ -3,10 +3,12 @@
 One transaction per purchase:
 
 1. authenticate the session and load the event (401 / 404 / 422);
-2. claim the idempotency key with INSERT ... ON CONFLICT DO NOTHING. A
-   concurrent request holding the same key makes this statement wait
-   until that transaction ends; if it committed we find its order and
-   replay it (200, Idempotent-Replayed), if it rolled back we proceed;
+2. claim the idempotency key with INSERT ... ON CONFLICT DO NOTHING. Keys
+   are per user (UNIQUE (user_id, idempotency_key)): another user's key of
+   the same text is another order. A concurrent request of the same user
+   holding the same key makes this statement wait until that transaction
+   ends; if it committed we find its order and replay it (200,
+   Idempotent-Replayed), if it rolled back we proceed;
 3. take seats: specific ones locked in seat order, or best-available with
    FOR UPDATE SKIP LOCKED so buyers of the hot event do not queue behind
    each other (near sell-out, a short pick reruns the transaction with
@@ -225,13 +227,13 @@ class Purchases:
                 """
                 INSERT INTO orders (idempotency_key, request_hash, user_id, event_id)
                 VALUES (%s, %s, %s, %s)
-                ON CONFLICT (idempotency_key) DO NOTHING
+                ON CONFLICT (user_id, idempotency_key) DO NOTHING
                 RETURNING id, created_at
                 """,
                 (key, fingerprint, who.user_id, event_id),
             )
             if claim is None:
-                return await self._replay(q, key, fingerprint), True
+                return await self._replay(q, who.user_id, key, fingerprint), True
 
             order_id, created_at = claim
             if req.seats is not None:
@@ -268,15 +270,16 @@ class Purchases:
         return body
 
     @staticmethod
-    async def _replay(q: Tx, key: str, fingerprint: str) -> dict[str, Any]:
-        """Return the committed order for *key*, or 422 if the body differs."""
+    async def _replay(q: Tx, user_id: int, key: str, fingerprint: str) -> dict[str, Any]:
+        """Return this user's committed order for *key*, or 422 if the body differs."""
         row = await q.fetchone(
-            "SELECT id, request_hash, user_id, event_id, seat_nos, created_at FROM orders WHERE idempotency_key = %s",
-            (key,),
+            "SELECT id, request_hash, event_id, seat_nos, created_at FROM orders"
+            " WHERE user_id = %s AND idempotency_key = %s",
+            (user_id, key),
         )
         if row is None:  # claim lost to a transaction that then vanished; cannot happen under RC
             raise ApiError(409, "idempotency_conflict", "retry the request")
-        order_id, stored_hash, user_id, event_id, seat_nos, created_at = row
+        order_id, stored_hash, event_id, seat_nos, created_at = row
         if stored_hash != fingerprint:
             raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
         tickets = await q.fetchall("SELECT id FROM tickets WHERE order_id = %s ORDER BY seat_no", (order_id,))

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .db import DbError, Indeterminate
+from .guards import BodyRejected, read_capped
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -102,10 +103,11 @@ def endpoint(*, write: bool) -> Callable[[Handler], Handler]:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    """Parse a JSON object body or raise 422."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"at most {MAX_BODY_BYTES} bytes")
+    """Parse a JSON object body or raise 422; never buffers more than MAX_BODY_BYTES + 1 (413 past it)."""
+    try:
+        raw = await read_capped(request.headers.get("content-length"), request.stream(), MAX_BODY_BYTES)
+    except BodyRejected as exc:
+        raise ApiError(exc.status, exc.code, exc.detail) from None
     try:
         data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):

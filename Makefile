@@ -48,5 +48,5 @@ bench: setup                       ## benchmarks: print numbers, assert nothing
 	$(VENV)/bin/python -m bench.load     # generator overhead, highest purchase rate
 	$(VENV)/bin/python -m bench.backup   # backup and restore time against database size (RTO vs data)
 
-clean:                             ## remove every labelled container, network and volume
+clean:                             ## heal and remove what dead drills left (`drill clean --all`: also unrecorded stacks)
 	$(DRILL) clean

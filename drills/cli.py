@@ -1,23 +1,30 @@
-"""The `drill` command. Every expected failure becomes one clear message and an exit code."""
+"""The `drill` command. Every expected failure becomes one clear message and an exit code.
+
+What it prints of scenarios, run directories and the system is text, never markup or control sequences
+(drills.report.terminal: `safe` inside markup, `plain` without); every line to stderr is one line (no soft
+wrapping when stderr is not a terminal: editors and CI parse `FILE:LINE:COLUMN: …`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from drills import __version__
 from drills.errors import DrillError, ExitCode
+from drills.report.quote import SECTION_MAX
+from drills.report.terminal import OutputClosed, TerminalConsole, plain, safe
 from drills.rundir import files
+from drills.scenario.limits import SEED_MAX, SEED_MIN
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = TerminalConsole(highlight=False)
+err_console = TerminalConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        err_console.print(f"[red]error:[/red] {message}")
+        err_console.print(f"[red]error:[/red] {safe(message)}")
         sys.exit(ExitCode.USAGE)
 
 
@@ -35,12 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     images = sub.add_parser("images", help="build the reference stack's images")
+    images.set_defaults(func=_help_of(images))   # no ACTION: its own help (an ACTION's defaults replace it)
     images_sub = images.add_subparsers(dest="images_command", metavar="ACTION", parser_class=_Parser)
     build = images_sub.add_parser("build", help="build what changed (a second run rebuilds nothing)")
     build.add_argument("--force", action="store_true", help="rebuild every image")
     build.set_defaults(func=cmd_images_build)
 
     stack = sub.add_parser("stack", help="run the reference stack")
+    stack.set_defaults(func=_help_of(stack))
     stack_sub = stack.add_subparsers(dest="stack_command", metavar="ACTION", parser_class=_Parser)
     up = stack_sub.add_parser("up", help="start the stack and wait until it is healthy")
     _name_arg(up)
@@ -54,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="no WAL archiving and no backup at start (default: pgBackRest full backup when up)")
     up.add_argument("--backup-interval", type=_int_range(0, 86400), default=0, metavar="SECONDS",
                     help="take an incremental backup on the leader every SECONDS (default 0: only the first)")
-    up.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS",
+    up.add_argument("--timeout", type=_seconds(1, 3600), default=180.0, metavar="SECONDS",
                     help="how long to wait for health (default 180)")
     up.set_defaults(func=cmd_stack_up)
     status = stack_sub.add_parser("status", help="each service with its role and health, and the endpoints")
@@ -65,9 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     _name_arg(down)
     down.set_defaults(func=cmd_stack_down)
 
-    clean = sub.add_parser("clean", help="heal what a crashed drill left, then remove every resource labelled "
-                                         "drills.run (and nothing else)")
-    clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    clean = sub.add_parser(
+        "clean", help="heal what a dead drill left, then remove its labelled resources (never a live drill's)",
+        description="Heal the faults a drill left pending and remove its resources labelled drills.run — only "
+                    "for runs whose harness process is gone (pid and process start time, recorded in the state "
+                    "directory). A live drill is never touched. Default: every run the state directory knows "
+                    "whose owner is gone (a SIGKILLed drill, a --keep-stack stack once its drill ended); "
+                    "resources nobody recorded an owner for (`drill stack up` stacks, an older version's, runs "
+                    "of another DRILLS_STATE_DIR) are listed and left alone: --all takes them too.")
+    which = clean.add_mutually_exclusive_group()
+    which.add_argument("--run", metavar="ID", default=None, type=_run_id_arg,
+                       help="that run only (its run id or stack name); refused while its harness still runs")
+    which.add_argument("--all", action="store_true",
+                       help="also resources nobody recorded an owner for (still never a live drill's)")
+    clean.add_argument("--dry-run", action="store_true", help="only list the heals and removals it would do")
     clean.add_argument("--heal-only", action="store_true",
                        help="heal leftover faults (thaw, restart, remove rules and toxics) but keep the stacks")
     clean.set_defaults(func=cmd_clean)
@@ -75,8 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a drill scenario")
     run.add_argument("scenario", type=Path, metavar="SCENARIO")
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
-                     help="run directory (default reports/<UTC timestamp>-<name>/)")
-    run.add_argument("--seed", type=int, default=None, help="seed for random targets (default: the scenario's)")
+                     help="run directory, new or empty (default reports/<UTC timestamp>-<name>/)")
+    run.add_argument("--seed", type=_int_range(SEED_MIN, SEED_MAX), default=None, metavar="N",
+                     help=f"seed for random targets, {SEED_MIN} to {SEED_MAX} like the scenario's `seed` "
+                          "(default: the scenario's)")
     run.add_argument("--keep-stack", action="store_true", help="leave the reference stack running afterwards")
     run.add_argument("--dry-run", action="store_true", help="print the resolved plan and touch nothing")
     run.add_argument("--quiet", action="store_true", help="plain line-by-line output")
@@ -108,10 +130,9 @@ def _name_arg(p: argparse.ArgumentParser) -> None:
 
 def _int_range(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not re.fullmatch(r"-?[0-9]+", text):  # int() would take '٣', '1_000' and ' 7 '
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+        value = int(text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"expected {low} to {high}, got {value}")
         return value
@@ -119,8 +140,38 @@ def _int_range(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _run_id_arg(text: str) -> str:
+    """A run id or stack name as drills makes them: an empty or odd one names no run."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", text):
+        raise argparse.ArgumentTypeError(f"expected a run id or stack name (letters, digits, '-', '_', '.'), "
+                                         f"got {text!r}")
+    return text
+
+
+def _seconds(low: float, high: float) -> Callable[[str], float]:
+    """A number of seconds in [low, high]: nan, inf and negatives are refused like any other slip."""
+    def parse(text: str) -> float:
+        if not re.fullmatch(r"[0-9]+(\.[0-9]*)?|\.[0-9]+", text):  # ASCII digits only: no nan, inf, '٣'
+            raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
+        value = float(text)
+        if not low <= value <= high:  # also false for nan
+            raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g} seconds, got {text}")
+        return value
+
+    return parse
+
+
+def _help_of(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """A command group without its ACTION (`drill stack`): that group's help, and a usage error."""
+    def show(_args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+
+    return show
+
+
 def _log(msg: str) -> None:
-    err_console.print(msg, markup=False)
+    err_console.print(plain(msg), markup=False, highlight=False)
 
 
 # ---- commands ------------------------------------------------------------------------------------
@@ -152,13 +203,13 @@ def cmd_stack_status(args: argparse.Namespace) -> int:
     stack = Stack(engine.connect(), args.name)
     if not stack.exists():
         if args.json:
-            print(json.dumps({"name": args.name, "exists": False, "healthy": False, "services": []}))
+            console.out(json.dumps({"name": args.name, "exists": False, "healthy": False, "services": []}))
         else:
             _log(f"no stack named {args.name!r} (start one with `drill stack up`)")
         return ExitCode.INFRASTRUCTURE
     status = stack.status()
     if args.json:
-        print(json.dumps({"exists": True, **status.to_dict()}, indent=2))
+        console.out(json.dumps({"exists": True, **status.to_dict()}, indent=2))
     else:
         _print_status(status)
     return ExitCode.PASS if status.healthy else ExitCode.INFRASTRUCTURE
@@ -173,22 +224,44 @@ def cmd_stack_down(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from drills.faults.heal import heal_leftovers
+    from drills.errors import UsageError
+    from drills.faults.heal import heal_entry, heal_env
+    from drills.faults.ledger import forget_run, heal_left, known_runs
     from drills.platform import cleanup, engine
 
+    runs = known_runs()
+    scope = cleanup.Scope({r.run_id: r.owner for r in runs.values()}, only=args.run, orphans=args.all)
+    spared = {r.run_id: why for r in runs.values() if (why := scope.spare((r.run_id,))[1]) is not None}
+    if args.run in spared:
+        raise UsageError(f"run {args.run} is left alone: {spared[args.run]}", hint="stop it (Ctrl-C heals it)")
     client = engine.connect()
-    heal_errors = [] if args.dry_run else heal_leftovers(client, log=_log)
-    for err in heal_errors:
+    env = heal_env(client)
+    dead = [r for r in runs.values() if r.run_id not in spared]
+    errors = [e for r in dead for e in heal_left(r, lambda entry: heal_entry(entry, env), _log, args.dry_run)]
+    for run_id, why in spared.items():
+        if why and runs[run_id].pending:
+            _log(f"not healed: {run_id}: {why}")
+    report = None if args.heal_only else cleanup.clean(client, scope, dry_run=args.dry_run, log=_log)
+    if args.run and report and args.run in report.spared:  # live by its resources' owner label
+        raise UsageError(f"run {args.run} is left alone: {report.spared[args.run]}")
+    if args.run and args.run not in runs and not (report and report.cleaned):
+        raise UsageError(f"no run {args.run}: the state directory does not know it and no labelled resource "
+                         "carries it", hint="`drill clean --all --dry-run` lists every run it could clean")
+    for err in errors:
         _log(f"could not heal: {err}")
-    if args.heal_only:
-        return ExitCode.INFRASTRUCTURE if heal_errors else ExitCode.PASS
-    report = cleanup.clean(client, dry_run=args.dry_run, log=_log)
-    return ExitCode.INFRASTRUCTURE if report.errors or heal_errors else ExitCode.PASS
+    failed = bool(errors or (report and report.errors))
+    if not args.dry_run and not failed:
+        for run in dead:  # nothing of them is left to heal or remove: records and secrets go too
+            forget_run(run.run_id, keep_record=args.heal_only)
+    return ExitCode.INFRASTRUCTURE if failed else ExitCode.PASS
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from drills.runner.drill import check_out
     from drills.scenario import load_scenario
 
+    if args.out is not None:
+        check_out(args.out)  # a used or unusable --out is a usage error before anything starts
     scenario = load_scenario(args.scenario)
     if args.dry_run:
         return _print_plan(scenario, args)
@@ -203,27 +276,30 @@ def _print_plan(scenario, args: argparse.Namespace) -> int:
     from drills.scenario.model import AttachedStack
 
     ph = scenario.phases
-    console.print(f"[bold]{escape(scenario.name)}[/bold]: {escape(scenario.description or '')}")
+    console.print(f"[bold]{safe(scenario.name, oneline=True)}[/bold]: {safe(scenario.description or '')}")
     sys_ = scenario.stack
     stack = (f"attach to {sys_.api_url}" if isinstance(sys_, AttachedStack) else
              f"reference stack ({'async' if sys_.async_replication else 'sync'} replication, "
              f"{sys_.api_replicas} API replicas)")
-    console.print(f"stack: {escape(stack)}")
-    console.print(f"phases: warm-up {ph.warmup:g}s, steady {ph.steady:g}s, recovery {ph.recovery:g}s "
-                  f"(total {ph.total:g}s); seed {args.seed if args.seed is not None else scenario.seed}")
+    console.print(f"stack: {safe(stack, oneline=True)}")
+    console.print(plain(f"phases: warm-up {ph.warmup:g}s, steady {ph.steady:g}s, recovery {ph.recovery:g}s "
+                        f"(total {ph.total:g}s); seed {_seed_shown(args.seed, scenario.seed)}"),
+                  markup=False)
     prof = scenario.load.profile
-    console.print(f"load: {prof.type} users={prof.users} rate={prof.rate} workers={scenario.load.workers}")
+    console.print(plain(f"load: {prof.type} users={prof.users} rate={prof.rate} workers={scenario.load.workers}",
+                        oneline=True), markup=False)
     table = Table(title="fault plan (offsets from the start of load)", title_justify="left")
     for col in ("fault", "type", "where", "when", "until"):
         table.add_column(col)
     for line in plan_lines(scenario.faults, ph.warmup + ph.steady):
-        table.add_row(line.fault_id, line.type, line.where, line.at, line.until)
+        table.add_row(*(safe(cell, oneline=True) for cell in (line.fault_id, line.type, line.where, line.at,
+                                                              line.until)))
     console.print(table)
     budgets = Table(title="budgets", title_justify="left")
     for col in ("budget", "limit"):
         budgets.add_column(col)
     for b in scenario.budgets:
-        budgets.add_row(b.display, f">= {b.min:g}" if b.min is not None else f"<= {b.max:g}")
+        budgets.add_row(safe(b.display, oneline=True), f">= {b.min:g}" if b.min is not None else f"<= {b.max:g}")
     console.print(budgets)
     console.print("dry run: nothing was started or changed")
     return ExitCode.PASS
@@ -236,10 +312,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     bad = 0
     for path, issues in results.items():
         if not issues:
-            console.print(f"[green]ok[/green]      {escape(str(path))}")
-        for issue in issues:
+            console.print(f"[green]ok[/green]      {safe(path, oneline=True)}")
+        for issue in issues:   # one line per problem, always: FILE:LINE:COLUMN: message
             bad += 1
-            err_console.print(escape(str(issue)), highlight=False)
+            err_console.print(plain(issue, oneline=True), markup=False, highlight=False)
     if bad:
         err_console.print(f"[red]{bad} problem(s)[/red] in {sum(1 for i in results.values() if i)} file(s)")
         return ExitCode.INVALID_SCENARIO
@@ -247,18 +323,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from drills.errors import InfrastructureError
-    from drills.report import render_run, write_index
+    from drills.report import render_run, require_run_dir, write_index
+    from drills.report.resultfile import read_result_file
 
-    run_dir = args.run_dir
-    if not run_dir.is_dir():
-        raise InfrastructureError(f"{run_dir} is not a run directory", hint="pass a folder under reports/")
-    if not (run_dir / files.RESULT).exists():
+    run_dir = require_run_dir(args.run_dir)  # anything else is a usage error, and nothing is written
+    if read_result_file(run_dir).missing:
         _judge_again(run_dir)
-    for path in render_run(run_dir):
-        console.print(f"wrote {escape(str(path))}")
-    console.print(f"wrote {escape(str(write_index(run_dir.parent)))}")
+    for path in render_run(run_dir, log=_log):  # a corrupt result.json is said so, and left as it is
+        console.print(f"wrote {safe(path)}")
+    index = write_index(run_dir.parent, log=_warn)
+    if index is not None:
+        console.print(f"wrote {safe(index)}")
     return ExitCode.PASS
+
+
+def _warn(message: str) -> None:
+    _log(f"warning: {message}")
 
 
 def _judge_again(run_dir: Path) -> None:
@@ -271,7 +351,11 @@ def _judge_again(run_dir: Path) -> None:
     except Exception as exc:  # noqa: BLE001 - a bug in the checks must still leave a report behind
         _log(f"could not judge the recorded files ({exc.__class__.__name__}: {exc}); the report says why")
         return
-    write_result(run_dir, result)
+    try:
+        write_result(run_dir, result)
+    except OSError as exc:
+        _log(f"could not write {files.RESULT} ({exc.strerror or exc}); the report shows the judgement all the same")
+        return
     _log(f"judged the recorded files again (result.json was missing): {result['verdict']}")
     for note in result["notes"]:
         if note.startswith(files.SCENARIO):
@@ -281,10 +365,10 @@ def _judge_again(run_dir: Path) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     from drills.report import compare_runs, print_compare
 
-    diff = compare_runs(args.run_a, args.run_b, args.html)
+    diff = compare_runs(args.run_a, args.run_b, args.html)  # not run directories: a usage error
+    for warning in diff["warnings"]:
+        _warn(warning)
     print_compare(console, diff)
-    if args.html:
-        console.print(f"wrote {escape(str(args.html))}")
     return ExitCode.PASS
 
 
@@ -300,25 +384,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _print_status(status) -> None:
-    table = Table(title=f"stack {status.name} ({status.run_id})", title_justify="left")
+    table = Table(title=safe(f"stack {status.name} ({status.run_id})", oneline=True), title_justify="left")
     for col in ("service", "role", "state", "health", "container", "detail"):
         table.add_column(col)
     for s in status.services:
         colour = "green" if s.health == "healthy" else "red" if s.health == "unhealthy" else "yellow"
-        table.add_row(s.service, s.role, s.state, f"[{colour}]{s.health}[/{colour}]", f"{s.container} {s.id}", s.detail)
+        table.add_row(safe(s.service, oneline=True), safe(s.role, oneline=True), safe(s.state, oneline=True),
+                      f"[{colour}]{safe(s.health, oneline=True)}[/{colour}]",
+                      safe(f"{s.container} {s.id}", oneline=True), safe(s.detail, oneline=True))
     console.print(table)
     for key, value in status.endpoints.items():
         if isinstance(value, dict):
             for sub, url in value.items():
-                console.print(f"  {key}.{sub:<6} {url}")
+                console.print(plain(f"  {key}.{sub:<6} {url}", oneline=True), markup=False)
         else:
-            console.print(f"  {key:<13} {value}")
+            console.print(plain(f"  {key:<13} {value}", oneline=True), markup=False)
     if status.problems:
-        console.print("[red]problems:[/red] " + escape("; ".join(status.problems)))
+        console.print("[red]problems:[/red] " + safe("; ".join(status.problems)))
 
 
 # ---- entry point ---------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        finally:
+            _flush()   # also after argparse's SystemExit (`drill --help | head -1`)
+    except OutputClosed:
+        _drop_output()
+        return ExitCode.OUTPUT_CLOSED
+
+
+def _flush() -> None:
+    """What is still buffered, now: a closed pipe shows here, not as a warning at interpreter exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed() from None
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -331,15 +436,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/yellow]")
-        return 130
+        return ExitCode.INTERRUPTED
+
+
+def _drop_output() -> None:
+    """The reader went away (`drill … | head -1`): whatever is still buffered goes nowhere, quietly (Python
+    would otherwise print a BrokenPipeError at exit)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass   # not a real file (tests capture output): nothing buffered to lose
+
+
+def _seed_shown(cli_seed: int | None, scenario_seed: int | None) -> str:
+    seed = cli_seed if cli_seed is not None else scenario_seed
+    return str(seed) if seed is not None else "drawn at start (recorded in meta.json)"
 
 
 def _report_error(exc: DrillError) -> None:
-    err_console.print(f"[red]error:[/red] {escape(exc.message)}")
+    issues = getattr(exc, "issues", None)  # an invalid scenario: one line per problem, as `drill validate` prints
+    if issues:
+        for issue in issues:
+            err_console.print("error: " + plain(issue, oneline=True), markup=False, highlight=False)
+    else:
+        err_console.print(f"[red]error:[/red] {safe(exc.message)}")
     if exc.hint:
-        err_console.print(f"[cyan]hint:[/cyan] {escape(exc.hint)}")
+        err_console.print(f"[cyan]hint:[/cyan] {safe(exc.hint)}")
     if exc.details:
-        err_console.print(exc.details, markup=False, highlight=False)
+        err_console.print(plain(exc.details, limit=SECTION_MAX), markup=False, highlight=False)
 
 
 if __name__ == "__main__":

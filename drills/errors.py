@@ -15,6 +15,8 @@ class ExitCode(IntEnum):
     INVALID_SCENARIO = 4
     INCONCLUSIVE = 5
     USAGE = 64
+    INTERRUPTED = 130       # Ctrl-C (128 + SIGINT)
+    OUTPUT_CLOSED = 141     # the reader of the output went away (`drill validate … | head -1`; 128 + SIGPIPE)
 
 
 class DrillError(Exception):

@@ -148,6 +148,8 @@ def failure_text(run_dir: Path) -> str:
         return f"no {files.RESULT} in {run_dir} (the drill did not finish); see {run_dir / files.EVENTS}"
     result = json.loads(path.read_text())
     lines = [f"verdict: {result.get('verdict')} (expected: {result.get('expected', 'pass')})"]
+    if result.get("verdict") not in ("pass", "fail"):  # error, aborted, inconclusive: say why first
+        lines += [f"why: {reason}" for reason in result.get("verdict_reasons") or []]
     for note in result.get("notes") or []:
         lines.append(f"note: {note}")
     lines.append(f"{'budget':44} {'limit':>12} {'observed':>12}  result")
@@ -155,8 +157,22 @@ def failure_text(run_dir: Path) -> str:
         passed = {True: "pass", False: "FAIL", None: "unknown"}.get(b.get("passed"), "?")
         lines.append(f"{str(b.get('name'))[:44]:44} {_fmt(b.get('limit')):>12} {_fmt(b.get('observed')):>12}  "
                      f"{passed}  {b.get('detail') or ''}".rstrip())
+    log = _tail(run_dir / files.LOG, LOG_TAIL)
+    if log and result.get("verdict") not in ("pass", "fail"):
+        lines.append(f"last {len(log)} lines of {files.LOG}:")
+        lines += [f"  {line}" for line in log]
     lines.append(f"report: {run_dir / 'report.html'}")
     return "\n".join(lines)
+
+
+LOG_TAIL = 40
+
+
+def _tail(path: Path, n: int) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()[-n:]
+    except OSError:
+        return []
 
 
 def _fmt(value) -> str:

@@ -13,7 +13,9 @@ Purchases are judged per idempotency key, over all its attempts (a retry is its 
 
 Credentials: a user whose acknowledged rotation is not in effect at the end (final credential_version
 lower than acknowledged, or the sampled logins show the old password working / the new one failing).
-A metric with no final state, or nothing to judge, is None ("unknown"), never 0.
+A metric with no final state, or nothing to judge, is None ("unknown"), never 0; so is one that needs a
+section of the final state that was damaged (FinalState.damaged: its orders, tickets, events, credentials or
+password / session checks), and the audit's errors say which and why.
 """
 
 from __future__ import annotations
@@ -90,9 +92,29 @@ def purchases_audit(history: History, state: FinalState | None, samples: Samples
         out["unkeyed"] = history.unkeyed_purchases
     if state is None:
         return out
+    orders_ok, tickets_ok = "orders" not in state.damaged, "tickets" not in state.damaged
     by_key = dict(zip(state.order_keys, state.order_ids, strict=False))
+    if orders_ok:
+        _duplicated(state, samples, by_key, out)
+    if orders_ok and tickets_ok:
+        _lost_and_unexpected(history, state, samples, since, by_key, failed, out, lost_keys)
+    if tickets_ok:
+        _oversold(state, samples, out)
+    if "events" not in state.damaged and (tickets_ok or all("tickets" in ev for ev in state.events)):
+        _capacity(state, samples, out)
+    if orders_ok:  # indeterminate: took effect or not (never lost)
+        applied = [k for k in undecided if k in by_key]
+        out["indeterminate_applied"] = len(applied)
+        out["indeterminate_not_applied"] = len(undecided) - len(applied)
+        for k in applied[:MAX_SAMPLES]:
+            samples.key("indeterminate_applied", k, order_id=by_key[k])
+        for k in [k for k in undecided[:5 * MAX_SAMPLES] if k not in by_key][:MAX_SAMPLES]:
+            samples.key("indeterminate_not_applied", k)
+    return out
 
-    # duplicated: one key, several orders
+
+def _duplicated(state: FinalState, samples: Samples, by_key: dict[str, int], out: dict[str, Any]) -> None:
+    """One key, several orders."""
     duplicated = 0
     if len(by_key) < len(state.order_keys):
         many = {k: n for k, n in Counter(state.order_keys).items() if n > 1}
@@ -101,6 +123,14 @@ def purchases_audit(history: History, state: FinalState | None, samples: Samples
         for k in list(many)[:MAX_SAMPLES]:
             samples.key("duplicated", k, orders=many[k], order_ids=[first[k], by_key[k]])
     out["duplicated"] = duplicated
+
+
+def _lost_and_unexpected(history: History, state: FinalState, samples: Samples, since: float | None,
+                         by_key: dict[str, int], failed: list[str], out: dict[str, Any],
+                         lost_keys: list[str] | None) -> None:
+    """Lost and unexpected purchases: they need the orders and the tickets."""
+    keys = history.purchases
+    acked = keys.acknowledged
 
     # lost: acknowledged, but no order (by key or order id), or an order short of tickets (a partial write)
     order_ids = set(state.order_ids)
@@ -138,7 +168,9 @@ def purchases_audit(history: History, state: FinalState | None, samples: Samples
     for t in orphans:
         samples.add("unexpected", {"ticket_id": t, "reason": "ticket without order"})
 
-    # oversold: a seat with more than one ticket
+
+def _oversold(state: FinalState, samples: Samples, out: dict[str, Any]) -> None:
+    """A seat with more than one ticket."""
     oversold = 0
     if len(set(zip(state.ticket_events, state.ticket_seats, strict=False))) < len(state.ticket_ids):
         for (event, seat), n in Counter(zip(state.ticket_events, state.ticket_seats, strict=False)).items():
@@ -147,7 +179,9 @@ def purchases_audit(history: History, state: FinalState | None, samples: Samples
                 samples.add("oversold", {"event_id": event, "seat_no": seat, "tickets": n})
     out["oversold"] = oversold
 
-    # capacity and inventory
+
+def _capacity(state: FinalState, samples: Samples, out: dict[str, Any]) -> None:
+    """Tickets beyond an event's capacity, and events whose counts disagree."""
     counted = all("tickets" in ev for ev in state.events)  # the endpoint counts tickets per event itself
     tickets_per_event: Counter[int] = Counter() if counted else Counter(state.ticket_events)
     over, mismatch = 0, 0
@@ -165,16 +199,6 @@ def purchases_audit(history: History, state: FinalState | None, samples: Samples
     out["sold_over_capacity"] = over if state.events else None
     out["inventory_mismatch"] = mismatch if state.events else None
 
-    # indeterminate: took effect or not (never lost)
-    applied = [k for k in undecided if k in by_key]
-    out["indeterminate_applied"] = len(applied)
-    out["indeterminate_not_applied"] = len(undecided) - len(applied)
-    for k in applied[:MAX_SAMPLES]:
-        samples.key("indeterminate_applied", k, order_id=by_key[k])
-    for k in [k for k in undecided[:5 * MAX_SAMPLES] if k not in by_key][:MAX_SAMPLES]:
-        samples.key("indeterminate_not_applied", k)
-    return out
-
 
 def credentials_audit(history: History, state: FinalState | None, samples: Samples,
                       lost_rows: list[dict] | None = None) -> dict[str, Any]:
@@ -184,6 +208,10 @@ def credentials_audit(history: History, state: FinalState | None, samples: Sampl
     out: dict[str, Any] = {"rotations_acknowledged": len(acked), "credential_changes_lost": None,
                            "credentials_checked": 0, "revoked_sessions_working": None, "sessions_checked": 0}
     if state is None:
+        return out
+    if "session_checks" not in state.damaged:
+        _sessions(state, samples, out)
+    if "credentials" in state.damaged or "credential_checks" in state.damaged:
         return out
     bad: dict[str, dict] = {}
     if acked and state.credentials:
@@ -207,6 +235,11 @@ def credentials_audit(history: History, state: FinalState | None, samples: Sampl
         samples.add("credential_changes_lost", row)
     if lost_rows is not None and out["credential_changes_lost"] is not None:
         lost_rows += bad.values()
+    return out
+
+
+def _sessions(state: FinalState, samples: Samples, out: dict[str, Any]) -> None:
+    """Revoked sessions that still work."""
     sessions = state.session_checks or {}
     out["sessions_checked"] = int(sessions.get("checked") or 0)
     working = sessions.get("working") or []
@@ -214,7 +247,19 @@ def credentials_audit(history: History, state: FinalState | None, samples: Sampl
         out["revoked_sessions_working"] = len(working)
     for row in working:
         samples.add("revoked_sessions_working", dict(row))
-    return out
+
+
+# what a damaged section of the final state makes unknown (FinalState.damaged)
+UNKNOWN_WITHOUT = {
+    "orders": "lost, unexpected, duplicated and indeterminate_applied / _not_applied unknown",
+    "tickets": "lost, unexpected, oversold (and, unless the events count their own tickets, sold_over_capacity "
+               "and inventory_mismatch) unknown",
+    "events": "sold_over_capacity and inventory_mismatch unknown",
+    "credentials": "credential_changes_lost unknown",
+    "credential_checks": "credential_changes_lost unknown",
+    "session_checks": "revoked_sessions_working unknown",
+    "complete": "every data-loss metric unknown",
+}
 
 
 def run_audit(history: History, state: FinalState | None, window: RunWindow, since: float | None = None,
@@ -224,6 +269,8 @@ def run_audit(history: History, state: FinalState | None, window: RunWindow, sin
     every lost purchase key (`lost_purchases`) and lost credential change (`lost_credentials`), not just
     the samples."""
     errors = list(state.errors) if state is not None else []
+    for section, reasons in (state.damaged if state is not None else {}).items():
+        errors += [f"{r}: {UNKNOWN_WITHOUT[section]}" if section in UNKNOWN_WITHOUT else r for r in reasons]
     usable = state
     if state is not None and not state.complete:
         errors.append("final state incomplete: data-loss metrics unknown")

@@ -217,7 +217,13 @@ class Availability:
         """Start (epoch) of the first RECOVERY_STREAK good seconds after `t`, or None before load stop."""
         parts = self.parts(op)
         streak = 0
-        k = 0
+        # a second without a completion is not a good one: start just before the first completion after `t`
+        # (the same answer, without walking the seconds of a fault injected long before the load, say at 0)
+        firsts = [c[j] for part in parts for o in OUTCOMES
+                  if (j := bisect_left(c := part[o].complete, t)) < len(c)]
+        if not firsts:
+            return None
+        k = max(0, math.floor(min(firsts) - t) - 1)
         while t + k + 1 <= self.window.t_end + 1e-9:
             ok, total = self._second_ok_total(parts, t + k, t + k + 1)
             streak = streak + 1 if total and ok / total >= RECOVERY_RATIO else 0

@@ -3,20 +3,70 @@
 final-state.json carries the *whole* truth in columns (orders, tickets, credential versions, events), not
 just counts: `drill report` re-judges a run without the stack, and a lost write can only be found by
 looking up every acknowledged key. Columns of plain numbers and strings keep a million rows cheap to parse.
+
+Reading it back (`FinalState.from_json`) holds every section against what it must be, once: a section of the
+wrong type, a column of the wrong length or with one item of the wrong type is *damaged*. Its data is left out
+and named in `damaged` (section -> what was wrong), and the audit makes the metrics that need it unknown,
+never a number computed from half a column (a dropped order would be a "lost" one).
 """
 
 from __future__ import annotations
 
 import json
-import os
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drills.checks.damage import epoch, kind, label
+from drills.checks.writing import replace_file
 from drills.rundir import files
 
 FORMAT = 1
 SAMPLE = 5
+NAME = files.FINAL_STATE
+
+
+def _whole(v: object) -> bool:
+    return type(v) is int            # not bool
+
+
+def _whole_or_null(v: object) -> bool:
+    return v is None or type(v) is int
+
+
+def _text(v: object) -> bool:
+    return type(v) is str
+
+
+def _flag_or_null(v: object) -> bool:
+    return v is None or type(v) is bool
+
+
+WHOLE: frozenset[type] = frozenset((int,))
+TEXT: frozenset[type] = frozenset((str,))
+TIME: frozenset[type] = frozenset((int, float, type(None)))
+
+# section -> column -> (what each item must be, in words; the types it may have: checked in C over a million
+# rows). Every column is required: the writer (to_json) writes them all, and a column of stand-ins would invent
+# data (every seat number 0: oversold). `created` is also finite (NaN reads as no time).
+ORDER_COLUMNS: dict[str, tuple[str, frozenset[type]]] = {
+    "id": ("a whole number", WHOLE), "idempotency_key": ("text", TEXT), "event_id": ("a whole number", WHOLE),
+    "created": ("a time or null", TIME), "seats": ("a whole number", WHOLE)}
+TICKET_COLUMNS: dict[str, tuple[str, frozenset[type]]] = {
+    "id": ("a whole number", WHOLE), "order_id": ("a whole number", WHOLE),
+    "event_id": ("a whole number", WHOLE), "seat_no": ("a whole number", WHOLE)}
+# an event's numbers the audit compares: whole numbers or null
+EVENT_NUMBERS = ("id", "capacity", "sold", "tickets", "seats_taken")
+# credential_checks.users[] and session_checks.working[] rows, as verify_credentials / verify_revoked_sessions
+# (drills/platform/ticketing_audit.py) write them
+CHECK_ROW: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "user": ("text", _text), "old_works": ("true/false or null", _flag_or_null),
+    "new_works": ("true/false or null", _flag_or_null),
+    "acknowledged_version": ("a whole number or null", _whole_or_null),
+    "final_version": ("a whole number or null", _whole_or_null)}
+SESSION_ROW: dict[str, tuple[str, Callable[[object], bool]]] = {"user": ("text", _text)}
 
 
 @dataclass
@@ -39,6 +89,7 @@ class FinalState:
     events: list[dict] = field(default_factory=list)                   # id, name, capacity, sold, tickets, ...
     credential_checks: dict | None = None                               # truth.verify_credentials()
     session_checks: dict | None = None                                  # truth.verify_revoked_sessions()
+    damaged: dict[str, list[str]] = field(default_factory=dict)         # section -> what was wrong (from_json)
 
     def counts(self) -> dict[str, int]:
         return {"orders": len(self.order_ids), "tickets": len(self.ticket_ids),
@@ -71,38 +122,143 @@ class FinalState:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> FinalState:
-        """Tolerant of missing sections (an audit interrupted half-way is marked incomplete)."""
-        orders, tickets = doc.get("orders") or {}, doc.get("tickets") or {}
-        ids = list(orders.get("id") or [])
-        n = len(ids)
+        """Tolerant of missing sections (an audit interrupted half-way is marked incomplete) and of damaged ones
+        (left out, named in `damaged`: see the module docstring)."""
+        damaged: dict[str, list[str]] = {}
 
-        def col(d: dict, name: str, default: Any, size: int) -> list:
-            values = list(d.get(name) or [])
-            return values if len(values) == size else [default] * size
+        def bad(section: str, what: str) -> None:
+            damaged.setdefault(section, []).append(f"{NAME}: {what}")
 
-        tids = list(tickets.get("id") or [])
+        orders = _columns(doc, "orders", ORDER_COLUMNS, bad)
+        tickets = _columns(doc, "tickets", TICKET_COLUMNS, bad)
+        complete = doc.get("complete", True)
+        if not isinstance(complete, bool):
+            bad("complete", f"complete is {kind(complete)}, not true/false: read as incomplete")
+            complete = False
         state = cls(
-            read_at=doc.get("read_at"), complete=bool(doc.get("complete", True)),
-            errors=list(doc.get("errors") or []),
-            order_ids=ids, order_keys=col(orders, "idempotency_key", "", n),
-            order_events=col(orders, "event_id", 0, n), order_created=col(orders, "created", None, n),
-            order_seats=col(orders, "seats", 0, n),
-            ticket_ids=tids, ticket_orders=col(tickets, "order_id", 0, len(tids)),
-            ticket_events=col(tickets, "event_id", 0, len(tids)), ticket_seats=col(tickets, "seat_no", 0, len(tids)),
-            credentials=dict(doc.get("credentials") or {}), events=list(doc.get("events") or []),
-            credential_checks=doc.get("credential_checks"), session_checks=doc.get("session_checks"),
+            read_at=epoch(doc.get("read_at")), complete=complete, errors=_errors(doc.get("errors"), bad),
+            order_ids=orders["id"], order_keys=orders["idempotency_key"], order_events=orders["event_id"],
+            order_created=orders["created"], order_seats=orders["seats"],
+            ticket_ids=tickets["id"], ticket_orders=tickets["order_id"], ticket_events=tickets["event_id"],
+            ticket_seats=tickets["seat_no"],
+            credentials=_credentials(doc.get("credentials"), bad), events=_events(doc.get("events"), bad),
+            credential_checks=_checks(doc.get("credential_checks"), "credential_checks", "users", CHECK_ROW, bad),
+            session_checks=_checks(doc.get("session_checks"), "session_checks", "working", SESSION_ROW, bad),
         )
+        state.damaged = damaged
         if "orders" not in doc or "tickets" not in doc:
             state.complete = False
-            state.errors.append("final-state.json has no orders/tickets columns")
+            state.errors.append(f"{NAME} has no orders/tickets columns")
         return state
+
+
+def _columns(doc: dict[str, Any], section: str, columns: dict[str, tuple[str, frozenset[type]]],
+             bad: Callable[[str, str], None]) -> dict[str, list]:
+    """The columns of `section` (orders, tickets), every one as long as `id`; all empty when the section is
+    absent or damaged (then named by `bad`), null included."""
+    empty: dict[str, list] = {name: [] for name in columns}
+    if section not in doc:      # an interrupted audit: the state is incomplete (from_json)
+        return empty
+    value = doc[section]
+    if not isinstance(value, dict):
+        bad(section, f"{section} is {kind(value)}, not an object of columns")
+        return empty
+    ids = value.get("id")
+    size = len(ids) if isinstance(ids, list) else 0
+    out: dict[str, list] = {}
+    for name, (words, types) in columns.items():
+        col = value.get(name)
+        if not isinstance(col, list):
+            bad(section, f"{section}.{name} is {'missing' if name not in value else kind(col)}, not a list")
+            return empty
+        if len(col) != size:
+            bad(section, f"{section}.{name} has {len(col)} values for {size} {section}")
+            return empty
+        if not set(map(type, col)) <= types or (float in types and not _finite(col)):
+            wrong = next(k for k, v in enumerate(col)
+                         if type(v) not in types or (type(v) is float and not math.isfinite(v)))
+            bad(section, f"{section}.{name}[{wrong}] is {kind(col[wrong])}, not {words}")
+            return empty
+        out[name] = col
+    return out
+
+
+def _finite(col: list) -> bool:
+    return all(map(math.isfinite, (v for v in col if type(v) is float)))
+
+
+def _errors(value: object, bad: Callable[[str, str], None]) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        bad("errors", f"errors is {kind(value)}, not a list: ignored")
+        return []
+    texts = [e for e in value if isinstance(e, str)]
+    if len(texts) < len(value):
+        bad("errors", f"{len(value) - len(texts)} of {len(value)} errors not text: left out")
+    return texts
+
+
+def _credentials(value: object, bad: Callable[[str, str], None]) -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        bad("credentials", f"credentials is {kind(value)}, not an object (user -> credential version)")
+        return {}
+    wrong = next((u for u, v in value.items() if not _whole(v)), None)
+    if wrong is not None:
+        bad("credentials", f"credentials.{label(wrong)} is {kind(value[wrong])}, not a whole number")
+        return {}
+    return dict(value)
+
+
+def _events(value: object, bad: Callable[[str, str], None]) -> list[dict]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        bad("events", f"events is {kind(value)}, not a list")
+        return []
+    for k, ev in enumerate(value):
+        if not isinstance(ev, dict):
+            bad("events", f"events[{k}] is {kind(ev)}, not an object")
+            return []
+        wrong = next((n for n in EVENT_NUMBERS if not _whole_or_null(ev.get(n))), None)
+        if wrong is not None:
+            bad("events", f"events[{k}].{wrong} is {kind(ev[wrong])}, not a whole number or null")
+            return []
+    return list(value)
+
+
+def _checks(value: object, section: str, rows: str, row: dict[str, tuple[str, Callable[[object], bool]]],
+            bad: Callable[[str, str], None]) -> dict | None:
+    """credential_checks / session_checks: null, or an object whose `checked` is a whole number and whose
+    `rows` (users / working) is a list of objects with `row`'s fields of their types."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        bad(section, f"{section} is {kind(value)}, not an object")
+        return None
+    if not _whole_or_null(value.get("checked")):
+        bad(section, f"{section}.checked is {kind(value['checked'])}, not a whole number")
+        return None
+    items = value.get(rows)
+    if items is None:
+        return value
+    if not isinstance(items, list):
+        bad(section, f"{section}.{rows} is {kind(items)}, not a list")
+        return None
+    for k, item in enumerate(items):
+        if not isinstance(item, dict):
+            bad(section, f"{section}.{rows}[{k}] is {kind(item)}, not an object")
+            return None
+        wrong = next((n for n, (_, test) in row.items() if n in item and not test(item[n])), None)
+        if wrong is not None:
+            bad(section, f"{section}.{rows}[{k}].{wrong} is {kind(item[wrong])}, not {row[wrong][0]}")
+            return None
+    return value
 
 
 def write_final_state(run_dir: Path, state: FinalState) -> Path:
     """Write final-state.json atomically (a crash leaves the old file or none, never half a file)."""
-    path = Path(run_dir) / files.FINAL_STATE
-    tmp = path.with_suffix(".json.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump(state.to_json(), f, separators=(",", ":"))
-    os.replace(tmp, path)
-    return path
+    doc = state.to_json()
+    return replace_file(Path(run_dir) / files.FINAL_STATE, lambda f: json.dump(doc, f, separators=(",", ":")))

@@ -12,18 +12,27 @@ once to what the checks need, and the parsed JSON object is dropped:
 
 A `ref` is a file index and byte offset, so the few lines quoted as samples are re-read with a seek
 (`lookup()`) instead of being kept.
+
+Every line is held against one declaration of what its fields must be (`conform_line()`, below) as it is read:
+a line without a usable `op` or times is skipped, a field of the wrong type is read as null (a purchase with
+a key that is not text counts as unkeyed), an unknown outcome as `info`; each is counted in a note naming the
+file and the lines. The hot loop only inlines the tests that a line already conforms (and goes through
+conform_line() when it does not); nothing downstream meets a value of the wrong type. The fields only samples
+show are held against it when a sample re-reads its line (lookup()).
 """
 
 from __future__ import annotations
 
 import gc
+import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import filterfalse
 from operator import itemgetter, sub
 from pathlib import Path
 
+from drills.checks.damage import EPOCH_MAX, EPOCH_MIN, MISSING, MOMENT, Issue, Tally
 from drills.rundir.codec import DECODE_ERRORS, loads
 from drills.rundir.tolerant import Problems
 
@@ -35,6 +44,94 @@ _FILE_SHIFT = 40            # ref = file index << 40 | byte offset
 
 # Rotation record fields: [acked_version, ack_invoke, ack_complete, info_attempts, ok_ref]
 R_VERSION, R_INVOKE, R_COMPLETE, R_INFO, R_REF = range(5)
+
+# A history line (docs/run-directory.md, "history.jsonl"), as the checks read it ---------------------------------
+#
+# `op` (text) and `complete` (a time) are required, `invoke` a time or null (then: `complete`); a line without
+# them is skipped. Times are numbers (numeric text is read as its number): both moments (damage.epoch(): epoch
+# seconds in (EPOCH_MIN, EPOCH_MAX)), `complete` at most OP_MAX_S from `invoke`; anything else is damage (1e308
+# would overflow the arithmetic, a stray far-off time would stretch the load window over centuries). `outcome`
+# not one of OUTCOMES is `info` (its effect is unknown). Other fields of the wrong type are read as null (see
+# below).
+OP_MAX_S = 3600.0           # no client waits an hour for one operation: times further apart are damaged
+
+
+def _text(v: object) -> bool:
+    return type(v) is str
+
+
+def _whole(v: object) -> bool:
+    return type(v) is int           # not bool
+
+
+def _wholes(v: object) -> bool:
+    return type(v) is list and all(type(x) is int for x in v)
+
+
+# field -> (what it must be, in words; the test). What reading keeps of a line is held against these as it is
+# read: a purchase's key, a rotation's or a session's credential fields; what a sample shows of a purchase when
+# it re-reads the line (lookup()).
+KEY_FIELDS: dict[str, tuple[str, Callable[[object], bool]]] = {"key": ("text", _text)}
+CREDENTIAL_FIELDS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "user": ("text", _text), "credential_version": ("a whole number", _whole), "token": ("text", _text)}
+SAMPLE_FIELDS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "user": ("text", _text), "event_id": ("a whole number", _whole), "order_id": ("a whole number", _whole),
+    "seats": ("a list of whole numbers", _wholes), "replica": ("text", _text), "error": ("text", _text),
+}
+
+
+def read_fields(op: str) -> dict[str, tuple[str, Callable[[object], bool]]]:
+    """The fields reading keeps of a line of `op`, besides op, outcome and times."""
+    return KEY_FIELDS if op == PURCHASE else CREDENTIAL_FIELDS if op in TOKEN_OPS else {}
+
+
+def _number(v: object) -> float | None:
+    """A number (or numeric text) as a float; None for anything else, for a bool and for a non-finite one."""
+    if type(v) is float:
+        t = v
+    elif type(v) is int or type(v) is str:
+        try:
+            t = float(v)
+        except (ValueError, OverflowError):
+            return None
+    else:
+        return None
+    return t if math.isfinite(t) else None
+
+
+def conform_line(d: dict, fields: dict[str, tuple[str, Callable[[object], bool]]] | None = None
+                 ) -> tuple[dict | None, list[Issue]]:
+    """(`d` as a history line: a copy with both times as floats, `invoke` filled in, `outcome` one of OUTCOMES
+    and every one of `fields` (by default: read_fields(op)) of the wrong type as null -- or None when the line
+    is unusable; what was wrong)."""
+    op = d.get("op", MISSING)
+    if type(op) is not str:
+        return None, [("op", "no `op` (text): line skipped", op)]
+    complete, invoke = d.get("complete", MISSING), d.get("invoke")
+    c = _number(complete)
+    if c is None:
+        return None, [("complete", "`complete` not a time: line skipped", complete)]
+    i = c if invoke is None else _number(invoke)
+    if i is None or not EPOCH_MIN < i < EPOCH_MAX:
+        name = "complete" if invoke is None else "invoke"
+        return None, [(name, f"`{name}` not {MOMENT}: line skipped", d[name])]
+    if not EPOCH_MIN < c:
+        return None, [("complete", f"`complete` not {MOMENT}: line skipped", complete)]
+    if not -OP_MAX_S <= c - i <= OP_MAX_S:
+        return None, [("complete", f"`complete` more than {OP_MAX_S:g} s from `invoke`: line skipped", complete)]
+    issues: list[Issue] = []
+    line = dict(d)
+    line["complete"], line["invoke"] = c, i
+    if line.get("outcome") not in OUTCOMES:
+        issues.append(("outcome", "unknown outcome: counted as info", d.get("outcome", MISSING)))
+        line["outcome"] = "info"
+    for name, (words, test) in (read_fields(op) if fields is None else fields).items():
+        value = d.get(name)
+        if value is not None and not test(value):
+            issues.append((name, f"`{name}` not {words}: read as null" + (", the purchase unkeyed"
+                                                                          if name == "key" else ""), value))
+            line[name] = None
+    return line, issues
 
 
 @dataclass
@@ -131,21 +228,28 @@ class History:
     acked_rotations: Attempts = field(default_factory=lambda: Attempts([], []))  # purchase / rotation
     acked_raw: dict[str, list] = field(default_factory=lambda: {PURCHASE: [], ROTATE: []})
     unknown_outcomes: int = 0
-    unusable: int = 0          # objects without op/outcome/complete
+    unusable: int = 0          # lines skipped: no usable op / complete / invoke (conform_line)
     unkeyed_purchases: int = 0
     outside_window: int = 0
     recorded: int = 0          # usable operations read, before any window
     first_invoke: float | None = None
     last_complete: float | None = None
+    damaged: Tally = field(default_factory=Tally)            # what conform_line() found, for the notes
+    problems: Problems = field(default_factory=Problems)      # where lookup() notes what it repaired
+    _looked_up: set[int] = field(default_factory=set)         # refs whose sample fields were checked
 
     # reading ---------------------------------------------------------------------------------------------
 
     def read(self, path: Path, problems: Problems) -> None:
-        """Add one history file. This is the hot loop of the audit: keep it flat."""
+        """Add one history file. This is the hot loop of the audit: keep it flat. A line goes the slow way
+        through conform_line() unless it visibly conforms already (or its (op, outcome) is new): its times are
+        tested here, its key (purchases) and credential fields (rotations, tokens) where they are used."""
         base = len(self.paths) << _FILE_SHIFT
         self.paths.append(path)
+        self.problems = problems
         raw, cols = self.raw, self.purchase_cols
         acked_purchases = self.acked_raw[PURCHASE]
+        lo, hi, below, apart = EPOCH_MIN, EPOCH_MAX, -OP_MAX_S, OP_MAX_S
         pos = 0
         lineno = 0
         with path.open("rb") as f:
@@ -160,45 +264,56 @@ class History:
                     continue
                 try:
                     op, outcome, c, i = d["op"], d["outcome"], d["complete"], d["invoke"]
+                    # conform_line()'s times, cheaply: anything but a number raises, NaN compares false, and the
+                    # lower bound keeps out true and false
+                    if not (lo < i < hi and lo < c and below <= c - i <= apart):
+                        raise TypeError     # conform_line() says why, or reads numeric text
                     bucket = raw[op, "ok" if outcome == "fail" and _rejected(d) else outcome]
                 except (KeyError, TypeError):
-                    fixed = self._salvage(d)
-                    if fixed is None:
+                    if not isinstance(d, dict):
+                        problems.bad_line(path, lineno, line)
                         continue
-                    op, outcome, c, i = fixed
-                    served = "ok" if outcome == "fail" and _rejected(d) else outcome
-                    bucket = raw.setdefault((op, served), [])
+                    fixed, issues = conform_line(d)
+                    if issues:
+                        self.damaged.add(path, lineno, issues)
+                    if fixed is None:
+                        self.unusable += 1
+                        continue
+                    if fixed["outcome"] != d.get("outcome"):
+                        self.unknown_outcomes += 1
+                    d = fixed
+                    op, outcome, c, i = d["op"], d["outcome"], d["complete"], d["invoke"]
+                    bucket = raw.setdefault((op, "ok" if outcome == "fail" and _rejected(d) else outcome), [])
                 pair = (c, i)
                 bucket.append(pair)
                 if op == PURCHASE:
+                    key = d.get("key")
+                    if type(key) is not str and key is not None:
+                        key = self._repaired(d, path, lineno)["key"]
                     keys, refs = cols[outcome]
-                    keys.append(d.get("key"))
+                    keys.append(key)
                     refs.append(base | here)
                     if outcome == "ok":
                         acked_purchases.append(pair)
                 elif op == ROTATE or (op in TOKEN_OPS and "token" in d):
-                    self._credentials(d, op, outcome, c, i, base | here)
+                    self._credentials(d, op, outcome, c, i, base | here, path, lineno)
         self.lines += lineno
 
-    def _salvage(self, d: object) -> tuple[str, str, float, float] | None:
-        """The slow path: a new (op, outcome) pair, a missing invoke, an odd outcome, or an unusable line."""
-        if not isinstance(d, dict) or not isinstance(d.get("op"), str) or d.get("complete") is None:
-            self.unusable += 1
-            return None
-        try:
-            c = float(d["complete"])
-            i = float(d["invoke"]) if d.get("invoke") is not None else c
-        except (TypeError, ValueError):
-            self.unusable += 1
-            return None
-        outcome = d.get("outcome")
-        if outcome not in OUTCOMES:  # unknown effect: indeterminate
-            self.unknown_outcomes += 1
-            outcome = "info"
-        return d["op"], outcome, c, i
+    def _repaired(self, d: dict, path: Path, lineno: int) -> dict:
+        """A line whose op, outcome and times passed, through conform_line() for the other fields reading
+        keeps (read_fields())."""
+        fixed, issues = conform_line(d)
+        self.damaged.add(path, lineno, issues)
+        assert fixed is not None    # what makes a line unusable was tested already
+        return fixed
 
-    def _credentials(self, d: dict, op: str, outcome: str, c: float, i: float, ref: int) -> None:
-        user = d.get("user")
+    def _credentials(self, d: dict, op: str, outcome: str, c: float, i: float, ref: int, path: Path,
+                     lineno: int) -> None:
+        user, v, token = d.get("user"), d.get("credential_version"), d.get("token")
+        if not ((type(user) is str or user is None) and (type(v) is int or v is None)
+                and (type(token) is str or token is None)):
+            d = self._repaired(d, path, lineno)     # (CREDENTIAL_FIELDS, tested inline)
+            user, v, token = d.get("user"), d.get("credential_version"), d.get("token")
         if user is None:
             return
         if op == ROTATE:
@@ -207,13 +322,11 @@ class History:
                 rec = self.rotations[user] = [0, 0.0, 0.0, 0, 0]
             if outcome == "ok":
                 self.acked_raw[ROTATE].append((c, i))
-                v = d.get("credential_version")
-                if isinstance(v, int) and v > rec[R_VERSION]:
+                if v is not None and v > rec[R_VERSION]:
                     rec[R_VERSION], rec[R_INVOKE], rec[R_COMPLETE], rec[R_REF] = v, i, c, ref
             elif outcome == "info":
                 rec[R_INFO] += 1
-        token = d.get("token")
-        if outcome == "ok" and isinstance(token, str) and token:
+        if outcome == "ok" and token:
             self.tokens.append(Token(user, token, c, op))
 
     def finish(self, lo: float | None = None, hi: float | None = None) -> None:
@@ -223,15 +336,10 @@ class History:
         ops: dict[str, dict[str, Attempts]] = {}
         self.recorded = sum(len(pairs) for pairs in self.raw.values())
         for (op, outcome), pairs in self.raw.items():
-            try:
-                pairs.sort(key=itemgetter(0))
-                complete = list(map(itemgetter(0), pairs))
-                invoke = list(map(itemgetter(1), pairs))
-                lowest, highest = (min(invoke), max(invoke)) if invoke else (0.0, 0.0)
-            except TypeError:  # null or text where a number belongs: the slow, careful path
-                complete, invoke = _sanitize(pairs)
-                self.unusable += len(pairs) - len(complete)
-                lowest, highest = (min(invoke), max(invoke)) if invoke else (0.0, 0.0)
+            pairs.sort(key=itemgetter(0))   # floats only: read() let no other value in
+            complete = list(map(itemgetter(0), pairs))
+            invoke = list(map(itemgetter(1), pairs))
+            lowest, highest = (min(invoke), max(invoke)) if invoke else (0.0, 0.0)
             if complete:
                 first.append(lowest)
                 last.append(complete[-1])
@@ -254,15 +362,9 @@ class History:
         """Per-key indexes from the columns, built in C: the last ok ref, the first info/fail ref."""
         (ok_keys, ok_refs), (info_keys, info_refs), (fail_keys, fail_refs) = (
             self.purchase_cols[o] for o in ("ok", "info", "fail"))
-        try:
-            p = PurchaseKeys(dict(zip(ok_keys, ok_refs, strict=False)),
-                             dict(zip(reversed(info_keys), reversed(info_refs), strict=False)),
-                             dict(zip(reversed(fail_keys), reversed(fail_refs), strict=False)))
-        except TypeError:  # an unhashable key somewhere: only text keys are keys
-            def text_keys(keys: list, refs: list) -> dict[str, int]:
-                return {k: r for k, r in zip(reversed(keys), reversed(refs), strict=False) if isinstance(k, str)}
-            p = PurchaseKeys(text_keys(ok_keys, ok_refs), text_keys(info_keys, info_refs),
-                             text_keys(fail_keys, fail_refs))
+        p = PurchaseKeys(dict(zip(ok_keys, ok_refs, strict=False)),       # keys are text or None (read())
+                         dict(zip(reversed(info_keys), reversed(info_refs), strict=False)),
+                         dict(zip(reversed(fail_keys), reversed(fail_refs), strict=False)))
         for by_key in (p.acknowledged, p.info, p.fail):
             by_key.pop(None, None)  # type: ignore[call-overload]
         self.unkeyed_purchases = ok_keys.count(None) + info_keys.count(None) + fail_keys.count(None)
@@ -275,16 +377,9 @@ class History:
         """(first invoke, last complete) over the raw attempts, before finish() filters them."""
         firsts, lasts = [], []
         for pairs in self.raw.values():
-            try:
-                complete, invoke = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
-                if pairs:
-                    firsts.append(min(invoke))
-                    lasts.append(max(complete))
-            except TypeError:
-                complete, invoke = _sanitize(pairs)
-                if complete:
-                    firsts.append(min(invoke))
-                    lasts.append(complete[-1])
+            if pairs:
+                firsts.append(min(map(itemgetter(1), pairs)))
+                lasts.append(max(map(itemgetter(0), pairs)))
         return (min(firsts) if firsts else None, max(lasts) if lasts else None)
 
     def op_names(self) -> list[str]:
@@ -298,47 +393,59 @@ class History:
         return sum(len(a) for per in self.ops.values() for a in per.values())
 
     def lookup(self, refs: Iterable[int]) -> dict[int, dict]:
-        """The original lines behind refs (for samples): one seek and one read each."""
+        """The lines behind refs (for samples): one seek and one read each, as conform_line() reads them with
+        the fields a sample shows (SAMPLE_FIELDS); what it repaired there is noted once per line."""
         out: dict[int, dict] = {}
         by_file: dict[int, list[int]] = {}
         for ref in refs:
             by_file.setdefault(ref >> _FILE_SHIFT, []).append(ref)
+        tally = Tally()
         for fidx, file_refs in by_file.items():
-            with self.paths[fidx].open("rb") as f:
+            path = self.paths[fidx]
+            with path.open("rb") as f:
                 for ref in sorted(set(file_refs)):
-                    f.seek(ref & ((1 << _FILE_SHIFT) - 1))
+                    f.seek(ref & _OFFSET)
                     try:
                         obj = loads(f.readline())
                     except DECODE_ERRORS:
                         continue
-                    if isinstance(obj, dict):
-                        out[ref] = obj
+                    if not isinstance(obj, dict):
+                        continue
+                    line, issues = conform_line(obj, _LOOKUP_FIELDS)
+                    if line is None:
+                        continue
+                    issues = [x for x in issues if x[0] in SAMPLE_FIELDS]  # read() noted its key
+                    if issues and ref not in self._looked_up:
+                        self._looked_up.add(ref)
+                        tally.add(path, _line_number(path, ref & _OFFSET) if tally.wants(path, issues) else 0,
+                                  issues)
+                    out[ref] = line
+        self.problems.notes.extend(tally.notes())
         return out
+
+
+_OFFSET = (1 << _FILE_SHIFT) - 1
+_LOOKUP_FIELDS = {**KEY_FIELDS, **SAMPLE_FIELDS}
+
+
+def _line_number(path: Path, offset: int) -> int:
+    """The number of the line starting at byte `offset` (only for the few lines a note names)."""
+    lines = 1
+    with path.open("rb") as f:
+        while offset > 0:
+            chunk = f.read(min(offset, 1 << 20))
+            if not chunk:
+                break
+            lines += chunk.count(b"\n")
+            offset -= len(chunk)
+    return lines
 
 
 def _acked(pairs: list) -> Attempts:
     """Acknowledged operations sorted by completion, every one kept (not only those in the load window)."""
-    try:
-        pairs.sort(key=itemgetter(0))
-        complete, invoke = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
-        latency = [int(x * 1000.0 + 0.5) for x in map(sub, complete, invoke)]
-    except TypeError:
-        complete, invoke = _sanitize(pairs)
-        latency = [int(x * 1000.0 + 0.5) for x in map(sub, complete, invoke)]
-    return Attempts(complete, latency)
-
-
-def _sanitize(pairs: list) -> tuple[list[float], list[float]]:
-    """Numbers written as text become floats; a missing invoke becomes the completion; the rest is dropped."""
-    clean = []
-    for c, i in pairs:
-        try:
-            c = float(c)
-            clean.append((c, c if i is None else float(i)))
-        except (TypeError, ValueError):
-            continue
-    clean.sort(key=itemgetter(0))
-    return [p[0] for p in clean], [p[1] for p in clean]
+    pairs.sort(key=itemgetter(0))
+    complete, invoke = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
+    return Attempts(complete, [int(x * 1000.0 + 0.5) for x in map(sub, complete, invoke)])
 
 
 def load_history(paths: list[Path], problems: Problems) -> History:
@@ -353,10 +460,7 @@ def load_history(paths: list[Path], problems: Problems) -> History:
     finally:
         if enabled:
             gc.enable()
-    if history.unusable:
-        problems.note(f"history: {history.unusable} line(s) without op/outcome/complete skipped")
-    if history.unknown_outcomes:
-        problems.note(f"history: {history.unknown_outcomes} operation(s) with an unknown outcome counted as info")
+    problems.notes.extend(history.damaged.notes())
     return history
 
 

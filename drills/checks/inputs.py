@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from drills.checks.damage import Issue, Tally
 from drills.checks.finalstate import FinalState
 from drills.checks.history import History, load_history
+from drills.checks.probes import conform_probe
 from drills.checks.window import RunWindow, build_window, run_events
 from drills.rundir import files
+from drills.rundir.codec import DECODE_ERRORS, loads
 from drills.rundir.run import read_files
 from drills.rundir.tolerant import Problems
 from drills.scenario.model import Phases
@@ -55,7 +58,47 @@ def read_run(run_dir: Path, declared: Phases | None = None) -> RunData:
             problems.note(f"history: {history.outside_window} operation(s) invoked outside the load window are "
                           "left out of availability (still audited)")
     final_state = FinalState.from_json(run.final_state) if run.final_state is not None else None
+    probes = conform_probes(run.path / files.PROBES, run.probes, problems)
     return RunData(
-        path=run.path, events=events, history=history, window=window, stats=run.stats, probes=run.probes,
+        path=run.path, events=events, history=history, window=window, stats=run.stats, probes=probes,
         meta=run.meta, final_state=final_state, problems=problems, backups=run.backups,
     )
+
+
+def conform_probes(path: Path, probes: list[dict], problems: Problems) -> list[dict]:
+    """The probes read from `path` as the checks read them (probes.conform_probe()); what had to be repaired or
+    skipped is noted with the file's line numbers."""
+    kept: list[dict] = []
+    damaged: list[tuple[int, list[Issue]]] = []
+    for k, p in enumerate(probes):
+        fixed, issues = conform_probe(p)
+        if issues:
+            damaged.append((k, issues))
+        if fixed is not None:
+            kept.append(fixed)
+    if damaged:
+        numbers = object_lines(path)
+        tally = Tally()
+        for k, issues in damaged:
+            tally.add(path, numbers[k] if k < len(numbers) else 0, issues)
+        problems.notes.extend(tally.notes())
+    return kept
+
+
+def object_lines(path: Path) -> list[int]:
+    """The line number of each JSON object line of `path`, in order: the k-th object a tolerant reader
+    (drills.rundir.tolerant.iter_jsonl) yields is on line object_lines(path)[k]. Read again only to name the
+    lines of a damaged file."""
+    numbers: list[int] = []
+    try:
+        with path.open("rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                try:
+                    obj = loads(raw)
+                except DECODE_ERRORS:
+                    continue
+                if isinstance(obj, dict):
+                    numbers.append(lineno)
+    except OSError:
+        pass
+    return numbers

@@ -11,6 +11,10 @@ again without its container ever stopping is a probe glitch, not a failover.
 detection: from an injection to the first probe where HAProxy marks a target DOWN (that was not DOWN just
 before) or a target's Patroni role differs from its role just before the injection. Probes are taken at
 least every 500 ms, so both numbers carry that resolution.
+
+A probe is held against what the checks read of it once, as the run is read (conform_probe()): without a
+time it is skipped, a `leader` that is not text is null, a `nodes` that is not an object is empty, and a node
+entry that is not an object is left out of that probe (the probe says nothing of that node then).
 """
 
 from __future__ import annotations
@@ -18,21 +22,50 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 
+from drills.checks.damage import MISSING, MOMENT, Issue, epoch, label
 from drills.checks.window import FaultRecord, RunWindow
 
 
 def _t(p: dict) -> float | None:
-    t = p.get("t")
-    return float(t) if isinstance(t, (int, float)) else None
+    return epoch(p.get("t"))
 
 
-def _node(p: dict, name: str | None) -> dict:
+def _node(p: dict, name: object) -> dict:
     nodes = p.get("nodes")
-    return (nodes.get(name) or {}) if isinstance(nodes, dict) and name else {}
+    node = nodes.get(name) if isinstance(nodes, dict) and isinstance(name, str) and name else None
+    return node if isinstance(node, dict) else {}
+
+
+def conform_probe(p: dict) -> tuple[dict | None, list[Issue]]:
+    """(`p` as the checks read a probe -- or None when it has no usable time; what was wrong, see above)."""
+    t = _t(p)
+    if t is None:
+        return None, [("t", f"`t` not {MOMENT}: probe skipped", p.get("t", MISSING))]
+    issues: list[Issue] = []
+    out = {**p, "t": t}
+    leader = p.get("leader")
+    if leader is not None and not isinstance(leader, str):
+        issues.append(("leader", "`leader` not text: read as null", leader))
+        out["leader"] = None
+    nodes = p.get("nodes")
+    if nodes is not None and not isinstance(nodes, dict):
+        issues.append(("nodes", "`nodes` not an object: read as empty", nodes))
+        out["nodes"] = {}
+    elif nodes is not None and not all(isinstance(info, dict) for info in nodes.values()):
+        kept = {}
+        for name, info in nodes.items():
+            if isinstance(info, dict):
+                kept[name] = info
+            else:
+                issues.append(("nodes", f"`nodes.{label(name)}` not an object: that node left out", info))
+        out["nodes"] = kept
+    return out, issues
 
 
 def sorted_probes(probes: list[dict]) -> list[dict]:
-    return sorted((p for p in probes if _t(p) is not None), key=lambda p: p["t"])
+    """The probes with a time, in time order (each as conform_probe() reads it)."""
+    kept = (conform_probe(p)[0] for p in probes if isinstance(p, dict))
+    return sorted((p for p in kept if p is not None), key=lambda p: p["t"])
 
 
 def _leader_gone(p: dict, leader: str) -> bool:
@@ -43,7 +76,7 @@ def _leader_gone(p: dict, leader: str) -> bool:
 
 def _live_leader(p: dict) -> str | None:
     name = p.get("leader")
-    if not name:
+    if not name or not isinstance(name, str):
         return None
     node = _node(p, name)
     if node.get("container", "running") != "running" or node.get("role", "leader") != "leader":
@@ -153,7 +186,8 @@ def detection(fault: FaultRecord, probes: list[dict], window: RunWindow) -> dict
     before = probes[i - 1] if i > 0 else None
     names = set()
     for p in probes[max(0, i - 1):i + 1]:
-        names |= set((p.get("nodes") or {}).keys())
+        nodes = p.get("nodes")
+        names |= set(nodes.keys()) if isinstance(nodes, dict) else set()
     targets = fault_services(fault, names)
     row["targets"] = targets
     if not targets:

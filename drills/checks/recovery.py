@@ -41,8 +41,9 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from drills.checks.damage import epoch
 from drills.checks.history import R_COMPLETE, R_INVOKE, R_VERSION, Attempts, History
-from drills.checks.window import FaultRecord, RunWindow
+from drills.checks.window import FaultRecord, RunWindow, fault_key
 from drills.rundir import files
 
 if TYPE_CHECKING:
@@ -126,14 +127,14 @@ def _disasters(faults: list[FaultRecord]) -> list[Disaster]:
         if f.type in DISASTER_TYPES or f.data.get("disaster") is True:
             # data.at: the moment the disaster struck (the inject line is written after the deed is done,
             # a second or more later for destroy_cluster)
-            at = f.data.get("at") if isinstance(f.data, dict) else None
-            t = float(at) if isinstance(at, (int, float)) and at <= f.injected_t else f.injected_t
+            at = epoch(f.data.get("at")) if isinstance(f.data, dict) else None
+            t = at if at is not None and at <= f.injected_t else f.injected_t
             out.append(Disaster(f.id, f.iteration, str(f.type), t, f.data))
     return sorted(out, key=lambda d: d.t)
 
 
 def _restores(faults: list[FaultRecord], window: RunWindow, events: list[dict]) -> list[Restore]:
-    heal_started = {(str(e.get("fault_id")), int(e.get("iteration") or 0)): _num(e.get("started_s"))
+    heal_started = {fault_key(e): _num(e.get("started_s"))
                     for e in events if e.get("kind") == "fault" and e.get("phase") == "heal"}
     out = []
     for f in faults:
@@ -372,7 +373,7 @@ class Recovery:
 
     def resold(self) -> tuple[int | None, list[dict]]:
         """Seats whose acknowledged purchase the restore lost and that a later acknowledged purchase holds."""
-        if self.unknown_loss() is not None or self.state is None:
+        if self.unknown_loss() is not None or self.state is None or self.state.damaged.keys() & {"orders", "tickets"}:
             return None, []
         before, _ = self._split()
         lost = [o for o in before if o.op == "purchase" and isinstance(o.extra.get("seats"), list)]

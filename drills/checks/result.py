@@ -8,10 +8,10 @@ the scenario it recorded, or by the default phases and budgets when that copy is
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
-import math
-import os
+import re
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -21,6 +21,7 @@ from drills.checks import probes as probe_checks
 from drills.checks.audit import run_audit
 from drills.checks.availability import PHASE_NAMES, Availability
 from drills.checks.budgets import evaluate
+from drills.checks.damage import json_safe
 from drills.checks.generator import assess, per_second
 from drills.checks.history import History
 from drills.checks.inputs import RunData, read_run
@@ -39,12 +40,16 @@ from drills.checks.result_model import (
 from drills.checks.result_model import Availability as AvailabilitySection
 from drills.checks.verdict import decide, self_test_passed
 from drills.checks.window import RunWindow, run_events
+from drills.checks.writing import replace_file
 from drills.rundir import codec, files
 from drills.rundir.tolerant import Problems, read_json
-from drills.scenario import ScenarioInvalid, default_budgets, load_scenario
+from drills.scenario import ScenarioInvalid, default_budgets
+from drills.scenario.loader import load_yaml
 from drills.scenario.model import Phases, Scenario
+from drills.scenario.nodes import Mapping, Scalar
+from drills.scenario.validate import NAME_PATTERN, build_scenario
 
-__all__ = ["FORMAT", "judge", "judge_recorded", "write_result", "default_scenario"]
+__all__ = ["FORMAT", "judge", "judge_recorded", "recorded_scenario", "write_result", "default_scenario"]
 
 
 def _round(x: float | None, digits: int = 6) -> float | None:
@@ -104,16 +109,20 @@ def _difference(a: float | None, b: float | None, scale: float = 1.0) -> float |
 
 
 def faults_section(run: RunData, m: Measurements, op: str) -> list[FaultRow]:
+    """One row per injection. A fault whose inject failed was never in place: its row says `inject_failed`,
+    with the moment of the attempt and no `injected_s` (nothing to draw as an interval, nothing left behind)."""
     w = run.window
     recovery = {(r["fault_id"], r["iteration"]): r for r in m.recovery(op)}
     detection = {(d["fault_id"], d["iteration"]): d for d in m.detections}
     rows: list[FaultRow] = []
     for f in w.faults:
         key = (f.id, f.iteration)
-        injected, healed = w.offset(f.injected_t), w.offset(f.healed_t)
+        attempted, healed = w.offset(f.injected_t), w.offset(f.healed_t)
+        injected = None if f.inject_failed else attempted
         rows.append({
             "id": f.id, "iteration": f.iteration, "type": f.type, "target": f.target, "link": f.link,
-            "scheduled_s": f.scheduled_s, "injected_s": injected, "healed_s": healed,
+            "scheduled_s": f.scheduled_s, "attempted_s": attempted, "injected_s": injected, "healed_s": healed,
+            "inject_failed": f.inject_failed,
             "ok": f.ok, "error": f.error, "heal_ok": f.heal_ok, "heal_error": f.heal_error,
             "detection_s": (detection.get(key) or {}).get("detection_s"),
             "recovery_s": (recovery.get(key) or {}).get("recovery_s"),
@@ -202,7 +211,8 @@ def _judge(run_dir: Path, scenario: Scenario) -> Result:
     budgets = evaluate(scenario.budgets, m)
     generator = assess(run.stats, w)
     generator["series"] = generator_series(run.stats, w)
-    verdict, reasons = decide(run.events, None if run.history is None else history.recorded, budgets, generator)
+    verdict, reasons = decide(run.events, None if run.history is None else history.recorded, budgets, generator,
+                              scenario.expect)
     finished = run_events(run.events, "finished")
     recovery = disaster.section()
     result: dict[str, Any] = {
@@ -233,18 +243,7 @@ def _judge(run_dir: Path, scenario: Scenario) -> Result:
         "checks": {"operations": history.count(), "history_lines": history.lines, "json": codec.BACKEND,
                    "seconds": round(time.perf_counter() - started, 3)},
     }
-    return cast(Result, _json_safe(result))
-
-
-def _json_safe(value: Any) -> Any:
-    """Infinite or NaN floats (open intervals) become null: result.json stays strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
+    return cast(Result, json_safe(result))   # strict JSON, every string capped (damage.STRING_MAX)
 
 
 def default_scenario(run_dir: Path, why: str) -> tuple[Scenario, str]:
@@ -262,13 +261,30 @@ def default_scenario(run_dir: Path, why: str) -> tuple[Scenario, str]:
     return scenario, note
 
 
-def judge_recorded(run_dir: Path) -> Result:
-    """Judge a run directory by the scenario.yaml it recorded, or, when that copy is unreadable, by
-    default_scenario() (the result's notes say so). Never raises for what the files hold."""
+def recorded_scenario(run_dir: Path) -> Scenario:
+    """The scenario.yaml a run directory recorded, validated as before the run less what only running it needs:
+    its locustfile is not looked for (the copy sits in the run directory, away from the scenario's folder, and
+    judging runs no load), and a copy without a `name` gets the one the run used (meta.json), not its own file
+    name. Raises ScenarioInvalid like load_scenario()."""
     path = Path(run_dir) / files.SCENARIO
+    root = load_yaml(path)
+    if isinstance(root, Mapping) and not any(key.value == "name" for key, _ in root.pairs):
+        meta = read_json(Path(run_dir) / files.META, Problems())
+        name = meta.get("scenario") if isinstance(meta, dict) else None
+        ok = isinstance(name, str) and re.fullmatch(NAME_PATTERN, name)
+        root.pairs.append((Scalar(value="name"), Scalar(value=name if ok else path.stem)))
+    scenario, issues = build_scenario(root, str(path))
+    if scenario is None:
+        raise ScenarioInvalid(issues)
+    return dataclasses.replace(scenario, path=str(path))
+
+
+def judge_recorded(run_dir: Path) -> Result:
+    """Judge a run directory by the scenario.yaml it recorded (recorded_scenario()), or, when that copy is
+    unreadable, by default_scenario() (the result's notes say so). Never raises for what the files hold."""
     note = None
     try:
-        scenario = load_scenario(path)
+        scenario = recorded_scenario(run_dir)
     except ScenarioInvalid as exc:
         first = exc.issues[0].message if exc.issues else "invalid"
         scenario, note = default_scenario(run_dir, first if len(exc.issues) < 2
@@ -282,9 +298,6 @@ def judge_recorded(run_dir: Path) -> Result:
 
 
 def write_result(run_dir: Path, result: Result) -> Path:
-    """Write result.json atomically."""
-    path = Path(run_dir) / files.RESULT
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    """Write result.json atomically, through a fresh temporary file (drills/checks/writing.py)."""
+    text = json.dumps(result, indent=1, allow_nan=False) + "\n"   # whole before anything is written
+    return replace_file(Path(run_dir) / files.RESULT, lambda f: f.write(text))

@@ -21,6 +21,8 @@ and anything reading result.json with `json.load` see the same dicts, and nothin
 Format 2 added `description`, `rerun_command`, `cluster`, `generator.series`, `audit.anomalies`, the faults'
 `late_ms` / `duration_s`, the recovery timeline's `since_disaster_s` and the backup sets' `duration_s`. A
 format-1 result is completed with them from the run directory (drills/checks/stored.py), never re-judged.
+The faults' `attempted_s` / `inject_failed` came later in format 2 and are optional: a row without them is
+read as it was written (its `injected_s` is then the inject line's moment, even for a failed inject).
 """
 
 from __future__ import annotations
@@ -257,8 +259,14 @@ class FaultRow(TypedDict):
     target: dict[str, Any] | list[Any] | None
     link: str | list[str] | None   # a link pattern (api*_db) records every link it matched
     scheduled_s: Offset | None
-    injected_s: Offset | None
+    attempted_s: NotRequired[Annotated[Offset | None, Meta(
+        description="when the inject was tried (its inject line): injected_s, or the moment a failed inject "
+                    "gave up")]]
+    injected_s: Annotated[Offset | None, Meta(description="when it took effect; null when its inject failed")]
     healed_s: Offset | None
+    inject_failed: NotRequired[Annotated[bool, Meta(
+        description="the inject failed and nothing took effect: the fault did not happen (`error` says why), "
+                    "which makes the verdict inconclusive")]]
     ok: bool | None
     error: str | None
     heal_ok: bool | None

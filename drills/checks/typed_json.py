@@ -17,10 +17,12 @@ Supported types: TypedDict, list[T], dict[str, T], `X | None` (and unions of the
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, Required, Union
 
@@ -77,14 +79,36 @@ def _members(tp: Any) -> list[Any] | None:
     return None
 
 
-def fields(td: type) -> dict[str, Any]:
-    """A TypedDict's keys and their declared types (with their annotations)."""
-    return typing.get_type_hints(td, include_extras=True)
+def _shape_of(tp: Any) -> tuple[Any, Meta, tuple[Any, ...] | None]:
+    bare, metas = _unwrap(tp)
+    members = _members(bare)
+    return bare, _meta(metas), None if members is None else tuple(members)
 
 
+_shape_cached = functools.cache(_shape_of)
+
+
+def _shape(tp: Any) -> tuple[Any, Meta, tuple[Any, ...] | None]:
+    """(the bare type, its annotations merged, its union members) of a declared type, worked out once per type."""
+    try:
+        return _shape_cached(tp)
+    except TypeError:   # an unhashable annotation: every time, then
+        return _shape_of(tp)
+
+
+@functools.cache
+def fields(td: type) -> Mapping[str, Any]:
+    """A TypedDict's keys and their declared types (with their annotations), read-only. Resolved once per type:
+    typing.get_type_hints() re-evaluates every annotation and was most of the time of reading a result back
+    (it ran for every object of the document)."""
+    return types.MappingProxyType(typing.get_type_hints(td, include_extras=True))
+
+
+@functools.cache
 def required_keys(td: type) -> frozenset[str]:
-    """The keys a TypedDict requires. Read from the resolved hints: with postponed annotations Python 3.11 cannot
-    see NotRequired when it builds the class, so its own __required_keys__ would say every key."""
+    """The keys a TypedDict requires (once per type). Read from the resolved hints: with postponed annotations
+    Python 3.11 cannot see NotRequired when it builds the class, so its own __required_keys__ would say every
+    key."""
     total = getattr(td, "__total__", True)
     out = set()
     for key, tp in fields(td).items():
@@ -253,9 +277,7 @@ class _Reader:
 
     def read(self, tp: Any, value: Any, path: str) -> Any:
         """`value` as `tp` (repaired where it can be, see the module docstring); raises Invalid."""
-        bare, metas = _unwrap(tp)
-        meta = _meta(metas)
-        members = _members(bare)
+        bare, meta, members = _shape(tp)
         if members is not None:
             if value is None and type(None) in members:
                 return None

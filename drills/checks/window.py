@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from drills.checks.damage import epoch
 from drills.rundir.tolerant import Problems
+from drills.scenario.fault_types import FAULTS
 from drills.scenario.model import Phases
 
 INF = math.inf
@@ -53,6 +55,15 @@ class FaultRecord:
         return self.injected_t is not None and (self.ok is not False
                                                 or self.restore.get("cluster_removed_at") is not None)
 
+    @property
+    def inject_failed(self) -> bool:
+        """The fault did not happen: its inject line says it failed and nothing took effect, so the drill did
+        not test what it says. A failed action (restore_cluster) is not one: the restore is what the drill
+        tests, and its failure is judged (rto_s never recovers)."""
+        spec = FAULTS.get(self.type or "")
+        return (self.injected_t is not None and self.ok is False and not self.took_effect
+                and (spec is None or spec.family != "action"))
+
 
 @dataclass
 class RunWindow:
@@ -79,18 +90,25 @@ class RunWindow:
 
 
 def run_events(events: list[dict], name: str) -> list[float]:
-    """Epoch times of the `run` events called `name`."""
-    return [float(e["t"]) for e in events if e.get("kind") == "run" and e.get("name") == name
-            and isinstance(e.get("t"), (int, float))]
+    """Epoch times of the `run` events called `name` (a line whose `t` is no moment, damage.epoch(), is none)."""
+    return [t for e in events if e.get("kind") == "run" and e.get("name") == name
+            and (t := epoch(e.get("t"))) is not None]
 
 
 def _epoch(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return epoch(value)
 
 
 def _object(value: object) -> dict:
     """A JSON object as it is, anything else (missing, null, damaged) as an empty one."""
     return value if isinstance(value, dict) else {}
+
+
+def fault_key(e: dict) -> tuple[str, int]:
+    """(fault_id, iteration) of a fault line, which pairs its inject and heal lines; an iteration that is no
+    whole number (damaged) counts as the first."""
+    iteration = e.get("iteration")
+    return str(e.get("fault_id")), iteration if type(iteration) is int else 0
 
 
 def pair_faults(events: list[dict]) -> list[FaultRecord]:
@@ -103,8 +121,9 @@ def pair_faults(events: list[dict]) -> list[FaultRecord]:
     for e in events:
         if e.get("kind") != "fault":
             continue
-        key = (str(e.get("fault_id")), int(e.get("iteration") or 0))
-        t = e.get("t") if isinstance(e.get("t"), (int, float)) else None
+        key = fault_key(e)
+        t = epoch(e.get("t"))
+        kind = e.get("type") if isinstance(e.get("type"), str) else None
         data = _object(e.get("data"))
         if e.get("phase") == "inject":
             restore = _object(data.get("restore"))
@@ -112,14 +131,14 @@ def pair_faults(events: list[dict]) -> list[FaultRecord]:
             if started is not None and t is not None and started <= t:
                 t = started
             records[key] = FaultRecord(
-                id=key[0], iteration=key[1], type=e.get("type"), target=e.get("target"), link=e.get("link"),
+                id=key[0], iteration=key[1], type=kind, target=e.get("target"), link=e.get("link"),
                 scheduled_s=e.get("scheduled_s"), injected_t=t, ok=e.get("ok"), error=e.get("error"), data=data)
             if finished is not None and t is not None and finished >= t:
                 records[key].healed_t, records[key].heal_ok = finished, True
         elif e.get("phase") == "heal":
             rec = records.get(key)
             if rec is None:  # heal without inject: keep it visible
-                rec = records[key] = FaultRecord(key[0], key[1], e.get("type"), e.get("target"), e.get("link"),
+                rec = records[key] = FaultRecord(key[0], key[1], kind, e.get("target"), e.get("link"),
                                                  e.get("scheduled_s"), None, None, None)
             rec.heal_data, rec.heal_detail = data, e.get("detail")
             if "finished" in rec.restore and rec.healed_t is not None:

@@ -5,9 +5,6 @@ the handler its family declares (nemesis.HEALERS).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeAlias
 
 import docker
@@ -15,10 +12,9 @@ from docker.errors import APIError, NotFound
 
 from drills.faults.context import HealEnv
 from drills.faults.family import HealFailed
-from drills.faults.ledger import HealAction, heal_order, state_home
+from drills.faults.ledger import HealAction, heal_actions
 from drills.faults.nemesis import HEALERS
 from drills.platform.toxiproxy import ToxiproxyError
-from drills.rundir import files
 
 Env: TypeAlias = "HealEnv | docker.DockerClient | None"  # a bare client: `drill clean`, older callers
 
@@ -55,8 +51,9 @@ def heal_entry_with_data(entry: dict[str, Any], env: Env) -> tuple[list[str], li
     done: list[str] = []
     errors: list[str] = []
     data: dict[str, Any] = {}
-    for raw in reversed(entry.get("heal", [])):
-        action = HealAction.from_dict(raw)
+    actions, problems = heal_actions(entry)
+    errors += [f"not healed: {p}" for p in problems]
+    for action in reversed(actions):
         try:
             outcome = execute(action, henv)
             done.append(str(outcome))
@@ -65,28 +62,3 @@ def heal_entry_with_data(entry: dict[str, Any], env: Env) -> tuple[list[str], li
             errors.append(str(exc))
             data.update(getattr(exc, "data", None) or {})
     return done, errors, data
-
-
-def heal_leftovers(client: docker.DockerClient | None, log: Callable[[str], None] = print) -> list[str]:
-    """`drill clean`: heal every fault any crashed run left pending. Returns the errors."""
-    errors: list[str] = []
-    env = HealEnv(client)
-    home = state_home()
-    for path in sorted(home.glob("*.json")) if home.exists() else []:
-        try:
-            doc = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            errors.append(f"{path}: unreadable ({exc})")
-            continue
-        pending = heal_order(doc.get("pending", {}))
-        for entry in pending.values():
-            done, errs = heal_entry(entry, env)
-            for d in done:
-                log(f"healed ({doc.get('run_id')}/{entry.get('fault_id')}): {d}")
-            errors.extend(errs)
-        if not errors:
-            path.unlink(missing_ok=True)
-            state = Path(doc.get("run_dir", "")) / files.LEDGER
-            if state.exists():
-                state.write_text(json.dumps({**doc, "pending": {}, "healed_by": "drill clean"}, indent=1))
-    return errors

@@ -33,7 +33,8 @@ def start_sidecar(client: docker.DockerClient, run_id: str, node: Node, tag: str
     return client.containers.run(
         image_tag("tools"), detach=True, name=f"drills-nf-{tag}-{node.service}"[:63],
         network_mode=f"container:{node.container_id}", cap_add=["NET_ADMIN"],
-        labels={labels.RUN: run_id, labels.KIND: "netfault", "drills.target": node.container_name},
+        labels={labels.RUN: run_id, labels.KIND: "netfault", "drills.target": node.container_name,
+                **labels.owner_label()},
     )
 
 

@@ -19,7 +19,8 @@ from drills.scenario.model import LoadSection, Phases
 ENV_CONFIG = "DRILLS_LOAD_CONFIG"     # path of config.json
 ENV_WORKER = "DRILLS_LOAD_WORKER"     # this process's name in history/stats ("w0", "w1", ...)
 ENV_HISTORY = "DRILLS_LOAD_HISTORY"   # this process's history file (defaults from run_dir and worker)
-ENV_SECRET = "DRILLS_RUN_SECRET"      # derives every synthetic password (meta.json keeps it for the audit)
+ENV_SECRET = "DRILLS_RUN_SECRET"      # derives every synthetic password (the state dir keeps it for the audit)
+ENV_TOKENS = "DRILLS_LOAD_TOKENS"     # owner-only folder for the session tokens seen (drills/rundir/vault.py)
 ENV_PARENT = "DRILLS_LOAD_PARENT"     # pid of the harness: Locust stops itself when that process is gone
 # Load beyond one machine (docs/load.md): read by the harness when it starts the master.
 ENV_REMOTE_WORKERS = "DRILLS_LOAD_REMOTE_WORKERS"  # how many workers on other machines the master waits for

@@ -2,7 +2,8 @@
 
 It defines no users. It hooks the history recorder, stats and graceful stop into Locust's events
 (drills.load.plugin) and provides the load shape of the scenario's profile. A user's own locustfile needs
-nothing from drills to be recorded; see docs/load.md for the optional `context` keys.
+nothing from drills to be recorded, nor to be paced by an arrival rate (drills.load.pacing); see docs/load.md
+for the optional `context` keys.
 """
 
 from drills.load import plugin

@@ -3,7 +3,8 @@
 `locust_plugin.py` (always the first `-f` file) calls `install()`, which hooks Locust's events:
 
 * init         - each load-generating process (local or worker) opens its history file and hooks the
-                 recorder to `events.request`; the master only gets the graceful-stop signal;
+                 recorder to `events.request`; the master only gets the graceful-stop signal; under an
+                 open-model profile every task of every user class takes a gate token (drills.load.pacing);
 * test_start   - starts the per-second stats, the arrival-rate gate (open model) and writes the
                  `load/started-<worker>.json` marker the harness waits for;
 * test_stopping- closes the gate and tells the workload to stop retrying;
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import signal
 import time
@@ -29,11 +31,13 @@ import psutil
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
-from drills.load.config import ENV_HISTORY, ENV_PARENT, ENV_SECRET, LoadConfig, worker_name
+from drills.load import pacing
+from drills.load.config import ENV_HISTORY, ENV_PARENT, ENV_SECRET, ENV_TOKENS, LoadConfig, worker_name
 from drills.load.gate import RateGate
 from drills.load.profiles import Plan, make_plan
 from drills.load.recorder import Recorder
 from drills.load.stats import SecondStats
+from drills.rundir.vault import tokens_path
 from drills.rundir.writers import BufferedLineWriter
 
 STATS_GRACE_S = 0.25  # a second's line is written this long after it ended (late completions)
@@ -57,6 +61,7 @@ class Runtime:
     environment: Any = None
     proc: Any = None                      # psutil.Process of this generator (cpu_percent)
     _history: BufferedLineWriter | None = None
+    _tokens: BufferedLineWriter | None = None
     _stats_out: BufferedLineWriter | None = None
     _stats_greenlet: Any = None
     _finished: bool = False
@@ -106,6 +111,7 @@ def _on_init(environment: Any, **_kw: Any) -> None:
     rt.environment = environment
     rt.role = ("master" if isinstance(runner, MasterRunner) else
                "worker" if isinstance(runner, WorkerRunner) else "local")
+    _pace(environment)
     if rt.role != "worker":
         gevent.signal_handler(signal.SIGUSR1, lambda: gevent.spawn(_graceful_stop, environment))
     parent = os.environ.get(ENV_PARENT)
@@ -116,8 +122,39 @@ def _on_init(environment: Any, **_kw: Any) -> None:
     if rt.config.history:
         path = Path(os.environ.get(ENV_HISTORY) or rt.config.history_path(rt.worker))
         rt._history = BufferedLineWriter(path, rt.config.flush_interval).start()
-    rt.recorder = Recorder(rt.worker, rt._history, None)
+        if os.environ.get(ENV_TOKENS):  # owner-only, outside the run directory (drills/rundir/vault.py)
+            rt._tokens = BufferedLineWriter(tokens_path(Path(os.environ[ENV_TOKENS]), rt.worker),
+                                            rt.config.flush_interval, mode=0o600).start()
+    rt.recorder = Recorder(rt.worker, rt._history, None, tokens=rt._tokens)
     environment.events.request.add_listener(rt.recorder.on_request)
+
+
+def _pace(environment: Any) -> None:
+    """Open model: every task of every user waits for a token of the gate (drills.load.pacing). A user class
+    that cannot be paced stops Locust before any user starts (the harness refuses it before the drill; this
+    is for a worker started by hand). Workers check nothing: they know every class, not the chosen ones."""
+    rt = RUNTIME
+    if rt.plan is None or rt.plan.mode != "rate":
+        return
+    problems = pacing.prepare(list(environment.user_classes))
+    if problems and rt.role != "worker":
+        logging.getLogger(__name__).error("load.profile: an arrival rate needs user classes it can pace: %s",
+                                          "; ".join(problems))
+        raise SystemExit(2)
+    if rt.role != "master":
+        pacing.install(_take_token)
+
+
+def _take_token() -> bool:
+    """Wait until one task may start, counted as offered then; False once the load is stopping."""
+    gate = RUNTIME.gate
+    if gate is None:
+        return not RUNTIME.stopping
+    if not gate.acquire():
+        return False
+    if RUNTIME.stats is not None:
+        RUNTIME.stats.offered(time.time())
+    return True
 
 
 def _on_test_start(environment: Any, **_kw: Any) -> None:
@@ -127,6 +164,8 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
     rt.started_at = time.time()
     if rt.config.stats:
         rt.stats = SecondStats(rt.worker, rt.started_at)
+        # paced tasks count as offered when they take their token (_take_token), not their requests
+        rt.stats.offer_unannounced = rt.plan is None or rt.plan.mode != "rate"
         if rt.recorder is not None:
             rt.recorder.stats = rt.stats
         rt._stats_out = BufferedLineWriter(rt.config.stats_path(), flush_interval=3600)
@@ -224,3 +263,5 @@ def finish() -> None:
         rt._stats_out.close()
     if rt._history is not None:
         rt._history.close()
+    if rt._tokens is not None:
+        rt._tokens.close()

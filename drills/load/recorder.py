@@ -11,8 +11,9 @@ plus the optional `context` dict passed to the client call; recognised context k
   _skip
       do not record this request (a sub-step of a compound operation recorded on its own);
   _token
-      copy the session `token` of a 2xx JSON body into the line, so the audit can check after the drill
-      that sessions revoked by a rotation stay dead (lab sessions of synthetic users; never passwords);
+      keep the session `token` of a 2xx JSON body — in the owner-only token file (`tokens`), never in the
+      history, which is uploaded with the reports — so the audit can check after the drill that sessions
+      revoked by a rotation stay dead (lab sessions of synthetic users; never passwords);
   _op
       set by `begin()`: the operation was announced when it started (offered load, in-flight tracking).
 
@@ -41,9 +42,10 @@ class Recorder:
     """One per Locust process that generates load."""
 
     def __init__(self, worker: str, history: BufferedLineWriter | None, stats: SecondStats | None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, tokens: BufferedLineWriter | None = None) -> None:
         self.worker = worker
         self.history = history
+        self.tokens = tokens
         self.stats = stats
         self.clock = clock
         self.recorded = 0
@@ -113,8 +115,9 @@ class Recorder:
             for k in ACKNOWLEDGED_KEYS:
                 if k in body:
                     rec[k] = body[k]
-            if get("_token") and isinstance(body.get("token"), str):
-                rec["token"] = body["token"]
+            if get("_token") and isinstance(body.get("token"), str) and self.tokens is not None:
+                self.tokens.append({"user": rec["user"], "op": op, "complete": rec["complete"],
+                                    "token": body["token"]})
         extra = ctx.keys() - _KNOWN_KEYS
         if extra:
             for k in extra:

@@ -16,6 +16,7 @@ reachable, the locustfile importing and the scenario's user classes existing in 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -41,6 +42,7 @@ from drills.load.config import (
     ENV_PARENT,
     ENV_REMOTE_WORKERS,
     ENV_SECRET,
+    ENV_TOKENS,
     ENV_WORKER,
     LoadConfig,
 )
@@ -51,6 +53,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PLUGIN = PACKAGE_DIR / "locust_plugin.py"
 BUILTIN_LOCUSTFILE = PACKAGE_DIR / "locustfile.py"
 KILL_WAIT_S = 3.0
+# The target is on this machine: proxies named in the environment are not for it (a CI runner's proxy would
+# see every request, bearer tokens included). Locust processes get none of these; the target check goes direct.
+PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class LoadError(InfrastructureError):
@@ -173,10 +179,13 @@ class LoadHandle:
 
 
 def start_load(load: LoadSection, phases: Phases, api_url: str, run_dir: Path, run_secret: str, seed: int,
-               scenario_dir: Path | None = None, *, history: bool = True, stats: bool = True) -> LoadHandle:
+               scenario_dir: Path | None = None, *, history: bool = True, stats: bool = True,
+               tokens_dir: Path | None = None) -> LoadHandle:
     """Check everything that can be checked, then start Locust (one process, or a master and
     `load.workers` workers) against `api_url`. Raises LoadScenarioError / LoadError with nothing running.
-    `history=False` / `stats=False` skip writing those files (only the benchmark's baselines want that)."""
+    `history=False` / `stats=False` skip writing those files (only the benchmark's baselines want that).
+    `tokens_dir`: where each process writes the session tokens it sees (owner-only, outside the run directory;
+    drills/rundir/vault.py); None records none."""
     run_dir = Path(run_dir)
     config = LoadConfig.from_section(load, phases, api_url, run_dir, seed)
     config.history, config.stats = history, stats
@@ -189,12 +198,14 @@ def start_load(load: LoadSection, phases: Phases, api_url: str, run_dir: Path, r
     for stale in load_dir.glob("started-*.json"):
         stale.unlink()
     config.write(load_dir / "config.json")
-    env = _env(config, run_secret)
+    env = _env(config, run_secret) | ({ENV_TOKENS: str(tokens_dir)} if tokens_dir is not None else {})
     available = list_user_classes(locustfile, env)
     missing = [c for c in load.user_classes if c not in available]
     if missing:
         raise LoadScenarioError(f"user class {', '.join(missing)} not found in {locustfile}",
                                 hint=f"available: {', '.join(available) or 'none'}")
+    if not config.builtin and make_plan(config.profile, config.duration, config.grace).mode == "rate":
+        check_pacing(locustfile, list(load.user_classes), env)
     return _spawn(config, locustfile, list(load.user_classes), env)
 
 
@@ -250,7 +261,7 @@ def check_target(api_url: str, http_health: bool = False, timeout: float = 3.0) 
                         hint="is the stack up? `drill stack status`") from None
     if http_health:
         try:
-            with urllib.request.urlopen(api_url.rstrip("/") + "/healthz", timeout=timeout) as resp:
+            with _DIRECT.open(api_url.rstrip("/") + "/healthz", timeout=timeout) as resp:
                 status = resp.status
         except urllib.error.HTTPError as exc:
             status = exc.code
@@ -274,6 +285,25 @@ def list_user_classes(locustfile: Path, env: dict[str, str], timeout: float = 60
     lines = out.splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith("Available Users")), None)
     return [line.strip() for line in lines[start + 1:] if line.strip()] if start is not None else []
+
+
+def check_pacing(locustfile: Path, user_classes: list[str], env: dict[str, str], timeout: float = 60.0) -> None:
+    """An arrival rate paces every task of the user classes (drills/load/pacing.py); raise LoadScenarioError
+    for a class whose work Locust does not run as tasks, which no rate could pace."""
+    cmd = [sys.executable, "-m", "drills.load.pacing", str(locustfile), *user_classes]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise LoadScenarioError(f"locustfile {locustfile} did not import within {timeout:.0f}s") from None
+    out = proc.stdout.decode(errors="replace").strip().splitlines()
+    if proc.returncode != 0 or not out:
+        raise LoadScenarioError(f"locustfile {locustfile} could not be checked for an arrival rate: "
+                                f"{_error_line(proc.stderr.decode(errors='replace')) or 'no answer'}")
+    problems = json.loads(out[-1])
+    if problems:
+        raise LoadScenarioError("load.profile: an arrival rate needs user classes it can pace: " + "; ".join(problems),
+                                hint="use a constant_users profile (closed loop) for these user classes, or "
+                                     "run their work as Locust tasks")
 
 
 def last_error_line(log_path: Path) -> str:
@@ -311,7 +341,7 @@ def _env(config: LoadConfig, run_secret: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({ENV_CONFIG: str(config.load_dir() / "config.json"), ENV_SECRET: run_secret,
                 ENV_PARENT: str(os.getpid()), "PYTHONUNBUFFERED": "1"})
-    for key in (ENV_WORKER, ENV_HISTORY):
+    for key in (ENV_WORKER, ENV_HISTORY, *PROXY_ENV):
         env.pop(key, None)
     return env
 

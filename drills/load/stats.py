@@ -36,6 +36,9 @@ class SecondStats:
         self._next = int(start)           # first second not yet emitted
         self._buckets: dict[int, _Bucket] = {}
         self.in_flight = 0
+        # A request nobody announced (a custom locustfile) is offered when it completes -- unless its task was
+        # paced by the rate gate, which counted the task as offered when it took its token (`offered`).
+        self.offer_unannounced = True
 
     def _bucket(self, t: float) -> _Bucket:
         sec = max(int(t), self._next)     # anything late lands in the oldest second still open
@@ -47,6 +50,10 @@ class SecondStats:
     def started(self, t: float) -> None:
         self._bucket(t).started += 1
         self.in_flight += 1
+
+    def offered(self, t: float) -> None:
+        """One operation started whose requests will not announce it (a paced task of a custom locustfile)."""
+        self._bucket(t).started += 1
 
     def dropped(self, t: float, n: int = 1) -> None:
         """Operations the profile asked for that could not start: every user of the pool was busy."""
@@ -67,7 +74,7 @@ class SecondStats:
         b.latencies.append(latency_ms)
         if counted_start:
             self.in_flight = max(0, self.in_flight - 1)
-        else:  # a request nobody announced (a custom locustfile): offered when it completes
+        elif self.offer_unannounced:  # a request nobody announced (a custom locustfile): offered at completion
             b.started += 1
 
     def due_lines(self, now: float, users: int, cpu_percent: float | None,

@@ -34,6 +34,7 @@ from locust.exception import StopUser
 from drills.load.classify import INFO, OK, Classified, read_response
 from drills.load.config import LoadConfig
 from drills.load.mix import Mix
+from drills.load.pacing import takes_own_token
 from drills.load.plugin import RUNTIME
 from drills.load.retry import backoff
 from drills.load.seats import HotSeats
@@ -114,6 +115,7 @@ class TicketBuyer(FastHttpUser):
         return self.rng.uniform(low, high)
 
     @task
+    @takes_own_token  # the gate's token is taken here, before anything else (not again by drills.load.pacing)
     def step(self) -> None:
         gate = RUNTIME.gate
         if gate is not None and not gate.acquire():

@@ -7,9 +7,10 @@ re-runnable from the files.
 
 Credentials are checked by logging in, because a version number alone cannot show that an *old password*
 still works: for a sample of users whose rotation was acknowledged, the old and the current password are
-tried (both re-derived from meta.json's run_secret, as docs/run-directory.md specifies). Sessions minted
-before an acknowledged rotation must be dead; that is tried for the sessions whose tokens the history
-recorded (a `token` field on login/register/rotate_password lines); without tokens it stays unknown.
+tried (both re-derived from the run secret, kept owner-only in the state directory: drills/rundir/vault.py;
+an older run's meta.json may still hold it as `run_secret`). Sessions minted before an acknowledged rotation
+must be dead; that is tried for the sessions whose tokens the load recorded (the vault's token files; older
+histories carry a `token` field on login/register/rotate_password lines); without tokens it stays unknown.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from pathlib import Path
 import requests
 
 from drills.checks.finalstate import FinalState, write_final_state
-from drills.checks.history import R_INVOKE, R_VERSION, History, load_history
+from drills.checks.history import R_INVOKE, R_VERSION, History, Token, load_history
 from drills.platform.ticketing import TicketingClient
-from drills.rundir import files
+from drills.rundir import files, vault
 from drills.rundir.passwords import derive_password
 from drills.rundir.tolerant import Problems, read_json
 
@@ -129,7 +130,7 @@ def verify_revoked_sessions(client: TicketingClient, history: History, limit: in
     """Try (a sample of) sessions a rotation revoked: each must be refused (401). Tokens are not written."""
     candidates = revoked_tokens(history)
     if not candidates:
-        reason = ("the history records no session tokens" if not history.tokens
+        reason = ("the load recorded no session tokens" if not history.tokens
                   else "no recorded session predates an acknowledged rotation")
         return {"checked": 0, "eligible": 0, "working": [], "errors": 0, "reason": reason}
     picked = sorted(candidates, key=lambda t: zlib.crc32(t.token.encode()))[:limit]
@@ -159,12 +160,24 @@ def collect(client: TicketingClient, run_dir: Path, history: History | None = No
         history = load_history(files.history_paths(run_dir), problems)
     state = read_final_state(client)
     meta = read_json(run_dir / files.META, problems) or {}
-    secret = meta.get("run_secret") if isinstance(meta, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    secret = meta.get("run_secret") or vault.run_secret(meta.get("run_id"))
+    history.tokens += _vault_tokens(meta.get("run_id"))
     rotations = {u: r[R_VERSION] for u, r in history.rotations.items() if r[R_VERSION] > 0}
     if secret and rotations:
         state.credential_checks = verify_credentials(client, rotations, secret, state.credentials, sample_users)
     elif rotations:
-        state.errors.append("meta.json has no run_secret: passwords not verified")
+        state.errors.append("no run_secret (the state directory has none for this run): passwords not verified")
     state.session_checks = verify_revoked_sessions(client, history, sample_sessions)
     write_final_state(run_dir, state)
     return state
+
+
+def _vault_tokens(run_id: object) -> list[Token]:
+    """The session tokens the load kept in the vault (owner-only files, never in the run directory)."""
+    out = []
+    for row in vault.read_tokens(run_id):
+        user, token, complete = row.get("user"), row.get("token"), row.get("complete")
+        if isinstance(user, str) and isinstance(token, str) and token and isinstance(complete, (int, float)):
+            out.append(Token(user, token, float(complete), str(row.get("op") or "login")))
+    return out

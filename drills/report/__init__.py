@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # for type checkers only; at run time __getattr__ imports on 
     from drills.report.compare import compare_runs  # noqa: F401
     from drills.report.index import write_index  # noqa: F401
     from drills.report.live import LiveView  # noqa: F401
-    from drills.report.render import ReportError, render_run  # noqa: F401
+    from drills.report.render import NotARunDir, ReportError, render_run, require_run_dir  # noqa: F401
     from drills.report.summary import print_compare, print_summary  # noqa: F401
 
 _EXPORTS = {
@@ -24,6 +24,8 @@ _EXPORTS = {
     "print_compare": "drills.report.summary",
     "render_run": "drills.report.render",
     "ReportError": "drills.report.render",
+    "NotARunDir": "drills.report.render",
+    "require_run_dir": "drills.report.render",
     "compare_runs": "drills.report.compare",
     "write_index": "drills.report.index",
 }

@@ -72,7 +72,7 @@ class _Chart:
 
 def _fault_label(f: FaultInterval) -> str:
     text = f.fault_id if f.iteration == 0 else f"{f.fault_id} #{f.iteration}"
-    return text + (" (not healed)" if f.end_s is None else "")
+    return text + (" (inject failed)" if f.failed else " (not healed)" if f.end_s is None else "")
 
 
 def label_lanes(faults: list[FaultInterval], end_s: float) -> dict[str, int]:
@@ -132,6 +132,7 @@ def _shade_faults(chart: _Chart, faults: list[FaultInterval], end_s: float, lane
         if f.end_s is not None:
             ax.axvline(f.end_s, color=colour, lw=0.9, ls=(0, (3, 2)), alpha=0.9, zorder=3)
         span = f"{num(f.start_s, 's')} – {num(f.end_s, 's') if f.end_s is not None else 'never healed'}"
+        span = f"{num(f.start_s, 's')}, {f.failed}" if f.failed else span
         chart.groups[gid] = {
             "class": "fault-span", "data-fault-id": f.fault_id, "data-iteration": str(f.iteration),
             "data-fault-type": f.type, "data-start-s": f"{f.start_s:.3f}",

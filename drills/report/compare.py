@@ -1,6 +1,7 @@
-"""`drill report --compare A B`: what changed between two runs (e.g. failover 3 s slower, 2 orders lost).
+"""`drill compare A B`: what changed between two runs (e.g. failover 3 s slower, 2 orders lost).
 
 Lower is better for every number except success ratios; a budget that went from pass to fail "regressed".
+Two runs of different scenarios, or one run twice, are compared all the same, with a warning that says so.
 """
 
 from __future__ import annotations
@@ -8,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from drills.checks.result_model import Result
+from drills.errors import UsageError
 from drills.report.fmt import HIGHER_IS_BETTER, as_float, metric_value, num, passed_word, when
-from drills.report.htmlkit import esc, page, pill, table
-from drills.report.render import ReportError, write_atomic
+from drills.report.htmlkit import esc, items_html, page, pill, table
+from drills.report.render import require_run_dir, write_atomic
 from drills.report.view import ReportView, build_view
 
 AVAILABILITY = (("success_ratio", "success ratio"), ("longest_outage_s", "longest outage"),
@@ -110,7 +112,25 @@ def compare_views(va: ReportView, vb: ReportView) -> dict:
         audit.append({"name": key, "metric": key, "a": ua.get(key), "b": ub.get(key), "a_text": num(ua.get(key)),
                       "b_text": num(ub.get(key)), "delta": delta, "change": change, "text": text})
     return {"a": _side(va), "b": _side(vb), "budgets": _budget_rows(ra, rb), "availability": avail,
-            "audit": audit, "html": None}
+            "audit": audit, "warnings": comparable(va, vb), "html": None}
+
+
+def comparable(va: ReportView, vb: ReportView) -> list[str]:
+    """Why the two sides may not be worth comparing: one run twice, or two different scenarios."""
+    out = []
+    try:
+        same_dir = va.path.samefile(vb.path)
+    except OSError:
+        same_dir = False
+    run_a, run_b = va.result["run_id"], vb.result["run_id"]
+    if same_dir:
+        out.append(f"A and B are the same run directory ({va.path}): every number is the same")
+    elif run_a is not None and run_a == run_b:
+        out.append(f"A and B are the same run ({run_a}) in two directories (a copy?)")
+    if va.scenario_name != vb.scenario_name:
+        out.append(f"A and B ran different scenarios ({va.scenario_name} and {vb.scenario_name}): their budgets, "
+                   "load and faults differ, so a change is not a regression or an improvement of one drill")
+    return out
 
 
 def render_compare_html(diff: dict) -> str:
@@ -124,6 +144,8 @@ def render_compare_html(diff: dict) -> str:
                 f"<div class='muted'>{esc(when(s.get('started')))} · <code>{esc(s.get('path'))}</code></div></div>")
 
     parts = [f"<main><h1>Comparison of two drill runs</h1><div class='cards'>{side('A', a)}{side('B', b)}</div>"]
+    if diff.get("warnings"):
+        parts.append(f'<section class="notes" id="warnings">{items_html(diff["warnings"])}</section>')
     for section, title in (("budgets", "Budgets"), ("availability", "What buyers saw"), ("audit", "Data-loss audit")):
         rows = diff.get(section) or []
         if not rows:
@@ -143,15 +165,16 @@ def render_compare_html(diff: dict) -> str:
 
 def compare_runs(run_a: Path, run_b: Path, out: Path | None = None) -> dict:
     """Budget, availability and audit deltas of B against A; writes the HTML page when `out` is given
-    (a directory gets compare-<A>-vs-<B>.html)."""
-    for p in (run_a, run_b):
-        if not Path(p).is_dir():
-            raise ReportError(f"{p} is not a run directory", hint="pass two directories written by `drill run`")
-    diff = compare_views(build_view(Path(run_a)), build_view(Path(run_b)))
+    (a directory gets compare-<A>-vs-<B>.html). A path that is not a run directory is a usage error."""
+    run_a, run_b = require_run_dir(run_a), require_run_dir(run_b)
+    diff = compare_views(build_view(run_a), build_view(run_b))
     if out is not None:
         out = Path(out)
         if out.is_dir():
             out = out / f"compare-{Path(run_a).name}-vs-{Path(run_b).name}.html"
+        elif not out.parent.is_dir():  # --html names a place that cannot exist: the command line's mistake
+            raise UsageError(f"--html {out}: {out.parent} is not a directory",
+                             hint="name an existing directory or a file in one")
         write_atomic(out, render_compare_html(diff))
         diff["html"] = str(out)
     return diff

@@ -36,7 +36,9 @@ def num(value: object, unit: str = "") -> str:
     f = as_float(value)
     if f is None:
         return "—" if value is None else str(value)
-    if f == int(f) and abs(f) < 1e15:
+    if abs(f) >= 1e15:   # no count or time is this large; a damaged file's 1e308 is not 309 digits wide
+        text = f"{f:.3g}"
+    elif f == int(f):
         text = f"{int(f):,}".replace(",", " ") if abs(f) >= 10000 else str(int(f))
     elif abs(f) >= 100:
         text = f"{f:.0f}"
@@ -52,6 +54,8 @@ def percent(ratio: object) -> str:
     f = as_float(ratio)
     if f is None:
         return "—"
+    if abs(f) >= 1e12:   # a damaged ratio (1e308): no percentage to show
+        return num(f)
     pct = f * 100
     if abs(pct - round(pct)) < 1e-9:
         return f"{pct:.0f} %"
@@ -133,7 +137,7 @@ def duration(seconds: object) -> str:
     s = as_float(seconds)
     if s is None:
         return "—"
-    if s < 60:
+    if s < 60 or s >= 1e9:   # 1e9 s is 30 years: a damaged value, shown as a number
         return num(s, "s")
     m, sec = divmod(int(round(s)), 60)
     if m < 60:

@@ -1,6 +1,7 @@
 """Small HTML building blocks and the one stylesheet, shared by the report, the comparison and the index.
 
-Everything is inline (no network request, opens from file:// offline); every value is escaped.
+Everything is inline (no network request, opens from file:// offline); every value is escaped and cut to the
+caps of drills.report.quote (a string, a table's rows, a list's items).
 """
 
 from __future__ import annotations
@@ -10,27 +11,44 @@ import json
 from collections.abc import Iterable
 
 from drills.report.fmt import num
+from drills.report.quote import QUOTE_MAX, clip, cut_note, within_section
 
 MAX_ITEMS = 100  # a generic value never grows the page by more than this many rows or items
+# Every page drills writes says so: the runs index is only ever overwritten when the old one has this.
+GENERATOR = '<meta name="generator" content="drills">'
 
 
-def esc(value: object) -> str:
-    """Escaped text of any value; None reads as a dash."""
+def esc(value: object, limit: int = QUOTE_MAX) -> str:
+    """Escaped text of any value, cut to `limit` bytes (drills.report.quote); None reads as a dash."""
     if value is None:
         return "—"
-    return html.escape(str(value), quote=True)
+    return html.escape(clip(str(value), limit), quote=True)
 
 
 def table(headers: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "",
           row_attrs: Iterable[str] | None = None) -> str:
-    """A table from already-escaped cell HTML; `row_attrs` adds attributes (e.g. data-*) per row."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    """A table from already-escaped cell HTML; `row_attrs` adds attributes (e.g. data-*) per row. Rows beyond
+    the section cap are left out, and a last row says how many."""
+    heads = list(headers)
+    head = "".join(f"<th>{esc(h)}</th>" for h in heads)
     attrs = list(row_attrs) if row_attrs is not None else None
     body = []
     for i, row in enumerate(rows):
         extra = f" {attrs[i]}" if attrs and i < len(attrs) and attrs[i] else ""
         body.append(f"<tr{extra}>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>")
+    body, left, left_bytes = within_section(body)
+    if left:
+        body.append(f'<tr class="cut"><td colspan="{max(len(heads), 1)}" class="muted">'
+                    f"{esc(cut_note(left, left_bytes))}</td></tr>")
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def items_html(items: Iterable[object], cls: str = "") -> str:
+    """A bulleted list of text items (escaped here), cut at the section cap like a table."""
+    shown, left, left_bytes = within_section(f"<li>{esc(x)}</li>" for x in items)
+    if left:
+        shown.append(f'<li class="muted">{esc(cut_note(left, left_bytes, "items"))}</li>')
+    return f'<ul class="{cls}">{"".join(shown)}</ul>' if cls else f"<ul>{''.join(shown)}</ul>"
 
 
 def value_html(value: object, depth: int = 0) -> str:
@@ -153,6 +171,6 @@ def page(title: str, body: str, script: bool = False) -> str:
     """A complete self-contained HTML document."""
     js = f"<script>{SCRIPT}</script>" if script else ""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">{GENERATOR}'
             f"<title>{esc(title)}</title><style>{CSS}</style></head>"
             f"<body>{body}{js}</body></html>\n")

@@ -6,13 +6,18 @@ In a self-test (`expect: fail`) an exceeded budget is the expected outcome, so i
 
 from __future__ import annotations
 
+import re
 import socket
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 from drills.checks.result_model import BudgetRow
 from drills.report.fmt import limit_text, meaning, observed_text
+from drills.report.quote import cut_note, within_section
 from drills.report.view import ReportView
+
+# What XML 1.0 cannot hold (most C0 controls, lone surrogates, U+FFFE/FFFF): a CI parser rejects the whole file.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def budget_message(budget: BudgetRow) -> str:
@@ -26,9 +31,9 @@ def render_junit(view: ReportView) -> str:
     r, v = view.result, view.verdict
     classname = view.scenario_name
     suite = ET.Element("testsuite", name=classname)
-    started = r["started"]
-    if started is not None:
-        suite.set("timestamp", datetime.fromtimestamp(started, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
+    stamp = _timestamp(r["started"])
+    if stamp is not None:
+        suite.set("timestamp", stamp)
     suite.set("hostname", socket.gethostname())
     props = ET.SubElement(suite, "properties")
     for key, value in (("run_id", r["run_id"]), ("seed", r["seed"]), ("verdict", r["verdict"]),
@@ -60,7 +65,8 @@ def render_junit(view: ReportView) -> str:
         counts["errors"] += 1
         reasons = "; ".join(r["verdict_reasons"])
         el = ET.SubElement(case, "error", message=f"{v.title}" + (f": {reasons}" if reasons else ""), type=v.verdict)
-        el.text = "\n".join([text] + view.notes)
+        notes, left, left_bytes = within_section(view.notes)
+        el.text = "\n".join([text] + notes + ([cut_note(left, left_bytes, "notes")] if left else []))
     elif not v.ok:
         counts["failures"] += 1
         el = ET.SubElement(case, "failure", message=v.title, type=v.verdict)
@@ -74,4 +80,15 @@ def render_junit(view: ReportView) -> str:
     root.set("time", suite.get("time", "0"))
     root.append(suite)
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    xml = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + _NOT_XML.sub("\ufffd", xml) + "\n"
+
+
+def _timestamp(started: float | None) -> str | None:
+    """The run's start for JUnit; None for a stamp no calendar holds (a damaged result.json)."""
+    if started is None:
+        return None
+    try:
+        return datetime.fromtimestamp(started, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return None

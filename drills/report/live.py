@@ -13,6 +13,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from drills.report.terminal import plain
+
 PLAIN_EVERY_S = 5.0
 
 
@@ -45,8 +47,10 @@ class LiveView:
     def update(self, phase: str, elapsed_s: float, rps: float, error_pct: float, p99_ms: float | None,
                active_faults: list[str], leader: str | None) -> None:
         """Record the latest numbers; redraw the panel, or print a plain line if 5 s have passed."""
-        self._state = {"phase": phase, "elapsed_s": elapsed_s, "rps": rps, "error_pct": error_pct,
-                       "p99_ms": p99_ms, "active_faults": list(active_faults or []), "leader": leader}
+        self._state = {"phase": plain(phase, oneline=True), "elapsed_s": elapsed_s, "rps": rps,
+                       "error_pct": error_pct, "p99_ms": p99_ms,
+                       "active_faults": [plain(f, oneline=True) for f in active_faults or []],
+                       "leader": plain(leader, oneline=True) if leader else None}
         if self._live is not None:
             self._live.update(self._panel(), refresh=True)
             return
@@ -81,4 +85,4 @@ class LiveView:
                                 (s["leader"] or "none", "bold" if s["leader"] else "red"))
         faults = (Text("faults: " + ", ".join(s["active_faults"]), style="bold red") if s["active_faults"]
                   else Text("faults: none", style="dim"))
-        return Panel(Group(grid, numbers, faults), title=f"drill · {s['phase']}", title_align="left")
+        return Panel(Group(grid, numbers, faults), title=Text(f"drill · {s['phase']}"), title_align="left")

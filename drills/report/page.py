@@ -24,7 +24,8 @@ from drills.report.fmt import (
     size,
     when,
 )
-from drills.report.htmlkit import esc, page, pill, records_html, table, value_html
+from drills.report.htmlkit import esc, items_html, page, pill, records_html, table, value_html
+from drills.report.quote import SECTION_MAX
 from drills.report.view import ReportView
 from drills.rundir import files
 from drills.scenario.fault_families import FAMILIES
@@ -99,8 +100,8 @@ def _nav(view: ReportView) -> str:
 def _notes(view: ReportView) -> str:
     if not view.notes:
         return ""
-    items = "".join(f"<li>{esc(n)}</li>" for n in view.notes)
-    return f'<section class="notes" id="missing"><h2>Read this first: gaps and notes</h2><ul>{items}</ul></section>'
+    return (f'<section class="notes" id="missing"><h2>Read this first: gaps and notes</h2>{items_html(view.notes)}'
+            "</section>")
 
 
 def _budgets(view: ReportView) -> str:
@@ -489,9 +490,10 @@ def _faults(view: ReportView) -> str:
                      f'<span class="num">{esc(num(f.start_s, "s"))}'
                      + (f' <span class="muted">(+{esc(num(late, "ms"))})</span>' if late is not None else "")
                      + "</span>",
-                     f'<span class="num">{esc(num(f.end_s, "s"))}</span>',
+                     f'<span class="num">{esc(num(r["healed_s"], "s"))}</span>',
                      f'<span class="num">{esc(num(r["duration_s"], "s"))}</span>',
-                     result + (f" {esc(r['error'])}" if r["error"] else "") + (f" {heal}" if heal else "")])
+                     result + (f" {esc(f.failed or r['error'])}" if f.failed or r["error"] else "")
+                     + (f" {heal}" if heal else "")])
         if with_timing:
             rows[-1][6:6] = [f'<span class="num">{esc(num(r["detection_s"], "s"))}</span>',
                              f'<span class="num">{esc(num(r["recovery_s"], "s"))}</span>']
@@ -558,5 +560,5 @@ def _environment(view: ReportView) -> str:
 
 def _scenario(view: ReportView) -> str:
     text = view.scenario_text
-    body = f"<pre>{esc(text)}</pre>" if text else '<p class="muted">scenario.yaml is missing.</p>'
+    body = f"<pre>{esc(text, SECTION_MAX)}</pre>" if text else '<p class="muted">scenario.yaml is missing.</p>'
     return f'<section id="scenario"><h2>Scenario (scenario.yaml)</h2>{body}</section>'

@@ -1,4 +1,6 @@
-"""The final console summary of a run, and of a comparison: the same facts as the HTML, in a terminal."""
+"""The final console summary of a run, and of a comparison: the same facts as the HTML, in a terminal.
+
+Every value from the result is text, never markup or a control sequence (drills.report.terminal)."""
 
 from __future__ import annotations
 
@@ -6,12 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from drills.checks.result_model import DATA_LOSS_COUNTS
 from drills.report.fmt import as_float, dict_at, limit_text, num, observed_text, passed_word, percent
 from drills.report.headline import describe
+from drills.report.quote import cut_note, within_section
+from drills.report.terminal import plain, safe
 
 _COLOURS = {"pass": "green", "fail": "red", "aborted": "dark_orange", "inconclusive": "yellow", "error": "magenta"}
 # The audit's data-loss counts (as report.html shows them): any of them above 0 is shown in red.
@@ -24,9 +27,9 @@ def print_summary(console: Console, result: Mapping[str, Any] | None) -> None:
     result = result if isinstance(result, Mapping) else {}
     v = describe(result)
     colour = _COLOURS.get(v.css, "white")
-    console.print(f"[bold {colour}]{escape(v.title)}[/]  {escape(str(result.get('scenario') or ''))}"
+    console.print(f"[bold {colour}]{safe(v.title)}[/]  {safe(result.get('scenario') or '', oneline=True)}"
                   f"  [dim](expected {v.expected})[/]")
-    console.print(f"[dim]{escape(v.explanation)}[/]")
+    console.print(f"[dim]{safe(v.explanation)}[/]")
     budgets = [b for b in result.get("budgets") or [] if isinstance(b, dict)]
     if budgets:
         t = Table(title="budgets", title_justify="left", show_edge=False)
@@ -35,18 +38,18 @@ def print_summary(console: Console, result: Mapping[str, Any] | None) -> None:
         for b in budgets:
             word = passed_word(b.get("passed"))
             style = {"pass": "green", "FAIL": "bold red"}.get(word, "dim")
-            t.add_row(escape(str(b.get("name"))), escape(limit_text(b)),
-                      escape(observed_text(b)), f"[{style}]{word}[/]",
-                      escape(str(b.get("detail") or "")))
+            t.add_row(safe(b.get("name"), oneline=True), safe(limit_text(b), oneline=True),
+                      safe(observed_text(b), oneline=True), f"[{style}]{word}[/]",
+                      safe(b.get("detail") or "", oneline=True))
         console.print(t)
     a = dict_at(result, "availability")
     lat = dict_at(a, "latency_ms")
     if a:
-        console.print(f"success {percent(a.get('success_ratio'))}"
-                      f"   longest outage {num(a.get('longest_outage_s'), 's')}"
-                      f"   failover {num(a.get('failover_s'), 's')}   recovery {num(a.get('recovery_s'), 's')}"
-                      f"   p50/p95/p99 {num(lat.get('p50'))}/{num(lat.get('p95'))}/{num(lat.get('p99'))} ms",
-                      markup=False, highlight=False)
+        console.print(plain(f"success {percent(a.get('success_ratio'))}"
+                            f"   longest outage {num(a.get('longest_outage_s'), 's')}"
+                            f"   failover {num(a.get('failover_s'), 's')}   recovery {num(a.get('recovery_s'), 's')}"
+                            f"   p50/p95/p99 {num(lat.get('p50'))}/{num(lat.get('p95'))}/{num(lat.get('p99'))} ms",
+                            oneline=True), markup=False, highlight=False)
     dr = dict_at(result, "disaster_recovery")
     if dr:
         rto = dict_at(dr, "rto")
@@ -54,9 +57,10 @@ def print_summary(console: Console, result: Mapping[str, Any] | None) -> None:
         after = dict_at(dr, "lost_after_recovery")
         rto_text = (f"never recovered (≥ {num(dr.get('rto_s'), 's')})" if rto.get("never")
                     else num(dr.get("rto_s"), "s"))
-        console.print(f"disaster recovery: RTO {rto_text}   RPO {num(dr.get('rpo_s'), 's')}"
-                      f"   lost by the restore {num(lost.get('all'))}   lost after recovery {num(after.get('all'))}"
-                      f"   restore point {num(dr.get('recovered_to_s'), 's')}", markup=False, highlight=False)
+        console.print(plain(f"disaster recovery: RTO {rto_text}   RPO {num(dr.get('rpo_s'), 's')}"
+                            f"   lost by the restore {num(lost.get('all'))}   lost after recovery "
+                            f"{num(after.get('all'))}   restore point {num(dr.get('recovered_to_s'), 's')}",
+                            oneline=True), markup=False, highlight=False)
     audit = dict_at(result, "audit")
     if audit:
         parts = []
@@ -64,20 +68,25 @@ def print_summary(console: Console, result: Mapping[str, Any] | None) -> None:
             if k in audit:
                 n = as_float(audit.get(k))
                 bad = k in DATA_LOSS and (n or 0) > 0
-                parts.append(f"{'[bold red]' if bad else ''}{k} {num(audit.get(k))}{'[/]' if bad else ''}")
+                count = safe(num(audit.get(k)), oneline=True)
+                parts.append(f"{'[bold red]' if bad else ''}{k} {count}{'[/]' if bad else ''}")
         console.print("audit: " + "  ".join(parts))
-    for note in (result.get("missing_files") or []):
-        console.print(f"[yellow]missing:[/] {escape(str(note))}")
-    for note in (result.get("notes") or []):
-        console.print(f"[yellow]note:[/] {escape(str(note))}")
+    for label, notes in (("missing", _texts(result.get("missing_files"))), ("note", _texts(result.get("notes")))):
+        shown, left, left_bytes = within_section(notes)
+        for note in shown + ([cut_note(left, left_bytes, f"{label}s")] if left else []):
+            console.print(f"[yellow]{label}:[/] {safe(note)}")
+
+
+def _texts(value: object) -> list[str]:
+    return [str(x) for x in value] if isinstance(value, list) else []
 
 
 def print_compare(console: Console, diff: dict) -> None:
     """Two runs side by side: every budget and availability number with its change, worse ones in red."""
     diff = diff if isinstance(diff, dict) else {}
     a, b = diff.get("a") or {}, diff.get("b") or {}
-    console.print(f"A: {escape(str(a.get('run_id')))} ({escape(str(a.get('verdict')))})   "
-                  f"B: {escape(str(b.get('run_id')))} ({escape(str(b.get('verdict')))})")
+    console.print(f"A: {safe(a.get('run_id'), oneline=True)} ({safe(a.get('verdict'), oneline=True)})   "
+                  f"B: {safe(b.get('run_id'), oneline=True)} ({safe(b.get('verdict'), oneline=True)})")
     for section in ("budgets", "availability", "audit"):
         rows = diff.get(section) or []
         if not rows:
@@ -88,8 +97,8 @@ def print_compare(console: Console, diff: dict) -> None:
         for r in rows:
             style = {"worse": "bold red", "better": "green", "regressed": "bold red", "fixed": "green"}.get(
                 r.get("change"), "dim")
-            t.add_row(escape(str(r.get("name"))), escape(str(r.get("a_text"))), escape(str(r.get("b_text"))),
-                      f"[{style}]{escape(str(r.get('text')))}[/]")
+            t.add_row(safe(r.get("name"), oneline=True), safe(r.get("a_text"), oneline=True),
+                      safe(r.get("b_text"), oneline=True), f"[{style}]{safe(r.get('text'), oneline=True)}[/]")
         console.print(t)
     if diff.get("html"):
-        console.print(f"comparison page: {escape(str(diff['html']))}", highlight=False)
+        console.print(f"comparison page: {safe(diff['html'])}", highlight=False)

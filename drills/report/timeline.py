@@ -20,15 +20,19 @@ class Phase:
 
 @dataclass
 class FaultInterval:
-    """One injection of one fault (a repeated fault has one interval per iteration), and its result row."""
+    """One injection of one fault (a repeated fault has one interval per iteration), and its result row.
+
+    A fault whose inject failed was never in place: it is a moment, not an interval (start_s == end_s, when
+    the inject was tried), and `failed` says so in words, so it is never drawn as a fault left unhealed."""
 
     fault_id: str
     iteration: int
     type: str
     target: str
-    start_s: float | None       # injected
+    start_s: float | None       # injected (a failed inject: when it was tried)
     end_s: float | None         # healed; None when never healed (crash)
     row: FaultRow
+    failed: str | None = None   # "inject failed: <error>"
 
     @property
     def key(self) -> str:
@@ -48,8 +52,9 @@ class Outage:
 def phases(result: Result) -> list[Phase]:
     """warmup / steady / recovery as the checks bounded them (clamped to the load window)."""
     declared = result["availability"]["phases"]
-    out = [Phase(name, a, b) for name in SCENARIO_PHASES for a, b in declared.get(name, [])
-           if a is not None and b is not None and b >= a]
+    spans = [(name, span) for name in SCENARIO_PHASES for span in declared.get(name, [])]
+    out = [Phase(name, span[0], span[1]) for name, span in spans   # a damaged one may have lost an end
+           if len(span) == 2 and span[0] is not None and span[1] is not None and span[1] >= span[0]]
     return sorted(out, key=lambda p: p.start_s)
 
 
@@ -70,8 +75,20 @@ def target_label(target: object, link: object) -> str:
 
 def fault_intervals(result: Result) -> list[FaultInterval]:
     """The result's faults in injection order (a restore_cluster action spans the restore itself)."""
-    return [FaultInterval(f["id"], f["iteration"], f["type"] or "?", target_label(f["target"], f["link"]),
-                          f["injected_s"], f["healed_s"], f) for f in result["faults"]]
+    out = []
+    for f in result["faults"]:
+        failed = inject_failure(f)
+        start, end = (f.get("attempted_s"),) * 2 if failed else (f["injected_s"], f["healed_s"])
+        out.append(FaultInterval(f["id"], f["iteration"], f["type"] or "?", target_label(f["target"], f["link"]),
+                                 start, end, f, failed))
+    return out
+
+
+def inject_failure(row: FaultRow) -> str | None:
+    """The words for a fault that did not happen ("inject failed: <error>"); None for one that did."""
+    if not row.get("inject_failed"):
+        return None
+    return f"inject failed: {row['error'] or 'no error given'}"
 
 
 def outages(result: Result) -> list[Outage]:

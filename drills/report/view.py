@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from drills.checks import stored
 from drills.checks.result_model import GeneratorSecond, LeaderSpan, NodeSpan, Result, SeriesRow
 from drills.report import timeline as tl
 from drills.report.headline import Verdict, describe
+from drills.report.quote import SECTION_MAX, clip, clip_all
 from drills.report.sources import read_shown_files
 
 
@@ -45,10 +47,11 @@ def build_view(run_dir: Path) -> ReportView:
     content (a run without result.json is judged by the checks first)."""
     path = Path(run_dir)
     found = stored.load(path)
-    r = found.result
+    r = cast(Result, clip_all(found.result))   # every rendering quotes the run's text within the caps
     shown = read_shown_files(path)
-    view = ReportView(path=path, result=r, origin=found.origin, verdict=describe(r), meta=shown.meta,
-                      scenario_text=shown.scenario_text)
+    text = shown.scenario_text
+    view = ReportView(path=path, result=r, origin=found.origin, verdict=describe(r), meta=clip_all(shown.meta),
+                      scenario_text=None if text is None else clip(text, SECTION_MAX))
     view.phases = tl.phases(r)
     view.faults = tl.fault_intervals(r)
     view.series = r["availability"]["series"]
@@ -57,7 +60,7 @@ def build_view(run_dir: Path) -> ReportView:
     view.leaders = r["cluster"]["leader"]
     view.generator = r["generator"]["series"]
     view.end_s = _extent(view)
-    view.notes = found.notes + _notes(r)
+    view.notes = [clip(n) for n in found.notes] + _notes(r)
     return view
 
 

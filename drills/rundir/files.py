@@ -9,7 +9,7 @@ HISTORY = "history.jsonl"            # every client operation (one process); wor
 HISTORY_GLOB = "history*.jsonl"
 STATS = "stats.jsonl"                # per-second load numbers per worker
 PROBES = "probes.jsonl"              # node roles and health every 500 ms
-META = "meta.json"                   # who, what, seed, versions, the run secret
+META = "meta.json"                   # who, what, seed, versions (never the run secret: rundir/vault.py)
 SCENARIO = "scenario.yaml"           # the scenario as it was run
 FINAL_STATE = "final-state.json"     # the truth read back after recovery
 BACKUPS = "backups.json"             # the backup catalogue after the run (stacks with backups)
@@ -18,6 +18,7 @@ RESULT = "result.json"               # the judged result (checks)
 REPORT = "report.html"
 JUNIT = "junit.xml"
 INDEX = "index.html"                 # in the runs folder: the list of runs
+LOG = "drill.log"                    # the harness's own log lines, as the terminal showed them, with times
 
 # What a complete run directory has, in the order a reader cares about them (report: "missing files").
 EXPECTED = (RESULT, META, SCENARIO, EVENTS, HISTORY_GLOB, STATS, PROBES, FINAL_STATE)

@@ -1,8 +1,9 @@
 """Synthetic passwords: derived, never written anywhere — one rule for the load that sets them and the
 audit that tries them.
 
-The audit re-derives any user's password at any credential version from `run_secret` (meta.json), so the
-history only needs the user name and the version (docs/run-directory.md).
+The audit re-derives any user's password at any credential version from the run secret (kept owner-only in
+the state directory, drills/rundir/vault.py), so the history only needs the user name and the version
+(docs/run-directory.md).
 """
 
 from __future__ import annotations

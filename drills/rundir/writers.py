@@ -55,7 +55,7 @@ class BufferedLineWriter:
     writes at least every `flush_interval` seconds, so a generator that is SIGKILLed loses at most the last
     second. Inside Locust the thread is a greenlet (gevent patches `threading`); the code is the same."""
 
-    def __init__(self, path: Path, flush_interval: float = 1.0) -> None:
+    def __init__(self, path: Path, flush_interval: float = 1.0, mode: int = 0o644) -> None:
         self.path = Path(path)
         self.flush_interval = flush_interval
         self.written = 0
@@ -65,7 +65,9 @@ class BufferedLineWriter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, mode)
+        if not mode & 0o077 and os.fstat(self._fd).st_mode & 0o077:  # a private file that was not: narrow it
+            os.fchmod(self._fd, mode)                                    # before anything is written to it
 
     def start(self) -> BufferedLineWriter:
         if self._thread is None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import docker
 
-from drills.errors import DrillError, InfrastructureError
+from drills.errors import DrillError, InfrastructureError, UsageError
 from drills.faults import disaster, nemesis
 from drills.faults.context import FaultContext
 from drills.faults.heal import heal_entry
@@ -28,8 +28,10 @@ from drills.platform import engine
 from drills.platform.system import System, system_for
 from drills.platform.toxiproxy import ToxiproxyClient
 from drills.probes.sampler import ProbeSampler
-from drills.rundir import files
-from drills.rundir.meta import new_run_dir, update_meta, write_meta
+from drills.rundir import files, newrun, owner, vault
+from drills.rundir.meta import update_meta, write_meta
+from drills.rundir.newrun import RunDirError, new_run_dir, new_run_id
+from drills.rundir.statedir import state_dir
 from drills.rundir.writers import EventLog, LineWriter
 from drills.runner.abort import AbortWatch
 from drills.runner.scheduler import FaultScheduler
@@ -84,12 +86,15 @@ class DrillRun:
                                                    else random.SystemRandom().randrange(2**31))
         self.keep_stack = keep_stack
         self.quiet = quiet
-        self.log = _never_raises(log)
         self.console = console
-        self.run_dir = new_run_dir(scenario.name, out, reports_root or Path("reports"))
-        self.run_id = f"{self.run_dir.name[:40]}".lower()
+        try:
+            self.run_dir = new_run_dir(scenario.name, out, reports_root or Path("reports"))
+        except RunDirError as exc:
+            raise UsageError(exc.message, hint=exc.hint) from None
+        self.log = _never_raises(_kept_in(self.run_dir / files.LOG, log))
+        self.run_id, self.owner, self.secret = _claim(scenario.name, self.run_dir)
         self.events = EventLog(self.run_dir / files.EVENTS)
-        self.ledger = Ledger(self.run_dir, self.run_id)
+        self.ledger = Ledger(self.run_dir, self.run_id, owned_by=self.owner)
         self.system: System | None = None
         self.client: docker.DockerClient | None = None
         self.scheduler: FaultScheduler | None = None
@@ -154,8 +159,8 @@ class DrillRun:
                                    self.endpoints.get("haproxy_stats"), self.scheduler.active).start()
 
         scenario_dir = self.scenario_path.parent
-        self.load = load = start_load(sc.load, sc.phases, self.endpoints["api"], self.run_dir,
-                                      self.meta["run_secret"], self.seed, scenario_dir=scenario_dir)
+        self.load = load = start_load(sc.load, sc.phases, self.endpoints["api"], self.run_dir, self.secret,
+                                      self.seed, scenario_dir=scenario_dir, tokens_dir=vault.secret_dir(self.run_id))
         load.wait_started(timeout=60)
         t0 = time.monotonic()
         self.events.emit("run", name="load_started")
@@ -224,6 +229,7 @@ class DrillRun:
         self._verify_no_fault_left()
         if self._recover():
             self._read_final_state()
+        vault.forget(self.run_id)  # the audit was the last to need the secret and the session tokens
         if self.system is not None:
             self.system.after_run(self.run_dir)
         self._stop_probes()
@@ -245,11 +251,14 @@ class DrillRun:
 
     def _tear_down(self) -> None:
         self.ledger.close()
-        if self.system is not None and self.system.teardown(self.keep_stack, self.log):
+        removed = self.system is not None and self.system.teardown(self.keep_stack, self.log)
+        if removed:
             for key, entry in self.ledger.pending().items():  # a restore of a stack that is gone is moot
                 if disaster.heals_only_the_database(entry):
                     self.ledger.resolve(key)
             self.ledger.close()
+        if removed or self.system is None or self.system.stack() is None:
+            owner.release(self.run_id)  # nothing of ours is left: a kept stack keeps its record for `drill clean`
 
     def _verify_no_fault_left(self) -> None:
         """Each fault family checks for its own leftovers (paused nodes, sidecars, toxics), after the heals."""
@@ -333,7 +342,7 @@ class DrillRun:
         write_result(self.run_dir, result)
         try:
             render_run(self.run_dir)
-            write_index(self.run_dir.parent)
+            write_index(self.run_dir.parent, log=self.log)
         except Exception as exc:
             self.log(f"rendering the report failed: {exc}")
         if self.console is not None:
@@ -343,6 +352,52 @@ class DrillRun:
                 pass
         self.log(f"report: {self.run_dir / 'report.html'}")
         return int(exit_code(result))
+
+
+def check_out(out: Path) -> None:
+    """`--out` must be new or an empty directory: refused (UsageError) before anything starts."""
+    try:
+        newrun.check_out(out)
+    except RunDirError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
+
+
+def _claim(scenario_name: str, run_dir: Path) -> tuple[str, owner.Owner, str]:
+    """A unique run id, recorded with its owner (this process) before anything of the run exists, so `drill
+    clean` leaves the run alone while it lives; and the run secret, kept out of the run directory."""
+    for _ in range(5):
+        run_id = new_run_id(scenario_name)
+        try:
+            claimed = owner.claim(run_id, run_dir)
+        except FileExistsError:
+            continue  # the same id in the same second (24 random bits): draw again
+        except OSError as exc:
+            raise _state_dir_error(exc) from None
+        try:
+            return run_id, claimed, vault.new_run_secret(run_id)
+        except OSError as exc:
+            owner.release(run_id)
+            raise _state_dir_error(exc) from None
+    raise InfrastructureError("no unused run id after 5 tries")
+
+
+def _state_dir_error(exc: OSError) -> InfrastructureError:
+    return InfrastructureError(f"the state directory {state_dir()} is not writable: {exc.strerror or exc}",
+                               hint="set DRILLS_STATE_DIR to a writable directory")
+
+
+def _kept_in(path: Path, log: Log) -> Log:
+    """Every harness log line also goes to the run directory: under pytest or CI nobody sees the terminal, and
+    the reason a drill errored must outlive it."""
+    def both(message: str) -> None:
+        try:
+            with path.open("a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%H:%M:%S')} {message}\n")
+        except OSError:
+            pass
+        log(message)
+
+    return both
 
 
 def _never_raises(log: Log) -> Log:

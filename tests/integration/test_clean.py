@@ -1,4 +1,5 @@
-"""`drill clean` removes every labelled resource and leaves an unlabelled bystander alone."""
+"""`drill clean` removes a dead run's labelled resources, never a bystander's, and by default leaves a run
+nobody recorded (its owner unknown) alone."""
 
 from __future__ import annotations
 
@@ -23,11 +24,17 @@ def test_clean_removes_labelled_resources_and_spares_a_bystander(docker_client):
     frozen = docker_client.containers.run(image_tag("tools"), name="drills-cleantest-frozen", detach=True, labels=lbl)
     frozen.pause()
     try:
+        mine = {"label": [f"{labels.RUN}=cleantest"]}
         proc = subprocess.run([sys.executable, "-m", "drills", "clean"], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
-        assert docker_client.containers.list(all=True, filters=labels.run_filter()) == []
-        assert docker_client.networks.list(filters=labels.run_filter()) == []
-        assert docker_client.volumes.list(filters=labels.run_filter()) == []
+        assert "left alone: cleantest" in proc.stdout + proc.stderr  # nobody recorded its owner
+        assert len(docker_client.containers.list(all=True, filters=mine)) == 2
+        proc = subprocess.run([sys.executable, "-m", "drills", "clean", "--run", "cleantest"],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert docker_client.containers.list(all=True, filters=mine) == []
+        assert docker_client.networks.list(filters=mine) == []
+        assert docker_client.volumes.list(filters=mine) == []
         bystander.reload()
         assert bystander.status == "running"
     finally:

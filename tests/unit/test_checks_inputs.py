@@ -48,8 +48,8 @@ def test_garbled_line_in_the_middle_is_skipped(tmp_path: Path) -> None:
     data = read_run(out)
     assert data.history is not None and data.history.count() == 10
     assert [n for n in data.problems.notes if "not a JSON object" in n] == [
-        "history.jsonl:4: not a JSON object, skipped"]
-    assert "history: 2 line(s) without op/outcome/complete skipped" in data.problems.notes
+        "history.jsonl:4: not a JSON object, skipped", "history.jsonl:6: not a JSON object, skipped"]
+    assert "history.jsonl: `complete` not a time: line skipped (1 line(s): line 8 (missing))" in data.problems.notes
 
 
 def test_missing_files_are_listed_not_raised(tmp_path: Path) -> None:

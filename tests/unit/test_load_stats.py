@@ -99,15 +99,19 @@ def test_recorder_overrides_skips_extras_and_custom_requests(tmp_path: Path) -> 
     assert lines_s[0]["offered_rate"] == 3  # unannounced requests are offered when they complete
 
 
-def test_recorder_keeps_session_tokens_only_when_asked(tmp_path: Path) -> None:
+def test_recorder_keeps_session_tokens_only_when_asked_and_never_in_the_history(tmp_path: Path) -> None:
     rec, writer, _clock = make_recorder(tmp_path)
+    rec.tokens = tokens = BufferedLineWriter(tmp_path / "tokens-w3.jsonl", flush_interval=3600, mode=0o600)
     body = {"token": "t0k", "credential_version": 3}
-    rec.on_request("POST", "/sessions", 1.0, 0, response(201, body), {"op": "login", "_token": True}, None,
-                   start_time=2000.0)
+    rec.on_request("POST", "/sessions", 1.0, 0, response(201, body), {"op": "login", "user": "u", "_token": True},
+                   None, start_time=2000.0)
     rec.on_request("POST", "/sessions", 1.0, 0, response(201, body), {"op": "login"}, None, start_time=2000.0)
     writer.close()
+    tokens.close()
     first, second = read_complete(writer.path).records
-    assert first["token"] == "t0k" and first["credential_version"] == 3 and "token" not in second
+    assert first["credential_version"] == 3 and "token" not in first and "token" not in second
+    assert read_complete(tokens.path).records == [{"user": "u", "op": "login", "complete": 2000.001, "token": "t0k"}]
+    assert tokens.path.stat().st_mode & 0o777 == 0o600
 
 
 def test_recorder_writes_operations_killed_in_flight(tmp_path: Path) -> None:

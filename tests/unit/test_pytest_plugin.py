@@ -84,3 +84,19 @@ def test_webhook_is_posted_when_a_drill_fails(tmp_path) -> None:
     pytest_plugin.pytest_sessionfinish(SimpleNamespace(config=config), 1)
     server.server_close()
     assert received and "leader-kill" in received[0]["text"]
+
+
+def test_failure_text_says_why_a_drill_errored_and_quotes_its_log(tmp_path) -> None:
+    (tmp_path / "result.json").write_text(json.dumps({
+        "verdict": "error", "expected": "pass",
+        "verdict_reasons": ["error in harness: the stack did not become healthy in 180 s"], "budgets": []}))
+    (tmp_path / "drill.log").write_text("".join(f"12:{i:04d} line {i}\n" for i in range(100)))
+    text = failure_text(tmp_path)
+    assert "why: error in harness: the stack did not become healthy in 180 s" in text
+    assert "line 99" in text and "line 0\n" not in text  # the tail, not the whole log
+
+
+def test_failure_text_of_a_failed_budget_has_no_log(tmp_path) -> None:
+    (tmp_path / "result.json").write_text(json.dumps({"verdict": "fail", "verdict_reasons": ["x"], "budgets": []}))
+    (tmp_path / "drill.log").write_text("noise\n")
+    assert "noise" not in failure_text(tmp_path) and "why:" not in failure_text(tmp_path)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from drills.cli import main
+from drills.errors import ExitCode
+from drills.report import write_index
 from tests.unit.test_checks_schema import validate
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "runs"
@@ -63,3 +65,92 @@ def test_compare_a_crashed_run(tmp_path: Path, capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "(error)" in out and "(pass)" in out and "lost[purchase,all]" in out
     assert not (tmp_path / "crashed" / "result.json").exists()  # compare reads; it writes nothing
+
+
+# ---- only run directories; never an index.html drills did not write ------------------------------------------------
+
+@pytest.mark.parametrize("what", ["missing", "file", "empty", "other files"])
+def test_report_refuses_what_is_not_a_run_directory(tmp_path: Path, what: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "folder" / "target"
+    target.parent.mkdir()
+    if what == "file":
+        target.write_text("x")
+    elif what != "missing":
+        target.mkdir()
+        if what == "other files":
+            (target / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main(["report", str(target)]) == ExitCode.USAGE
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before   # nothing written, here or in the parent
+    err = capsys.readouterr().err
+    assert "not a run directory" in err or "no such directory" in err
+    assert "Traceback" not in err
+
+
+def test_report_never_overwrites_an_index_drills_did_not_write(crashed: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    index = crashed.parent / "index.html"
+    index.write_text("<html>my own page</html>")
+    assert main(["report", str(crashed)]) == 0
+    assert index.read_text() == "<html>my own page</html>"
+    assert "was not written by drills: left as it is" in capsys.readouterr().err
+    index.unlink()
+    assert main(["report", str(crashed)]) == 0
+    ours = index.read_text()
+    assert '<meta name="generator" content="drills">' in ours
+    index.write_text(ours.replace("Drill runs", "Old drill runs"))
+    assert main(["report", str(crashed)]) == 0
+    assert "Old drill runs" not in index.read_text()   # drills' own index is rewritten
+
+
+def test_write_index_skips_a_foreign_index(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "pass", tmp_path / "pass")
+    (tmp_path / "index.html").symlink_to(tmp_path / "pass" / "meta.json")
+    heard: list[str] = []
+    assert write_index(tmp_path, log=heard.append) is None
+    assert heard and (tmp_path / "index.html").is_symlink()
+
+
+@pytest.mark.parametrize("content, why", [('{"verdict": "pass", "budg', "not valid JSON"),
+                                          ("[1, 2]", "not a JSON object"),
+                                          ('{"format": 2, "verdict": 3}', "verdict: 3 where one of"),
+                                          (json.dumps({**json.loads((FIXTURES / "pass" / "result.json").read_text()),
+                                                       "description": [1]}), "description: a list where text")])
+def test_a_corrupt_result_is_called_corrupt_not_missing(tmp_path: Path, content: str, why: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "reports" / "pass"
+    shutil.copytree(FIXTURES / "pass", run)
+    (run / "result.json").write_text(content)
+    assert main(["report", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert f"result.json is corrupt: {why}" in err and "missing" not in err
+    assert (run / "result.json").read_text() == content
+    index = (tmp_path / "reports" / "index.html").read_text()   # it reads the headline only (quick)
+    assert ("result.json is corrupt: " in index) == ("description" not in why) and "missing" not in index
+
+
+def test_compare_warns_about_one_run_twice_and_different_scenarios(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(FIXTURES / "pass", tmp_path / "a")
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "a")]) == 0
+    assert "warning: A and B are the same run directory" in capsys.readouterr().err
+    shutil.copytree(FIXTURES / "pass", tmp_path / "b")
+    result = json.loads((tmp_path / "b" / "result.json").read_text())
+    result.update(scenario="another-drill", run_id="20251127T100000Z-another-drill")
+    (tmp_path / "b" / "result.json").write_text(json.dumps(result))
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--html", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "ran different scenarios (leader-kill and another-drill)" in err and "same run" not in err
+    assert "ran different scenarios" in (tmp_path / "compare-a-vs-b.html").read_text()
+    (tmp_path / "empty").mkdir()
+    assert main(["compare", str(tmp_path / "empty"), str(tmp_path / "a")]) == ExitCode.USAGE
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def test_compare_html_in_a_folder_that_does_not_exist_is_a_usage_error(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(FIXTURES / "pass", tmp_path / "a")
+    out = tmp_path / "no" / "such" / "x.html"
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "a"), "--html", str(out)]) == ExitCode.USAGE
+    assert "--html" in capsys.readouterr().err and not out.parent.exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drills.report import ReportError, compare_runs, write_index
+from drills.report import NotARunDir, ReportError, compare_runs, write_index
 from drills.report.compare import change_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "runs"
@@ -56,7 +56,7 @@ def test_compare_with_a_crashed_run_and_bad_input(runs: Path) -> None:
     assert diff["a"]["verdict"] == "error" and Path(diff["html"]).exists()
     assert not (runs / "crashed" / "result.json").exists()
     assert {b["name"]: b["change"] for b in diff["budgets"]}["lost[purchase,all]"] == "unknown"
-    with pytest.raises(ReportError):
+    with pytest.raises(NotARunDir):   # a usage error (64), not an infrastructure error
         compare_runs(runs / "nope", runs / "pass", None)
 
 

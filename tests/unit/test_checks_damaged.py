@@ -409,7 +409,7 @@ def test_a_fault_long_before_the_load_does_not_walk_every_second_since(tmp_path:
     events = _lines(out, "events.jsonl")
     for e in events:
         if e.get("kind") == "fault" and e["phase"] == "inject":
-            e["t"] = 1.0                          # 1970: recovery used to step 1.7e9 seconds to the load
+            e["t"] = 100.0                        # 1970: recovery used to step 1.7e9 seconds to the load
     _rewrite(out, "events.jsonl", events)
     result = judge(out, scenario(Budget("recovery_s", max=1e10)))
     (row,) = result["availability"]["recovery"]

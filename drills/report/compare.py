@@ -12,7 +12,7 @@ from drills.checks.result_model import Result
 from drills.errors import UsageError
 from drills.report.fmt import HIGHER_IS_BETTER, as_float, metric_value, num, passed_word, when
 from drills.report.htmlkit import esc, items_html, page, pill, table
-from drills.report.render import require_run_dir, write_atomic
+from drills.report.render import ReportError, require_run_dir, write_atomic
 from drills.report.view import ReportView, build_view
 
 AVAILABILITY = (("success_ratio", "success ratio"), ("longest_outage_s", "longest outage"),
@@ -175,6 +175,10 @@ def compare_runs(run_a: Path, run_b: Path, out: Path | None = None) -> dict:
         elif not out.parent.is_dir():  # --html names a place that cannot exist: the command line's mistake
             raise UsageError(f"--html {out}: {out.parent} is not a directory",
                              hint="name an existing directory or a file in one")
-        write_atomic(out, render_compare_html(diff))
+        try:
+            write_atomic(out, render_compare_html(diff))
+        except ReportError as exc:  # the path came from the command line: its mistake, not the harness's
+            raise UsageError(f"--html {out}: {exc.message}",
+                             hint="name a writable directory or a file in one") from None
         diff["html"] = str(out)
     return diff

@@ -154,3 +154,18 @@ def test_compare_html_in_a_folder_that_does_not_exist_is_a_usage_error(tmp_path:
     out = tmp_path / "no" / "such" / "x.html"
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "a"), "--html", str(out)]) == ExitCode.USAGE
     assert "--html" in capsys.readouterr().err and not out.parent.exists()
+
+
+def test_compare_html_that_cannot_be_written_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from drills.report import compare
+    from drills.report.render import ReportError
+
+    def refuse(path: Path, text: str) -> None:
+        raise ReportError(f"cannot write {path}: Permission denied")
+
+    shutil.copytree(FIXTURES / "pass", tmp_path / "a")
+    monkeypatch.setattr(compare, "write_atomic", refuse)
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "a"), "--html", str(tmp_path / "x.html")]) \
+        == ExitCode.USAGE
+    assert "--html" in capsys.readouterr().err

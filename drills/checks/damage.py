@@ -4,7 +4,8 @@ result.json, what counts as a time, and how a note names the damaged lines.
 * Strings. The run directory is written by the harness, by the system under test and, after a crash, by
   nobody in particular: an error message of 5 MB in events.jsonl or a history line must not make a 5 MB
   result.json (one 45 MB events file made a 6.4 MB result before this cap). Every string of the result (keys
-  of its objects too) is cut to STRING_MAX UTF-8 bytes, saying how much it cut: "… (4 996 000 bytes cut)".
+  of its objects too) is cut to STRING_MAX UTF-8 bytes (drills/rundir/textcap.py), saying how much it cut:
+  "… (4 996 000 bytes cut)".
   The report shows no more of any string either (drills/report/quote.py). Documented in
   docs/run-directory.md ("result.json").
 * Times. A moment in a run's files is a number of epoch seconds between EPOCH_MIN and EPOCH_MAX (epoch()):
@@ -20,25 +21,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-STRING_MAX = 4_000      # UTF-8 bytes of any one string in result.json
+from drills.rundir.textcap import STRING_MAX, cap
+
 EPOCH_MIN = 1.0         # a moment is later than the first second of 1970 (so true, false and 0 are not one)
 EPOCH_MAX = 1e11        # ... and earlier than about the year 5138
 MOMENT = f"epoch seconds in ({EPOCH_MIN:g}, {EPOCH_MAX:g})"
-
-
-def _bytes(n: int) -> str:
-    return f"{n:,}".replace(",", " ")
-
-
-def cap(text: str, limit: int = STRING_MAX) -> str:
-    """`text` when it fits in `limit` UTF-8 bytes, else its start and '… (N bytes cut)'."""
-    if len(text) * 4 <= limit:        # fits whatever the characters: no need to encode a long text
-        return text
-    data = text.encode("utf-8", "surrogatepass")
-    if len(data) <= limit:
-        return text
-    kept = data[:limit].decode("utf-8", "ignore")
-    return f"{kept}… ({_bytes(len(data) - len(kept.encode('utf-8', 'surrogatepass')))} bytes cut)"
 
 
 def json_safe(value: Any, limit: int = STRING_MAX) -> Any:

@@ -243,7 +243,7 @@ def _judge(run_dir: Path, scenario: Scenario) -> Result:
         "checks": {"operations": history.count(), "history_lines": history.lines, "json": codec.BACKEND,
                    "seconds": round(time.perf_counter() - started, 3)},
     }
-    return cast(Result, json_safe(result))   # strict JSON, every string capped (damage.STRING_MAX)
+    return cast(Result, json_safe(result))   # strict JSON, every string capped (rundir.textcap.STRING_MAX)
 
 
 def default_scenario(run_dir: Path, why: str) -> tuple[Scenario, str]:

@@ -11,23 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-QUOTE_MAX = 4_000        # UTF-8 bytes of any one quoted string (a note, an error, a name, a value)
+from drills.rundir.textcap import STRING_MAX, cap, spaced_bytes
+
+QUOTE_MAX = STRING_MAX   # UTF-8 bytes of any one quoted string: no more than result.json keeps of it
 SECTION_MAX = 256_000    # UTF-8 bytes of one section: the rows of a table, the items of a list, scenario.yaml
 
 
-def _bytes(n: int) -> str:
-    return f"{n:,}".replace(",", " ")
-
-
 def clip(text: str, limit: int = QUOTE_MAX) -> str:
-    """`text` when it fits in `limit` UTF-8 bytes, else its start and '… (N bytes cut)'."""
-    if len(text) * 4 <= limit:        # fits whatever the characters: no need to encode a long text
-        return text
-    data = text.encode("utf-8", "surrogatepass")
-    if len(data) <= limit:
-        return text
-    kept = data[:limit].decode("utf-8", "ignore")
-    return f"{kept}… ({_bytes(len(data) - len(kept.encode('utf-8', 'surrogatepass')))} bytes cut)"
+    """`text` when it fits in `limit` UTF-8 bytes, else its start and '… (N bytes cut)' (rundir.textcap.cap)."""
+    return cap(text, limit)
 
 
 def clip_all(value: Any, limit: int = QUOTE_MAX) -> Any:
@@ -59,4 +51,4 @@ def within_section(parts: Iterable[str], limit: int = SECTION_MAX) -> tuple[list
 
 def cut_note(left: int, left_bytes: int, what: str = "rows") -> str:
     """The words for what `within_section` left out, e.g. '… and 12 more rows (1 204 332 bytes cut)'."""
-    return f"… and {left} more {what} ({_bytes(left_bytes)} bytes cut)"
+    return f"… and {left} more {what} ({spaced_bytes(left_bytes)} bytes cut)"

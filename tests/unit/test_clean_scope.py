@@ -3,8 +3,6 @@ default only runs the state directory knows to be dead, `--run ID` one run, `--a
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +13,14 @@ from drills.errors import ExitCode
 from drills.faults.ledger import HealAction, Ledger, state_home
 from drills.platform import cleanup, labels
 from drills.rundir import owner, vault
-from drills.rundir.owner import Owner, start_ticks
+from drills.rundir.owner import Owner
+from tests.unit.owners import dead_owner
 
 
 @pytest.fixture(autouse=True)
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DRILLS_STATE_DIR", str(tmp_path / "state"))
     return tmp_path / "state"
-
-
-def dead_owner() -> Owner:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    me = Owner.me()
-    found = Owner(proc.pid, start_ticks(proc.pid) or 1, me.boot, me.host)
-    proc.wait()
-    return found
 
 
 class Item:

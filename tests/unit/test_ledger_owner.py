@@ -14,21 +14,13 @@ import pytest
 from drills.faults.ledger import HealAction, Ledger, forget_run, heal_left, known_runs, state_home
 from drills.rundir import files, owner, vault
 from drills.rundir.owner import Owner, start_ticks
+from tests.unit.owners import dead_owner
 
 
 @pytest.fixture(autouse=True)
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DRILLS_STATE_DIR", str(tmp_path / "state"))
     return tmp_path / "state"
-
-
-def dead_owner() -> Owner:
-    """A process that ran and is gone (its pid may come back some day: the start time tells it apart)."""
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    me = Owner.me()
-    found = Owner(proc.pid, start_ticks(proc.pid) or 1, me.boot, me.host)
-    proc.wait()
-    return found
 
 
 def test_this_process_is_alive_and_its_start_time_is_read_from_proc() -> None:

@@ -40,8 +40,8 @@ import psutil
 from bench.common import add_modes, fail, offline_done, synthetic
 from drills.errors import DrillError
 from drills.load.config import LoadConfig
+from drills.load.locust_side.stats import percentile
 from drills.load.runner import LoadHandle, check_config, start_load
-from drills.load.stats import percentile
 from drills.rundir.tolerant import read_complete as read_jsonl
 from drills.scenario.model import LoadProfile, LoadSection, Phases, Stage
 
@@ -55,7 +55,7 @@ _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.I)
 GENERATOR_LOCUSTFILE = '''
 import itertools
 from locust import FastHttpUser, constant, task
-from drills.load.plugin import RUNTIME
+from drills.load.locust_side.plugin import runtime
 
 N = itertools.count()
 
@@ -69,8 +69,9 @@ class Buyer(FastHttpUser):
         key = f"k{next(N)}"
         ctx = {"op": "purchase", "user": "u-1", "key": key, "attempt": 1, "event_id": 1, "seats": None,
                "quantity": 2}
-        if RUNTIME.recorder is not None:
-            RUNTIME.recorder.begin(ctx)
+        recorder = runtime(self.environment).recorder
+        if recorder is not None:
+            recorder.begin(ctx)
         self.client.post("/events/1/purchases", json={"quantity": 2}, name="/events/{id}/purchases",
                          headers={"Idempotency-Key": key, "Authorization": "Bearer t"}, context=ctx)
 '''

@@ -45,7 +45,7 @@ class LoadConfig:
                                                               "spawn_rate": 10.0})
     workers: int = 0                     # 0 = one local process; N = master + N workers
     remote_workers: int = 0              # workers on other machines the master also waits for
-    builtin: bool = True                 # the reference-stack workload (drills/load/locustfile.py)
+    builtin: bool = True                 # the reference-stack workload (drills/load/locust_side/locustfile.py)
     mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
     hot_share: float = 0.8
     hot_seats: int = 200

@@ -49,9 +49,9 @@ from drills.load.config import (
 from drills.load.profiles import ProfileError, make_plan
 from drills.scenario.model import LoadSection, Phases
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-PLUGIN = PACKAGE_DIR / "locust_plugin.py"
-BUILTIN_LOCUSTFILE = PACKAGE_DIR / "locustfile.py"
+LOCUST_SIDE = Path(__file__).resolve().parent / "locust_side"
+PLUGIN = LOCUST_SIDE / "locust_plugin.py"
+BUILTIN_LOCUSTFILE = LOCUST_SIDE / "locustfile.py"
 KILL_WAIT_S = 3.0
 # The target is on this machine: proxies named in the environment are not for it (a CI runner's proxy would
 # see every request, bearer tokens included). Locust processes get none of these; the target check goes direct.
@@ -288,9 +288,9 @@ def list_user_classes(locustfile: Path, env: dict[str, str], timeout: float = 60
 
 
 def check_pacing(locustfile: Path, user_classes: list[str], env: dict[str, str], timeout: float = 60.0) -> None:
-    """An arrival rate paces every task of the user classes (drills/load/pacing.py); raise LoadScenarioError
+    """An arrival rate paces every task of the user classes (drills/load/locust_side/pacing.py); raise LoadScenarioError
     for a class whose work Locust does not run as tasks, which no rate could pace."""
-    cmd = [sys.executable, "-m", "drills.load.pacing", str(locustfile), *user_classes]
+    cmd = [sys.executable, "-m", "drills.load.locust_side.pacing", str(locustfile), *user_classes]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:

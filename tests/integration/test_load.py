@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from drills.load.livestats import live_stats
-from drills.load.recorder import STANDARD_KEYS
+from drills.load.locust_side.recorder import STANDARD_KEYS
 from drills.load.runner import LoadHandle, start_load
 from drills.platform import engine, labels
 from drills.platform.stack import Stack

@@ -118,3 +118,19 @@ def test_no_two_modules_share_a_file_name():
             seen[path.name].append(str(path.relative_to(ROOT)))
     twins = {name: places for name, places in seen.items() if len(places) > 1}
     assert not twins, f"modules sharing a name: {twins}"
+
+
+PURE_LOAD = ("drills.load.runner", "drills.load.livestats", "drills.load.locust_side.choices",
+             "drills.load.locust_side.classify", "drills.load.locust_side.recorder", "drills.load.locust_side.stats")
+
+
+def test_the_harness_side_and_the_pure_load_helpers_never_import_locust_or_gevent():
+    """gevent's monkey-patching breaks docker and requests in the harness (and recursion-crashes ssl in pytest):
+    the harness side of drills/load and the pure helpers of its Locust side must not pull it in."""
+    import subprocess
+    import sys
+    code = ("import sys, importlib\n"
+            f"for m in {PURE_LOAD!r}: importlib.import_module(m)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from drills.load.classify import FAIL, INFO, OK, classify, classify_exception, parse_body
+from drills.load.locust_side.classify import FAIL, INFO, OK, classify, classify_exception, parse_body
 from drills.load.runner import start_load
 from drills.rundir.tolerant import read_complete
 from drills.scenario.model import LoadProfile, LoadSection, Phases

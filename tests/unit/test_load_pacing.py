@@ -1,4 +1,4 @@
-"""An arrival rate paces any user class (drills/load/pacing.py): every task takes a token of the rate gate, a
+"""An arrival rate paces any user class (locust_side/pacing.py): every task takes a token of the rate gate, a
 user's own locustfile offers the profile's rate (not closed-loop at whatever its users manage), and a user class
 whose work Locust does not run as tasks is refused before the drill.
 
@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from drills.errors import ExitCode
+from drills.load.locust_side.stats import SecondStats
 from drills.load.runner import LoadError, LoadScenarioError, start_load
-from drills.load.stats import SecondStats
 from drills.rundir.tolerant import read_complete
 from drills.scenario.model import LoadProfile, Phases
 from tests.unit.test_load_classify import CaseServer
@@ -32,7 +32,7 @@ from locust import MarkovTaskSet, SequentialTaskSet, TaskSet, User, between, tas
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.user.task import DefaultTaskSet
-from drills.load import pacing
+from drills.load.locust_side import pacing
 
 CALLS = []
 
@@ -143,7 +143,7 @@ for cls in (Plain, Nested, Sequential, Markov, OwnToken):
     out["runs"][cls.__name__] = {"calls": list(CALLS), "taken": tokens["taken"], "wait": cls(env).wait_time()}
 out["inner_wait"] = Inner(Nested(env)).wait_time()
 
-from drills.load.workload import TicketBuyer
+from drills.load.locust_side.workload import TicketBuyer
 think = TicketBuyer.wait_time
 out["builtin"] = {"problems": pacing.prepare([TicketBuyer]), "wait_kept": TicketBuyer.wait_time is think,
                   "own": [getattr(t, pacing.OWN_TOKEN, False) for t in TicketBuyer.tasks]}

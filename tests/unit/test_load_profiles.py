@@ -9,10 +9,8 @@ import random
 
 import pytest
 
-from drills.load.mix import Mix
+from drills.load.locust_side.choices import HotSeats, Mix, backoff
 from drills.load.profiles import ProfileError, make_plan
-from drills.load.retry import backoff
-from drills.load.seats import HotSeats
 from drills.rundir.passwords import derive_password
 from drills.scenario.model import LoadProfile, Stage
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from drills.load.livestats import live_stats
-from drills.load.recorder import STANDARD_KEYS, Recorder
-from drills.load.stats import SecondStats, percentile
+from drills.load.locust_side.recorder import STANDARD_KEYS, Recorder
+from drills.load.locust_side.stats import SecondStats, percentile
 from drills.rundir.tolerant import read_complete
 from drills.rundir.writers import BufferedLineWriter
 

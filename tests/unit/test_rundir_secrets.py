@@ -13,7 +13,7 @@ import pytest
 from drills.checks import write_result
 from drills.cli import main
 from drills.errors import ExitCode
-from drills.load.recorder import Recorder
+from drills.load.locust_side.recorder import Recorder
 from drills.platform import ticketing_audit as truth
 from drills.report import render_run
 from drills.rundir import files, vault

@@ -2,9 +2,11 @@
 
 `locust_plugin.py` (always the first `-f` file) calls `install()`, which hooks Locust's events:
 
-* init         - each load-generating process (local or worker) opens its history file and hooks the
-                 recorder to `events.request`; the master only gets the graceful-stop signal; under an
-                 open-model profile every task of every user class takes a gate token (drills.load.pacing);
+* init         - builds this process's `Runtime` from the harness's config (DRILLS_LOAD_CONFIG) and hangs it
+                 on the Environment (`runtime(environment)`), hooks the events below; each load-generating
+                 process (local or worker) opens its history file and hooks the recorder to `events.request`;
+                 the master only gets the graceful-stop signal; under an open-model profile every task of every
+                 user class takes a gate token (drills.load.locust_side.pacing);
 * test_start   - starts the per-second stats, the arrival-rate gate (open model) and writes the
                  `load/started-<worker>.json` marker the harness waits for;
 * test_stopping- closes the gate and tells the workload to stop retrying;
@@ -22,31 +24,32 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gevent
 import psutil
-from locust import events
+from locust import LoadTestShape, events
 from locust.runners import MasterRunner, WorkerRunner
 
-from drills.load import pacing
-from drills.load.config import ENV_HISTORY, ENV_PARENT, ENV_SECRET, ENV_TOKENS, LoadConfig, worker_name
-from drills.load.gate import RateGate
+from drills.load.config import ENV_CONFIG, ENV_HISTORY, ENV_PARENT, ENV_SECRET, ENV_TOKENS, LoadConfig, worker_name
+from drills.load.locust_side import pacing
+from drills.load.locust_side.gate import RateGate
+from drills.load.locust_side.recorder import Recorder
+from drills.load.locust_side.stats import SecondStats
 from drills.load.profiles import Plan, make_plan
-from drills.load.recorder import Recorder
-from drills.load.stats import SecondStats
 from drills.rundir.vault import tokens_path
 from drills.rundir.writers import BufferedLineWriter
 
+ATTRIBUTE = "drills"  # the Environment attribute that holds this process's Runtime
 STATS_GRACE_S = 0.25  # a second's line is written this long after it ended (late completions)
 PARENT_POLL_S = 1.0
 
 
 @dataclass
 class Runtime:
-    """This process's load state, shared by the plugin and the built-in workload."""
+    """This process's load state, shared by the plugin and the user classes (`runtime(environment)`)."""
 
     config: LoadConfig | None
     plan: Plan | None
@@ -60,6 +63,7 @@ class Runtime:
     started_at: float | None = None
     environment: Any = None
     proc: Any = None                      # psutil.Process of this generator (cpu_percent)
+    shared: dict[str, Any] = field(default_factory=dict)  # per-process state of a user class, by its name
     _history: BufferedLineWriter | None = None
     _tokens: BufferedLineWriter | None = None
     _stats_out: BufferedLineWriter | None = None
@@ -74,49 +78,67 @@ class Runtime:
         return None if rate is None else rate / (self.config.process_count if self.config else 1)
 
 
-def _load_runtime() -> Runtime:
+def _new_runtime() -> Runtime:
     config = LoadConfig.from_env()
     plan = make_plan(config.profile, config.duration, config.grace) if config else None
     return Runtime(config=config, plan=plan, worker=worker_name(), secret=os.environ.get(ENV_SECRET, ""))
 
 
-RUNTIME = _load_runtime()
+def runtime(environment: Any) -> Runtime:
+    """This process's run state, on Locust's Environment (set by the init listener; built on first use when
+    a user class runs without the plugin, e.g. in a test)."""
+    rt = getattr(environment, ATTRIBUTE, None)
+    if rt is None:
+        rt = _new_runtime()
+        rt.environment = environment
+        setattr(environment, ATTRIBUTE, rt)
+    return rt
 
 
-def shape() -> type | None:
-    """The LoadTestShape for this run's profile (None when Locust runs without the harness)."""
-    if RUNTIME.plan is None:
-        return None
-    from drills.load.shapes import shape_class
-    return shape_class(RUNTIME.plan)
+class DrillsShape(LoadTestShape):
+    """Plays the profile's `Plan` (drills.load.profiles), one shape for every profile: closed-model profiles
+    set the user count over time; open-model profiles keep the pool of `max_users` users and let the rate
+    gate vary the arrivals. Ends the test at `plan.end` (planned duration plus grace), a safety net when
+    nobody stops Locust. Locust instantiates it when it loads the locustfile, before there is an Environment,
+    so it finds the plan through its runner."""
+
+    def tick(self) -> tuple[int, float] | None:
+        plan = runtime(self.runner.environment).plan if self.runner is not None else None
+        return plan.users_at(self.get_run_time()) if plan is not None else None
+
+
+def shape() -> type[LoadTestShape] | None:
+    """The load shape when the harness started this process (it sets the config variable); None lets a
+    plain Locust run use its own options."""
+    return DrillsShape if os.environ.get(ENV_CONFIG) else None
 
 
 def install() -> None:
-    """Hook the Locust events (idempotent)."""
+    """Hook Locust's init event (idempotent); the rest is hooked per Environment by `_on_init`."""
     if getattr(install, "done", False):
         return
     install.done = True  # type: ignore[attr-defined]
     events.init.add_listener(_on_init)
-    events.test_start.add_listener(_on_test_start)
-    events.test_stopping.add_listener(_on_test_stopping)
-    events.test_stop.add_listener(_on_test_stop)
-    events.user_error.add_listener(_on_user_error)
-    events.quit.add_listener(lambda **_kw: finish())
-    atexit.register(finish)
 
 
 def _on_init(environment: Any, **_kw: Any) -> None:
-    rt = RUNTIME
+    rt = runtime(environment)
     runner = environment.runner
-    rt.environment = environment
     rt.role = ("master" if isinstance(runner, MasterRunner) else
                "worker" if isinstance(runner, WorkerRunner) else "local")
-    _pace(environment)
+    hooks = environment.events
+    hooks.test_start.add_listener(lambda **_: _on_test_start(rt))
+    hooks.test_stopping.add_listener(lambda **_: _on_test_stopping(rt))
+    hooks.test_stop.add_listener(lambda **_: _on_test_stop(rt))
+    hooks.user_error.add_listener(lambda **_: rt.stats.exception(time.time()) if rt.stats is not None else None)
+    hooks.quit.add_listener(lambda **_: finish(rt))
+    atexit.register(finish, rt)
+    _pace(rt)
     if rt.role != "worker":
         gevent.signal_handler(signal.SIGUSR1, lambda: gevent.spawn(_graceful_stop, environment))
     parent = os.environ.get(ENV_PARENT)
     if parent and parent.isdigit():
-        gevent.spawn(_watch_parent, environment, int(parent))
+        gevent.spawn(_watch_parent, rt, int(parent))
     if rt.role == "master" or rt.config is None or not (rt.config.history or rt.config.stats):
         return
     if rt.config.history:
@@ -126,39 +148,38 @@ def _on_init(environment: Any, **_kw: Any) -> None:
             rt._tokens = BufferedLineWriter(tokens_path(Path(os.environ[ENV_TOKENS]), rt.worker),
                                             rt.config.flush_interval, mode=0o600).start()
     rt.recorder = Recorder(rt.worker, rt._history, None, tokens=rt._tokens)
-    environment.events.request.add_listener(rt.recorder.on_request)
+    hooks.request.add_listener(rt.recorder.on_request)
 
 
-def _pace(environment: Any) -> None:
-    """Open model: every task of every user waits for a token of the gate (drills.load.pacing). A user class
-    that cannot be paced stops Locust before any user starts (the harness refuses it before the drill; this
-    is for a worker started by hand). Workers check nothing: they know every class, not the chosen ones."""
-    rt = RUNTIME
+def _pace(rt: Runtime) -> None:
+    """Open model: every task of every user waits for a token of the gate (drills.load.locust_side.pacing). A
+    user class that cannot be paced stops Locust before any user starts (the harness refuses it before the
+    drill; this is for a worker started by hand). Workers check nothing: they know every class, not the chosen
+    ones."""
     if rt.plan is None or rt.plan.mode != "rate":
         return
-    problems = pacing.prepare(list(environment.user_classes))
+    problems = pacing.prepare(list(rt.environment.user_classes))
     if problems and rt.role != "worker":
         logging.getLogger(__name__).error("load.profile: an arrival rate needs user classes it can pace: %s",
                                           "; ".join(problems))
         raise SystemExit(2)
     if rt.role != "master":
-        pacing.install(_take_token)
+        pacing.install(lambda: _take_token(rt))
 
 
-def _take_token() -> bool:
+def _take_token(rt: Runtime) -> bool:
     """Wait until one task may start, counted as offered then; False once the load is stopping."""
-    gate = RUNTIME.gate
+    gate = rt.gate
     if gate is None:
-        return not RUNTIME.stopping
+        return not rt.stopping
     if not gate.acquire():
         return False
-    if RUNTIME.stats is not None:
-        RUNTIME.stats.offered(time.time())
+    if rt.stats is not None:
+        rt.stats.offered(time.time())
     return True
 
 
-def _on_test_start(environment: Any, **_kw: Any) -> None:
-    rt = RUNTIME
+def _on_test_start(rt: Runtime) -> None:
     if rt.role == "master" or rt.config is None or rt.started_at is not None:
         return
     rt.started_at = time.time()
@@ -171,9 +192,9 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         rt._stats_out = BufferedLineWriter(rt.config.stats_path(), flush_interval=3600)
         rt.proc = psutil.Process()
         rt.proc.cpu_percent(None)
-        rt._stats_greenlet = gevent.spawn(_stats_loop)
+        rt._stats_greenlet = gevent.spawn(_stats_loop, rt)
     if rt.plan is not None and rt.plan.mode == "rate":
-        stats, plan, config = rt.stats, rt.plan, rt.config  # plan and config are set once, at import
+        stats, plan, config = rt.stats, rt.plan, rt.config  # plan and config are set once, at init
         rt.gate = RateGate(lambda t: (plan.rate_at(t) or 0.0) / config.process_count,
                            on_drop=lambda n: stats.dropped(time.time(), n) if stats else None)
         rt.gate.start()
@@ -182,17 +203,17 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
     marker.write_text(json.dumps({"worker": rt.worker, "pid": os.getpid(), "t": round(rt.started_at, 3)}))
 
 
-def _on_test_stopping(**_kw: Any) -> None:
-    RUNTIME.stopping = True
-    if RUNTIME.gate is not None:
-        RUNTIME.gate.close()
+def _on_test_stopping(rt: Runtime) -> None:
+    rt.stopping = True
+    if rt.gate is not None:
+        rt.gate.close()
 
 
-def _on_test_stop(environment: Any, **_kw: Any) -> None:
+def _on_test_stop(rt: Runtime) -> None:
     """A worker whose users the master stopped reports its last stats and quits at once, instead of
     idling --stop-timeout seconds for a restart that a headless drill never sends."""
-    if RUNTIME.role == "worker" and RUNTIME.stopping:
-        gevent.spawn(_worker_exit, environment.runner)
+    if rt.role == "worker" and rt.stopping:
+        gevent.spawn(_worker_exit, rt.environment.runner)
 
 
 def _worker_exit(runner: Any) -> None:
@@ -203,20 +224,14 @@ def _worker_exit(runner: Any) -> None:
     runner.quit()
 
 
-def _on_user_error(**_kw: Any) -> None:
-    if RUNTIME.stats is not None:
-        RUNTIME.stats.exception(time.time())
-
-
-def _stats_loop() -> None:
+def _stats_loop(rt: Runtime) -> None:
     while True:
         now = time.time()
         gevent.sleep(max(0.05, int(now) + 1 + STATS_GRACE_S - now))
-        _write_stats(final=False)
+        _write_stats(rt, final=False)
 
 
-def _write_stats(final: bool) -> None:
-    rt = RUNTIME
+def _write_stats(rt: Runtime, final: bool) -> None:
     if rt.stats is None or rt._stats_out is None or rt._stats_out.closed:
         return
     runner = getattr(rt.environment, "runner", None)
@@ -227,16 +242,16 @@ def _write_stats(final: bool) -> None:
     rt._stats_out.flush()
 
 
-def _watch_parent(environment: Any, parent: int) -> None:
+def _watch_parent(rt: Runtime, parent: int) -> None:
     """The harness started us in our own session (so a Ctrl-C reaches it, not us, and it stops us
     gracefully). If it dies without stopping us (SIGKILL), stop anyway instead of loading the system
     until the planned end: the process is re-parented, so our parent pid changes."""
     while os.getppid() == parent:
         gevent.sleep(PARENT_POLL_S)
-    if RUNTIME.role == "worker":
-        environment.runner.quit()
+    if rt.role == "worker":
+        rt.environment.runner.quit()
     else:
-        _graceful_stop(environment)
+        _graceful_stop(rt.environment)
 
 
 def _graceful_stop(environment: Any) -> None:
@@ -246,9 +261,8 @@ def _graceful_stop(environment: Any) -> None:
     runner.quit()
 
 
-def finish() -> None:
+def finish(rt: Runtime) -> None:
     """Flush everything once: in-flight operations, the last stats lines, fsync (quit event or atexit)."""
-    rt = RUNTIME
     if rt._finished:
         return
     rt._finished = True
@@ -259,7 +273,7 @@ def finish() -> None:
     if rt.recorder is not None:
         rt.recorder.abandon_inflight()
     if rt._stats_out is not None:
-        _write_stats(final=True)
+        _write_stats(rt, final=True)
         rt._stats_out.close()
     if rt._history is not None:
         rt._history.close()

@@ -1,5 +1,5 @@
 """Arrival rates for any user class (Locust side only): under an open-model profile every task a user runs
-first takes a token of the rate gate (drills/load/gate.py), so a scenario's own locustfile offers the
+first takes a token of the rate gate (drills/load/locust_side/gate.py), so a scenario's own locustfile offers the
 profile's rate instead of running closed-loop at whatever rate its users manage.
 
 Locust runs each task through `TaskSet.execute_task` (a User's own tasks through DefaultTaskSet's; nested,
@@ -11,7 +11,7 @@ with `takes_own_token` and left alone.
 
 Some user classes run code Locust never sees as tasks: one that replaces `User.run` (PytestUser, a hand-written
 loop) or uses a TaskSet that replaces `execute_task`. They cannot be paced; `unpaceable` says why and they are
-refused, by the harness before the drill (`python -m drills.load.pacing LOCUSTFILE [CLASS ...]`) and by the
+refused, by the harness before the drill (`python -m drills.load.locust_side.pacing LOCUSTFILE [CLASS ...]`) and by the
 plugin in every Locust process.
 """
 

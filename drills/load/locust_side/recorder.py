@@ -1,6 +1,6 @@
 """Turns Locust request events into history.jsonl lines and per-second stats.
 
-Hooked to Locust's `events.request` (by `drills.load.plugin`), so it records every request any locustfile
+Hooked to Locust's `events.request` (by `drills.load.locust_side.plugin`), so it records every request any locustfile
 makes, the built-in workload and a user's own alike. A request is described by Locust's event arguments
 plus the optional `context` dict passed to the client call; recognised context keys:
 
@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from drills.load.classify import INFO, OK, classify, read_response
-from drills.load.stats import SecondStats
+from drills.load.locust_side.classify import INFO, OK, classify, read_response
+from drills.load.locust_side.stats import SecondStats
 from drills.rundir.writers import BufferedLineWriter
 
 STANDARD_KEYS = ("op", "worker", "user", "invoke", "complete", "outcome", "status", "error", "key", "attempt",

@@ -25,35 +25,30 @@ import hashlib
 import itertools
 import random
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
 from locust import FastHttpUser, task
 from locust.exception import StopUser
 
-from drills.load.classify import INFO, OK, Classified, read_response
 from drills.load.config import LoadConfig
-from drills.load.mix import Mix
-from drills.load.pacing import takes_own_token
-from drills.load.plugin import RUNTIME
-from drills.load.retry import backoff
-from drills.load.seats import HotSeats
+from drills.load.locust_side.choices import HotSeats, Mix, backoff
+from drills.load.locust_side.classify import INFO, OK, Classified, read_response
+from drills.load.locust_side.pacing import takes_own_token
+from drills.load.locust_side.plugin import Runtime, runtime
 from drills.rundir.passwords import derive_password
-
-CFG = RUNTIME.config or LoadConfig(api_url="", run_dir=".", seed=0, duration=60.0)
-# In every user name and idempotency key: unique per run (secret and run dir), shared by all its workers.
-RUN_TAG = hashlib.sha256(f"{RUNTIME.secret}:{CFG.seed}:{CFG.run_dir}".encode()).hexdigest()[:6]
-_USER_IDS = itertools.count()
 
 
 class Catalog:
     """The events and the free hot seats, shared by the users of this process (from GET /events)."""
 
-    def __init__(self) -> None:
+    def __init__(self, hot_seats: int) -> None:
         self.ids: list[int] = []
         self.hot_id: int | None = None
         self.hot_capacity = 0
         self.hot_seats: HotSeats | None = None
+        self._hot_set_size = hot_seats
 
     def update(self, events: Any) -> None:
         items = [e for e in events if isinstance(e, dict) and "id" in e] if isinstance(events, list) else []
@@ -63,11 +58,28 @@ class Catalog:
         self.ids = [int(e["id"]) for e in items]
         self.hot_id, self.hot_capacity = int(hot["id"]), int(hot.get("capacity") or 0)
         if self.hot_seats is None:
-            self.hot_seats = HotSeats(min(CFG.hot_seats, self.hot_capacity or CFG.hot_seats))
+            self.hot_seats = HotSeats(min(self._hot_set_size, self.hot_capacity or self._hot_set_size))
 
 
-MIX = Mix(CFG.mix)
-CATALOG = Catalog()
+@dataclass
+class Shop:
+    """What the buyers of one Locust process share: the config, the run tag, the mix and the catalogue."""
+
+    config: LoadConfig
+    run_tag: str      # in every user name and idempotency key: unique per run, shared by all its workers
+    mix: Mix
+    catalog: Catalog
+    user_ids: itertools.count = field(default_factory=itertools.count)
+
+    @classmethod
+    def of(cls, rt: Runtime) -> Shop:
+        """This process's shop, kept on its Runtime (built by the first buyer)."""
+        shop = rt.shared.get(cls.__name__)
+        if shop is None:
+            config = rt.config or LoadConfig(api_url="", run_dir=".", seed=0, duration=60.0)
+            tag = hashlib.sha256(f"{rt.secret}:{config.seed}:{config.run_dir}".encode()).hexdigest()[:6]
+            shop = rt.shared[cls.__name__] = cls(config, tag, Mix(config.mix), Catalog(config.hot_seats))
+        return shop
 
 
 class OperationFailed(Exception):
@@ -77,8 +89,6 @@ class OperationFailed(Exception):
 class TicketBuyer(FastHttpUser):
     """A buyer of the reference stack; see the module docstring."""
 
-    network_timeout = CFG.request_timeout
-    connection_timeout = CFG.request_timeout
     max_retries = 0
     concurrency = 2
 
@@ -92,35 +102,41 @@ class TicketBuyer(FastHttpUser):
     taken: bool
     candidates: list[int] | None    # credential versions to try when it no longer knows which one works
 
+    def __init__(self, environment: Any) -> None:
+        self.rt = runtime(environment)
+        self.shop = Shop.of(self.rt)
+        self.network_timeout = self.connection_timeout = self.shop.config.request_timeout  # read by the client
+        super().__init__(environment)
+
     def on_start(self) -> None:
         """Register and log in once while being spawned, outside the arrival rate: the target rate is then
         all steady-state operations, and the registration burst belongs to the warmup. Whatever fails here
         is retried by the steps."""
-        self.n = next(_USER_IDS)
-        self.rng = random.Random(f"{CFG.seed}:{RUNTIME.worker}:{self.n}")
+        self.n = next(self.shop.user_ids)
+        self.rng = random.Random(f"{self.shop.config.seed}:{self.rt.worker}:{self.n}")
         self.generation = -1
         self._new_identity()
-        if RUNTIME.stopping:
+        if self.rt.stopping:
             return
         self.register()
         if self.registered:
             self.login()
-        if CATALOG.hot_id is None:
+        if self.shop.catalog.hot_id is None:
             self.browse(listing=True)
 
     def wait_time(self) -> float:
-        if RUNTIME.gate is not None:
+        if self.rt.gate is not None:
             return 0.0  # the gate paces the open model
-        low, high = CFG.think_time
+        low, high = self.shop.config.think_time
         return self.rng.uniform(low, high)
 
     @task
-    @takes_own_token  # the gate's token is taken here, before anything else (not again by drills.load.pacing)
+    @takes_own_token  # the gate's token is taken here, before anything else (not again by pacing)
     def step(self) -> None:
-        gate = RUNTIME.gate
+        gate = self.rt.gate
         if gate is not None and not gate.acquire():
             raise StopUser()
-        if RUNTIME.stopping:
+        if self.rt.stopping:
             raise StopUser()
         if not self.registered:
             self.register()
@@ -128,10 +144,10 @@ class TicketBuyer(FastHttpUser):
             self.resolve_password()
         elif self.token is None:
             self.login()
-        elif CATALOG.hot_id is None:
+        elif self.shop.catalog.hot_id is None:
             self.browse(listing=True)
         else:
-            getattr(self, MIX.pick(self.rng))()
+            getattr(self, self.shop.mix.pick(self.rng))()
 
     # -- operations --------------------------------------------------------------------------------
     def register(self) -> None:
@@ -157,26 +173,26 @@ class TicketBuyer(FastHttpUser):
 
     def browse(self, listing: bool | None = None) -> None:
         if listing is None:
-            listing = not CATALOG.ids or self.rng.random() < 0.5
+            listing = not self.shop.catalog.ids or self.rng.random() < 0.5
         if listing:
             r = self._http("GET", "/events", {"op": "browse", "user": self.username}, name="/events")
             if r.outcome == OK:
-                CATALOG.update(r.body)
+                self.shop.catalog.update(r.body)
         else:
-            event_id = self.rng.choice(CATALOG.ids)
+            event_id = self.rng.choice(self.shop.catalog.ids)
             self._http("GET", f"/events/{event_id}", {"op": "browse", "user": self.username, "event_id": event_id},
                        name="/events/{id}")
 
     def purchase(self) -> None:
-        event_id, count = CATALOG.hot_id, self.rng.randint(1, 4)
-        hot = CATALOG.hot_seats
+        event_id, count = self.shop.catalog.hot_id, self.rng.randint(1, 4)
+        hot = self.shop.catalog.hot_seats
         seats: list[int] | None = None
-        if hot is not None and self.rng.random() < CFG.hot_share:
+        if hot is not None and self.rng.random() < self.shop.config.hot_share:
             seats = hot.pick(self.rng, count) or None  # None: the hot set is sold out
         body: dict = {"seats": seats} if seats else {"quantity": count}
         self.seq += 1
-        key = f"{RUN_TAG}-{RUNTIME.worker}-{self.n}.{self.generation}-{self.seq}"
-        for attempt in range(1, CFG.max_retries + 2):
+        key = f"{self.shop.run_tag}-{self.rt.worker}-{self.n}.{self.generation}-{self.seq}"
+        for attempt in range(1, self.shop.config.max_retries + 2):
             ctx = {"op": "purchase", "user": self.username, "key": key, "attempt": attempt, "event_id": event_id,
                    "seats": seats, "quantity": len(seats) if seats else count}
             r = self._http("POST", f"/events/{event_id}/purchases", ctx, json=body, name="/events/{id}/purchases",
@@ -189,7 +205,7 @@ class TicketBuyer(FastHttpUser):
                 self.token = None
                 return
             retryable = r.status is None or r.status >= 500 or r.status in (408, 429)
-            if not retryable or attempt > CFG.max_retries or RUNTIME.stopping:
+            if not retryable or attempt > self.shop.config.max_retries or self.rt.stopping:
                 return
             gevent.sleep(backoff(attempt, self.rng))
 
@@ -262,14 +278,14 @@ class TicketBuyer(FastHttpUser):
     def _new_identity(self) -> None:
         self.generation += 1
         suffix = f"-{self.generation}" if self.generation else ""
-        self.username = f"u-{RUN_TAG}-{RUNTIME.worker}-{self.n}{suffix}"
+        self.username = f"u-{self.shop.run_tag}-{self.rt.worker}-{self.n}{suffix}"
         self.cv, self.seq = 1, 0
         self.token = None
         self.registered = self.confirmed = self.taken = False
         self.candidates = None
 
     def _pw(self, version: int) -> str:
-        return derive_password(RUNTIME.secret, self.username, version)
+        return derive_password(self.rt.secret, self.username, version)
 
     def _session(self, body: dict) -> None:
         if body.get("token"):
@@ -278,8 +294,8 @@ class TicketBuyer(FastHttpUser):
             self.confirmed = True
 
     def _announce(self, ctx: dict) -> dict:
-        if RUNTIME.recorder is not None:
-            RUNTIME.recorder.begin(ctx)
+        if self.rt.recorder is not None:
+            self.rt.recorder.begin(ctx)
         return ctx
 
     def _http(self, method: str, path: str, ctx: dict, name: str | None = None, json: Any = None,

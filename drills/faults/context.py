@@ -17,10 +17,12 @@ from typing import Any
 import docker
 
 from drills.faults.ledger import Ledger
-from drills.faults.targets import resolve
+from drills.faults.targets import TargetError, resolve
 from drills.platform.inventory import Node, StackView
 from drills.platform.toxiproxy import ToxiproxyClient
 from drills.scenario.model import Fault
+
+TARGET_POLL_S = 0.2  # how often a target with `wait` looks again for a holder of its role
 
 
 class RestoreGate:
@@ -78,9 +80,20 @@ class FaultContext(HealEnv):
         return lf[len(prefix):] if lf.startswith(prefix) else None
 
     def targets(self, fault: Fault) -> list[Node]:
-        """The fault's target nodes, resolved now against freshly read containers (a role means its holder now)."""
-        self.view.refresh()
-        return resolve(fault.target, self.view, self.rng) if fault.target else []
+        """The fault's target nodes, resolved now against freshly read containers (a role means its holder now).
+        With `target.wait`, a role nobody holds yet is looked up again until it has a holder or the wait ends:
+        "the leader once it is back" is a moment, not a fixed delay that a slow machine overshoots."""
+        if not fault.target:
+            return []
+        deadline = time.monotonic() + (fault.target.wait or 0.0)
+        while True:
+            self.view.refresh()
+            try:
+                return resolve(fault.target, self.view, self.rng)
+            except TargetError:
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(TARGET_POLL_S)
 
 
 class ActionFailed(Exception):

@@ -56,7 +56,7 @@ _ROWS = (
           "the whole run holds a load generator, a stack and every fault: a day is the most one drill may take"),
     Limit("timeout", "a timeout", HOUR, "s", "1 h",
           "`load.request_timeout`, `params.timeout` (`stop`, `restart`, `restore_cluster`), `params.timeout_ms` "
-          "(`timeout`, `reset_peer`), `reference.archive_timeout`",
+          "(`timeout`, `reset_peer`), `reference.archive_timeout`, a target's `wait`",
           "a wait longer than an hour is a hang, not a timeout"),
     Limit("latency", "a latency", 600.0, "s", "10 min",
           "`params.latency_ms`, `jitter_ms`, `delay_ms` (`slow_close`), `delay_us` (`slicer`); an abort's `p99_ms` "

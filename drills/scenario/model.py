@@ -97,7 +97,7 @@ class LoadProfile:
 
 @dataclass
 class LoadSection:
-    locustfile: str = "builtin"         # "builtin" (drills/load/locustfile.py) or a path relative to the scenario
+    locustfile: str = "builtin"         # "builtin" (drills/load/locust_side/locustfile.py) or a scenario-relative path
     user_classes: list[str] = field(default_factory=list)  # empty = the locustfile's defaults
     profile: LoadProfile = field(default_factory=LoadProfile)
     mix: dict[str, float] = field(default_factory=lambda: {"purchase": 70, "browse": 20, "rotate_password": 5,
@@ -117,6 +117,7 @@ class Target:
     select: Selection = "one"
     count: int | None = None            # select N (overrides select)
 
+    wait: float = 0.0                   # a role: wait up to this long for a holder (e.g. a leader coming back)
 
 @dataclass
 class After:

@@ -189,6 +189,8 @@ def build_schema() -> dict:
         "count": _d("act on exactly this many matching containers (instead of select); at most the nodes its "
                     "service (1) or role can have in the stack", type="integer", minimum=1,
                     maximum=LIMITS["targets"].cap()),
+        "wait": {**TIMEOUT, "description": "with a role: look again for a holder of the role for up to this long "
+                                           "(a leader coming back) before the injection fails", "default": "0s"},
     }, oneOf=[{"required": ["service"]}, {"required": ["role"]}, {"required": ["label"]}],
         description="what a process or network fault acts on: exactly one of service, role or label")
     after = {"oneOf": [

@@ -17,7 +17,7 @@ from drills.scenario.suggest import did_you_mean
 from drills.scenario.topology import PATRONI_ROLES, Topology, most_nodes
 
 FAULT_KEYS = ("id", "type", "target", "link", "at", "after", "duration", "repeat_every", "repeat_count", "params")
-TARGET_KEYS = ("service", "role", "label", "select", "count")
+TARGET_KEYS = ("service", "role", "label", "select", "count", "wait")
 AFTER_KEYS = ("fault", "event", "delay")
 SELECTIONS = ("one", "all", "minority", "majority", "random")
 AFTER_EVENTS = ("injected", "healed")
@@ -170,6 +170,10 @@ def _target(ctx: Context, parent: MapView, topo: Topology) -> Target | None:
         m.values.pop("count")
     if m.given("select") and m.given("count"):
         m.key_error("count", "expected one of select or count (count picks exactly N and replaces select), found both")
+    wait = m.duration("wait", limit=LIMITS["timeout"])
+    if wait and role is None and m.given("wait"):
+        m.error("wait", "expected wait only with a role (it waits for the role to have a holder again), "
+                        f"found it with {' and '.join(chosen) or 'no role'}")
     return Target(**m.values)
 
 

@@ -59,7 +59,7 @@ EPS = 1e-6
 _RESTORED = re.compile(r"\brestored\b", re.I)
 _OFFSETS = {"target_time": "target_time_s", "started": "started_s", "finished": "finished_s",
             "cluster_removed_at": "cluster_removed_s", "leader_at": "leader_s", "healthy_at": "healthy_s",
-            "recovered_to": "recovered_to_s"}
+            "recovered_to": "recovered_to_s", "sessions_not_before": "sessions_not_before_s"}
 
 
 def _num(value: object) -> float | None:
@@ -423,8 +423,10 @@ class Recovery:
             "duration_s": _num(d.get("duration_s")) if d.get("duration_s") is not None else (
                 round(r.finished - r.started, 3) if r.finished is not None and r.started is not None else None),
         }
-        for name in ("cluster_removed_at", "leader_at", "healthy_at", "recovered_to"):
+        for name in ("cluster_removed_at", "leader_at", "healthy_at", "recovered_to", "sessions_not_before"):
             row[name] = None if r.approximate and name == "cluster_removed_at" else r.at(name)
+        voided = d.get("sessions_voided")
+        row["sessions_voided"] = voided if isinstance(voided, int) and not isinstance(voided, bool) else None
         for name, offset in _OFFSETS.items():
             row[offset] = w.offset(row[name])
         return row
@@ -445,6 +447,9 @@ class Recovery:
                     fault_id=restore.fault_id)
                 add(f"restored leader accepts writes ({restore.data.get('leader') or '?'})", restore.at("leader_at"),
                     step="leader", fault_id=restore.fault_id)
+                voided = restore.data.get("sessions_voided")
+                add(f"restored sessions voided ({voided if isinstance(voided, int) else '?'}: everyone logs in again)",
+                    restore.at("sessions_not_before"), step="sessions_voided", fault_id=restore.fault_id)
                 add("cluster healthy (leader + synchronous standby)", restore.at("healthy_at"), step="healthy",
                     fault_id=restore.fault_id)
             add(f"{restore.label} finished" + ("" if restore.ok else f": FAILED ({restore.error})"),

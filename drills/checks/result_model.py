@@ -327,6 +327,10 @@ class Restore(TypedDict):
     recovered_to: Epoch | None
     target_time_s: Offset | None
     started_s: Offset | None
+    sessions_not_before: Annotated[Epoch | None, Meta(
+        description="session epoch stamped on the restored leader: every session created before is void")]
+    sessions_voided: Annotated[int | None, Meta(
+        description="live sessions the epoch ended: the users who must log in again (null: not stamped)")]
     finished_s: Offset | None
     cluster_removed_s: Offset | None
     leader_s: Offset | None
@@ -334,6 +338,7 @@ class Restore(TypedDict):
     recovered_to_s: Offset | None
 
 
+    sessions_not_before_s: Offset | None
 class TimelineStep(TypedDict):
     what: str
     t: Epoch

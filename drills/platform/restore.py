@@ -5,6 +5,10 @@ etcd, and let Patroni bootstrap the new cluster from the backup (custom bootstra
 to the target. Replicas then clone the restored leader. HAProxy follows the new leader by itself, and the
 APIs' connection pools reconnect, so nothing else is restarted.
 
+Once the restored leader is writable, every session it holds is voided (a session epoch, the API's table
+session_epochs): the restored rows cannot tell which sessions the lost password changes revoked, and a
+revoked session must never work again. The cost — everyone logs in again — is counted.
+
 Every step is timestamped: the drill's RTO and RPO are measured against them.
 """
 
@@ -22,7 +26,7 @@ from docker.errors import APIError
 
 from drills.platform import backups, labels
 from drills.platform.backups import BackupError, BackupSet
-from drills.platform.stack_spec import RestorePlan, db_names, db_service
+from drills.platform.stack_spec import APP_DB, RestorePlan, db_names, db_service
 
 if TYPE_CHECKING:
     from drills.platform.stack import Stack
@@ -44,6 +48,8 @@ class RestoreResult:
     leader_at: float | None = None                  # the restored leader accepts connections
     healthy_at: float | None = None                 # leader + synchronous standby: commits work again
     recovered_to: float | None = None               # commit time of the last transaction replayed
+    sessions_not_before: float | None = None        # session epoch stamped on the restored leader
+    sessions_voided: int | None = None              # live sessions the epoch ended (everyone logs in again)
     leader: str | None = None
     error: str | None = None
     finished: float | None = None
@@ -149,6 +155,7 @@ def _restore(stack: Stack, res: RestoreResult, before: float | None, log: Log, t
         time.sleep(0.5)
     res.leader_at = time.time()
     log(f"restore: {res.leader} is the restored leader after {res.leader_at - res.started:.1f}s")
+    _void_sessions(node, res, log)
     report = _read_report(node)
     res.set_used, res.sets_skipped = report.get("set"), report.get("skipped") or []
     res.recovered_to = _recovered_to(node)
@@ -158,6 +165,30 @@ def _restore(stack: Stack, res: RestoreResult, before: float | None, log: Log, t
         log(f"restore: stack not fully healthy yet: {getattr(exc, 'message', exc)}")
     else:
         res.healthy_at = time.time()
+
+
+# One statement, one transaction: count what the epoch ends, then stamp it. Committed locally: a restored
+# cluster has no synchronous standby yet (synchronous_mode_strict would hold the commit until one streams),
+# and the replicas clone the leader after this, so they get the epoch with everything else.
+VOID_SESSIONS_SQL = (
+    "SET synchronous_commit = local; "
+    "WITH live AS (SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > now()), "
+    "stamp AS (INSERT INTO session_epochs (reason) VALUES ('restore') RETURNING sessions_not_before) "
+    "SELECT (SELECT n FROM live), (SELECT extract(epoch FROM sessions_not_before) FROM stamp)")
+
+
+def _void_sessions(node, res: RestoreResult, log: Log) -> None:
+    """Stamp a session epoch on the restored leader (see the module docstring); a failure is logged and
+    left visible in the result (sessions_not_before None), never fatal to the restore."""
+    code, out = backups.psql(node, VOID_SESSIONS_SQL, db=APP_DB)
+    count, _, epoch = out.rpartition("\n")[2].partition("|")
+    try:
+        voided, not_before = int(count), float(epoch)
+    except ValueError:
+        log(f"restore: could not void the restored sessions (exit {code}): {out[-300:]}")
+        return
+    res.sessions_voided, res.sessions_not_before = voided, not_before
+    log(f"restore: {res.sessions_voided} restored sessions voided (session epoch stamped)")
 
 
 def _flush_wal(stack: Stack, timeout: float = 15.0) -> str | None:

@@ -10,7 +10,15 @@ import json
 from typing import Any
 
 from drills import __version__
-from drills.checks.result_model import DATA_LOSS_COUNTS, BudgetRow, ByOp, DisasterRecovery, Generator, LostOp
+from drills.checks.result_model import (
+    DATA_LOSS_COUNTS,
+    BudgetRow,
+    ByOp,
+    DisasterRecovery,
+    Generator,
+    LostOp,
+    Restore,
+)
 from drills.report.charts import fault_family, render_charts
 from drills.report.fmt import (
     as_float,
@@ -285,12 +293,24 @@ def _dr_restores(dr: DisasterRecovery) -> str:
                       esc(", ".join(str(c) for c in r["candidates"]) or "—"),
                       f'<span class="num">{esc(num(r["started_s"], "s"))} → {esc(num(r["finished_s"], "s"))}'
                       "</span>", f'<span class="num">{esc(num(r["duration_s"], "s"))}</span>',
-                      f'<span class="num">{esc(num(r["recovered_to_s"], "s"))}</span>'])
+                      f'<span class="num">{esc(num(r["recovered_to_s"], "s"))}</span>',
+                      _voided(r)])
         attrs.append(f'data-restore="{esc(r["fault_id"])}" data-ok="{"true" if r["ok"] else "false"}"'
                      + ("" if r["ok"] else ' class="failed"'))
     return ("<h3>Restores</h3>" + table(["restore", "result", "target", "backup set used", "sets skipped",
-                                         "candidates", "started → finished", "took", "recovered to"],
+                                         "candidates", "started → finished", "took", "recovered to",
+                                         "sessions voided"],
                                         cells, "dr-restores", attrs))
+
+
+def _voided(r: Restore) -> str:
+    """The price of the session epoch: every session the restored database held is void (its user logs in
+    again), because it cannot tell which ones the lost password changes revoked."""
+    if r["sessions_voided"] is None:
+        return ('<span class="bad" title="no session epoch: sessions revoked by lost password changes may work '
+                'again">not voided</span>' if r["ok"] else '<span class="muted">—</span>')
+    return (f'<span class="num" title="every user with a session logs in again">{esc(r["sessions_voided"])}</span>'
+            f' <span class="muted">at {esc(num(r["sessions_not_before_s"], "s"))}</span>')
 
 
 def _dr_catalogue(dr: DisasterRecovery) -> str:

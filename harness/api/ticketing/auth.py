@@ -8,10 +8,14 @@ hashes. Hashing runs in a worker thread because it deliberately burns
 Tokens: ``secrets.token_urlsafe(32)`` handed to the client once; only the
 SHA-256 is stored, so a database dump cannot be replayed as sessions.
 
-A session is valid only while unrevoked, unexpired, and minted for the
-user's *current* credential_version -- the version check makes a password
-rotation kill every older session even if a concurrent login slipped a row
-past the rotation's revocation UPDATE.
+A session is valid only while unrevoked, unexpired, minted for the user's
+*current* credential_version -- the version check makes a password rotation
+kill every older session even if a concurrent login slipped a row past the
+rotation's revocation UPDATE -- and created after the newest session epoch.
+A restore from backup stamps an epoch (table session_epochs) once the restored
+cluster is writable: the restored database no longer knows which sessions the
+lost password changes revoked, so every session it holds is void and everyone
+logs in again (README, "Disaster recovery").
 """
 
 from __future__ import annotations
@@ -33,15 +37,18 @@ SCRYPT_P = 1
 SCRYPT_DKLEN = 32
 SALT_BYTES = 16
 
+#: What makes session row ``s`` of user row ``u`` live: the one definition, used by every query.
+LIVE_SESSION = """s.revoked_at IS NULL AND s.expires_at > now()
+   AND s.credential_version = u.credential_version
+   AND s.created_at >= coalesce((SELECT max(e.sessions_not_before) FROM session_epochs e), '-infinity')"""
+
 #: Returns the principal for a live session token (by digest).
-SESSION_SQL = """
+SESSION_SQL = f"""
 SELECT u.id, u.username, u.credential_version
   FROM sessions s
   JOIN users u ON u.id = s.user_id
  WHERE s.token_hash = %s
-   AND s.revoked_at IS NULL
-   AND s.expires_at > now()
-   AND s.credential_version = u.credential_version
+   AND {LIVE_SESSION}
 """
 
 
@@ -190,11 +197,10 @@ class Authenticator:
 
         async def body(q: Tx) -> None:
             row = await q.fetchone(
-                """
+                f"""
                 UPDATE sessions s SET revoked_at = now()
                   FROM users u
-                 WHERE s.token_hash = %s AND s.revoked_at IS NULL AND s.expires_at > now()
-                   AND u.id = s.user_id AND u.credential_version = s.credential_version
+                 WHERE s.token_hash = %s AND u.id = s.user_id AND {LIVE_SESSION}
                 RETURNING s.user_id
                 """,
                 (token_digest(token),),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .auth import SESSION_SQL, Authenticator, token_digest
+from .auth import LIVE_SESSION, SESSION_SQL, Authenticator, token_digest
 from .db import Database, Tx
 from .web import ApiError
 
@@ -81,16 +81,14 @@ async def change_password(
         async def body(q: Tx, new_hash: str = new_hash, user_id: int = user_id, version: int = version,
                        ) -> dict[str, Any]:
             row = await q.fetchone(
-                """
+                f"""
                 UPDATE users u
                    SET password_hash = %s,
                        credential_version = u.credential_version + 1,
                        password_changed_at = now()
                  WHERE u.id = %s AND u.credential_version = %s
                    AND EXISTS (SELECT 1 FROM sessions s
-                                WHERE s.token_hash = %s AND s.user_id = u.id
-                                  AND s.revoked_at IS NULL AND s.expires_at > now()
-                                  AND s.credential_version = u.credential_version)
+                                WHERE s.token_hash = %s AND s.user_id = u.id AND {LIVE_SESSION})
                 RETURNING u.credential_version
                 """,
                 (new_hash, user_id, version, digest),

@@ -394,7 +394,7 @@ class Stack:
         except Exception:  # diagnostics must never hide the original error
             return ""
 
-    def _logs_for_problems(self, status: StackStatus, lines: int = 15) -> str:
+    def _logs_for_problems(self, status: StackStatus, lines: int = 40) -> str:
         text = " ".join(status.problems)
         chunks = []
         for service, c in self.containers().items():

@@ -9,6 +9,7 @@ HISTORY = "history.jsonl"            # every client operation (one process); wor
 HISTORY_GLOB = "history*.jsonl"
 STATS = "stats.jsonl"                # per-second load numbers per worker
 PROBES = "probes.jsonl"              # node roles and health every 500 ms
+ALERTS = "alerts.jsonl"              # alert states (Prometheus) and notifications (Alertmanager) seen by the drill
 META = "meta.json"                   # who, what, seed, versions (never the run secret: rundir/vault.py)
 SCENARIO = "scenario.yaml"           # the scenario as it was run
 FINAL_STATE = "final-state.json"     # the truth read back after recovery

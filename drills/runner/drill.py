@@ -290,6 +290,9 @@ class DrillRun:
             else:
                 self.events.emit("error", where="recovery", message=f"stack not healthy after the drill: {exc}")
             self.log(f"the stack did not recover: {exc}")
+            details = getattr(exc, "details", None)
+            if details:  # the logs of the services involved: why, for whoever reads drill.log later
+                self.log(str(details))
             return False
         self.events.emit("run", name="stack_recovered")
         return True

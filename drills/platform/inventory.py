@@ -63,9 +63,15 @@ class StackView:
         self.nodes = found or self.nodes
 
     def current_roles(self) -> dict[str, str]:
-        """Patroni's view now: service -> leader / sync_standby / replica."""
+        """Patroni's view now: service -> leader / sync_standby / replica. A leader counts only when it says
+        so itself (a leader killed and restarted a moment ago is still "running" in the DCS until its Patroni
+        is back; a fault aimed at "the leader" then would hit a node that leads nothing)."""
         members = patroni.cluster_from_any(list(self.patroni_urls.values()), timeout=1.0) or []
-        return {m.name: m.role for m in members if m.state in ("running", "streaming")}
+        roles = {m.name: m.role for m in members if m.state in ("running", "streaming")}
+        for name, role in list(roles.items()):
+            if role == "leader" and not patroni.serves_as_primary(self.patroni_urls.get(name)):
+                del roles[name]
+        return roles
 
     def container(self, node: Node):
         return self.client.containers.get(node.container_id)

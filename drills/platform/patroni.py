@@ -78,6 +78,17 @@ def node_status(url: str, timeout: float = 1.0) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def serves_as_primary(url: str | None, timeout: float = 1.0) -> bool:
+    """Whether the node itself says it runs as the primary with the leader lock (`GET /primary` is 200). The
+    DCS alone can still name a leader that crashed a moment ago: its member key outlives it by up to a TTL."""
+    if not url:
+        return False
+    try:
+        return http.get(f"{url}/primary", timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def leaders(members: list[Member]) -> list[str]:
     return [m.name for m in members if m.role == "leader" and m.state == "running"]
 

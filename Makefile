@@ -4,7 +4,7 @@ VENV  := .venv
 DRILL := $(VENV)/bin/drill
 PYTEST_ARGS ?=
 
-.PHONY: setup engine venv images chromium demo test lint gameday unit integration bench clean
+.PHONY: setup engine venv images chromium pushgateway constraints demo test lint gameday unit integration bench clean
 
 setup: engine venv images          ## Docker engine, .venv with `drill`, images (idempotent)
 
@@ -20,10 +20,16 @@ images: engine venv
 chromium:                          ## headless Chromium for the report's browser test (Debian, as root)
 	@scripts/ensure-chromium.sh
 
+pushgateway:                       ## Prometheus Pushgateway binary for the metrics integration test (Debian, as root)
+	@scripts/ensure-pushgateway.sh
+
+constraints: venv                  ## pin this .venv's versions in constraints.txt (setup installs them)
+	$(DRILL) constraints > constraints.txt.tmp && mv constraints.txt.tmp constraints.txt
+
 demo: setup                        ## the headline drill
 	$(DRILL) demo
 
-test: setup chromium               ## the whole suite: unit + integration tests, then the smoke drills
+test: setup chromium pushgateway   ## the whole suite: unit + integration tests, then the smoke drills
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS) scenarios -m smoke --junitxml=reports/smoke-junit.xml
 
@@ -38,7 +44,7 @@ gameday: setup                     ## every drill in scenarios/ (the weekly game
 unit: venv                         ## fast tests, no Docker
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/unit
 
-integration: setup chromium
+integration: setup chromium pushgateway
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/integration
 
 bench: setup                       ## benchmarks: print numbers, assert nothing

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.table import Table
 
 from drills import __version__
-from drills.errors import DrillError, ExitCode
+from drills.errors import DrillError, ExitCode, UsageError
 from drills.report.quote import SECTION_MAX
 from drills.report.terminal import OutputClosed, TerminalConsole, plain, safe
 from drills.rundir import files
@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--hot-event-seats", type=_int_range(1, 10_000_000), default=20000, metavar="N")
     up.add_argument("--no-backups", action="store_true",
                     help="no WAL archiving and no backup at start (default: pgBackRest full backup when up)")
+    up.add_argument("--no-monitoring", action="store_true",
+                    help="no Prometheus, Alertmanager and alert receiver (default: monitoring with the alert rules)")
     up.add_argument("--backup-interval", type=_int_range(0, 86400), default=0, metavar="SECONDS",
                     help="take an incremental backup on the leader every SECONDS (default 0: only the first)")
     up.add_argument("--timeout", type=_seconds(1, 3600), default=180.0, metavar="SECONDS",
@@ -102,11 +104,49 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-stack", action="store_true", help="leave the reference stack running afterwards")
     run.add_argument("--dry-run", action="store_true", help="print the resolved plan and touch nothing")
     run.add_argument("--quiet", action="store_true", help="plain line-by-line output")
+    run.add_argument("--json", action="store_true",
+                     help="print the result summary as JSON on stdout (the live view goes to stderr)")
+    run.add_argument("--webhook", type=_webhook_arg, default=None, metavar="URL",
+                     help="POST a Slack-compatible summary here when the drill ends (links the CI run in Actions)")
+    _dashboard_args(run)
     run.set_defaults(func=cmd_run)
 
     validate = sub.add_parser("validate", help="check scenario files; every problem with file:line:column")
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    validate.add_argument("--format", choices=("text", "github", "json"), default="text",
+                          help="text (FILE:LINE:COLUMN: …), github (::error annotations) or json")
+    validate.add_argument("--json", action="store_const", dest="format", const="json", help="--format json")
     validate.set_defaults(func=cmd_validate)
+
+    lst = sub.add_parser("list", help="the fault types, budget metrics or scenarios there are")
+    lst.add_argument("kind", choices=("faults", "metrics", "scenarios"), metavar="faults|metrics|scenarios")
+    lst.add_argument("folder", nargs="?", type=Path, default=Path("scenarios"), metavar="DIR",
+                     help="where `list scenarios` looks (default scenarios/)")
+    lst.set_defaults(func=cmd_list)
+    explain = sub.add_parser("explain", help="what a fault type, budget metric or fault family is and takes")
+    explain.add_argument("name", metavar="FAULT_OR_METRIC")
+    explain.set_defaults(func=cmd_explain)
+    init = sub.add_parser("init", help="write a commented scenario to start from (never overwrites)")
+    init.add_argument("path", nargs="?", type=Path, default=Path("my-drill.yaml"), metavar="PATH",
+                      help="the new file (default my-drill.yaml)")
+    init.add_argument("--attach", action="store_true", help="against your own running containers")
+    init.set_defaults(func=cmd_init)
+    schema = sub.add_parser("schema", help="print the scenario JSON Schema (for an editor outside this checkout)")
+    schema.set_defaults(func=cmd_schema)
+    completion = sub.add_parser("completion", help="print a shell completion script: source <(drill completion "
+                                                   "bash)")
+    completion.add_argument("shell", choices=("bash", "zsh"), metavar="bash|zsh")
+    completion.set_defaults(func=cmd_completion)
+
+    annotate = sub.add_parser("annotate", help="send a finished run's fault marks and metrics to Grafana, a "
+                                               "node_exporter textfile or a Pushgateway (docs/dashboards.md)")
+    annotate.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    _dashboard_args(annotate)
+    annotate.set_defaults(func=cmd_annotate)
+    constraints = sub.add_parser("constraints", help="print a pip constraints file of the Python packages a run "
+                                                     "(or, without RUN_DIR, this installation) used")
+    constraints.add_argument("run_dir", nargs="?", type=Path, default=None, metavar="RUN_DIR")
+    constraints.set_defaults(func=cmd_constraints)
 
     report = sub.add_parser("report", help="re-render report.html and junit.xml from a run directory")
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
@@ -116,7 +156,30 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a", type=Path, metavar="RUN_A")
     compare.add_argument("run_b", type=Path, metavar="RUN_B")
     compare.add_argument("--html", type=Path, default=None, metavar="FILE", help="also write an HTML comparison")
+    compare.add_argument("--fail-on-regression", action="store_true",
+                         help=f"exit {int(ExitCode.REGRESSION)} when RUN_B is worse than RUN_A (the baseline) beyond "
+                              "a tolerance, a budget went from pass to fail, or the verdict stopped being good")
+    compare.add_argument("--tolerance", type=_tolerance_arg, action="append", default=[], metavar="METRIC=VALUE",
+                         help="how much worse a metric may get, in its unit (failover_s=3) or in %% of the "
+                              "baseline (latency_p99_ms=30%%); repeatable; defaults per unit in the README")
+    compare.add_argument("--json", action="store_true", help="the comparison and the gate as JSON on stdout")
     compare.set_defaults(func=cmd_compare)
+
+    trend = sub.add_parser("trend", help="every scenario's key numbers over its runs, budget limits as lines")
+    trend.add_argument("runs_dir", type=Path, nargs="?", default=Path("reports"), metavar="RUNS_DIR",
+                       help="the folder of run directories (default reports/)")
+    trend.add_argument("--scenario", default=None, metavar="NAME", help="only this scenario")
+    trend.add_argument("--html", type=Path, default=None, metavar="FILE",
+                       help=f"where to write the page (default RUNS_DIR/{files.TREND}; with --scenario "
+                            f"RUNS_DIR/{files.trend_of('NAME')})")
+    trend.set_defaults(func=cmd_trend)
+
+    judge = sub.add_parser("judge", help="judge a stored run again (other budgets, newer checks); result.json "
+                                         "is kept")
+    judge.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    judge.add_argument("--scenario", type=Path, default=None, metavar="FILE",
+                       help="judge by this scenario's budgets (default: the run's recorded scenario.yaml)")
+    judge.set_defaults(func=cmd_judge)
 
     demo = sub.add_parser("demo", help="the headline drill: the Patroni leader SIGKILLed under purchase load")
     demo.add_argument("--keep-stack", action="store_true", help="leave the stack running afterwards")
@@ -145,6 +208,15 @@ def _run_id_arg(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", text):
         raise argparse.ArgumentTypeError(f"expected a run id or stack name (letters, digits, '-', '_', '.'), "
                                          f"got {text!r}")
+    return text
+
+
+def _webhook_arg(text: str) -> str:
+    from drills.runner.notify import webhook_problem
+
+    problem = webhook_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 
@@ -190,7 +262,7 @@ def cmd_stack_up(args: argparse.Namespace) -> int:
 
     opts = StackOptions(name=args.name, api_replicas=args.api_replicas, async_replication=args.async_replication,
                         api_port=args.api_port, hot_event_seats=args.hot_event_seats, backups=not args.no_backups,
-                        backup_interval_s=args.backup_interval)
+                        backup_interval_s=args.backup_interval, monitoring=not args.no_monitoring)
     status = Stack(engine.connect(), args.name).up(opts, log=_log, timeout=args.timeout)
     _print_status(status)
     return ExitCode.PASS
@@ -262,13 +334,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         check_out(args.out)  # a used or unusable --out is a usage error before anything starts
+    dashboards = _dashboards(args)   # so is a bad --grafana-url / --pushgateway / --metrics-textfile
     scenario = load_scenario(args.scenario)
     if args.dry_run:
+        if args.json:
+            raise UsageError("--json prints a run's result, and a dry run has none",
+                             hint="leave out --json to see the plan")
         return _print_plan(scenario, args)
+    from drills.report.digest import run_digest
     from drills.runner.drill import DrillRun
+    from drills.runner.notify import notify
 
-    return DrillRun(scenario, args.scenario, args.out, args.seed, args.keep_stack, args.quiet, _log,
-                    console=console).run()
+    drill = DrillRun(scenario, args.scenario, args.out, args.seed, args.keep_stack, args.quiet, _log,
+                     console=err_console if args.json else console)  # --json: stdout holds the JSON alone
+    code = drill.run()
+    _publish(drill.run_dir, dashboards)   # warnings only: the verdict and `code` stay as the checks said
+    digest = run_digest(drill.run_dir, code)
+    notify([digest], args.webhook, _log, title=f"drill run {scenario.name}")
+    if args.json:
+        console.out(json.dumps(digest, indent=2))
+    return code
 
 
 def _print_plan(scenario, args: argparse.Namespace) -> int:
@@ -285,9 +370,10 @@ def _print_plan(scenario, args: argparse.Namespace) -> int:
     console.print(plain(f"phases: warm-up {ph.warmup:g}s, steady {ph.steady:g}s, recovery {ph.recovery:g}s "
                         f"(total {ph.total:g}s); seed {_seed_shown(args.seed, scenario.seed)}"),
                   markup=False)
-    prof = scenario.load.profile
-    console.print(plain(f"load: {prof.type} users={prof.users} rate={prof.rate} workers={scenario.load.workers}",
-                        oneline=True), markup=False)
+    from drills.scenario.load_plan import load_lines
+
+    for text in load_lines(scenario.load):   # only what the profile type uses: each stage of a staged one
+        console.print(plain(text, oneline=True), markup=False, highlight=False)
     table = Table(title="fault plan (offsets from the start of load)", title_justify="left")
     for col in ("fault", "type", "where", "when", "until"):
         table.add_column(col)
@@ -309,6 +395,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from drills.scenario import validate_files
 
     results = validate_files(args.files)
+    if args.format != "text":
+        return _print_validation(results, args.format)
     bad = 0
     for path, issues in results.items():
         if not issues:
@@ -319,6 +407,132 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if bad:
         err_console.print(f"[red]{bad} problem(s)[/red] in {sum(1 for i in results.values() if i)} file(s)")
         return ExitCode.INVALID_SCENARIO
+    return ExitCode.PASS
+
+
+def _print_validation(results: dict, fmt: str) -> int:
+    """`validate --format github|json`: GitHub annotations (one per problem) or one JSON document, on stdout."""
+    from dataclasses import asdict
+
+    from drills.report.github import annotation
+
+    if fmt == "json":
+        console.out(json.dumps({"valid": not any(results.values()), "files": [
+            {"file": path, "valid": not issues, "issues": [asdict(i) for i in issues]}
+            for path, issues in results.items()]}, indent=2))
+    else:
+        for issues in results.values():
+            for i in issues:
+                message = f"{i.path}: {i.message}" if i.path else i.message
+                if i.suggestion:
+                    message += f" (did you mean '{i.suggestion}'?)"
+                console.out(annotation("error", message, i.file, i.line, i.column if i.line else None,
+                                       "invalid scenario"))
+    return ExitCode.INVALID_SCENARIO if any(results.values()) else ExitCode.PASS
+
+
+# ---- for people: catalogue, a first scenario, completion, the schema ------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.kind == "scenarios":
+        return _list_scenarios(args.folder)
+    from drills.report.catalogue import fault_rows, metric_rows
+
+    table = Table(show_edge=False, title_justify="left")
+    columns: tuple[str, ...] = ("fault type", "family", "params", "does")
+    rows: list[tuple[str, ...]] = list(fault_rows())
+    if args.kind == "metrics":
+        columns, rows = ("metric", "bound", "unit", "kind", "meaning"), list(metric_rows())
+    for i, col in enumerate(columns):   # the name column is never folded or cut: it is what one types next
+        table.add_column(col, overflow="fold", no_wrap=i == 0, min_width=max(len(r[0]) for r in rows) if i == 0
+                         else None)
+    for row in rows:
+        table.add_row(*(safe(cell) for cell in row))
+    console.print(table)
+    console.print(f"[dim]`drill explain NAME` says more about one {args.kind.rstrip('s')}[/dim]")
+    return ExitCode.PASS
+
+
+def _list_scenarios(folder: Path) -> int:
+    from drills.errors import UsageError
+    from drills.scenario import check_file
+
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a directory", hint="name the folder of your scenarios: "
+                                                           "`drill list scenarios DIR`")
+    paths = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    checked = [(path, *check_file(path)) for path in paths]
+    widest = max((len(s.name) for _, s, _ in checked if s is not None), default=8)
+    bad = 0
+    for path, scenario, issues in checked:   # two lines each, readable at any terminal width
+        if scenario is None:
+            bad += 1
+            console.print(f"[red]{safe(path.name, oneline=True)}: invalid, {len(issues)} problem(s)[/red] "
+                          f"(`drill validate {safe(path)}`)")
+            continue
+        faults = ", ".join(dict.fromkeys(f.type for f in scenario.faults)) or "no faults"
+        tags = f"  [{', '.join(scenario.tags)}]" if scenario.tags else ""
+        file = f"  ({path.name})" if path.stem != scenario.name else ""   # named unlike its file
+        console.print(plain(f"{scenario.name:<{widest}}  {faults}{tags}{file}", oneline=True),
+                      markup=False, highlight=False)
+        if scenario.description:
+            console.print(plain("    " + scenario.description.strip().split(". ")[0].rstrip("."), oneline=True),
+                          markup=False, highlight=False, style="dim")
+    if not paths:
+        console.print(f"no scenario files (*.yaml, *.yml) in {safe(folder)}")
+    return ExitCode.INVALID_SCENARIO if bad else ExitCode.PASS
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from drills.errors import UsageError
+    from drills.report.catalogue import explain, suggestion
+
+    lines = explain(args.name)
+    if lines is None:
+        guess = suggestion(args.name)
+        raise UsageError(f"no fault type, budget metric or fault family named {args.name!r}"
+                         + (f" (did you mean '{guess}'?)" if guess else ""),
+                         hint="`drill list faults` and `drill list metrics` list them")
+    for line in lines:
+        console.print(plain(line), markup=False, highlight=False)
+    return ExitCode.PASS
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from drills.errors import UsageError
+    from drills.scenario import check_file
+    from drills.scenario.skeleton import skeleton
+
+    path: Path = args.path
+    if path.suffix not in (".yaml", ".yml"):
+        raise UsageError(f"{path}: expected a file name ending in .yaml or .yml",
+                         hint="`drill validate` and the pytest plugin look for those")
+    try:
+        with path.open("x", encoding="utf-8") as out:   # "x": an existing file is never overwritten
+            out.write(skeleton(path, attach=args.attach))
+    except FileExistsError:
+        raise UsageError(f"{path} exists: not overwritten", hint="name a new file: `drill init PATH`") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be written ({exc.strerror or exc})",
+                         hint="name a file in an existing, writable folder") from None
+    _, issues = check_file(path)
+    for issue in issues:  # a bug of drills, not the user's: said as `validate` says it
+        err_console.print(plain(issue, oneline=True), markup=False, highlight=False)
+    console.print(f"wrote {safe(path)}" + ("" if issues else f" (valid; next: drill run --dry-run {safe(path)})"))
+    return ExitCode.INVALID_SCENARIO if issues else ExitCode.PASS
+
+
+def cmd_schema(_args: argparse.Namespace) -> int:
+    from drills.scenario import SCHEMA_PATH
+
+    console.out(SCHEMA_PATH.read_text(encoding="utf-8"), end="")
+    return ExitCode.PASS
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from drills.completion import script
+    from drills.report.catalogue import names
+
+    console.out(script(build_parser(), args.shell, extra={"drill_explain": names()}), end="")
     return ExitCode.PASS
 
 
@@ -362,13 +576,114 @@ def _judge_again(run_dir: Path) -> None:
             _log(note)
 
 
+def _tolerance_arg(text: str):   # -> (metric, drills.report.keynumbers.Tolerance)
+    from drills.report.regression import tolerance_arg
+
+    return tolerance_arg(text)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from drills.report import compare_runs, print_compare
+    from drills.report.regression import gate_lines
 
-    diff = compare_runs(args.run_a, args.run_b, args.html)  # not run directories: a usage error
+    diff = compare_runs(args.run_a, args.run_b, args.html,  # not run directories: a usage error
+                        tolerances=dict(args.tolerance))
     for warning in diff["warnings"]:
         _warn(warning)
-    print_compare(console, diff)
+    if args.json:
+        console.out(json.dumps(diff, indent=2, allow_nan=False))
+    else:
+        print_compare(console, diff)
+        for line in gate_lines(diff["gate"]):
+            console.print(plain(line), markup=False, highlight=False)
+    if args.fail_on_regression and diff["gate"]["regressed"]:
+        return ExitCode.REGRESSION
+    return ExitCode.PASS
+
+
+def cmd_trend(args: argparse.Namespace) -> int:
+    from drills.report.runlist import list_runs
+    from drills.report.trend import write_trend
+
+    if not args.runs_dir.is_dir():
+        raise UsageError(f"{args.runs_dir} is not a directory", hint="pass the folder of run directories, "
+                                                                     "e.g. reports/")
+    if args.html is not None and not args.html.parent.is_dir():
+        raise UsageError(f"--html {args.html}: {args.html.parent} is not a directory")
+    runs = list_runs(args.runs_dir)
+    names = sorted({r.scenario for r in runs})
+    if args.scenario is not None and args.scenario not in names:
+        raise UsageError(f"no run of scenario {args.scenario!r} in {args.runs_dir}",
+                         hint=f"scenarios there: {', '.join(names) or 'none'}")
+    path = write_trend(args.runs_dir, args.scenario, args.html, log=_warn, runs=runs)
+    if path is None:
+        raise UsageError("the trend page was not written: a file drills did not write is in the way",
+                         hint="name another file with --html")
+    console.print(f"wrote {safe(path)}")
+    return ExitCode.PASS
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    from drills.checks import exit_code
+    from drills.checks.rejudge import changes, rejudge
+    from drills.report import print_summary, require_run_dir
+
+    run_dir = require_run_dir(args.run_dir)  # anything else is a usage error, and nothing is written
+    try:
+        done = rejudge(run_dir, args.scenario)   # an invalid --scenario: exit 4, every problem as FILE:LINE:COL
+    except OSError as exc:
+        raise UsageError(f"cannot write into {run_dir}: {exc.strerror or exc}",
+                         hint="judge a copy of the run directory in a writable place") from None
+    if done.recorded.problem:
+        _warn(f"{done.recorded.problem}; it is left as it is")
+    print_summary(console, done.result)
+    for line in changes(done.recorded, done.result) or [f"same verdict and budget outcomes as {files.RESULT}"]:
+        console.print(plain(line), markup=False, highlight=False)
+    console.print(f"wrote {safe(done.path)} (judged by {safe(done.by)}; {files.RESULT} is kept as it was)")
+    return int(exit_code(done.result))
+
+
+def _dashboard_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--grafana-url", default=None, metavar="URL",
+                   help="loopback Grafana: a region per fault and a verdict point (token: $DRILLS_GRAFANA_TOKEN)")
+    p.add_argument("--metrics-textfile", type=Path, default=None, metavar="PATH",
+                   help="write the result as metrics for node_exporter's textfile collector (a .prom file)")
+    p.add_argument("--pushgateway", default=None, metavar="URL", help="push the result's metrics to this loopback "
+                                                                      "Prometheus Pushgateway")
+
+
+def _dashboards(args: argparse.Namespace):   # -> drills.runner.publish.Targets (imported on use)
+    from drills.runner.publish import targets
+
+    return targets(args.grafana_url, args.metrics_textfile, args.pushgateway)
+
+
+def _publish(run_dir: Path, where) -> None:
+    if where:
+        from drills.runner.publish import publish
+
+        publish(run_dir, where, log=_log, warn=_warn)
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    from drills.report import require_run_dir
+
+    where = _dashboards(args)
+    if not where:
+        raise UsageError("nothing to send: give --grafana-url, --metrics-textfile and/or --pushgateway")
+    _publish(require_run_dir(args.run_dir), where)   # a target that fails is a warning, as after `drill run`
+    return ExitCode.PASS
+
+
+def cmd_constraints(args: argparse.Namespace) -> int:
+    from drills.report import require_run_dir
+    from drills.rundir.meta import NoRecordedVersions, recorded_constraints
+
+    try:
+        text = recorded_constraints(None if args.run_dir is None else require_run_dir(args.run_dir))
+    except NoRecordedVersions as exc:
+        raise UsageError(str(exc), hint="`drill constraints` without RUN_DIR prints this installation's") from None
+    sys.stdout.write(text)
     return ExitCode.PASS
 
 

@@ -14,6 +14,12 @@ class ExitCode(IntEnum):
     INFRASTRUCTURE = 3
     INVALID_SCENARIO = 4
     INCONCLUSIVE = 5
+    # `drill compare --fail-on-regression`: the run is worse than its baseline. Not 1: a run can hold every
+    # budget and still be slower than last time, and CI should be able to tell the two apart.
+    REGRESSION = 6
+    # `drill run` refused to start: a precondition of the system under test does not hold (an alert already
+    # fires). Not 3: nothing broke in the harness, and nothing was injected.
+    PRECONDITION = 7
     USAGE = 64
     INTERRUPTED = 130       # Ctrl-C (128 + SIGINT)
     OUTPUT_CLOSED = 141     # the reader of the output went away (`drill validate … | head -1`; 128 + SIGPIPE)
@@ -53,3 +59,9 @@ class UsageError(DrillError):
     """The command line itself is wrong."""
 
     exit_code = ExitCode.USAGE
+
+
+class PreconditionFailed(DrillError):
+    """The system under test is not fit to start a drill on (an alert already fires): nothing was injected."""
+
+    exit_code = ExitCode.PRECONDITION

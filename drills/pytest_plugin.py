@@ -114,31 +114,30 @@ _RESULTS = pytest.StashKey[list]()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Game days: tell a chat channel when a drill failed (Slack-compatible incoming-webhook JSON)."""
-    url = session.config.getoption("--drill-webhook", default=None)
-    results = session.config.stash.get(_RESULTS, [])
-    failed = [(name, run_dir, code) for name, run_dir, code in results if code != 0]
-    if not url or not failed:
-        return
-    import requests
+    """Game days: the job summary in GitHub Actions, and a chat message when a drill failed (Slack-compatible
+    incoming-webhook JSON, linking the CI run). One home with `drill run`: drills.runner.notify."""
+    from drills.runner.notify import notify
 
-    try:
-        requests.post(url, json=webhook_payload(results), timeout=10)
-    except requests.RequestException as exc:
-        print(f"drills: could not post to the webhook: {exc}")
+    results = session.config.stash.get(_RESULTS, [])
+    if not results:
+        return
+    url = session.config.getoption("--drill-webhook", default=None)
+    notify(_digests(results), url, lambda message: print(f"drills: {message}"), title="game day",
+           post_when="failed")
+
+
+def _digests(results: list[tuple[str, Path, int]]) -> list[dict]:
+    from drills.report.digest import run_digest
+
+    return [{**run_digest(Path(run_dir), code), "scenario": name} for name, run_dir, code in results]
 
 
 def webhook_payload(results: list[tuple[str, Path, int]]) -> dict:
-    failed = [r for r in results if r[2] != 0]
-    lines = [f"*Game day: {len(failed)} of {len(results)} drill(s) failed*"]
-    for name, run_dir, code in failed:
-        verdict = "?"
-        try:
-            verdict = json.loads((Path(run_dir) / files.RESULT).read_text()).get("verdict", "?")
-        except (OSError, ValueError):
-            pass
-        lines.append(f"• {name}: {verdict} (exit {code}) — {Path(run_dir) / files.REPORT}")
-    return {"text": "\n".join(lines)}
+    """The chat message for these (name, run directory, exit code) results (drills.runner.notify.payload)."""
+    from drills.report.github import run_url
+    from drills.runner.notify import payload
+
+    return payload(_digests(results), run_url())
 
 
 def failure_text(run_dir: Path) -> str:

@@ -10,7 +10,7 @@ if ! "$PY" -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null; then
 fi
 
 stamp=.venv/.drills-installed
-want=$(sha256sum pyproject.toml | cut -c1-16)
+want=$(cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
 if [ -x .venv/bin/drill ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -30,5 +30,17 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing Python dependencies into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev]"   # dev: ruff and mypy for `make lint`
+# dev: ruff and mypy for `make lint`; test: what only the tests import (jsonschema).
+# constraints.txt pins the versions the suite last passed with (`make constraints` refreshes it from .venv); the
+# pins are for the Python minor version it was made with, so another Python installs without them.
+made_for=$(sed -n 's/^# python \([0-9]*\.[0-9]*\).*/\1/p' constraints.txt 2>/dev/null | head -n1)
+have=$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if [ -n "$made_for" ] && [ "$made_for" = "$have" ]; then
+  if ! .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev,test]"; then
+    echo "warning: constraints.txt does not fit pyproject.toml; installing without it (run \`make constraints\`)" >&2
+    .venv/bin/python -m pip install -q -e ".[dev,test]"
+  fi
+else
+  .venv/bin/python -m pip install -q -e ".[dev,test]"
+fi
 echo "$want" > "$stamp"

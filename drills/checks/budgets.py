@@ -13,6 +13,7 @@ from __future__ import annotations
 from drills.checks.measurements import Measurements
 from drills.checks.observation import Observation
 from drills.checks.observers import OBSERVERS
+from drills.scenario.metrics import ALERT_METRICS
 from drills.scenario.model import Budget
 
 
@@ -46,8 +47,10 @@ def evaluate(budgets: list[Budget], m: Measurements) -> list[dict]:
     """One result row per budget: {name, metric, op, phase, limit, observed, passed, detail, censored}."""
     rows = []
     for b in budgets:
-        obs = observe(b.metric, b.op, b.phase, m)
+        per_alert = b.metric in ALERT_METRICS   # judged per alert: the observer's scope is the alert, not an op
+        obs = observe(b.metric, (b.alert or "") if per_alert else b.op, b.phase, m)
         rows.append({"name": b.display, "metric": b.metric, "op": b.op, "phase": b.phase,
                      "limit": {"min": b.min, "max": b.max}, "observed": obs.value, "passed": passed(b, obs),
-                     "detail": obs.detail, "censored": obs.censored, **({"never": True} if obs.never else {})})
+                     "detail": obs.detail, "censored": obs.censored, **({"never": True} if obs.never else {}),
+                     **({"alert": b.alert} if per_alert else {})})
     return rows

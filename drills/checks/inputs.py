@@ -18,7 +18,7 @@ from drills.checks.window import RunWindow, build_window, run_events
 from drills.rundir import files
 from drills.rundir.codec import DECODE_ERRORS, loads
 from drills.rundir.run import read_files
-from drills.rundir.tolerant import Problems
+from drills.rundir.tolerant import Problems, read_jsonl
 from drills.scenario.model import Phases
 
 
@@ -36,6 +36,8 @@ class RunData:
     final_state: FinalState | None
     problems: Problems
     backups: dict | None = None      # backups.json (runs of a stack with backups; absent otherwise)
+    alerts: list[dict] | None = None  # alerts.jsonl (runs with monitoring; None: no such file)
+    alerts_damaged: int = 0          # its lines the tolerant reader had to skip
 
 
 def read_run(run_dir: Path, declared: Phases | None = None) -> RunData:
@@ -59,10 +61,22 @@ def read_run(run_dir: Path, declared: Phases | None = None) -> RunData:
                           "left out of availability (still audited)")
     final_state = FinalState.from_json(run.final_state) if run.final_state is not None else None
     probes = conform_probes(run.path / files.PROBES, run.probes, problems)
+    alerts, alerts_damaged = read_alerts(run.path, problems)
     return RunData(
         path=run.path, events=events, history=history, window=window, stats=run.stats, probes=probes,
-        meta=run.meta, final_state=final_state, problems=problems, backups=run.backups,
+        meta=run.meta, final_state=final_state, problems=problems, backups=run.backups, alerts=alerts,
+        alerts_damaged=alerts_damaged,
     )
+
+
+def read_alerts(run_dir: Path, problems: Problems) -> tuple[list[dict] | None, int]:
+    """alerts.jsonl's objects and how many of its lines were skipped; None when the run has none (monitoring
+    off: not a missing file)."""
+    path = Path(run_dir) / files.ALERTS
+    if not path.is_file():
+        return None, 0
+    lines = read_jsonl(path, problems)
+    return lines, len(problems.bad_lines.get(files.ALERTS, [])) + (files.ALERTS in problems.truncated)
 
 
 def conform_probes(path: Path, probes: list[dict], problems: Problems) -> list[dict]:

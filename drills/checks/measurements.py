@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from drills.checks.alerting import AlertJudgement
     from drills.checks.availability import Availability
     from drills.checks.recovery import Recovery
 
@@ -19,6 +20,7 @@ class Measurements:
     probes_present: bool = True
     disaster: Recovery | None = None     # RTO / RPO (drills/checks/recovery.py)
     events: list[dict] = field(default_factory=list)   # events.jsonl, for metrics read straight from it
+    alerting: AlertJudgement | None = None              # alerts.jsonl judged (drills/checks/alerting.py)
     _recovery: dict[str, list[dict]] = field(default_factory=dict)
 
     def recovery(self, op: str) -> list[dict]:

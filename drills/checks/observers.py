@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from drills.checks.alerting import AlertJudgement
 from drills.checks.measurements import Measurements
 from drills.checks.observation import Observation
 from drills.checks.recovery import RPO_OPS, Recovery
@@ -241,3 +242,21 @@ def max_inject_delay(m: Measurements, op: str, phase: str) -> Observation:
     name = f"{worst.get('fault_id')}" + (f" #{worst.get('iteration')}" if worst.get("iteration") else "")
     return Observation(ms, f"{name} started {ms} ms after its scheduled {worst.get('scheduled_s')} s (worst of "
                            f"{len(late)} injections)")
+
+
+# alerting, from alerts.jsonl (drills/checks/alerting.py) --------------------------------------------------------
+# An alerting budget names no operation: `op` carries its `alert` ("" for every expected alert; budgets.evaluate).
+
+def _alerting(pick: Callable[[AlertJudgement, str | None], Observation]) -> Observer:
+    def observe(m: Measurements, op: str, phase: str) -> Observation:
+        if m.alerting is None:
+            return Observation(None, "alerts not judged")
+        return pick(m.alerting, op or None)
+    return observe
+
+
+observes("time_to_fire_s")(_alerting(AlertJudgement.time_to_fire))
+observes("time_to_resolve_s")(_alerting(AlertJudgement.time_to_resolve))
+observes("missed_alerts")(_alerting(AlertJudgement.missed))
+observes("false_alarms")(_alerting(AlertJudgement.false_alarm_count))
+observes("alert_flaps")(_alerting(AlertJudgement.flaps))

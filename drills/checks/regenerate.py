@@ -4,7 +4,8 @@ Derived: drills/scenario.schema.json (whole, drills/scenario/schema.py, from the
 metric registry drills/scenario/metrics.py), drills/checks/result.schema.json (whole, from the result model
 drills/checks/result_model.py; its `$defs.budgetMetric` from the metric registry) and the metric and limits
 tables of docs/scenario-format.md (between their GENERATED markers, the second from drills/scenario/limits.py;
-the rest of that file is written by hand).
+the rest of that file is written by hand), and the exported-metrics table of docs/dashboards.md (from
+drills/checks/exported.py).
 
     python -m drills.checks.regenerate           # exit 1 and name every stale file
     python -m drills.checks.regenerate --write   # rewrite them
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from drills.checks import result_model
+from drills.checks.exported import with_exported_table
 from drills.checks.typed_json import schema
 from drills.scenario import schema as scenario_schema
 from drills.scenario.limits import with_limits_table
@@ -29,6 +31,7 @@ COMMAND = "python -m drills.checks.regenerate --write"
 ROOT = Path(__file__).resolve().parents[2]
 RESULT_SCHEMA = Path(__file__).resolve().with_name("result.schema.json")
 SCENARIO_DOC = ROOT / "docs" / "scenario-format.md"
+DASHBOARDS_DOC = ROOT / "docs" / "dashboards.md"   # its table of exported metrics, from drills/checks/exported.py
 
 _NOTE = f"GENERATED from drills/scenario/metrics.py by `{COMMAND}`: do not edit by hand"
 _BEGIN = f"<!-- BEGIN {_NOTE} -->"
@@ -47,6 +50,8 @@ def _row(m: MetricSpec) -> str:
         notes.append("`op`: " + ", ".join(f"`{op}`" for op in m.ops))
     if m.whole_run:
         notes.append("whole run: `phase` is `all`")
+    if m.per_alert:
+        notes.append("`alert`: one expected alert (absent: every one)")
     text = "; ".join(notes).replace("|", "\\|")
     return f"| `{m.name}` | {m.bound} | {m.unit} | {m.kind.replace('_', ' ')} | {text} |"
 
@@ -55,8 +60,9 @@ def metric_table() -> str:
     """The Markdown table of every budget metric, with its markers."""
     rows = [_BEGIN, "| metric | bound | unit | kind | meaning |", "|---|---|---|---|---|"]
     rows += [_row(m) for m in METRICS.values()]
-    rows += ["", "*kind*: while the load generator was saturated, a failed availability budget only makes the "
-                 "verdict inconclusive; a failed data-safety budget fails the run whatever the generator did."]
+    rows += ["", "*kind*: while the load generator was saturated, a failed availability or alerting budget only "
+                 "makes the verdict inconclusive; a failed data-safety budget fails the run whatever the generator "
+                 "did."]
     return "\n".join(rows + [_END])
 
 
@@ -132,6 +138,8 @@ def derived() -> dict[Path, Callable[[str], str]]:
     }
     if SCENARIO_DOC.exists():  # a source checkout (an installed package has no docs)
         out[SCENARIO_DOC] = lambda doc: with_limits_table(with_metric_table(doc))
+    if DASHBOARDS_DOC.exists():
+        out[DASHBOARDS_DOC] = with_exported_table
     return out
 
 

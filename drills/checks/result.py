@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from drills.checks import cluster
 from drills.checks import probes as probe_checks
+from drills.checks.alerting import AlertJudgement, AlertRecord
 from drills.checks.audit import run_audit
 from drills.checks.availability import PHASE_NAMES, Availability
 from drills.checks.budgets import evaluate
@@ -202,11 +203,12 @@ def _judge(run_dir: Path, scenario: Scenario) -> Result:
                       details=lost)
     audit["anomalies"] = anomalies(audit)
     disaster = Recovery(history, w, run.events, audit, lost, run.final_state, av, run.backups)
+    alerting = AlertJudgement(AlertRecord.parse(run.alerts, run.alerts_damaged), w, scenario.alerts, run.events)
     m = Measurements(
         availability=av, audit=audit,
         failovers=probe_checks.failovers(probes, ok_purchases, w),
         detections=[probe_checks.detection(f, probes, w) for f in w.faults if f.took_effect],
-        probes_present=bool(probes), disaster=disaster, events=run.events,
+        probes_present=bool(probes), disaster=disaster, events=run.events, alerting=alerting,
     )
     budgets = evaluate(scenario.budgets, m)
     generator = assess(run.stats, w)
@@ -234,6 +236,7 @@ def _judge(run_dir: Path, scenario: Scenario) -> Result:
         "availability": availability_section(av, m),
         "faults": faults_section(run, m, av.headline_op()),
         **({"disaster_recovery": disaster_extras(recovery)} if recovery is not None else {}),
+        **({"alerting": alerting.section()} if run.alerts is not None or scenario.alerts is not None else {}),
         "generator": cast(Generator, generator),
         "cluster": cast(Cluster, cluster.timeline(run.probes, w)),
         "versions": run.meta.get("versions") or {},

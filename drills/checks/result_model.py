@@ -81,6 +81,8 @@ class BudgetRow(TypedDict):
     never: NotRequired[Annotated[bool, Meta(
         description="it never happened before load stop (rto_s: never recovered): observed is a lower bound and "
                     "the budget fails whatever its max")]]
+    alert: NotRequired[Annotated[str | None, Meta(
+        description="alerting metrics: the one alert judged; null: every expected alert")]]
 
 
 # the data-loss audit ----------------------------------------------------------------------------------------------
@@ -325,20 +327,20 @@ class Restore(TypedDict):
     leader_at: Epoch | None
     healthy_at: Epoch | None
     recovered_to: Epoch | None
-    target_time_s: Offset | None
-    started_s: Offset | None
     sessions_not_before: Annotated[Epoch | None, Meta(
         description="session epoch stamped on the restored leader: every session created before is void")]
     sessions_voided: Annotated[int | None, Meta(
         description="live sessions the epoch ended: the users who must log in again (null: not stamped)")]
+    target_time_s: Offset | None
+    started_s: Offset | None
     finished_s: Offset | None
     cluster_removed_s: Offset | None
     leader_s: Offset | None
     healthy_s: Offset | None
     recovered_to_s: Offset | None
-
-
     sessions_not_before_s: Offset | None
+
+
 class TimelineStep(TypedDict):
     what: str
     t: Epoch
@@ -441,6 +443,84 @@ class DisasterRecovery(TypedDict):
     final_state: Literal["complete", "incomplete", "missing"] | None
 
 
+# alerting ---------------------------------------------------------------------------------------------------------
+
+class ExpectedAlertRow(TypedDict):
+    """One expected alert judged for one injection of its fault (drills/checks/alerting.py)."""
+
+    alert: str
+    labels: dict[str, str]
+    fault_id: str
+    iteration: Count
+    injected_s: Offset | None
+    healed_s: Offset | None
+    fire_within_s: Seconds
+    resolve_within_s: Seconds
+    fired_s: Annotated[Offset | None, Meta(description="the first firing notification received; null: none")]
+    time_to_fire_s: Seconds | None
+    resolved_s: Annotated[Offset | None, Meta(description="the resolved notification received; null: none")]
+    time_to_resolve_s: Annotated[Seconds | None, Meta(description="from the heal; 0 when resolved before it")]
+    missed: Annotated[bool | None, Meta(description="not fired within fire_within; null: unknown (see unknown)")]
+    late_resolve: Annotated[bool | None, Meta(description="resolved later than resolve_within after the heal")]
+    firings: Count
+    flaps: Count
+    unknown: Annotated[str | None, Meta(description="why part of it could not be judged")]
+
+
+class AlertOccurrence(TypedDict):
+    """One firing of one alert series: from its first firing notification to its resolved one."""
+
+    alert: str
+    labels: dict[str, str]
+    started_s: Annotated[Offset | None, Meta(description="Alertmanager's startsAt, else the first notification")]
+    received_s: Offset | None
+    resolved_s: Offset | None
+    notifications: Count
+
+
+class AlertNotification(TypedDict):
+    t_s: Annotated[Offset | None, Meta(description="when the drill's receiver got it")]
+    status: Literal["firing", "resolved"]
+    alert: str
+    labels: dict[str, str]
+
+
+class AlertInterval(TypedDict):
+    """A pending or firing interval of one alert series as Prometheus reported it (the report's alert lane)."""
+
+    alert: str
+    labels: dict[str, str]
+    state: Literal["pending", "firing"]
+    start_s: Offset | None
+    end_s: Offset | None
+    open: Annotated[bool, Meta(description="still in this state when the record ended")]
+
+
+class AlertProblem(TypedDict):
+    t_s: Offset | None
+    source: str
+    error: str
+
+
+class Alerting(TypedDict):
+    """Present when the run recorded alerts.jsonl or its scenario has an alerts section (drills/checks/alerting.py):
+    did the expected alerts fire and resolve in time, and what fired with no fault to explain it."""
+
+    recorded: Annotated[bool, Meta(description="alerts.jsonl was there; false: every alerting budget is unknown")]
+    notified: Annotated[bool, Meta(description="a receiver was watched: false, notification budgets are unknown")]
+    grace_s: Seconds
+    record_end_s: Offset | None
+    expected: list[ExpectedAlertRow]
+    not_due: Annotated[list[str], Meta(description="expected alerts whose fault never took effect")]
+    false_alarms: Annotated[list[AlertOccurrence], Meta(max_items=500)]
+    firing_at_start: Annotated[list[AlertOccurrence], Meta(
+        max_items=500, description="already firing before the load started (allow_firing_at_start)")]
+    notifications: Annotated[list[AlertNotification], Meta(max_items=500)]
+    intervals: Annotated[list[AlertInterval], Meta(max_items=500)]
+    problems: Annotated[list[AlertProblem], Meta(max_items=50)]
+    problem_count: Count
+
+
 # the load generator and the cluster -------------------------------------------------------------------------------
 
 class GeneratorSecond(TypedDict):
@@ -522,6 +602,7 @@ class Result(ResultHeadline):
     availability: Availability
     faults: list[FaultRow]
     disaster_recovery: NotRequired[DisasterRecovery]
+    alerting: NotRequired[Alerting]
     generator: Generator
     cluster: Cluster
     versions: dict[str, Any]

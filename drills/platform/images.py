@@ -68,7 +68,7 @@ def image_tag(key: str) -> str:
     return f"drills/{key}:latest"
 
 
-STACK_IMAGES = ("etcd", "postgres", "api", "haproxy", "toxiproxy", "tools")
+STACK_IMAGES = ("etcd", "postgres", "api", "haproxy", "toxiproxy", "tools", "monitoring")
 
 
 def specs(toxiproxy_binary: Path | None, patroni_wheel: Path | None = None) -> list[ImageSpec]:
@@ -80,6 +80,7 @@ def specs(toxiproxy_binary: Path | None, patroni_wheel: Path | None = None) -> l
         "haproxy": HARNESS / "images" / "haproxy",
         "toxiproxy": HARNESS / "images" / "toxiproxy",
         "tools": HARNESS / "images" / "tools",
+        "monitoring": HARNESS / "images" / "monitoring",
     }
     out = []
     for key in STACK_IMAGES:

@@ -23,7 +23,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 from docker.types import EndpointConfig
 
 from drills.errors import StackError
-from drills.platform import backups, haproxy, http, labels, patroni
+from drills.platform import alert_watch, backups, haproxy, http, labels, monitoring, patroni
 from drills.platform.images import TOXIPROXY_VERSION
 from drills.platform.stack_spec import (
     APP_DB,
@@ -110,7 +110,14 @@ class Stack:
     def options(self) -> StackOptions:
         net = self.network()
         raw = (net.attrs.get("Labels") or {}).get(OPTIONS_LABEL) if net else None
-        return StackOptions(**json.loads(raw)) if raw else StackOptions(name=self.name)
+        if not raw:
+            return StackOptions(name=self.name)
+        # A stack started before monitoring existed has none, whatever today's default is.
+        return StackOptions(**{"monitoring": False, **json.loads(raw)})
+
+    def monitoring_endpoints(self) -> alert_watch.MonitoringEndpoints | None:
+        """Prometheus, Alertmanager and the alert receiver as published on 127.0.0.1 (None: no monitoring)."""
+        return alert_watch.MonitoringEndpoints.of_stack(_endpoints(self.containers()))
 
     def patroni_urls(self, containers: dict | None = None) -> dict[str, str]:
         """service -> Patroni REST URL of each database node (of `containers`, default all), as published."""
@@ -161,6 +168,8 @@ class Stack:
                 t1 = time.monotonic()
                 backups.first_backup(self)
                 log(f"first full backup taken in {time.monotonic() - t1:.1f}s")
+            if opts.monitoring:
+                _settle_alerts(status, log)
         except BaseException as exc:
             details = self._failure_logs() if not getattr(exc, "details", None) else ""
             self.down(log=lambda _m: None)
@@ -243,7 +252,7 @@ class Stack:
                 self.client.volumes.get(name)
             except NotFound:
                 self.client.volumes.create(name=name, labels={labels.RUN: run_id, labels.STACK: self.name})
-            volumes[name] = {"bind": path, "mode": "rw"}
+            volumes[name] = {"bind": path, "mode": "ro" if suffix in spec.read_only_volumes else "rw"}
         for attempt in range(3):
             container = self.client.containers.create(
                 spec.image,
@@ -252,6 +261,7 @@ class Stack:
                 hostname=spec.service,
                 labels=spec.labels(run_id, self.name),
                 environment={**spec.environment, **creds.environment(spec.role)},
+                user=spec.user,
                 # Host ports are chosen here, not by Docker: a port Docker picks is picked again on every
                 # restart, so a restarted HAProxy or Patroni node would move and every client would lose it.
                 ports={p: ("127.0.0.1", h or _free_port()) for p, h in spec.ports.items()},
@@ -343,6 +353,10 @@ class Stack:
                 s.health = "healthy" if st.toxiproxy_version == TOXIPROXY_VERSION else "unhealthy"
                 if s.health != "healthy":
                     st.problems.append(f"toxiproxy /version is {st.toxiproxy_version!r}, expected {TOXIPROXY_VERSION}")
+            elif role == monitoring.ROLE:
+                s.health, s.detail = _monitoring_health(service, st.endpoints)
+                if s.health != "healthy":
+                    st.problems.append(f"{service}: {s.detail}")
             elif role == "etcd":
                 s.health = "healthy" if members is not None else "unknown"
                 if not quick:
@@ -358,7 +372,8 @@ class Stack:
 
     def _cluster_problems(self, st: StackStatus, opts: StackOptions, members, lb_states, containers) -> None:
         expected = {"etcd": opts.etcd_nodes, "postgres": opts.db_nodes, "api": opts.api_replicas,
-                    "lb": 1, "proxy": 1}
+                    "lb": 1, "proxy": 1,
+                    monitoring.ROLE: (4 if opts.backups else 3) if opts.monitoring else 0}
         for role, count in expected.items():
             have = sum(1 for c in containers.values() if c.labels.get(labels.ROLE) == role)
             if have != count:
@@ -428,7 +443,55 @@ def _endpoints(containers: dict) -> dict:
             out["toxiproxy"] = f"http://{host('8474/tcp')}"
         elif role == "postgres" and host("8008/tcp"):
             out["patroni"][service] = f"http://{host('8008/tcp')}"
+        elif role == monitoring.ROLE:
+            for key, port in (("prometheus", monitoring.PROMETHEUS_PORT),
+                              ("alertmanager", monitoring.ALERTMANAGER_PORT),
+                              ("alert_receiver", monitoring.RECEIVER_PORT)):
+                if service == key.replace("_", "-") and host(f"{port}/tcp"):
+                    out[key] = f"http://{host(f'{port}/tcp')}"
     return out
+
+
+def _monitoring_health(service: str, endpoints: dict) -> tuple[str, str]:
+    """Prometheus is healthy once it has scraped every target (so the alert rules see the whole stack);
+    Alertmanager and the receiver once they answer /-/ready."""
+    if service == monitoring.PROMETHEUS:
+        if "prometheus" not in endpoints:
+            return "unhealthy", "no published port"
+        try:
+            up, not_up = alert_watch.scrape_health(endpoints["prometheus"])
+        except alert_watch.MonitoringUnavailable:
+            return "unhealthy", "does not answer"
+        if not_up or not up:
+            total = len(up) + len(not_up)
+            return "unhealthy", f"{len(not_up)} of {total} targets not scraped: " + ", ".join(not_up[:4])
+        return "healthy", f"{len(up)} targets up"
+    key = {monitoring.ALERTMANAGER: "alertmanager", monitoring.RECEIVER: "alert_receiver"}.get(service)
+    if key is None:
+        return "healthy", ""  # the exporter: Prometheus' target check covers it
+    if key in endpoints and alert_watch.is_ready(endpoints[key]):
+        return "healthy", "ready"
+    return "unhealthy", "not ready (GET /-/ready)"
+
+
+def _settle_alerts(status: StackStatus, log: Log, timeout: float = 20.0) -> None:
+    """Wait until no alert fires: a new stack raises some while it comes up (no leader before the first
+    election, no backup before the first one), and a drill's pre-flight must not see those. Never fails: what
+    still fires after `timeout` is logged, and the pre-flight decides."""
+    found = alert_watch.MonitoringEndpoints.of_stack(status.endpoints)
+    if found is None or not found.alertmanager:
+        return
+    deadline = time.monotonic() + timeout
+    firing: list[dict] = []
+    while time.monotonic() < deadline:
+        try:
+            firing = alert_watch.firing_alerts(found)
+        except alert_watch.MonitoringUnavailable as exc:
+            firing = [{"alertname": f"(unknown: {exc.message})"}]
+        if not firing:
+            return
+        time.sleep(0.5)
+    log("alerts still firing on the new stack: " + ", ".join(sorted({a["alertname"] for a in firing})))
 
 
 def _etcd_health(container) -> tuple[str, str]:
@@ -445,7 +508,8 @@ def _etcd_health(container) -> tuple[str, str]:
 
 def _order(service: str) -> tuple[int, str]:
     prefix = service.rstrip("0123456789")
-    rank = {"etcd": 0, "pg": 1, "toxiproxy": 2, "api": 3, "haproxy": 4}.get(prefix, 9)
+    rank = {"etcd": 0, "pg": 1, "toxiproxy": 2, "api": 3, "haproxy": 4, monitoring.PROMETHEUS: 5,
+            monitoring.ALERTMANAGER: 6, monitoring.RECEIVER: 7, monitoring.EXPORTER: 8}.get(prefix, 9)
     return rank, service
 
 

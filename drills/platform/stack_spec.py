@@ -15,7 +15,7 @@ from string import Template
 
 import yaml
 
-from drills.platform import labels
+from drills.platform import labels, monitoring
 from drills.platform.images import HARNESS, image_tag
 
 CONFIG_DIR = HARNESS / "config"
@@ -67,6 +67,10 @@ class StackOptions:
     backup_type: str = "incr"
     backup_retention_full: int = 2
     archive_timeout_s: int = 15
+    # Prometheus, Alertmanager and the drill's alert receiver (drills/platform/monitoring.py); purchase_slo is the
+    # objective the error-budget burn alerts judge (99.9 % of purchases without a server error).
+    monitoring: bool = True
+    purchase_slo: float = 0.999
 
     def validate(self) -> list[str]:
         problems = []
@@ -84,6 +88,8 @@ class StackOptions:
             problems.append(f"backup_type must be one of {', '.join(BACKUP_TYPES)}, not {self.backup_type!r}")
         if self.backup_interval_s < 0 or self.backup_retention_full < 1 or self.archive_timeout_s < 0:
             problems.append("backup_interval_s and archive_timeout_s must be >= 0, backup_retention_full >= 1")
+        if not 0.5 <= self.purchase_slo < 1:
+            problems.append(f"purchase_slo must be at least 0.5 and below 1, not {self.purchase_slo}")
         return problems
 
 
@@ -110,9 +116,13 @@ class ServiceSpec:
     volume_path: str | None = None  # a named volume is mounted here
     shared_volumes: dict[str, str] = field(default_factory=dict)  # stack-wide volume suffix -> mount path
     files: dict[str, str] = field(default_factory=dict)  # absolute path in container -> content
+    user: str | None = None  # run as this user instead of the image's
+    kind: str | None = None  # labels.KIND: a helper of the stack (monitoring), never a fault target
+    read_only_volumes: tuple[str, ...] = ()  # suffixes of shared_volumes mounted read-only
 
     def labels(self, run_id: str, stack: str) -> dict[str, str]:
-        return {labels.RUN: run_id, labels.STACK: stack, labels.SERVICE: self.service, labels.ROLE: self.role}
+        found = {labels.RUN: run_id, labels.STACK: stack, labels.SERVICE: self.service, labels.ROLE: self.role}
+        return {**found, labels.KIND: self.kind} if self.kind else found
 
 
 @dataclass(frozen=True)
@@ -286,6 +296,9 @@ def services(opts: StackOptions, stack_token: str) -> list[ServiceSpec]:
         ports={"8080/tcp": opts.api_port, "8404/tcp": None, "5432/tcp": None},
         files={"/etc/haproxy/haproxy.cfg": render_haproxy(opts)},
     ))
+    if opts.monitoring:
+        out.extend(ServiceSpec(**kw) for kw in monitoring.services(
+            opts, db_names(opts), etcd_names(opts), api_names(opts), STANZA, BACKUP_REPO_PATH))
     return out
 
 

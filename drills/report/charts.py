@@ -18,11 +18,13 @@ from typing import Any
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.typing import RcKeyType
 
-from drills.report.fmt import num
+from drills.checks.result_model import BudgetRow
+from drills.report.fmt import limit_text, num
 from drills.report.timeline import FaultInterval, Outage
 from drills.report.view import ReportView
 from drills.scenario.fault_families import FALLBACK, FamilySpec
@@ -34,6 +36,8 @@ LANE_PT, MAX_LANES = 10, 3
 MAX_POINTS = 900  # longer series are binned so a long drill's report stays small
 
 OUTAGE_COLOUR = "#6e0a1e"
+BUDGET_COLOUR, WITHIN_COLOUR = "#cf222e", "#57606a"
+LATENCY_BUDGETS = {"latency_p50_ms": "p50", "latency_p95_ms": "p95", "latency_p99_ms": "p99"}
 OUTCOME_COLOURS = {"ok": "#2da44e", "info": "#d4a72c", "fail": "#cf222e"}
 STATE_COLOURS = {
     "leader": "#116329", "leader_unprotected": "#bf8700",
@@ -150,6 +154,67 @@ def headline_outages(view: ReportView) -> list[Outage]:
     purchases), so marks from different operations do not pile up on one chart."""
     op = view.result["availability"]["op"]
     return [o for o in view.outages if o.op == op or op == "all"]
+
+
+def headline_budgets(view: ReportView, metrics: Sequence[str]) -> list[BudgetRow]:
+    """The budgets on `metrics` about the headline op (or every op) with a limit, the whole-run ones first: the
+    ones a headline chart or card can show beside its numbers."""
+    op = view.result["availability"]["op"]
+    rows = [b for b in view.result["budgets"] if b["metric"] in metrics and b["op"] in (op, "all")
+            and (b["limit"]["max"] is not None or b["limit"]["min"] is not None)]
+    return sorted(rows, key=lambda b: b["phase"] != "all")
+
+
+def _phase_spans(view: ReportView, phase: str) -> list[tuple[float, float]]:
+    """Where a budget's phase lies on the time axis (the whole axis for `all`)."""
+    if phase == "all":
+        return [(0.0, max(view.end_s, 1.0))]
+    spans = view.result["availability"]["phases"].get(phase) or []
+    return [(a, b) for a, b in (tuple(x) for x in spans) if a is not None and b is not None and b > a]
+
+
+def _latency_budgets(chart: _Chart, view: ReportView) -> list[Line2D]:
+    """A limit line per latency budget over the phase it judges; legend handles for them."""
+    handles: list[Line2D] = []
+    for i, b in enumerate(headline_budgets(view, tuple(LATENCY_BUDGETS))):
+        limit = b["limit"]["max"]
+        spans = _phase_spans(view, b["phase"])
+        if limit is None or not spans:
+            continue
+        gid = f"{chart.name}-budget-{i}"
+        chart.ax.hlines([limit] * len(spans), [a for a, _ in spans], [z for _, z in spans], gid=gid,
+                        color=BUDGET_COLOUR, lw=1.0, linestyles=(0, (5, 3)), zorder=4)
+        word = "held" if b["passed"] is True else "exceeded" if b["passed"] is False else "unknown"
+        phase = "" if b["phase"] == "all" else f", {b['phase'].replace('_', ' ')}"
+        text = f"{LATENCY_BUDGETS[b['metric']]} budget {limit_text(b)}{phase}"
+        chart.groups[gid] = {"class": "budget-limit", "data-budget": b["name"], "data-limit": f"{limit:g}",
+                             "data-phase": b["phase"], "title": f"budget {b['name']} {limit_text(b)}: {word}"}
+        handles.append(Line2D([], [], label=text, color=BUDGET_COLOUR, lw=1.0, ls=(0, (5, 3))))
+    return handles
+
+
+def _outage_budget(chart: _Chart, view: ReportView, outages: list[Outage]) -> list[Line2D]:
+    """The longest-outage budget laid on the longest outage window (the one it judges): a bracket of the
+    budget's length from the outage's start, red when the outage outlasted it."""
+    rows = headline_budgets(view, ("longest_outage_s",))
+    limit = rows[0]["limit"]["max"] if rows else None
+    if limit is None or not outages:
+        return []
+    b = rows[0]
+    longest = max(range(len(outages)), key=lambda k: outages[k].duration_s)
+    o = outages[longest]
+    over = o.duration_s > limit
+    colour = BUDGET_COLOUR if over else WITHIN_COLOUR
+    gid = f"{chart.name}-outage-budget-{longest}"
+    chart.ax.plot([o.start_s, o.start_s + limit], [0.55, 0.55], transform=chart.ax.get_xaxis_transform(),
+                  color=colour, lw=1.4, marker="|", ms=7, gid=gid, zorder=5, clip_on=False)
+    chart.groups[gid] = {"class": "budget-limit outage-budget", "data-budget": b["name"], "data-limit": f"{limit:g}",
+                         "data-over": "yes" if over else "no",
+                         "title": f"longest outage of {o.op}, {num(o.duration_s, 's')}, against the budget "
+                                  f"{b['name']} {limit_text(b)}: {'over' if over else 'within'}"}
+    phase = "" if b["phase"] == "all" else f", {b['phase'].replace('_', ' ')}"
+    return [Line2D([], [], color=colour, lw=1.4, marker="|", ms=7,
+                   label=f"outage budget {limit_text(b)}{phase}" + (" (exceeded)" if over else ""))]
 
 
 def _shade_outages(chart: _Chart, outages: list[Outage], full_height: bool) -> None:
@@ -273,16 +338,23 @@ def chart_latency(view: ReportView) -> str | None:
         ys = [p[idx] if p[idx] is not None else math.nan for p in all_pts]  # a gap stays a gap
         c.ax.plot(xs, ys, color=colour, lw=1.1, label=label, marker="o", ms=1.8 if len(pts) < 200 else 0)
     values = [v for p in pts for v in p[1:] if v is not None and v > 0]
+    budgets = _latency_budgets(c, view)
+    limits = [b["limit"]["max"] for b in headline_budgets(view, tuple(LATENCY_BUDGETS)) if b["limit"]["max"]]
     if values and max(values) / max(min(values), 0.1) > 50:
         c.ax.set_yscale("log")
         c.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: num(v)))
     else:
         c.ax.set_ylim(bottom=0)
+    if limits:   # the limit lines stay in sight, however far above the latencies they are
+        bottom, top = c.ax.get_ylim()
+        c.ax.set_ylim(bottom, max(top, max(limits) * 1.08))
     c.ax.set_ylabel("latency (ms)")
     _phase_marks(c, view, names=False)
     _shade_faults(c, view.faults, view.end_s, lanes)
-    c.ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-    return _finish(c, view, "latency p50 and p99")
+    handles, _labels = c.ax.get_legend_handles_labels()
+    c.ax.legend(handles=[h for h in handles if h.get_label() in ("p50", "p99")] + budgets, loc="upper left",
+                bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    return _finish(c, view, "latency p50 and p99" + (" with the latency budgets" if budgets else ""))
 
 
 def chart_success(view: ReportView) -> str | None:
@@ -299,10 +371,12 @@ def chart_success(view: ReportView) -> str | None:
     c.ax.set_ylim(0, 105)
     c.ax.set_ylabel("success %")
     _phase_marks(c, view, names=False)
-    _shade_outages(c, headline_outages(view), full_height=True)
+    outages = headline_outages(view)
+    _shade_outages(c, outages, full_height=True)
+    budget = _outage_budget(c, view, outages)
     _shade_faults(c, view.faults, view.end_s, lanes)
-    if headline_outages(view):
-        c.ax.legend(handles=[Patch(facecolor="none", edgecolor="#cf222e", hatch="xx", label="outage")],
+    if outages:
+        c.ax.legend(handles=[Patch(facecolor="none", edgecolor="#cf222e", hatch="xx", label="outage")] + budget,
                     loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     return _finish(c, view, "success ratio per second")
 

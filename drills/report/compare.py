@@ -1,40 +1,29 @@
-"""`drill compare A B`: what changed between two runs (e.g. failover 3 s slower, 2 orders lost).
+"""`drill compare A B`: what changed between two runs (e.g. failover 3 s slower, 2 orders lost), and the
+regression gate (drills/report/regression.py) that `--fail-on-regression` turns into an exit code.
 
-Lower is better for every number except success ratios; a budget that went from pass to fail "regressed".
-Two runs of different scenarios, or one run twice, are compared all the same, with a warning that says so.
+Which direction is better comes from the metric registry (drills/scenario/metrics.py; success ratios are better
+higher); a budget that went from pass to fail "regressed". Two runs of different scenarios, or one run twice,
+are compared all the same, with a warning that says so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from drills.checks.result_model import Result
 from drills.errors import UsageError
 from drills.report.fmt import HIGHER_IS_BETTER, as_float, metric_value, num, passed_word, when
 from drills.report.htmlkit import esc, items_html, page, pill, table
+from drills.report.keynumbers import KEY_NUMBERS, Tolerance
+from drills.report.regression import gate
 from drills.report.render import ReportError, require_run_dir, write_atomic
 from drills.report.view import ReportView, build_view
 
-AVAILABILITY = (("success_ratio", "success ratio"), ("longest_outage_s", "longest outage"),
-                ("failover_s", "failover"), ("detection_s", "detection"), ("recovery_s", "recovery"),
-                ("latency_ms.p50", "latency p50"), ("latency_ms.p95", "latency p95"),
-                ("latency_ms.p99", "latency p99"))
+# The headline availability numbers, as the key-number catalogue declares them.
+AVAILABILITY = tuple(k for k in KEY_NUMBERS if k.gated and k.path[0] == "availability")
 AUDIT = ("acknowledged", "lost", "unexpected", "duplicated", "oversold", "sold_over_capacity",
          "credential_changes_lost", "revoked_sessions_working", "indeterminate", "indeterminate_applied")
-
-
-def _get(d: object, dotted: str) -> object:
-    value: object = d
-    for part in dotted.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
-def _metric_of(key: str) -> str:
-    return {"latency_ms.p50": "latency_p50_ms", "latency_ms.p95": "latency_p95_ms",
-            "latency_ms.p99": "latency_p99_ms"}.get(key, key)
 
 
 def change_text(metric: str, a: object, b: object, informational: bool = False) -> tuple[float | None, str, str]:
@@ -88,18 +77,18 @@ def _budget_rows(ra: Result, rb: Result) -> list[dict]:
     return rows
 
 
-def compare_views(va: ReportView, vb: ReportView) -> dict:
-    """The comparison as plain data (also what `compare_runs` returns)."""
+def compare_views(va: ReportView, vb: ReportView, tolerances: Mapping[str, Tolerance] | None = None) -> dict:
+    """The comparison as plain data (also what `compare_runs` returns); `gate` holds the regression gate's
+    findings with `tolerances` (metric -> Tolerance) over the defaults."""
     ra, rb = va.result, vb.result
-    aa, ab = ra["availability"], rb["availability"]
     avail = []
-    for key, label in AVAILABILITY:
-        metric = _metric_of(key)
-        x, y = _get(aa, key), _get(ab, key)
+    for number in AVAILABILITY:
+        metric = number.metric
+        x, y = number.value(ra), number.value(rb)
         if x is None and y is None:
             continue
         delta, change, text = change_text(metric, x, y)
-        avail.append({"name": label, "metric": metric, "a": x, "b": y, "a_text": metric_value(metric, x),
+        avail.append({"name": number.label, "metric": metric, "a": x, "b": y, "a_text": metric_value(metric, x),
                       "b_text": metric_value(metric, y), "delta": delta, "change": change, "text": text})
     ua: dict[str, object] = dict(ra["audit"])
     ub: dict[str, object] = dict(rb["audit"])
@@ -112,7 +101,7 @@ def compare_views(va: ReportView, vb: ReportView) -> dict:
         audit.append({"name": key, "metric": key, "a": ua.get(key), "b": ub.get(key), "a_text": num(ua.get(key)),
                       "b_text": num(ub.get(key)), "delta": delta, "change": change, "text": text})
     return {"a": _side(va), "b": _side(vb), "budgets": _budget_rows(ra, rb), "availability": avail,
-            "audit": audit, "warnings": comparable(va, vb), "html": None}
+            "audit": audit, "warnings": comparable(va, vb), "gate": gate(ra, rb, tolerances), "html": None}
 
 
 def comparable(va: ReportView, vb: ReportView) -> list[str]:
@@ -146,6 +135,7 @@ def render_compare_html(diff: dict) -> str:
     parts = [f"<main><h1>Comparison of two drill runs</h1><div class='cards'>{side('A', a)}{side('B', b)}</div>"]
     if diff.get("warnings"):
         parts.append(f'<section class="notes" id="warnings">{items_html(diff["warnings"])}</section>')
+    parts.append(_gate_html(diff.get("gate") or {}))
     for section, title in (("budgets", "Budgets"), ("availability", "What buyers saw"), ("audit", "Data-loss audit")):
         rows = diff.get(section) or []
         if not rows:
@@ -163,11 +153,26 @@ def render_compare_html(diff: dict) -> str:
     return page(f"compare {a.get('run_id')} vs {b.get('run_id')}", "".join(parts))
 
 
-def compare_runs(run_a: Path, run_b: Path, out: Path | None = None) -> dict:
-    """Budget, availability and audit deltas of B against A; writes the HTML page when `out` is given
-    (a directory gets compare-<A>-vs-<B>.html). A path that is not a run directory is a usage error."""
+def _gate_html(g: dict) -> str:
+    """The regression gate: what got worse than A beyond its tolerance (what --fail-on-regression fails on)."""
+    regressions = g.get("regressions") or []
+    if regressions:
+        body = (f'<p class="bad">{len(regressions)} regression(s) of B against A:</p>'
+                + items_html(regressions, "regressions"))
+    else:
+        body = '<p class="good">No regression: every gated number of B is within its tolerance of A.</p>'
+    tolerances = ", ".join(f"{m} {t}" for m, t in (g.get("tolerances") or {}).items())
+    return (f'<section id="gate" data-regressed="{"yes" if regressions else "no"}"><h2>Regression gate</h2>{body}'
+            f'<p class="muted">Tolerances: {esc(tolerances)}.</p></section>')
+
+
+def compare_runs(run_a: Path, run_b: Path, out: Path | None = None,
+                 tolerances: Mapping[str, Tolerance] | None = None) -> dict:
+    """Budget, availability and audit deltas of B against A, and the regression gate with `tolerances` over
+    the defaults; writes the HTML page when `out` is given (a directory gets compare-<A>-vs-<B>.html). A path
+    that is not a run directory is a usage error."""
     run_a, run_b = require_run_dir(run_a), require_run_dir(run_b)
-    diff = compare_views(build_view(run_a), build_view(run_b))
+    diff = compare_views(build_view(run_a), build_view(run_b), tolerances)
     if out is not None:
         out = Path(out)
         if out.is_dir():

@@ -137,6 +137,7 @@ tr.failed td{background:#ffebe9}.bad{color:var(--fail);font-weight:700}.good{col
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0 4px}
 .card{border:1px solid var(--line);border-radius:6px;padding:6px 12px;min-width:130px}
 .card .k{font-size:12px;color:var(--muted)}.card .v{font-size:19px;font-weight:650;font-variant-numeric:tabular-nums}
+.card .m{font-size:11px;line-height:1.3;margin-top:2px;max-width:210px}
 figure{margin:4px 0 14px}figcaption{font-size:12px;color:var(--muted);margin:-2px 0 0 72px}
 svg.chart{display:block;max-width:100%;height:auto}
 svg.chart text{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif}

@@ -19,11 +19,13 @@ from drills.checks.result_model import (
     LostOp,
     Restore,
 )
-from drills.report.charts import fault_family, render_charts
+from drills.report.alertlane import alerting_html
+from drills.report.charts import fault_family, headline_budgets, render_charts
 from drills.report.fmt import (
     as_float,
     duration,
     limit_text,
+    meaning,
     metric_value,
     num,
     observed_text,
@@ -70,7 +72,8 @@ def render_html(view: ReportView) -> str:
     """The whole report.html for one run."""
     charts = render_charts(view)
     body = [_banner(view), '<main>', _nav(view), _notes(view), _budgets(view), _headline(view),
-            _disaster_recovery(view), _timeline(view, charts), _outages(view), _failovers(view), _protection(view),
+            _disaster_recovery(view), _timeline(view, charts), alerting_html(view), _outages(view), _failovers(view),
+            _protection(view),
             _audit(view),
             _faults(view),
             _generator(view, charts),
@@ -100,7 +103,8 @@ def _banner(view: ReportView) -> str:
 
 def _nav(view: ReportView) -> str:
     links = [("budgets", "Budgets")] + ([("disaster-recovery", "Disaster recovery")] if _dr(view) else []) + [
-        ("timeline", "Timeline"), ("audit", "Data-loss audit"), ("faults", "Faults"),
+        ("timeline", "Timeline")] + ([("alerting", "Alerting")] if view.result.get("alerting") else []) + [
+        ("audit", "Data-loss audit"), ("faults", "Faults"),
         ("generator", "Load generator"), ("environment", "Environment & re-run"), ("scenario", "Scenario")]
     return "<nav>" + "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in links) + "</nav>"
 
@@ -122,7 +126,8 @@ def _budgets(view: ReportView) -> str:
     for b in budgets:
         word = passed_word(b["passed"])
         css = {"pass": "pass", "FAIL": "fail"}.get(word, "unknown")
-        scope = f"{b['op']} · {b['phase']}"
+        scope = f"{b['op']} · {b['phase']}" if "alert" not in b else f"alert {b['alert']}" if b.get("alert") \
+            else "every alert" if b["metric"] == "false_alarms" else "every expected alert"
         rows.append([f"<b>{esc(b['name'])}</b>", esc(scope),
                      f'<span class="num">{esc(limit_text(b))}</span>',
                      f'<span class="num">{esc(observed_text(b))}</span>',
@@ -138,26 +143,56 @@ def _budgets(view: ReportView) -> str:
 
 
 def _headline(view: ReportView) -> str:
+    """The headline numbers as cards; each says what it measures and which budget, if any, judges it (a budget
+    on another phase shows its own observed value: the card's number is the whole run's)."""
     a = view.result["availability"]
     lat = a["latency_ms"]
-    cards = [("success ratio", percent(a["success_ratio"])),
-             ("longest outage", num(a["longest_outage_s"], "s")),
-             ("failover", num(a["failover_s"], "s")), ("detection", num(a["detection_s"], "s")),
-             ("recovery", num(a["recovery_s"], "s")), ("latency p50", num(lat["p50"], "ms")),
-             ("p95", num(lat["p95"], "ms")), ("p99", num(lat["p99"], "ms"))]
+    cards: list[tuple[str, str, str | None]] = [
+        ("success ratio", percent(a["success_ratio"]), "success_ratio"),
+        ("longest outage", num(a["longest_outage_s"], "s"), "longest_outage_s"),
+        ("failover", num(a["failover_s"], "s"), "failover_s"), ("detection", num(a["detection_s"], "s"), "detection_s"),
+        ("recovery", num(a["recovery_s"], "s"), "recovery_s"),
+        ("latency p50", num(lat["p50"], "ms"), "latency_p50_ms"), ("p95", num(lat["p95"], "ms"), "latency_p95_ms"),
+        ("p99", num(lat["p99"], "ms"), "latency_p99_ms")]
     if a["error_budget"]["burn"] is not None:
-        cards.append(("error budget spent", percent(a["error_budget"]["burn"])))
+        cards.append(("error budget spent", percent(a["error_budget"]["burn"]), "error_budget_burn"))
     anomalies = view.result["audit"]["anomalies"]
-    cards.append(("data-loss anomalies", "unknown" if anomalies is None else str(anomalies)))
+    cards.append(("data-loss anomalies", "unknown" if anomalies is None else str(anomalies), None))
 
     def bad(k: str, v: str) -> str:
         return " bad" if k == "data-loss anomalies" and v not in ("0", "unknown") else ""
 
-    html_cards = "".join(f'<div class="card"><div class="k">{esc(k)}</div><div class="v{bad(k, v)}">{esc(v)}</div>'
-                         "</div>" for k, v in cards)
-    src = f" — {a['op']} operations"
+    html_cards = "".join(
+        f'<div class="card" data-card="{esc(metric or "anomalies")}"><div class="k">{esc(k)}</div>'
+        f'<div class="v{bad(k, v)}">{esc(v)}</div>{_card_budgets(view, metric)}'
+        f'<div class="m muted">{esc(meaning(metric) if metric else AUDIT_MEANING["anomalies"])}</div></div>'
+        for k, v, metric in cards)
+    src = f" — {a['op']} operations, whole run"
     return f'<section id="availability"><h2>What buyers saw{esc(src)}</h2><div class="cards">{html_cards}</div>' \
            + _breakdowns(view) + "</section>"
+
+
+def _card_budgets(view: ReportView, metric: str | None) -> str:
+    """The budgets a headline card's number relates to: limit, scope when it is not the card's, outcome."""
+    if metric is None:
+        rows = [b for b in view.result["budgets"] if b["metric"] in DATA_LOSS]
+        if not rows:
+            return '<div class="k muted" data-budget="">no data-loss budget</div>'
+        failed = sum(1 for b in rows if b["passed"] is False)
+        return (f'<div class="k" data-budget="data-loss">{len(rows)} data-loss budget(s): '
+                f'{pill("FAIL" if failed else "pass", "fail" if failed else "pass")}</div>')
+    rows = headline_budgets(view, (metric,))
+    if not rows:
+        return '<div class="k muted" data-budget="">no budget</div>'
+    out = []
+    for b in rows[:3]:
+        word = passed_word(b["passed"])
+        css = {"pass": "pass", "FAIL": "fail"}.get(word, "unknown")
+        scope = "" if b["phase"] == "all" else f" on {b['phase'].replace('_', ' ')}"
+        seen = "" if b["phase"] == "all" else f" (observed {observed_text(b)})"
+        out.append(f'<div class="k" data-budget="{esc(b["name"])}">budget{esc(scope)} {esc(limit_text(b))}'
+                   f"{esc(seen)} {pill(word, css)}</div>")
+    return "".join(out)
 
 
 def _breakdowns(view: ReportView) -> str:

@@ -22,6 +22,7 @@ class ResultFile:
     headline: ResultHeadline | None
     missing: bool = False
     problem: str | None = None      # None: readable; else 'result.json is missing…' / 'result.json is corrupt: …'
+    document: dict | None = None    # the whole document when its headline reads (the trend picks numbers in it)
 
 
 def read_result_file(run_dir: Path) -> ResultFile:
@@ -41,7 +42,7 @@ def read_result_file(run_dir: Path) -> ResultFile:
     headline, notes = conform(ResultHeadline, doc)
     if headline is None:
         return ResultFile(None, problem=_corrupt(notes[-1] if notes else "not a result"))
-    return ResultFile(headline)
+    return ResultFile(headline, document=doc)
 
 
 def _corrupt(why: str) -> str:

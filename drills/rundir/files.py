@@ -19,6 +19,8 @@ RESULT = "result.json"               # the judged result (checks)
 REPORT = "report.html"
 JUNIT = "junit.xml"
 INDEX = "index.html"                 # in the runs folder: the list of runs
+TREND = "trend.html"                 # in the runs folder: every scenario's key numbers over its runs
+REJUDGED_GLOB = "rejudged-*.json"    # `drill judge`: the run judged again (rejudged_name), beside result.json
 LOG = "drill.log"                    # the harness's own log lines, as the terminal showed them, with times
 
 # What a complete run directory has, in the order a reader cares about them (report: "missing files").
@@ -30,6 +32,17 @@ MARKERS = (RESULT, META, EVENTS)
 def history_of(worker: str | None) -> str:
     """history.jsonl for a single process, history-<worker>.jsonl for each distributed worker."""
     return f"history-{worker}.jsonl" if worker else HISTORY
+
+
+def trend_of(slug: str) -> str:
+    """In the runs folder: one scenario's trend (`drill trend --scenario NAME`); `slug` is [A-Za-z0-9_-]."""
+    return f"trend-{slug}.html"
+
+
+def rejudged_name(stamp: str) -> str:
+    """A re-judgement's file in the run directory (`drill judge`); `stamp` is its UTC time, 20260101T120000Z.
+    result.json itself is never replaced by a re-judgement."""
+    return f"rejudged-{stamp}.json"
 
 
 def history_paths(run_dir: Path) -> list[Path]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import docker
 
-from drills.errors import DrillError, InfrastructureError, UsageError
+from drills.errors import DrillError, InfrastructureError, PreconditionFailed, UsageError
 from drills.faults import disaster, nemesis
 from drills.faults.context import FaultContext
 from drills.faults.heal import heal_entry
@@ -103,6 +103,9 @@ class DrillRun:
         self.sidecars: SidecarPool | None = None
         self.endpoints: dict = {}
         self.ended_by: str | None = None
+        self.monitoring = None          # drills.platform.alert_watch.MonitoringEndpoints, when alerts are watched
+        self.alert_watch = None         # its AlertWatch, from just before the load to after the recovery
+        self.refused: PreconditionFailed | None = None   # the drill refused to start (its own exit code)
 
     # ---- the whole run ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -115,6 +118,7 @@ class DrillRun:
         try:
             with _on_signals(_raise_interrupted):
                 self._prepare()
+                self._check_alerts()
                 self._drive()
         except Interrupted as exc:
             self.ended_by = "aborted"
@@ -122,7 +126,8 @@ class DrillRun:
             self.log(f"{exc.signame}: stopping the drill and healing every fault")
         except DrillError as exc:
             self.ended_by = "error"
-            self.events.emit("error", where="harness", message=exc.message)
+            self.refused = exc if isinstance(exc, PreconditionFailed) else None
+            self.events.emit("error", where="preflight" if self.refused else "harness", message=exc.message)
             self.log(f"error: {exc.message}")
             if exc.details:
                 self.log(exc.details)
@@ -158,6 +163,7 @@ class DrillRun:
         self.probes = ProbeSampler(self.view, LineWriter(self.run_dir / files.PROBES),
                                    self.endpoints.get("haproxy_stats"), self.scheduler.active).start()
 
+        self._watch_alerts()
         scenario_dir = self.scenario_path.parent
         self.load = load = start_load(sc.load, sc.phases, self.endpoints["api"], self.run_dir, self.secret,
                                       self.seed, scenario_dir=scenario_dir, tokens_dir=vault.secret_dir(self.run_id))
@@ -170,7 +176,7 @@ class DrillRun:
                   ("recovery", steady_end, total)]
         current = None
         healed = False
-        watch = AbortWatch(sc.abort, self.run_dir)
+        watch = AbortWatch(sc.abort, self.run_dir, abort_on=sc.alerts.abort_on if sc.alerts else ())
         live = self._live_view(total)
         with live:
             while True:
@@ -229,6 +235,7 @@ class DrillRun:
         self._verify_no_fault_left()
         if self._recover():
             self._read_final_state()
+        self._stop_alert_watch()   # after the recovery: resolved notifications arrive after the heal
         vault.forget(self.run_id)  # the audit was the last to need the secret and the session tokens
         if self.system is not None:
             self.system.after_run(self.run_dir)
@@ -354,7 +361,72 @@ class DrillRun:
             except OSError:
                 pass
         self.log(f"report: {self.run_dir / 'report.html'}")
-        return int(exit_code(result))
+        return int(self.refused.exit_code) if self.refused is not None else int(exit_code(result))
+
+    # ---- alerts: the pre-flight, the watch, and where they look (docs/scenario-format.md#alerts) ------------
+    def _monitoring(self):   # -> MonitoringEndpoints | None (drills.platform.alert_watch, imported on use)
+        """The URLs of an attached system's own Prometheus / Alertmanager / receiver (alerts section), else the
+        reference stack's monitoring (its endpoints); None when nothing watches alerts."""
+        from drills.platform.alert_watch import MonitoringEndpoints
+
+        alerts = self.scenario.alerts
+        if alerts is not None and (alerts.alertmanager_url or alerts.prometheus_url or alerts.receiver_url):
+            return MonitoringEndpoints.loopback(prometheus=alerts.prometheus_url, alertmanager=alerts.alertmanager_url,
+                                                receiver=alerts.receiver_url)
+        return MonitoringEndpoints.of_stack(self.endpoints)
+
+    def _check_alerts(self) -> None:
+        """Before the load and before anything is injected: refuse to start while an alert fires (unless
+        alerts.allow_firing_at_start), and refuse when the monitoring does not answer (never assume "quiet")."""
+        from drills.platform.alert_watch import firing_alerts
+
+        self.monitoring = monitoring = self._monitoring()
+        alerts = self.scenario.alerts
+        if monitoring is None:
+            if alerts is not None and (alerts.expected or alerts.abort_on):
+                self.log("monitoring is off: the expected alerts cannot be judged (their budgets are unknown)")
+            return
+        firing = firing_alerts(monitoring)   # MonitoringUnavailable (exit 3) when neither source answers
+        if not firing:
+            return
+        names = sorted({str(a.get("alertname")) for a in firing})
+        words = ", ".join(_alert_words(a) for a in firing[:10]) + (f" and {len(firing) - 10} more"
+                                                                    if len(firing) > 10 else "")
+        if alerts is not None and alerts.allow_firing_at_start:
+            self.log(f"already firing (allowed by alerts.allow_firing_at_start): {words}")
+            self.events.emit("run", name="alerts_firing_at_start", alerts=names)
+            return
+        raise PreconditionFailed(f"refusing to start: {len(firing)} alert(s) already firing before any fault: "
+                                 f"{words}", hint="let the system settle or fix what fires; to drill anyway, set "
+                                                  "`alerts: {allow_firing_at_start: true}` in the scenario")
+
+    def _watch_alerts(self) -> None:
+        """Record alert states and notifications (alerts.jsonl) from just before the load starts."""
+        if self.monitoring is None:
+            return
+        from drills.platform.alert_watch import AlertWatch
+
+        self.alert_watch = AlertWatch(self.monitoring, self.run_dir, log=self.log).start()
+        m = self.monitoring
+        self.events.emit("run", name="alerts_watched", prometheus=bool(m.prometheus),
+                         alertmanager=bool(m.alertmanager), receiver=bool(m.receiver))
+
+    def _stop_alert_watch(self) -> None:
+        if self.alert_watch is None:
+            return
+        try:
+            self.alert_watch.stop()
+        except Exception as exc:  # the record so far is on disk; a failing stop must not cost the heal
+            self.log(f"stopping the alert watch failed: {exc}")
+        self.alert_watch = None
+
+
+def _alert_words(alert: dict) -> str:
+    """An alert as the refusal names it: its name and its labels other than alertname."""
+    found = alert.get("labels")
+    labels: dict = found if isinstance(found, dict) else {}
+    extra = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity"))
+    return f"{alert.get('alertname')}" + (f" ({extra})" if extra else "")
 
 
 def check_out(out: Path) -> None:

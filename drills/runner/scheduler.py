@@ -62,8 +62,12 @@ def plan_lines(faults: list[Fault], steady_end_s: float) -> list[PlanLine]:
             sel = f"{t.count}" if t.count else t.select
             where = f"{sel} of " + (f"service {t.service}" if t.service else f"label {t.label}" if t.label
                                     else f"role {t.role} (resolved at injection)")
-        else:
+        elif f.link is not None:
             where = f"link {f.link}"
+        elif f.params.get("groups"):   # a partition into groups names no target
+            where = "groups " + " | ".join(", ".join(map(str, g)) for g in f.params["groups"])
+        else:                          # disasters and actions act on the whole database cluster
+            where = "the database cluster"
         if f.at is not None:
             at = f"t={f.at:g}s"
         else:

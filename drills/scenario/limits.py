@@ -82,6 +82,13 @@ _ROWS = (
     Limit("targets", "a number of containers", 100.0, "containers", "100",
           "`target.count`, which is also at most the number of nodes its service or role can have in the stack",
           "a fault acts on a handful of containers; see the stack's own size for the real bound"),
+    Limit("alert_delay", "an alert delay", HOUR, "s", "1 h",
+          "`alerts.grace`, an expected alert's `fire_within` and `resolve_within`",
+          "an alert that pages an hour after the fault is no alert for a drill to wait for: fix the rule's `for` "
+          "and Alertmanager's group timings"),
+    Limit("alerts", "a number of alerts", 100.0, "alerts", "100",
+          "`alerts.expected` entries, `alerts.abort_on` names, the label matchers of one expected alert",
+          "a drill checks the handful of alerts its faults should raise; hundreds belong in the rule files"),
 )
 
 LIMITS: dict[str, Limit] = {limit.kind: limit for limit in _ROWS}

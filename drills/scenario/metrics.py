@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Unit = Literal["ratio", "seconds", "ms", "count", "burn"]
-Kind = Literal["availability", "data_safety"]
+Kind = Literal["availability", "data_safety", "alerting"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class MetricSpec:
     meaning: str                   # one line, for the docs table, the schema and the report
     whole_run: bool = False        # judged over the whole run: its budgets' `phase` can only be `all`
     ops: tuple[str, ...] = ()      # the only `op`s a budget may name (empty: any operation)
+    per_alert: bool = False        # about alerts, not operations: a budget names an `alert`, never an `op`
 
     @property
     def higher_is_better(self) -> bool:
@@ -82,6 +83,22 @@ _ROWS = (
     MetricSpec("max_inject_delay_ms", "max", "ms", "availability",
                "worst lateness of a fault injection's start against its schedule: the nemesis's own lag, not "
                "how long the injection then took", whole_run=True),
+    # alerting, from alerts.jsonl (what the drill's receiver was notified of) + the fault times in events.jsonl
+    MetricSpec("time_to_fire_s", "max", "seconds", "alerting",
+               "from a fault's injection to the expected alert's firing notification reaching the drill's receiver",
+               whole_run=True, per_alert=True),
+    MetricSpec("time_to_resolve_s", "max", "seconds", "alerting",
+               "from a fault's heal to the expected alert's resolved notification (0 when it resolved before the "
+               "heal)", whole_run=True, per_alert=True),
+    MetricSpec("missed_alerts", "max", "count", "alerting",
+               "expected alerts that did not fire within their fire_within of the fault's injection",
+               whole_run=True, per_alert=True),
+    MetricSpec("false_alarms", "max", "count", "alerting",
+               "alerts that fired with no fault to explain them: outside every fault's injection to heal + grace",
+               whole_run=True, per_alert=True),
+    MetricSpec("alert_flaps", "max", "count", "alerting",
+               "extra firings of an expected alert for one fault: it fired, resolved and fired again",
+               whole_run=True, per_alert=True),
 )
 
 METRICS: dict[str, MetricSpec] = {m.name: m for m in _ROWS}
@@ -90,6 +107,8 @@ if len(METRICS) != len(_ROWS):
 
 # Judged on what the system kept, not on how fast it answered: a saturated load generator cannot excuse them.
 DATA_SAFETY_METRICS = tuple(name for name, m in METRICS.items() if m.kind == "data_safety")
+# Judged from alerts.jsonl, one expected alert at a time (a budget's `alert`) or over all of them.
+ALERT_METRICS = tuple(name for name, m in METRICS.items() if m.per_alert)
 
 ABORT_METRICS = ("error_ratio", "p99_ms", "probe_failing")
 # Probe conditions an abort rule may name (`metric: probe_failing`).

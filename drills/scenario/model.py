@@ -47,6 +47,7 @@ class ReferenceStack:
     backup_type: Literal["full", "diff", "incr"] = "incr"
     backup_retention_full: int = 2
     archive_timeout: float = 15.0       # longest a written WAL segment waits before it is archived
+    monitoring: bool = True             # Prometheus + Alertmanager + the drill's alert receiver in the stack
 
 
 @dataclass
@@ -116,8 +117,8 @@ class Target:
     label: str | None = None            # key=value on the user's own containers
     select: Selection = "one"
     count: int | None = None            # select N (overrides select)
-
     wait: float = 0.0                   # a role: wait up to this long for a holder (e.g. a leader coming back)
+
 
 @dataclass
 class After:
@@ -150,10 +151,16 @@ class Budget:
     phase: str = "all"                  # one of PHASES
     name: str | None = None             # display name; defaults to metric[op,phase]
     source: Source | None = None
+    alert: str | None = None            # alerting metrics: the one alert judged (None: every expected alert)
 
     @property
     def display(self) -> str:
-        return self.name or f"{self.metric}[{self.op},{self.phase}]"
+        if self.name:
+            return self.name
+        spec = METRICS.get(self.metric)
+        if spec is not None and spec.per_alert:   # about alerts, not operations: metric[ALERT] or metric[alerts]
+            return f"{self.metric}[{self.alert or 'alerts'}]"
+        return f"{self.metric}[{self.op},{self.phase}]"
 
 
 @dataclass
@@ -162,6 +169,32 @@ class AbortCondition:
     above: float | None = None
     window: float = 10.0                # seconds (sliding)
     probe: str | None = None            # for probe_failing: e.g. "no_leader", "api_all_down"
+
+
+@dataclass
+class ExpectedAlert:
+    """An alert the drill expects a fault to raise: it must fire within `fire_within` of the injection and be
+    resolved within `resolve_within` of the heal (docs/scenario-format.md#alerts)."""
+
+    alert: str                          # the alert rule's name (Prometheus `alertname`)
+    fault: str                          # id of the fault that should raise it (each injection of it)
+    labels: dict[str, str] = field(default_factory=dict)  # exact label matchers, e.g. {severity: page}
+    fire_within: float = 60.0           # seconds from the injection to the firing notification
+    resolve_within: float = 60.0        # seconds from the heal to the resolved notification
+    source: Source | None = None
+
+
+@dataclass
+class AlertsSection:
+    """Monitoring as part of the drill: what should page, what must not, and when not to start at all."""
+
+    expected: list[ExpectedAlert] = field(default_factory=list)
+    grace: float = 60.0                 # a firing this long after a fault's heal is still explained by it
+    allow_firing_at_start: bool = False  # start even though an alert already fires (it is listed, not judged)
+    abort_on: list[str] = field(default_factory=list)     # alert names that stop the drill (verdict aborted)
+    alertmanager_url: str | None = None  # attached systems: the user's Alertmanager (API v2), loopback only
+    prometheus_url: str | None = None    # attached systems: the user's Prometheus (/api/v1/alerts), loopback only
+    receiver_url: str | None = None      # attached systems: the drill's receiver their Alertmanager notifies
 
 
 @dataclass
@@ -185,3 +218,4 @@ class Scenario:
     abort: list[AbortCondition] = field(default_factory=list)
     slo: SLO = field(default_factory=SLO)
     path: str | None = None             # the file it was loaded from
+    alerts: AlertsSection | None = None  # None: no `alerts` section (false alarms are still judged if recorded)

@@ -19,13 +19,15 @@ from drills.scenario.fault_types import FAULT_TYPES, FAULTS, ParamSpec, types_ac
 from drills.scenario.limits import LIMITS, SEED_MAX, SEED_MIN
 from drills.scenario.locustfile_path import LOCUSTFILE_PATTERN
 from drills.scenario.loopback import LOOPBACK_PATTERN
-from drills.scenario.metrics import ABORT_METRICS, ABORT_PROBES, METRICS
+from drills.scenario.metrics import ABORT_METRICS, ABORT_PROBES, ALERT_METRICS, METRICS
 from drills.scenario.model import (
     BUDGET_METRICS,
     OPERATIONS,
     PHASES,
     SLO,
     TARGET_ROLES,
+    AlertsSection,
+    ExpectedAlert,
     LoadProfile,
     LoadSection,
     Phases,
@@ -33,6 +35,7 @@ from drills.scenario.model import (
 )
 from drills.scenario.topology import STATIC_ROLES
 from drills.scenario.validate import NAME_PATTERN
+from drills.scenario.validate_alerts import ALERT_NAME_PATTERN, LABEL_NAME_PATTERN
 from drills.scenario.validate_faults import AFTER_EVENTS, ID_PATTERN, LABEL_PATTERN, SELECTIONS
 from drills.scenario.validate_load import BUILTIN_MIX_OPERATIONS, PROFILE_TYPES
 
@@ -63,7 +66,7 @@ DURATION = {"$ref": "#/$defs/duration"}
 POSITIVE_DURATION = {"$ref": "#/$defs/positive_duration"}
 TIMEOUT = {"$ref": "#/$defs/timeout"}
 POSITIVE_TIMEOUT = {"$ref": "#/$defs/positive_timeout"}
-_DURATION_LIMITS = ("duration", "timeout")  # the limits a duration may have; each gives two $defs
+_DURATION_LIMITS = ("duration", "timeout", "alert_delay")  # the limits a duration may have; each gives two $defs
 
 
 def _duration_ref(limit: str | None, positive: bool) -> dict:
@@ -153,6 +156,8 @@ def _budget_rules() -> list[dict]:
                              "required": ["metric"]},
                       "then": {"properties": {"max": {"anyOf": [{"type": "number", "maximum": most},
                                                                 {"type": "string"}]}}}})
+    rules.append({"if": {"properties": {"metric": {"enum": list(ALERT_METRICS)}}, "required": ["metric"]},
+                  "then": {"properties": {"op": False}}, "else": {"properties": {"alert": False}}})
     for m, s in METRICS.items():
         if s.ops:
             rules.append({"if": {"properties": {"metric": {"const": m}}, "required": ["metric"]},
@@ -172,10 +177,46 @@ def _budget() -> dict:
         "phase": _d("part of the run the metric is computed over", type="string", enum=list(PHASES),
                     default="all"),
         "name": _d("display name in reports; defaults to metric[op,phase]", type=["string", "null"]),
+        "alert": _d(f"alerting metrics ({', '.join(ALERT_METRICS)}) only: the one alert judged (an expected "
+                    "alert; false_alarms: any alert); absent: every one", type="string",
+                    pattern=f"^{ALERT_NAME_PATTERN}$"),
     }, ["metric"], oneOf=[{"required": ["min"]}, {"required": ["max"]}], allOf=_budget_rules(),
         **{"if": {"properties": {"metric": {"enum": floors}}, "required": ["metric"]},
            "then": {"properties": {"max": False}}, "else": {"properties": {"min": False}}},
         description="a limit the drill is judged by: exactly one of min or max")
+
+
+def _alerts() -> dict:
+    """The alerts section (drills/scenario/validate_alerts.py is the authority: rule names, fault ids)."""
+    section, delay = AlertsSection(), _duration_ref("alert_delay", True)
+    name = {"type": "string", "pattern": f"^{ALERT_NAME_PATTERN}$"}
+    url = {"type": ["string", "null"], "pattern": LOOPBACK_PATTERN}
+    most = int(LIMITS["alerts"].cap())
+    expected = _obj({
+        "alert": _d("the alert rule's name (alertname)", **name),
+        "fault": _d("id of the fault whose every injection should raise it", type="string",
+                    pattern=f"^{ID_PATTERN}$"),
+        "labels": _d("exact label matchers, e.g. {severity: page}", type="object", maxProperties=most,
+                     propertyNames={"pattern": f"^{LABEL_NAME_PATTERN}$"}, additionalProperties={"type": "string"}),
+        "fire_within": {**delay, "description": "from the injection to the firing notification",
+                        "default": ExpectedAlert("", "").fire_within},
+        "resolve_within": {**delay, "description": "from the heal to the resolved notification",
+                           "default": ExpectedAlert("", "").resolve_within},
+    }, ["alert", "fault"], description="an alert a fault should raise")
+    return _obj({
+        "expected": _d("alerts the faults should raise", type=["array", "null"], maxItems=most, items=expected),
+        "grace": {**_duration_ref("alert_delay", False), "description": "a firing this long after a fault's heal "
+                  "is still explained by it; any other firing is a false alarm", "default": section.grace},
+        "allow_firing_at_start": _d("start even though an alert already fires", type="boolean",
+                                    default=section.allow_firing_at_start),
+        "abort_on": _d("alert names that stop the drill (verdict aborted; everything is healed)",
+                       type=["array", "null"], maxItems=most, items=name),
+        "alertmanager_url": {**url, "description": "attached stacks: the user's Alertmanager (API v2), loopback"},
+        "prometheus_url": {**url, "description": "attached stacks: the user's Prometheus (/api/v1/alerts), "
+                                                 "loopback"},
+        "receiver_url": {**url, "description": "attached stacks: the drill's alert receiver that the user's "
+                                               "Alertmanager notifies, loopback"},
+    }, description="monitoring as part of the drill: expected alerts, false alarms, guardrails")
 
 
 def build_schema() -> dict:
@@ -300,6 +341,8 @@ def build_schema() -> dict:
                                                 maximum=100, default=ref.backup_retention_full),
                     "archive_timeout": {**TIMEOUT, "description": "PostgreSQL archive_timeout: the longest a "
                                         "written WAL segment waits before it is archived"},
+                    "monitoring": _d("Prometheus, Alertmanager and the drill's alert receiver in the stack "
+                                     "(alerts.jsonl)", type="boolean", default=ref.monitoring),
                 }, description="start the reference stack (the default)")),
                 "attach": _obj({
                     "api_url": {**url, "description": "the API under test, on loopback"},
@@ -355,6 +398,7 @@ def build_schema() -> dict:
                 "period_days": _d("SLO period, for error budget burn", type="number", exclusiveMinimum=0,
                                   maximum=366, default=slo.period_days),
             }, description="the service level objective (for error_budget_burn)"),
+            "alerts": _nullable(_alerts()),
         }),
         "$defs": {
             **_duration_defs(),

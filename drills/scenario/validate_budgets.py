@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from drills.scenario.budgets_default import default_budgets
 from drills.scenario.limits import LIMITS
-from drills.scenario.metrics import ABORT_METRICS, ABORT_PROBES, METRICS, wrong_bound_reason
+from drills.scenario.metrics import ABORT_METRICS, ABORT_PROBES, ALERT_METRICS, METRICS, MetricSpec, wrong_bound_reason
 from drills.scenario.model import BUDGET_METRICS, OPERATIONS, PHASES, AbortCondition, Budget, Phases, Source
 from drills.scenario.nodes import Node, Scalar
 from drills.scenario.reader import Context, MapView
+from drills.scenario.validate_alerts import ALERT_NAME_HELP, ALERT_NAME_PATTERN
 
-BUDGET_KEYS = ("metric", "min", "max", "op", "phase", "name")
+BUDGET_KEYS = ("metric", "min", "max", "op", "phase", "name", "alert")
 ABORT_KEYS = ("metric", "above", "window", "probe")
 DEFAULTS_ITEM = "defaults"  # a budgets list item that stands for default_budgets()
 
@@ -67,6 +68,7 @@ def _budget(ctx: Context, node: Node, path: str, operations: tuple[str, ...]) ->
         m.error("op", f"expected op {', '.join(spec.ops)} for {metric} (the only operations it counts), "
                       f"found '{op}'")
     m.text("name", nullable=True)
+    _alert_scope(m, spec)
     bounds = [k for k in ("min", "max") if m.has(k)]
     if len(bounds) != 1:
         ctx.error(m.node_of("max") if bounds else m.node, m.at("max") if bounds else path,
@@ -82,6 +84,20 @@ def _budget(ctx: Context, node: Node, path: str, operations: tuple[str, ...]) ->
         return None
     source = Source(ctx.file, node.line, node.column or 0) if node.line is not None else None
     return Budget(**m.values, source=source)
+
+
+def _alert_scope(m: MapView, spec: MetricSpec | None) -> None:
+    """Alerting metrics are about alerts, not operations: they take `alert` (one expected alert; without it,
+    all of them) and no `op`; every other metric takes no `alert`."""
+    if spec is not None and spec.per_alert:
+        if m.has("op"):
+            m.key_error("op", f"expected no op for {spec.name} (it judges alerts, not operations: name one with "
+                              "`alert`), found one")
+        m.text("alert", pattern=ALERT_NAME_PATTERN, pattern_help=ALERT_NAME_HELP)
+        m.values["op"] = "all"
+    elif spec is not None and m.has("alert"):
+        m.key_error("alert", f"expected no alert for {spec.name} (only {', '.join(ALERT_METRICS)} judge "
+                             "alerts), found one")
 
 
 def _limit(m: MapView, bound: str, metric: str | None) -> None:

@@ -19,7 +19,7 @@ from drills.scenario.topology import STATIC_ROLES
 STACK_KEYS = ("reference", "attach")
 REFERENCE_KEYS = ("async_replication", "api_replicas", "hot_event_seats", "cold_events", "cold_event_seats",
                   "maximum_lag_on_failover", "keep", "backups", "backup_interval", "backup_type",
-                  "backup_retention_full", "archive_timeout")
+                  "backup_retention_full", "archive_timeout", "monitoring")
 BACKUP_TYPES = ("full", "diff", "incr")
 ATTACH_KEYS = ("api_url", "containers", "label_selector", "roles", "patroni_urls", "toxiproxy_url")
 
@@ -63,6 +63,7 @@ def _reference(ctx: Context, parent: MapView) -> ReferenceStack:
     m.text("backup_type", choices=BACKUP_TYPES)
     m.integer("backup_retention_full", 1, 100)
     m.duration("archive_timeout", limit=LIMITS["timeout"])
+    m.flag("monitoring")
     interval = m.values.get("backup_interval")
     if interval and interval < 10:
         m.error("backup_interval", f"expected 0 (no scheduled backups) or at least 10s, found {interval:g}s")

@@ -34,7 +34,8 @@ def fault(**f: object) -> dict:
 def test_the_maxima_are_the_documented_ones():
     assert {k: lim.cap() for k, lim in LIMITS.items()} == {
         "duration": DAY, "phase_total": DAY, "timeout": HOUR, "latency": 600.0, "bytes": 2.0 ** 30,
-        "bandwidth": 2.0 ** 20, "rate": 10_000.0, "users": 100_000.0, "repetitions": 10_000.0, "targets": 100.0}
+        "bandwidth": 2.0 ** 20, "rate": 10_000.0, "users": 100_000.0, "repetitions": 10_000.0, "targets": 100.0,
+        "alert_delay": HOUR, "alerts": 100.0}
     assert LIMITS["latency"].cap("ms") == 600_000 and LIMITS["latency"].cap("us") == 600_000_000
     with pytest.raises(ValueError):
         LIMITS["bytes"].cap("ms")

@@ -48,11 +48,13 @@ def test_toxiproxy_links_cover_api_to_db_and_lb_to_api():
 def test_services_are_labelled_and_only_diagnostics_are_published():
     services = stack_spec.services(StackOptions(), "tok")
     names = [s.service for s in services]
-    assert names == ["etcd1", "etcd2", "etcd3", "pg1", "pg2", "pg3", "toxiproxy", "api1", "api2", "api3", "haproxy"]
+    assert names == ["etcd1", "etcd2", "etcd3", "pg1", "pg2", "pg3", "toxiproxy", "api1", "api2", "api3", "haproxy",
+                     "prometheus", "alertmanager", "alert-receiver", "stack-exporter"]
     published = {s.service: sorted(s.ports) for s in services if s.ports}
     assert published == {
         "pg1": ["8008/tcp"], "pg2": ["8008/tcp"], "pg3": ["8008/tcp"],
         "toxiproxy": ["8474/tcp"], "haproxy": ["5432/tcp", "8080/tcp", "8404/tcp"],
+        "prometheus": ["9090/tcp"], "alertmanager": ["9093/tcp"], "alert-receiver": ["9095/tcp"],
     }
     lbl = services[0].labels("run-1", "s")
     assert lbl == {"drills.run": "run-1", "drills.stack": "s", "drills.service": "etcd1", "drills.role": "etcd"}

@@ -25,6 +25,7 @@ from .auth import Authenticator
 from .config import Config
 from .db import Database
 from .guards import audit_refusal
+from .metrics import Metrics, MetricsMiddleware
 from .purchases import Purchases, parse_purchase, validate_key
 from .schema import migrate_forever
 from .web import ApiError, ReplicaHeaderMiddleware, bearer_token, endpoint, json_body, query_int
@@ -39,6 +40,7 @@ class Service:
     db: Database
     auth: Authenticator
     purchases: Purchases
+    metrics: Metrics = field(default_factory=Metrics)
     migrated: bool = False
     migration_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -102,6 +104,16 @@ async def readyz(request: Request) -> Response:
         body["reason"] = reason
         return JSONResponse(body, status_code=503)
     return JSONResponse(body)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus scrape: request outcomes, latency and the pool (no database call, so it answers in an outage)."""
+    s = svc(request)
+    try:
+        pool_stats: dict[str, int] | None = dict(s.db.pool.get_stats())
+    except Exception:  # another psycopg_pool without get_stats(): the request metrics still matter
+        pool_stats = None
+    return Response(s.metrics.render(pool_stats, s.migrated), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 # -- users & sessions -------------------------------------------------------
@@ -261,6 +273,7 @@ def create_app(config: Config | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/users", create_user, methods=["POST"]),
         Route("/users/me/password", change_password, methods=["POST"]),
         Route("/sessions", create_session, methods=["POST"]),
@@ -275,6 +288,7 @@ def create_app(config: Config | None = None) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
     app.state.svc = service
     app.add_middleware(ReplicaHeaderMiddleware, replica_id=config.replica_id)
+    app.add_middleware(MetricsMiddleware, metrics=service.metrics)
     return app
 
 

@@ -1,0 +1,44 @@
+"""The alert names the reference stack's rules define, read from harness/monitoring/rules/*.yml.
+
+The rule files are the one home of every alert: the validator reads the names from them (an expected alert no
+rule defines is a typo or a rule that was renamed, caught before the drill runs) instead of keeping a copy.
+A rule file is Prometheus' format (`groups: [{name, rules: [{alert: NAME, expr, for, labels}, ...]}]`); a file
+that does not parse is skipped here (`promtool check rules` in the tests is the authority on the files).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+# The source checkout's rules folder; an installed package has none (then no name can be checked).
+RULES_DIR = Path(__file__).resolve().parents[2] / "harness" / "monitoring" / "rules"
+
+
+def rule_alert_names(folder: Path | None = None) -> tuple[str, ...] | None:
+    """Every `alert:` name in the folder's *.yml / *.yaml files, sorted; None when the folder does not exist
+    (nothing to check against), an empty tuple when it holds no alert rule."""
+    folder = RULES_DIR if folder is None else Path(folder)
+    if not folder.is_dir():
+        return None
+    names: set[str] = set()
+    for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
+        names.update(_alerts_in(path))
+    return tuple(sorted(names))
+
+
+def _alerts_in(path: Path) -> set[str]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return set()
+    groups = doc.get("groups") if isinstance(doc, dict) else None
+    found: set[str] = set()
+    for group in groups if isinstance(groups, list) else []:
+        rules = group.get("rules") if isinstance(group, dict) else None
+        for rule in rules if isinstance(rules, list) else []:
+            name = rule.get("alert") if isinstance(rule, dict) else None
+            if isinstance(name, str) and name:
+                found.add(name)
+    return found

@@ -14,15 +14,15 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from drills.platform.images import HARNESS, image_tag
+from drills.scenario.alert_rules import RULES_DIR as ALERT_RULES_DIR
+from drills.scenario.alert_rules import rule_alerts
 
 if TYPE_CHECKING:
     from drills.platform.stack_spec import StackOptions
 
 MONITORING_DIR = HARNESS / "monitoring"
-RULES_DIR = MONITORING_DIR / "rules"
+RULES_DIR = ALERT_RULES_DIR
 
 ROLE = "monitoring"                 # the static role label of every container here (never a fault target)
 PROMETHEUS, ALERTMANAGER, RECEIVER, EXPORTER = "prometheus", "alertmanager", "alert-receiver", "stack-exporter"
@@ -120,14 +120,6 @@ def services(opts: StackOptions, patroni: Sequence[str], etcd: Sequence[str], ap
 
 
 def defined_alerts(rules_dir: Path = RULES_DIR) -> dict[str, dict[str, str]]:
-    """Every alert the shipped rules define: name -> {file, severity, summary}. The one home of alert names."""
-    found: dict[str, dict[str, str]] = {}
-    for path in sorted(Path(rules_dir).glob("*.yml")):
-        doc = yaml.safe_load(path.read_text()) or {}
-        for group in doc.get("groups") or []:
-            for rule in group.get("rules") or []:
-                if "alert" in rule:
-                    found[rule["alert"]] = {"file": path.name,
-                                            "severity": (rule.get("labels") or {}).get("severity", ""),
-                                            "summary": (rule.get("annotations") or {}).get("summary", "")}
-    return found
+    """Every alert the shipped rules define: name -> {file, severity, summary}. The rule files are the one
+    home of alert names; drills.scenario.alert_rules is the one reader (the validator uses it too)."""
+    return rule_alerts(rules_dir) or {}

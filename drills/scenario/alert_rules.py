@@ -19,26 +19,38 @@ RULES_DIR = Path(__file__).resolve().parents[2] / "harness" / "monitoring" / "ru
 def rule_alert_names(folder: Path | None = None) -> tuple[str, ...] | None:
     """Every `alert:` name in the folder's *.yml / *.yaml files, sorted; None when the folder does not exist
     (nothing to check against), an empty tuple when it holds no alert rule."""
+    alerts = rule_alerts(folder)
+    return None if alerts is None else tuple(sorted(alerts))
+
+
+def rule_alerts(folder: Path | None = None) -> dict[str, dict[str, str]] | None:
+    """Every alert the folder's rule files define: name -> {file, severity, summary} (the stack's status and
+    docs read the same), None when the folder does not exist."""
     folder = RULES_DIR if folder is None else Path(folder)
     if not folder.is_dir():
         return None
-    names: set[str] = set()
+    found: dict[str, dict[str, str]] = {}
     for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
-        names.update(_alerts_in(path))
-    return tuple(sorted(names))
+        for rule in _alert_rules_in(path):
+            labels, notes = rule.get("labels"), rule.get("annotations")
+            found[rule["alert"]] = {
+                "file": path.name,
+                "severity": str(labels.get("severity", "")) if isinstance(labels, dict) else "",
+                "summary": str(notes.get("summary", "")) if isinstance(notes, dict) else ""}
+    return found
 
 
-def _alerts_in(path: Path) -> set[str]:
+def _alert_rules_in(path: Path) -> list[dict]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return set()
+        return []
     groups = doc.get("groups") if isinstance(doc, dict) else None
-    found: set[str] = set()
+    found: list[dict] = []
     for group in groups if isinstance(groups, list) else []:
         rules = group.get("rules") if isinstance(group, dict) else None
         for rule in rules if isinstance(rules, list) else []:
             name = rule.get("alert") if isinstance(rule, dict) else None
             if isinstance(name, str) and name:
-                found.add(name)
+                found.append(rule)
     return found

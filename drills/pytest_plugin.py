@@ -39,9 +39,18 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     config = parent.config
     inside = file_path.is_relative_to(config.rootpath)
     rel = file_path.relative_to(config.rootpath).as_posix() if inside else str(file_path)
-    if any(fnmatch.fnmatch(rel, pattern) for pattern in config.getini("drill_scenarios")):
+    if any(glob_matches(rel, pattern) for pattern in config.getini("drill_scenarios")):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
+
+
+def glob_matches(rel: str, pattern: str) -> bool:
+    """A glob the way a shell means it: `*` stays inside one folder (fnmatch alone lets `scenarios/*.yml` match
+    `scenarios/rules/x.yml`, a scenario's own rule file); `**` matches across folders."""
+    if "**" in pattern:
+        return fnmatch.fnmatch(rel, pattern)
+    parts, pats = rel.split("/"), pattern.split("/")
+    return len(parts) == len(pats) and all(fnmatch.fnmatch(a, b) for a, b in zip(parts, pats, strict=True))
 
 
 class ScenarioFile(pytest.File):

@@ -9,8 +9,9 @@ asynchronous stack, no backup rules without backups) and the purchase SLO's erro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from string import Template
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,13 @@ def rule_file_names(synchronous: bool, backups: bool) -> list[str]:
             continue
         names.append(path.name)
     return names
+
+
+def extra_rule_name(index: int, path: str) -> str:
+    """Where a scenario's own rule file goes beside the shipped ones: numbered (two files may share a name) and
+    ending .yml (Prometheus loads rules/*.yml)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", PurePosixPath(path).stem).strip("-")[:60] or "rules"
+    return f"scenario-{index}-{stem}.yml"
 
 
 def render_slo(purchase_slo: float) -> str:
@@ -92,6 +100,8 @@ def services(opts: StackOptions, patroni: Sequence[str], etcd: Sequence[str], ap
     rules = rule_files(synchronous, opts.backups, opts.purchase_slo)
     prom_files = {PROMETHEUS_CONFIG: render_prometheus(opts.name, patroni, etcd, api, opts.backups)}
     prom_files.update({f"{RULES_PATH}/{name}": text for name, text in rules.items()})
+    prom_files.update({f"{RULES_PATH}/{extra_rule_name(i, path)}": text
+                       for i, (path, text) in enumerate(sorted(opts.extra_rules.items()))})
     out: list[dict[str, Any]] = [
         dict(service=PROMETHEUS, role=ROLE, kind=ROLE, image=image, user="prometheus",
              command=["/usr/bin/prometheus", f"--config.file={PROMETHEUS_CONFIG}", "--storage.tsdb.path=/prometheus",

@@ -71,6 +71,7 @@ class StackOptions:
     # objective the error-budget burn alerts judge (99.9 % of purchases without a server error).
     monitoring: bool = True
     purchase_slo: float = 0.999
+    extra_rules: dict[str, str] = field(default_factory=dict)  # a scenario's own rule files: name -> text
 
     def validate(self) -> list[str]:
         problems = []

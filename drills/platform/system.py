@@ -201,7 +201,8 @@ def options_for(ref: ReferenceStack, name: str) -> StackOptions:
                         cold_event_seats=ref.cold_event_seats, maximum_lag_on_failover=ref.maximum_lag_on_failover,
                         backups=ref.backups, backup_interval_s=int(ref.backup_interval),
                         backup_type=ref.backup_type, backup_retention_full=ref.backup_retention_full,
-                        archive_timeout_s=int(ref.archive_timeout), monitoring=ref.monitoring)
+                        archive_timeout_s=int(ref.archive_timeout), monitoring=ref.monitoring,
+                        extra_rules=dict(ref.alert_rules))
 
 
 def system_for(section: StackSection, client: docker.DockerClient, run_id: str) -> System:

@@ -40,11 +40,26 @@ def rule_alerts(folder: Path | None = None) -> dict[str, dict[str, str]] | None:
     return found
 
 
+def alert_names_in(text: str) -> set[str] | None:
+    """The alert names a rule file's text defines; None when it is not a Prometheus rule file (no `groups`)."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("groups"), list):
+        return None
+    return {rule["alert"] for rule in _alert_rules_of(doc)}
+
+
 def _alert_rules_in(path: Path) -> list[dict]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return []
+    return _alert_rules_of(doc)
+
+
+def _alert_rules_of(doc: object) -> list[dict]:
     groups = doc.get("groups") if isinstance(doc, dict) else None
     found: list[dict] = []
     for group in groups if isinstance(groups, list) else []:

@@ -40,19 +40,31 @@ def locustfile_problem(text: str, base_dir: Path | None) -> str | None:
     return _file_problem(text, base_dir)
 
 
-def _file_problem(text: str, base_dir: Path) -> str | None:
+def scenario_file_problem(text: str, base_dir: Path | None, expected: str) -> str | None:
+    """What is wrong with `text` as a file beside the scenario (relative, inside its folder, a regular file),
+    worded "expected <expected>, found ..."; None when it is fine (only the spelling without `base_dir`)."""
+    found = f"found '{text}'"
+    if not text.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        return f"expected {expected}, {found} (empty, or a control character in it)"
+    path = PurePosixPath(text)
+    if path.is_absolute() or text.startswith("~") or ".." in path.parts:
+        return f"expected {expected}, {found} (write it relative to the scenario's folder, without '..')"
+    return None if base_dir is None else _file_problem(text, base_dir, expected)
+
+
+def _file_problem(text: str, base_dir: Path, expected: str = HELP) -> str | None:
     full = base_dir / text
     try:
         st = os.stat(full)
         resolved, folder = full.resolve(), base_dir.resolve()
     except (FileNotFoundError, NotADirectoryError):
-        return f"expected {HELP}, found '{text}' (no such file: {full})"
+        return f"expected {expected}, found '{text}' (no such file: {full})"
     except (OSError, RuntimeError, ValueError) as exc:  # too long, a loop of links, no permission, not encodable
-        return f"expected {HELP}, found '{text}' (it cannot be read: {getattr(exc, 'strerror', None) or exc})"
+        return f"expected {expected}, found '{text}' (it cannot be read: {getattr(exc, 'strerror', None) or exc})"
     if stat.S_ISDIR(st.st_mode):
-        return f"expected {HELP}, found '{text}' (a directory, not a Python file)"
+        return f"expected {expected}, found '{text}' (a directory, not a file)"
     if not stat.S_ISREG(st.st_mode):
-        return f"expected {HELP}, found '{text}' (not a regular file)"
+        return f"expected {expected}, found '{text}' (not a regular file)"
     if not resolved.is_relative_to(folder):
-        return f"expected {HELP}, found '{text}' (a symbolic link to {resolved}, outside the folder)"
+        return f"expected {expected}, found '{text}' (a symbolic link to {resolved}, outside the folder)"
     return None

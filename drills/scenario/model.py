@@ -48,6 +48,9 @@ class ReferenceStack:
     backup_retention_full: int = 2
     archive_timeout: float = 15.0       # longest a written WAL segment waits before it is archived
     monitoring: bool = True             # Prometheus + Alertmanager + the drill's alert receiver in the stack
+    # extra Prometheus rule files from the scenario's folder, loaded beside harness/monitoring/rules:
+    # path as written -> its text (read when the scenario is validated, so the run uses what was checked)
+    alert_rules: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -343,6 +343,9 @@ def build_schema() -> dict:
                                         "written WAL segment waits before it is archived"},
                     "monitoring": _d("Prometheus, Alertmanager and the drill's alert receiver in the stack "
                                      "(alerts.jsonl)", type="boolean", default=ref.monitoring),
+                    "alert_rules": _d("extra Prometheus rule files in the scenario's folder, relative to it, "
+                                      "loaded beside harness/monitoring/rules (at most 64 KiB each)", type="array",
+                                      items={"type": "string", "pattern": LOCUSTFILE_PATTERN}),
                 }, description="start the reference stack (the default)")),
                 "attach": _obj({
                     "api_url": {**url, "description": "the API under test, on loopback"},

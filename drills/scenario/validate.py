@@ -57,7 +57,7 @@ def build_scenario(root: Node, file: str, path: Path | None = None,
     top.integer("seed", SEED_MIN, SEED_MAX, nullable=True)
     top.text("expect", choices=("pass", "fail"))
 
-    stack = read_stack(ctx, top.node_of("stack"), "stack")
+    stack = read_stack(ctx, top.node_of("stack"), "stack", base_dir)
     before = len(ctx.issues)
     phases = _phases(ctx, top.node_of("phases"))
     phases_ok = len(ctx.issues) == before

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence as Seq
 
-from drills.scenario.alert_rules import rule_alert_names
+from drills.scenario.alert_rules import alert_names_in, rule_alert_names
 from drills.scenario.limits import LIMITS
 from drills.scenario.loopback import loopback_problem
 from drills.scenario.metrics import METRICS
@@ -63,14 +63,21 @@ def read_alerts(ctx: Context, node: Node | None, path: str, stack: StackSection,
 def _known_names(stack: StackSection) -> tuple[str, ...] | None:
     """The alert names the system's rules define; None when they cannot be known (an attached system's own
     rules, or a checkout without rule files)."""
-    return None if isinstance(stack, AttachedStack) else rule_alert_names()
+    if isinstance(stack, AttachedStack):
+        return None
+    shipped = rule_alert_names()
+    if shipped is None:
+        return None
+    own = {name for text in stack.alert_rules.values() for name in alert_names_in(text) or ()}
+    return tuple(sorted({*shipped, *own}))
 
 
 def _check_name(ctx: Context, node: Node, path: str, name: str, known: tuple[str, ...] | None) -> bool:
     if known is not None and name not in known:
         listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "") if known else "none"
-        ctx.error(node, path, f"expected an alert that a rule in harness/monitoring/rules defines ({listed}), "
-                              f"found '{name}'", did_you_mean(name, known))
+        ctx.error(node, path, "expected an alert that a rule in harness/monitoring/rules or "
+                              f"stack.reference.alert_rules defines ({listed}), found '{name}'",
+                  did_you_mean(name, known))
         return False
     return True
 

@@ -474,10 +474,12 @@ def _monitoring_health(service: str, endpoints: dict) -> tuple[str, str]:
     return "unhealthy", "not ready (GET /-/ready)"
 
 
-def _settle_alerts(status: StackStatus, log: Log, timeout: float = 20.0) -> None:
-    """Wait until no alert fires: a new stack raises some while it comes up (no leader before the first
-    election, no backup before the first one), and a drill's pre-flight must not see those. Never fails: what
-    still fires after `timeout` is logged, and the pre-flight decides."""
+def _settle_alerts(status: StackStatus, log: Log, timeout: float = 30.0) -> None:
+    """Wait until no alert fires or is pending: a new stack raises some while it comes up (no leader before the
+    first election, no backup before the first one), and a drill's pre-flight must not see those. Pending
+    counts too: an alert pending now fires a few seconds later, right into the pre-flight (game day: BackupTooOld
+    pending while the exporter had not seen the first backup yet, firing a second after "healthy"). Never
+    fails: what is still active after `timeout` is logged, and the pre-flight decides."""
     found = alert_watch.MonitoringEndpoints.of_stack(status.endpoints)
     if found is None or not found.alertmanager:
         return
@@ -486,12 +488,17 @@ def _settle_alerts(status: StackStatus, log: Log, timeout: float = 20.0) -> None
     while time.monotonic() < deadline:
         try:
             firing = alert_watch.firing_alerts(found)
+            if found.prometheus:
+                with http.session() as session:
+                    firing += alert_watch.prometheus_alerts(session, found.prometheus)  # pending and firing
         except alert_watch.MonitoringUnavailable as exc:
             firing = [{"alertname": f"(unknown: {exc.message})"}]
+        except (requests.RequestException, ValueError) as exc:
+            firing = [{"alertname": f"(unknown: Prometheus: {exc})"}]
         if not firing:
             return
         time.sleep(0.5)
-    log("alerts still firing on the new stack: " + ", ".join(sorted({a["alertname"] for a in firing})))
+    log("alerts still firing or pending on the new stack: " + ", ".join(sorted({a["alertname"] for a in firing})))
 
 
 def _etcd_health(container) -> tuple[str, str]:

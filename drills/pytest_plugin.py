@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from _pytest._code.code import TerminalRepr
 
+from drills.errors import ExitCode
 from drills.rundir import files
 
 DEFAULT_GLOBS = ["scenarios/*.yaml", "scenarios/*.yml"]
@@ -107,6 +108,9 @@ class DrillItem(pytest.Item):
         code = run.run()
         self.user_properties.append(("run_dir", str(self.run_dir)))
         self.config.stash.setdefault(_RESULTS, []).append((self.name, self.run_dir, code))
+        if run.interrupted:  # Ctrl-C / SIGTERM: the drill healed and stopped; so does the game day
+            pytest.exit(f"drill {self.name} stopped by {run.interrupted} (every fault healed): {self.run_dir}",
+                        returncode=ExitCode.INTERRUPTED)
         if code != 0:
             raise DrillFailed(code)
 

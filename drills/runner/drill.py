@@ -106,6 +106,7 @@ class DrillRun:
         self.monitoring = None          # drills.platform.alert_watch.MonitoringEndpoints, when alerts are watched
         self.alert_watch = None         # its AlertWatch, from just before the load to after the recovery
         self.refused: PreconditionFailed | None = None   # the drill refused to start (its own exit code)
+        self.interrupted: str | None = None   # SIGINT / SIGTERM stopped it (healed): a game day stops too
 
     # ---- the whole run ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -122,6 +123,7 @@ class DrillRun:
                 self._drive()
         except Interrupted as exc:
             self.ended_by = "aborted"
+            self.interrupted = exc.signame
             self.events.emit("abort", reason=f"{exc.signame} received")
             self.log(f"{exc.signame}: stopping the drill and healing every fault")
         except DrillError as exc:

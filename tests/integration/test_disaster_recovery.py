@@ -59,9 +59,15 @@ def test_restore_under_load_skips_a_lost_backup_set(tmp_path: Path):
     restore = next(e for e in fault_events(out, "restore") if e["phase"] == "inject")
     assert restore["ok"], restore
     data = restore["data"]["restore"]
-    assert data["candidates"][0] == lost_set          # the catalogue still offered the lost set first ...
-    assert [s["set"] for s in data["sets_skipped"]] == [lost_set]  # ... the restore found out and skipped it
-    assert data["set_used"] == data["candidates"][1]
+    if data["candidates"][0] == lost_set:             # the catalogue still offered the lost set first ...
+        assert [s["set"] for s in data["sets_skipped"]] == [lost_set]  # ... the restore found out and skipped it
+        assert data["set_used"] == data["candidates"][1]
+    else:
+        # A scheduled backup (every 10 s) that was running when the files went reconciled pgBackRest's catalogue
+        # and dropped the lost set before the restore read it (seen in CI): the restore then never saw it, and
+        # must still use the newest set that is really there.
+        assert lost_set not in data["candidates"] and data["sets_skipped"] == []
+        assert data["set_used"] == data["candidates"][0]
     assert data["cluster_removed_at"] < data["leader_at"] <= data["finished"]
 
     budgets = {b["metric"]: b for b in result["budgets"]}

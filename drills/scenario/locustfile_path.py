@@ -22,37 +22,28 @@ def locustfile_problem(text: str, base_dir: Path | None) -> str | None:
 
     Without `base_dir` (plain data, no file) only the spelling is checked, not the file.
     """
-    if text == BUILTIN:
-        return None
-    found = f"found '{text}'"
-    if not text.strip():
-        return f"expected {HELP}, found an empty string"
-    odd = next((c for c in text if ord(c) < 0x20 or ord(c) == 0x7F), None)
-    if odd is not None:
-        return f"expected {HELP}, {found} (it contains the control character U+{ord(odd):04X})"
-    path = PurePosixPath(text)
-    if path.is_absolute() or text.startswith("~"):
-        return f"expected {HELP}, {found} (an absolute path: write it relative to the scenario's folder)"
-    if ".." in path.parts:
-        return f"expected {HELP}, {found} ('..' leads out of the folder)"
-    if base_dir is None:
-        return None
-    return _file_problem(text, base_dir)
+    return None if text == BUILTIN else scenario_file_problem(text, base_dir, HELP)
 
 
 def scenario_file_problem(text: str, base_dir: Path | None, expected: str) -> str | None:
     """What is wrong with `text` as a file beside the scenario (relative, inside its folder, a regular file),
-    worded "expected <expected>, found ..."; None when it is fine (only the spelling without `base_dir`)."""
+    worded "expected <expected>, found ..."; None when it is fine (only the spelling without `base_dir`).
+    One check for every file a scenario names (its locustfile, its own alert rules)."""
     found = f"found '{text}'"
-    if not text.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
-        return f"expected {expected}, {found} (empty, or a control character in it)"
+    if not text.strip():
+        return f"expected {expected}, found an empty string"
+    odd = next((c for c in text if ord(c) < 0x20 or ord(c) == 0x7F), None)
+    if odd is not None:
+        return f"expected {expected}, {found} (it contains the control character U+{ord(odd):04X})"
     path = PurePosixPath(text)
-    if path.is_absolute() or text.startswith("~") or ".." in path.parts:
-        return f"expected {expected}, {found} (write it relative to the scenario's folder, without '..')"
+    if path.is_absolute() or text.startswith("~"):
+        return f"expected {expected}, {found} (an absolute path: write it relative to the scenario's folder)"
+    if ".." in path.parts:
+        return f"expected {expected}, {found} ('..' leads out of the folder)"
     return None if base_dir is None else _file_problem(text, base_dir, expected)
 
 
-def _file_problem(text: str, base_dir: Path, expected: str = HELP) -> str | None:
+def _file_problem(text: str, base_dir: Path, expected: str) -> str | None:
     full = base_dir / text
     try:
         st = os.stat(full)

@@ -61,8 +61,8 @@ def test_an_alert_no_rule_defines_is_still_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("rules", "listed", "words"), [
     (None, "rules/mine.yml", ("s.yaml:5:", "no such file")),
     ("just: a mapping\n", "rules/mine.yml", ("not Prometheus' rule format",)),
-    (OWN, "../mine.yml", ("without '..'",)),
-    (OWN, "/etc/passwd", ("relative to the scenario",)),
+    (OWN, "../mine.yml", ("'..' leads out of the folder",)),
+    (OWN, "/etc/passwd", ("an absolute path",)),
     (OWN, "rules", ("a directory",)),
 ])
 def test_bad_rule_files_are_named_with_their_line(tmp_path: Path, rules: str | None, listed: str,

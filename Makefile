@@ -53,6 +53,7 @@ bench: setup                       ## benchmarks: print numbers, assert nothing
 	$(VENV)/bin/python -m bench.audit    # 1M-operation audit
 	$(VENV)/bin/python -m bench.load     # generator overhead, highest purchase rate
 	$(VENV)/bin/python -m bench.backup   # backup and restore time against database size (RTO vs data)
+	$(VENV)/bin/python -m bench.alerts   # time to fire/resolve over 5 leader kills, monitoring's cost
 
 clean:                             ## heal and remove what dead drills left (`drill clean --all`: also unrecorded stacks)
 	$(DRILL) clean

@@ -16,14 +16,13 @@ import argparse
 import random
 import statistics
 import sys
-import threading
 import time
-import uuid
 from collections.abc import Sequence
 
 import requests
 
 from bench.common import add_modes, fail, offline_done, synthetic
+from bench.purchases import buyer, measure
 from drills.errors import DrillError, StackError
 from drills.platform.images import STACK_IMAGES, BuildResult
 
@@ -90,12 +89,6 @@ def bench_up(client):
     return stack
 
 
-def _buyer(api) -> tuple[str, int]:
-    name, pw = f"bench-{uuid.uuid4().hex[:10]}", "bench password 1"
-    api.register(name, pw)
-    return api.login(name, pw).body["token"], api.hot_event()["id"]
-
-
 def bench_failover(client, stack, rounds: int) -> None:
     from drills.platform.stack import container_name
     from drills.platform.ticketing import TicketingClient
@@ -104,7 +97,7 @@ def bench_failover(client, stack, rounds: int) -> None:
     for _ in range(rounds):
         status = stack.status()
         api = TicketingClient(status.endpoints["api"], timeout=3)
-        token, event = _buyer(api)
+        token, event = buyer(api)
         leader = status.leader()
         if leader is None:
             raise StackError(f"stack {STACK}: no single Patroni leader to kill", hint="`drill stack status`")
@@ -125,36 +118,8 @@ def bench_failover(client, stack, rounds: int) -> None:
 
 
 def bench_throughput(stack, seconds: float, workers: int) -> None:
-    from drills.platform.ticketing import TicketingClient
-
-    base = stack.status().endpoints["api"]
-    api = TicketingClient(base)
-    buyers = [_buyer(api) for _ in range(workers)]
-    latencies: list[float] = []
-    outcomes = {"ok": 0, "other": 0}
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-
-    def run(token: str, event: int) -> None:
-        c = TicketingClient(base, timeout=10)
-        while time.monotonic() < stop:
-            t0 = time.perf_counter()
-            try:
-                ok = c.purchase(token, event, quantity=1).ok
-            except requests.RequestException:
-                ok = False
-            dt = time.perf_counter() - t0
-            with lock:
-                outcomes["ok" if ok else "other"] += 1
-                if ok:
-                    latencies.append(dt * 1000)
-
-    threads = [threading.Thread(target=run, args=b) for b in buyers]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    print(fmt_throughput(outcomes, latencies, seconds, workers), flush=True)
+    seen = measure(stack.status().endpoints["api"], seconds, workers)
+    print(fmt_throughput({"ok": seen.ok, "other": seen.other}, seen.latencies, seconds, workers), flush=True)
 
 
 def self_check(only: set[str], rounds: int, seconds: float, workers: int, seed: int = 1) -> None:

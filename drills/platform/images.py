@@ -62,10 +62,11 @@ class ImageSpec:
 
 
 def image_tag(key: str) -> str:
-    """Tag of one of our images; the stack refers to images only through this."""
+    """Tag of one of our images; the stack refers to images only through this. DRILLS_IMAGE_TAG (default
+    `latest`) lets a branch build and run its own images beside the ones another checkout uses."""
     if key == "toxiproxy":
         return f"drills/toxiproxy:{TOXIPROXY_VERSION}"
-    return f"drills/{key}:latest"
+    return f"drills/{key}:{os.environ.get('DRILLS_IMAGE_TAG') or 'latest'}"
 
 
 STACK_IMAGES = ("etcd", "postgres", "api", "haproxy", "toxiproxy", "tools", "monitoring")

@@ -169,7 +169,7 @@ class Stack:
                 backups.first_backup(self)
                 log(f"first full backup taken in {time.monotonic() - t1:.1f}s")
             if opts.monitoring:
-                _settle_alerts(status, log)
+                settle_alerts(status, log)
         except BaseException as exc:
             details = self._failure_logs() if not getattr(exc, "details", None) else ""
             self.down(log=lambda _m: None)
@@ -474,7 +474,11 @@ def _monitoring_health(service: str, endpoints: dict) -> tuple[str, str]:
     return "unhealthy", "not ready (GET /-/ready)"
 
 
-def _settle_alerts(status: StackStatus, log: Log, timeout: float = 30.0) -> None:
+SETTLE_ALERTS_S = 75.0  # > PatroniFailover's 1-minute window: a promotion while the stack came up (CI under load)
+# fires it, and it resolves only a minute later; a shorter wait left it to the drill's pre-flight, which refused.
+
+
+def settle_alerts(status: StackStatus, log: Log, timeout: float = SETTLE_ALERTS_S) -> None:
     """Wait until no alert fires or is pending: a new stack raises some while it comes up (no leader before the
     first election, no backup before the first one), and a drill's pre-flight must not see those. Pending
     counts too: an alert pending now fires a few seconds later, right into the pre-flight (game day: BackupTooOld

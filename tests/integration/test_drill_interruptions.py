@@ -51,16 +51,14 @@ def wait_for_injects(out: Path, proc: subprocess.Popen, timeout: float = 240) ->
 def drill_with_faults_on(out: Path, state_dir: Path) -> Iterator[tuple[subprocess.Popen, Stack]]:
     """A drill whose faults are all injected; killed and its stack removed afterwards, whatever happened."""
     proc = start_drill(out, state_dir)
-    stack = None
     try:
         wait_for_injects(out, proc)
-        stack = stack_of(out)
-        yield proc, stack
+        yield proc, stack_of(out)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        if stack is not None:
-            stack.down(log=lambda _m: None)
+        if (out / "meta.json").exists():  # also when the drill failed before its faults (--keep-stack kept it)
+            stack_of(out).down(log=lambda _m: None)
 
 
 def stack_of(out: Path) -> Stack:

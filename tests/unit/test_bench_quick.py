@@ -35,12 +35,15 @@ QUICK = {
                      ["faults.inject_delay_ms", "faults.heal_delay_ms", "faults.sigint_to_all_healed_s"]),
     "bench.backup": (["--quick", "--offline"], ["tickets", "backup s", "restore s", "rows ok"]),
     "bench.audit": (["--quick"], ["audit.generate_s", "audit.judge_s", "(stdlib json)"]),
+    "bench.alerts": (["--quick", "--offline"],
+                     ["alerts.time_to_fire_s", "alerts.time_to_resolve_s", "alerts.monitoring_cost"]),
 }
 LOAD_ARGS = ["--quick", "--offline"]
 LOAD_LABELS = ["load.generator_ops_s_with_history", "load.generator_ops_s_without_history",
                "load.generator_history_ratio", "load.generator_ops_s_bare_locust", "target/s",
                "load.max_purchase_rate_s"]
 DOCKER_MODULES = {"bench.__main__": ["--quick"], "bench.faults": ["--quick"], "bench.backup": ["--quick"],
+                  "bench.alerts": ["--quick"],
                   "bench.load": ["purchases", "--quick"]}  # bench.load's generator needs no engine: not here
 OFFLINE_NOTE = "--offline: skipped everything that needs a Docker engine"
 

@@ -1,4 +1,5 @@
 import tarfile
+from pathlib import Path
 
 from drills.platform import images
 
@@ -29,7 +30,7 @@ def test_context_tar_holds_exactly_the_hashed_files(tmp_path):
 
 
 def test_every_stack_image_has_a_dockerfile_with_a_base_argument():
-    stand_in = images.REPO_ROOT / "README.md"  # any file: only the Dockerfiles are read
+    stand_in = Path(images.__file__)  # any file: only the Dockerfiles are read
     for spec in images.specs(toxiproxy_binary=stand_in, patroni_wheel=stand_in):
         text = (spec.context / "Dockerfile").read_text()
         assert "ARG BASE=debian:bookworm-slim" in text and "FROM ${BASE}" in text, spec.key
@@ -43,3 +44,14 @@ def test_dockerignore_patterns_are_honoured(tmp_path):
     (tmp_path / "app.log").write_text("")
     names = [n for n, _ in _files(tmp_path)]
     assert sorted(names) == [".dockerignore", "Dockerfile"]
+
+
+def test_drills_image_tag_lets_a_branch_run_its_own_images(monkeypatch):
+    from drills.platform.images import image_tag
+
+    monkeypatch.delenv("DRILLS_IMAGE_TAG", raising=False)
+    assert image_tag("api") == "drills/api:latest"
+    monkeypatch.setenv("DRILLS_IMAGE_TAG", "zrpo")
+    assert image_tag("api") == "drills/api:zrpo" and image_tag("postgres") == "drills/postgres:zrpo"
+    assert image_tag("toxiproxy").startswith("drills/toxiproxy:")  # pinned to the Toxiproxy version, never a branch
+    assert image_tag("toxiproxy") != "drills/toxiproxy:zrpo"

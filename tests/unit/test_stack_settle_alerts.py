@@ -23,7 +23,7 @@ def test_a_pending_alert_is_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
     status.endpoints = {"prometheus": "http://127.0.0.1:1", "alertmanager": "http://127.0.0.1:2",
                         "alert_receiver": "http://127.0.0.1:3"}
     logged: list[str] = []
-    stack._settle_alerts(status, logged.append, timeout=5.0)
+    stack.settle_alerts(status, logged.append, timeout=5.0)
     assert polls["n"] == 3 and not logged   # waited through two pending answers, then returned quietly
 
 
@@ -33,5 +33,5 @@ def test_what_stays_active_is_logged_not_raised(monkeypatch: pytest.MonkeyPatch)
     status = StackStatus(name="t", run_id=None, options={})
     status.endpoints = {"prometheus": "http://127.0.0.1:1", "alertmanager": "http://127.0.0.1:2"}
     logged: list[str] = []
-    stack._settle_alerts(status, logged.append, timeout=0.6)
+    stack.settle_alerts(status, logged.append, timeout=0.6)
     assert logged and "PatroniNoLeader" in logged[0]

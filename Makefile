@@ -4,7 +4,7 @@ VENV  := .venv
 DRILL := $(VENV)/bin/drill
 PYTEST_ARGS ?=
 
-.PHONY: setup engine venv images chromium pushgateway constraints demo test lint gameday unit integration bench clean
+.PHONY: setup engine venv images chromium pushgateway clojure constraints demo test lint gameday unit integration bench clean example
 
 setup: engine venv images          ## Docker engine, .venv with `drill`, images (idempotent)
 
@@ -20,6 +20,9 @@ images: engine venv
 chromium:                          ## headless Chromium for the report's browser test (Debian, as root)
 	@scripts/ensure-chromium.sh
 
+clojure:                           ## Java + Debian's Clojure for the Jepsen-export test (reads EDN like elle-cli)
+	@scripts/ensure-clojure.sh
+
 pushgateway:                       ## Prometheus Pushgateway binary for the metrics integration test (Debian, as root)
 	@scripts/ensure-pushgateway.sh
 
@@ -29,7 +32,7 @@ constraints: venv                  ## pin this .venv's versions in constraints.t
 demo: setup                        ## the headline drill
 	$(DRILL) demo
 
-test: setup chromium pushgateway   ## the whole suite: unit + integration tests, then the smoke drills
+test: setup chromium pushgateway clojure ## the whole suite: unit + integration tests, then the smoke drills
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS) scenarios -m smoke --junitxml=reports/smoke-junit.xml
 
@@ -44,8 +47,11 @@ gameday: setup                     ## every drill in scenarios/ (the weekly game
 unit: venv                         ## fast tests, no Docker
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/unit
 
-integration: setup chromium pushgateway
+integration: setup chromium pushgateway clojure
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/integration
+
+example: images                    ## examples/redis-orders: up, each drill (must end as its scenario expects), down
+	@examples/redis-orders/example.sh drills
 
 bench: setup                       ## benchmarks: print numbers, assert nothing
 	$(VENV)/bin/python -m bench          # image build, stack up, failover, purchases/s
@@ -54,6 +60,7 @@ bench: setup                       ## benchmarks: print numbers, assert nothing
 	$(VENV)/bin/python -m bench.load     # generator overhead, highest purchase rate
 	$(VENV)/bin/python -m bench.backup   # backup and restore time against database size (RTO vs data)
 	$(VENV)/bin/python -m bench.alerts   # time to fire/resolve over 5 leader kills, monitoring's cost
+	$(VENV)/bin/python -m bench.zero_rpo # purchases with and without the synchronous WAL stream; restore with it
 
 clean:                             ## heal and remove what dead drills left (`drill clean --all`: also unrecorded stacks)
 	$(DRILL) clean

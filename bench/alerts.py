@@ -2,7 +2,9 @@
 
   page      leader SIGKILL -> the PatroniNoLeader *firing* notification at the drill's receiver (time to fire),
             and the first acknowledged purchase after the kill (the recovery) -> its *resolved* notification
-            (time to resolve); median and max over N kills (default 5). Aim: both within 15 s.
+            (time to resolve; negative when it resolved before that purchase: the alert follows the database
+            leader, a purchase also needs the API's pool to reconnect); median and max over N kills (default 5).
+            Aim: both within 15 s.
   cost      sustained purchases/s with the monitoring containers running and with them stopped, alternated
             (with, without, with, without, ...) on one stack so drift hits both sides alike; the ratio
             with/without. Aim: >= 0.95. The API's own /metrics instrumentation stays on in both (it is part of
@@ -127,7 +129,7 @@ def one_kill(client, stack, api, token: str, event: int, workdir: Path) -> Page:
     fired, resolved = notifications(watch.path, ALERT, killed)
     stack.wait_healthy(timeout=180, log=lambda _m: None)
     return Page(None if fired is None else fired - killed,
-                None if resolved is None else max(0.0, resolved - recovered), recovered - killed)
+                None if resolved is None else resolved - recovered, recovered - killed)
 
 
 def bench_page(client, stack, rounds: int) -> None:

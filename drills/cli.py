@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="no Prometheus, Alertmanager and alert receiver (default: monitoring with the alert rules)")
     up.add_argument("--backup-interval", type=_int_range(0, 86400), default=0, metavar="SECONDS",
                     help="take an incremental backup on the leader every SECONDS (default 0: only the first)")
+    up.add_argument("--zero-rpo-backups", action="store_true",
+                    help="stream WAL synchronously into the backup repository: no write is acknowledged before it "
+                         "is there (RPO 0)")
     up.add_argument("--timeout", type=_seconds(1, 3600), default=180.0, metavar="SECONDS",
                     help="how long to wait for health (default 180)")
     up.set_defaults(func=cmd_stack_up)
@@ -95,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     clean.set_defaults(func=cmd_clean)
 
     run = sub.add_parser("run", help="run a drill scenario")
-    run.add_argument("scenario", type=Path, metavar="SCENARIO")
+    run.add_argument("scenario", type=Path, metavar="SCENARIO",
+                     help="a scenario file, or the name of one in the scenario library (`drill list scenarios`)")
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="run directory, new or empty (default reports/<UTC timestamp>-<name>/)")
     run.add_argument("--seed", type=_int_range(SEED_MIN, SEED_MAX), default=None, metavar="N",
@@ -112,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     validate = sub.add_parser("validate", help="check scenario files; every problem with file:line:column")
-    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                          help="scenario files (or names of library scenarios)")
     validate.add_argument("--format", choices=("text", "github", "json"), default="text",
                           help="text (FILE:LINE:COLUMN: …), github (::error annotations) or json")
     validate.add_argument("--json", action="store_const", dest="format", const="json", help="--format json")
@@ -120,8 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="the fault types, budget metrics or scenarios there are")
     lst.add_argument("kind", choices=("faults", "metrics", "scenarios"), metavar="faults|metrics|scenarios")
-    lst.add_argument("folder", nargs="?", type=Path, default=Path("scenarios"), metavar="DIR",
-                     help="where `list scenarios` looks (default scenarios/)")
+    lst.add_argument("folder", nargs="?", type=Path, default=None, metavar="DIR",
+                     help="where `list scenarios` looks (default ./scenarios/, else the library drills ships)")
     lst.set_defaults(func=cmd_list)
     explain = sub.add_parser("explain", help="what a fault type, budget metric or fault family is and takes")
     explain.add_argument("name", metavar="FAULT_OR_METRIC")
@@ -180,6 +185,23 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--scenario", type=Path, default=None, metavar="FILE",
                        help="judge by this scenario's budgets (default: the run's recorded scenario.yaml)")
     judge.set_defaults(func=cmd_judge)
+
+    export = sub.add_parser("export", help="a run's history for other checkers: Jepsen operations (EDN or JSON) "
+                                           "that elle-cli and Knossos read",
+                            description="Each history line becomes an :invoke and its :ok / :fail / :info, with "
+                                        ":process, :time (ns since the first invoke), :f (the op), :value (the "
+                                        "line's `key`) and :index. Details: drills/report/jepsen_export.py.")
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    export.add_argument("--format", choices=("jepsen", "jepsen-json"), default="jepsen",
+                        help="jepsen: EDN, one operation map per line (default); jepsen-json: one JSON array")
+    export.add_argument("--output", "-o", type=Path, default=None, metavar="FILE", help="write here (default stdout)")
+    export.add_argument("--op", action="append", default=None, metavar="OP", help="only this op (repeatable)")
+    export.add_argument("--set", dest="set_op", default=None, metavar="OP",
+                        help="OP alone, as :add, then the final :read of what the system held (when recorded): "
+                             "the history Jepsen's set / set-full checkers take (elle-cli --model set-full)")
+    export.add_argument("--value", default="key", metavar="FIELD",
+                        help="the history-line field that is each operation's :value (default key)")
+    export.set_defaults(func=cmd_export)
 
     demo = sub.add_parser("demo", help="the headline drill: the Patroni leader SIGKILLed under purchase load")
     demo.add_argument("--keep-stack", action="store_true", help="leave the stack running afterwards")
@@ -262,7 +284,8 @@ def cmd_stack_up(args: argparse.Namespace) -> int:
 
     opts = StackOptions(name=args.name, api_replicas=args.api_replicas, async_replication=args.async_replication,
                         api_port=args.api_port, hot_event_seats=args.hot_event_seats, backups=not args.no_backups,
-                        backup_interval_s=args.backup_interval, monitoring=not args.no_monitoring)
+                        backup_interval_s=args.backup_interval, monitoring=not args.no_monitoring,
+                        zero_rpo_backups=args.zero_rpo_backups)
     status = Stack(engine.connect(), args.name).up(opts, log=_log, timeout=args.timeout)
     _print_status(status)
     return ExitCode.PASS
@@ -329,9 +352,11 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from drills.resources import library_scenario
     from drills.runner.drill import check_out
     from drills.scenario import load_scenario
 
+    args.scenario = library_scenario(args.scenario)   # `drill run leader-kill`: the library's, from anywhere
     if args.out is not None:
         check_out(args.out)  # a used or unusable --out is a usage error before anything starts
     dashboards = _dashboards(args)   # so is a bad --grafana-url / --pushgateway / --metrics-textfile
@@ -363,9 +388,10 @@ def _print_plan(scenario, args: argparse.Namespace) -> int:
     ph = scenario.phases
     console.print(f"[bold]{safe(scenario.name, oneline=True)}[/bold]: {safe(scenario.description or '')}")
     sys_ = scenario.stack
-    stack = (f"attach to {sys_.api_url}" if isinstance(sys_, AttachedStack) else
+    stack = (f"attach to {sys_.api_url}" + (f" (compose project {sys_.compose_project})" if sys_.compose_project
+                                            else "") if isinstance(sys_, AttachedStack) else
              f"reference stack ({'async' if sys_.async_replication else 'sync'} replication, "
-             f"{sys_.api_replicas} API replicas)")
+             f"{'zero-RPO backups, ' if sys_.zero_rpo_backups else ''}{sys_.api_replicas} API replicas)")
     console.print(f"stack: {safe(stack, oneline=True)}")
     console.print(plain(f"phases: warm-up {ph.warmup:g}s, steady {ph.steady:g}s, recovery {ph.recovery:g}s "
                         f"(total {ph.total:g}s); seed {_seed_shown(args.seed, scenario.seed)}"),
@@ -392,9 +418,10 @@ def _print_plan(scenario, args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from drills.resources import library_scenario
     from drills.scenario import validate_files
 
-    results = validate_files(args.files)
+    results = validate_files([library_scenario(path) for path in args.files])
     if args.format != "text":
         return _print_validation(results, args.format)
     bad = 0
@@ -452,10 +479,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     return ExitCode.PASS
 
 
-def _list_scenarios(folder: Path) -> int:
+def _list_scenarios(folder: Path | None) -> int:
     from drills.errors import UsageError
+    from drills.resources import SCENARIOS, require
     from drills.scenario import check_file
 
+    if folder is None and not Path("scenarios").is_dir():   # not in a checkout or a project of one's own
+        folder = require(SCENARIOS)
+        console.print(plain(f"the scenario library ({folder}); run one by name: drill run NAME", oneline=True),
+                      markup=False, highlight=False)
+    folder = Path("scenarios") if folder is None else folder
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a directory", hint="name the folder of your scenarios: "
                                                            "`drill list scenarios DIR`")
@@ -500,7 +533,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from drills.errors import UsageError
     from drills.scenario import check_file
-    from drills.scenario.skeleton import skeleton
+    from drills.scenario.skeleton import ATTACH_LOCUSTFILE, LOCUSTFILE_TEXT, skeleton
 
     path: Path = args.path
     if path.suffix not in (".yaml", ".yml"):
@@ -514,6 +547,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"{path}: cannot be written ({exc.strerror or exc})",
                          hint="name a file in an existing, writable folder") from None
+    if args.attach:   # its load: a starter locustfile beside it, unless one is there already (then that one)
+        locustfile = path.parent / ATTACH_LOCUSTFILE
+        try:
+            with locustfile.open("x", encoding="utf-8") as out:
+                out.write(LOCUSTFILE_TEXT)
+            console.print(f"wrote {safe(locustfile)} (a starter: its operations are the ones the scenario names)")
+        except FileExistsError:
+            console.print(f"kept {safe(locustfile)}: the scenario runs it (check the operations it names)")
+        except OSError as exc:
+            err_console.print(f"[red]error:[/red] {safe(locustfile)}: cannot be written "
+                              f"({safe(exc.strerror or exc)})")
     _, issues = check_file(path)
     for issue in issues:  # a bug of drills, not the user's: said as `validate` says it
         err_console.print(plain(issue, oneline=True), markup=False, highlight=False)
@@ -643,6 +687,35 @@ def cmd_judge(args: argparse.Namespace) -> int:
     return int(exit_code(done.result))
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from drills.checks.writing import replace_file
+    from drills.report import require_run_dir
+    from drills.report.jepsen_export import ExportError, build, write
+
+    run_dir = require_run_dir(args.run_dir)  # anything else is a usage error, and nothing is written
+    if args.set_op is not None and args.op:
+        raise UsageError("--set OP exports that op alone: leave out --op")
+    try:
+        export = build(run_dir, args.op, args.set_op, args.value)
+    except ExportError as exc:
+        raise UsageError(str(exc), hint="the ops of a run are in its report (\"By operation\")") from None
+    for note in export.notes:
+        _warn(note)
+    if args.output is None:
+        try:
+            write(export, args.format, sys.stdout)
+        except BrokenPipeError:   # `drill export RUN | head`: the reader left
+            raise OutputClosed() from None
+    else:
+        try:
+            replace_file(args.output, lambda f: write(export, args.format, f))
+        except OSError as exc:
+            raise UsageError(f"--output {args.output}: cannot be written ({exc.strerror or exc})") from None
+        _log(f"wrote {args.output}: {export.operations} operations as {len(export.ops)} Jepsen operations on "
+             f"{export.processes} processes")
+    return ExitCode.PASS
+
+
 def _dashboard_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grafana-url", default=None, metavar="URL",
                    help="loopback Grafana: a region per fault and a verdict point (token: $DRILLS_GRAFANA_TOKEN)")
@@ -687,14 +760,13 @@ def cmd_constraints(args: argparse.Namespace) -> int:
     return ExitCode.PASS
 
 
-DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "leader-kill.yaml"
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
+    from drills.resources import SCENARIOS, require
     from drills.runner.drill import DrillRun
     from drills.scenario import load_scenario
 
-    return DrillRun(load_scenario(DEMO_SCENARIO), DEMO_SCENARIO, None, None, args.keep_stack, False, _log,
+    path = require(SCENARIOS) / "leader-kill.yaml"
+    return DrillRun(load_scenario(path), path, None, None, args.keep_stack, False, _log,
                     console=console).run()
 
 

@@ -3,7 +3,9 @@
 # On Debian as root with none running: install docker.io if needed and start dockerd in the background.
 set -euo pipefail
 
-docker_answers() { command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; }
+# Not GNU `timeout` itself: macOS has none, and there a running Docker Desktop looked absent (exit 3).
+with_timeout="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/with-timeout.sh"
+docker_answers() { command -v docker >/dev/null 2>&1 && "$with_timeout" 10 docker info >/dev/null 2>&1; }
 
 if docker_answers; then
   exit 0

@@ -36,11 +36,11 @@ echo "==> installing Python dependencies into .venv"
 made_for=$(sed -n 's/^# python \([0-9]*\.[0-9]*\).*/\1/p' constraints.txt 2>/dev/null | head -n1)
 have=$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 if [ -n "$made_for" ] && [ "$made_for" = "$have" ]; then
-  if ! .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev,test]"; then
+  if ! .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev,test,sql]"; then
     echo "warning: constraints.txt does not fit pyproject.toml; installing without it (run \`make constraints\`)" >&2
-    .venv/bin/python -m pip install -q -e ".[dev,test]"
+    .venv/bin/python -m pip install -q -e ".[dev,test,sql]"
   fi
 else
-  .venv/bin/python -m pip install -q -e ".[dev,test]"
+  .venv/bin/python -m pip install -q -e ".[dev,test,sql]"
 fi
 echo "$want" > "$stamp"

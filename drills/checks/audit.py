@@ -1,6 +1,12 @@
 """The data-loss audit: every acknowledged write against what the healed system holds (Jepsen-style).
 
-Purchases are judged per idempotency key, over all its attempts (a retry is its own operation):
+One path for every system: the writes are declared (which history operations, where each one's identity
+is), the final read is declared (collections read after the heal), and models compare the two
+(drills/checks/audit_models.py: set, unique, counter). A scenario's `audit:` section declares them for an
+attached system (declared_audit()); the reference stack's audit is the same declaration
+(drills/scenario/reference_audit.py) with the checks only its API can answer on top (reference_audit()).
+
+Reference purchases are judged per idempotency key, over all its attempts (a retry is its own operation):
 
 * acknowledged = some attempt got `ok`, even if other attempts were `info`;
 * lost        = acknowledged, yet no order with that key (nor with the acknowledged order_id) exists, or its
@@ -15,22 +21,25 @@ Credentials: a user whose acknowledged rotation is not in effect at the end (fin
 lower than acknowledged, or the sampled logins show the old password working / the new one failing).
 A metric with no final state, or nothing to judge, is None ("unknown"), never 0; so is one that needs a
 section of the final state that was damaged (FinalState.damaged: its orders, tickets, events, credentials or
-password / session checks), and the audit's errors say which and why.
+password / session checks), or a collection that could not be read whole or holds values a model cannot use;
+the audit's errors say which and why.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from itertools import filterfalse
 from typing import Any
 
+from drills.checks.audit_models import Malformed, SetCheck, check_counter, check_set, check_unique
 from drills.checks.finalstate import FinalState
-from drills.checks.history import R_COMPLETE, R_VERSION, History
+from drills.checks.history import PURCHASE, R_COMPLETE, R_VERSION, History, WriteKeys
 from drills.checks.window import RunWindow
+from drills.scenario.audit_section import AuditSection, CounterModel, SetModel, UniqueModel
+from drills.scenario.reference_audit import REFERENCE_AUDIT
 
 MAX_SAMPLES = 20
-CREATED_SLACK_S = 5.0   # orders created this long before the run started still count as the run's
-ORDER_ID_LOOKUPS = 10000  # beyond this many keys missing, the order-id fallback is not tried
+# what a purchase sample shows of the line that acknowledged (or first tried) its key
+PURCHASE_SAMPLE_FIELDS = ("user", "event_id", "seats", "order_id", "replica", "outcome", "error")
 
 
 class Samples:
@@ -39,46 +48,41 @@ class Samples:
     def __init__(self, history: History, window: RunWindow) -> None:
         self.history, self.window = history, window
         self.rows: dict[str, list[dict]] = {}
-        self._pending: list[tuple[dict, int]] = []
+        self._pending: list[tuple[dict, int, tuple[str, ...]]] = []
 
-    def add(self, anomaly: str, row: dict, ref: int | None = None) -> None:
+    def add(self, anomaly: str, row: dict, ref: int | None = None,
+            fields: tuple[str, ...] = PURCHASE_SAMPLE_FIELDS) -> None:
+        """A sample row; with `ref`, filled in from that history line (its `fields` and its time)."""
         rows = self.rows.setdefault(anomaly, [])
         if len(rows) < MAX_SAMPLES:
             rows.append(row)
             if ref is not None:
-                self._pending.append((row, ref))
+                self._pending.append((row, ref, fields))
 
     def key(self, anomaly: str, key: str, **extra: Any) -> None:
         """A purchase sample: filled in from the history line that acknowledged (or first tried) the key."""
         self.add(anomaly, {"key": key, **extra}, self.history.purchases.ref(key))
 
     def resolve(self) -> dict[str, list[dict]]:
-        lines = self.history.lookup(ref for _, ref in self._pending)
-        for row, ref in self._pending:
+        lines = self.history.lookup(ref for _, ref, _ in self._pending)
+        for row, ref, fields in self._pending:
             line = lines.get(ref) or {}
-            for name in ("user", "event_id", "seats", "order_id", "replica", "outcome", "error"):
+            for name in fields:
                 row.setdefault(name, line.get(name))
             row.setdefault("t_s", self.window.offset(line.get("complete")))
         return {k: v for k, v in self.rows.items() if v}
 
 
-def _lost(history: History, by_key: dict[str, int], order_ids: set[int]) -> tuple[list[str], int]:
-    """(acknowledged keys with no order by key, nor by the order id their acknowledgement named, read back
-    from the history: the key may have been mangled while the order survived; how many had no order by key)."""
-    acked = history.purchases.acknowledged
-    if acked.keys() <= by_key.keys():  # the usual case, one C-level pass
-        return [], 0
-    missing = sorted(filterfalse(by_key.__contains__, acked))
-    if len(missing) > ORDER_ID_LOOKUPS:
-        return missing, len(missing)
-    lines = history.lookup(acked[k] for k in missing)
-    return [k for k in missing if (lines.get(acked[k]) or {}).get("order_id") not in order_ids], len(missing)
+def _model(spec: AuditSection, kind: type[SetModel] | type[UniqueModel]) -> Any:
+    return next(m for m in spec.models if isinstance(m, kind))
 
 
 def purchases_audit(history: History, state: FinalState | None, samples: Samples,
                     since: float | None, lost_keys: list[str] | None = None) -> dict[str, Any]:
-    """Lost / unexpected / duplicated / oversold / over capacity / indeterminate. Every lost key is appended
-    to `lost_keys` when given (the recovery checks classify them by time)."""
+    """The reference stack's purchases: its set model (orders by idempotency key) and unique model (a seat's
+    tickets), plus partial orders, orphan tickets and capacity. Every lost key is appended to `lost_keys`
+    when given (the recovery checks classify them by time)."""
+    orders_model, seats_model = _model(REFERENCE_AUDIT, SetModel), _model(REFERENCE_AUDIT, UniqueModel)
     keys = history.purchases
     acked = keys.acknowledged
     undecided, failed = keys.undecided(), keys.failed()
@@ -92,49 +96,41 @@ def purchases_audit(history: History, state: FinalState | None, samples: Samples
         out["unkeyed"] = history.unkeyed_purchases
     if state is None:
         return out
-    orders_ok, tickets_ok = "orders" not in state.damaged, "tickets" not in state.damaged
-    by_key = dict(zip(state.order_keys, state.order_ids, strict=False))
-    if orders_ok:
-        _duplicated(state, samples, by_key, out)
-    if orders_ok and tickets_ok:
-        _lost_and_unexpected(history, state, samples, since, by_key, failed, out, lost_keys)
-    if tickets_ok:
-        _oversold(state, samples, out)
-    if "events" not in state.damaged and (tickets_ok or all("tickets" in ev for ev in state.events)):
+    orders, tickets = state.collection(orders_model.collection), state.collection(seats_model.collection)
+    check = None
+    if orders is not None:
+        server = REFERENCE_AUDIT.writes[PURCHASE].server_id
+        check = check_set(keys, history, orders, orders_model.id, orders_model.server_id,
+                          {PURCHASE: server} if server else {}, orders_model.created, since)
+        _duplicated(check, samples, out)
+    if check is not None and tickets is not None:
+        _lost_and_unexpected(history, state, samples, check, out, lost_keys)
+    if tickets is not None:
+        _oversold(check_unique(tickets, seats_model.fields), samples, seats_model, out)
+    if "events" not in state.damaged and (tickets is not None or all("tickets" in ev for ev in state.events)):
         _capacity(state, samples, out)
-    if orders_ok:  # indeterminate: took effect or not (never lost)
-        applied = [k for k in undecided if k in by_key]
-        out["indeterminate_applied"] = len(applied)
-        out["indeterminate_not_applied"] = len(undecided) - len(applied)
-        for k in applied[:MAX_SAMPLES]:
-            samples.key("indeterminate_applied", k, order_id=by_key[k])
-        for k in [k for k in undecided[:5 * MAX_SAMPLES] if k not in by_key][:MAX_SAMPLES]:
+    if check is not None:  # indeterminate: took effect or not (never lost)
+        out["indeterminate_applied"] = len(check.applied)
+        out["indeterminate_not_applied"] = len(check.not_applied)
+        for k in check.applied[:MAX_SAMPLES]:
+            samples.key("indeterminate_applied", k, order_id=check.by_id[k])
+        for k in check.not_applied[:MAX_SAMPLES]:
             samples.key("indeterminate_not_applied", k)
     return out
 
 
-def _duplicated(state: FinalState, samples: Samples, by_key: dict[str, int], out: dict[str, Any]) -> None:
+def _duplicated(check: SetCheck, samples: Samples, out: dict[str, Any]) -> None:
     """One key, several orders."""
-    duplicated = 0
-    if len(by_key) < len(state.order_keys):
-        many = {k: n for k, n in Counter(state.order_keys).items() if n > 1}
-        duplicated = len(many)
-        first = dict(zip(reversed(state.order_keys), reversed(state.order_ids), strict=False))
-        for k in list(many)[:MAX_SAMPLES]:
-            samples.key("duplicated", k, orders=many[k], order_ids=[first[k], by_key[k]])
-    out["duplicated"] = duplicated
+    out["duplicated"] = len(check.duplicated)
+    for k in list(check.duplicated)[:MAX_SAMPLES]:
+        samples.key("duplicated", k, orders=check.duplicated[k], order_ids=[check.first_server[k], check.by_id[k]])
 
 
-def _lost_and_unexpected(history: History, state: FinalState, samples: Samples, since: float | None,
-                         by_key: dict[str, int], failed: list[str], out: dict[str, Any],
-                         lost_keys: list[str] | None) -> None:
-    """Lost and unexpected purchases: they need the orders and the tickets."""
-    keys = history.purchases
-    acked = keys.acknowledged
-
-    # lost: acknowledged, but no order (by key or order id), or an order short of tickets (a partial write)
-    order_ids = set(state.order_ids)
-    lost, missing_by_key = _lost(history, by_key, order_ids)
+def _lost_and_unexpected(history: History, state: FinalState, samples: Samples, check: SetCheck,
+                         out: dict[str, Any], lost_keys: list[str] | None) -> None:
+    """Lost and unexpected purchases: the set model's, plus an order short of tickets (a partial write: lost)
+    and a ticket without order (unexpected); they need the orders and the tickets."""
+    acked = history.purchases.acknowledged
     per_order = Counter(state.ticket_orders)
     seats_by_order = dict(zip(state.order_ids, state.order_seats, strict=False))
     partial: list[str] = []
@@ -142,42 +138,32 @@ def _lost_and_unexpected(history: History, state: FinalState, samples: Samples, 
         key_of = dict(zip(state.order_ids, state.order_keys, strict=False))
         partial = sorted(key_of[o] for o, n in seats_by_order.items()
                          if per_order.get(o, 0) < n and key_of[o] in acked)
-    out["lost"] = len(lost) + len(partial) if acked else None
+    out["lost"] = len(check.lost) + len(partial) if acked else None
     if lost_keys is not None:
-        lost_keys += lost + partial
-    for k in lost:
+        lost_keys += check.lost + partial
+    for k in check.lost:
         samples.key("lost", k, reason="no order with this key or order id")
     for k in partial:
-        samples.key("lost", k, reason="its order has fewer tickets than seats", order_id=by_key.get(k))
+        samples.key("lost", k, reason="its order has fewer tickets than seats", order_id=check.by_id.get(k))
 
-    # unexpected: orders nobody asked for (created during the run), effects of definite failures, orphans
-    never = keys.never_tried(by_key, acked_found=len(acked) - missing_by_key)
-    if never and since is not None:
-        floor = since - CREATED_SLACK_S
-        created = dict(zip(state.order_keys, state.order_created, strict=False))
-        never = {k for k in never if (created.get(k) or floor) >= floor}  # unknown creation time: ours
-    failed_applied = [k for k in failed if k in by_key]
+    order_ids = set(state.order_ids)
     orphan_orders = set() if per_order.keys() <= order_ids else per_order.keys() - order_ids
     orphans = ([t for t, o in zip(state.ticket_ids, state.ticket_orders, strict=False) if o in orphan_orders]
                if orphan_orders else [])
-    out["unexpected"] = len(never) + len(failed_applied) + len(orphans)
-    for k in sorted(never)[:MAX_SAMPLES]:
-        samples.add("unexpected", {"key": k, "order_id": by_key.get(k), "reason": "key never attempted"})
-    for k in failed_applied:
-        samples.key("unexpected", k, order_id=by_key[k], reason="every attempt failed definitely")
+    out["unexpected"] = len(check.never) + len(check.failed_applied) + len(orphans)
+    for k in check.never[:MAX_SAMPLES]:
+        samples.add("unexpected", {"key": k, "order_id": check.by_id.get(k), "reason": "key never attempted"})
+    for k in check.failed_applied:
+        samples.key("unexpected", k, order_id=check.by_id[k], reason="every attempt failed definitely")
     for t in orphans:
         samples.add("unexpected", {"ticket_id": t, "reason": "ticket without order"})
 
 
-def _oversold(state: FinalState, samples: Samples, out: dict[str, Any]) -> None:
+def _oversold(repeated: dict[tuple, int], samples: Samples, model: UniqueModel, out: dict[str, Any]) -> None:
     """A seat with more than one ticket."""
-    oversold = 0
-    if len(set(zip(state.ticket_events, state.ticket_seats, strict=False))) < len(state.ticket_ids):
-        for (event, seat), n in Counter(zip(state.ticket_events, state.ticket_seats, strict=False)).items():
-            if n > 1:
-                oversold += 1
-                samples.add("oversold", {"event_id": event, "seat_no": seat, "tickets": n})
-    out["oversold"] = oversold
+    out[model.metric] = len(repeated)
+    for values, n in repeated.items():
+        samples.add(model.metric, {**dict(zip(model.fields, values, strict=False)), model.collection: n})
 
 
 def _capacity(state: FinalState, samples: Samples, out: dict[str, Any]) -> None:
@@ -263,16 +249,28 @@ UNKNOWN_WITHOUT = {
 
 
 def run_audit(history: History, state: FinalState | None, window: RunWindow, since: float | None = None,
-              details: dict | None = None) -> dict:
-    """The audit section of result.json. An incomplete final state (a page could not be read) would turn
-    unread rows into "lost", so it is judged as no final state: unknown. `details`, when given, receives
-    every lost purchase key (`lost_purchases`) and lost credential change (`lost_credentials`), not just
-    the samples."""
+              details: dict | None = None, audit: AuditSection | None = None) -> dict:
+    """The audit section of result.json, by the scenario's declared audit (None: the reference stack's).
+    `details`, when given, receives every lost purchase key (`lost_purchases`) and lost credential change
+    (`lost_credentials`), not just the samples."""
+    if audit is not None and not audit.reference:
+        return declared_audit(history, state, window, audit, since, details)
+    return reference_audit(history, state, window, since, details)
+
+
+def reference_audit(history: History, state: FinalState | None, window: RunWindow, since: float | None = None,
+                    details: dict | None = None) -> dict:
+    """The reference stack's audit. An incomplete final state (a page could not be read) would turn unread rows
+    into "lost", so it is judged as no final state: unknown."""
     errors = list(state.errors) if state is not None else []
     for section, reasons in (state.damaged if state is not None else {}).items():
         errors += [f"{r}: {UNKNOWN_WITHOUT[section]}" if section in UNKNOWN_WITHOUT else r for r in reasons]
     usable = state
-    if state is not None and not state.complete:
+    if state is not None and state.declared:
+        errors.append("final-state.json holds a declared audit's collections, but the scenario declares no "
+                      "`audit`: data-loss metrics unknown")
+        usable = None
+    elif state is not None and not state.complete:
         errors.append("final state incomplete: data-loss metrics unknown")
         usable = None
     samples = Samples(history, window)
@@ -284,3 +282,155 @@ def run_audit(history: History, state: FinalState | None, window: RunWindow, sin
         details["lost_purchases"], details["lost_credentials"] = lost_keys, lost_rows
     final = "missing" if state is None else ("complete" if state.complete else "incomplete")
     return {"final_state": final, **p, **c, "samples": samples.resolve(), "errors": errors}
+
+
+# a declared audit (a scenario's `audit:` section) ----------------------------------------------------------------
+
+# what a declared audit's samples show of the history line behind a write
+WRITE_SAMPLE_FIELDS = ("op", "user", "outcome", "status", "error")
+SET_COUNTS = ("lost", "unexpected", "duplicated", "indeterminate_applied", "indeterminate_not_applied")
+
+
+def declared_audit(history: History, state: FinalState | None, window: RunWindow, audit: AuditSection,
+                   since: float | None = None, details: dict | None = None) -> dict:
+    """Every model of `audit` against its collection of the final read. A model whose collection was not read
+    whole (or holds values it cannot use) is unknown, with the reason in `errors`; a sum over models is
+    unknown when any of its models is: never a count made from part of the data."""
+    errors = list(state.errors) if state is not None else []
+    for section, reasons in (state.damaged if state is not None else {}).items():
+        errors += [f"{r}: the models reading it are unknown" if section.startswith("collections.") else r
+                   for r in reasons]
+    if state is None:
+        errors.append("no final state (final-state.json): the final read did not happen, every data-loss metric "
+                      "is unknown (events.jsonl and drill.log say why)")
+    elif not state.declared:
+        errors.append("final-state.json holds the reference stack's audit, not the collections the scenario's "
+                      "`audit` declares: data-loss metrics unknown")
+        state = None
+    samples = Samples(history, window)
+    keys = [history.write_keys.get(op) for op in audit.writes]
+    attempted = {"acknowledged": 0, "failed": 0, "indeterminate": 0}
+    for k in keys:
+        if k is not None:
+            attempted["acknowledged"] += len(k.acknowledged)
+            attempted["failed"] += len(k.failed())
+            attempted["indeterminate"] += len(k.undecided())
+    out: dict[str, Any] = {"final_state": "missing" if state is None else ("complete" if state.complete
+                                                                            else "incomplete"),
+                           "attempted": sum(attempted.values()), **attempted}
+    unkeyed = sum(history.unkeyed.get(op, 0) for op in audit.writes)
+    if unkeyed:
+        out["unkeyed"] = unkeyed
+    rows = [_judge_model(m, history, state, audit, samples, since, errors) for m in audit.models]
+    _sum(out, rows, SET_COUNTS, "set")
+    _sum(out, rows, ("unique_violations",), "unique")
+    _sum(out, rows, ("counter_mismatch",), "counter")
+    if details is not None:
+        details["lost_purchases"], details["lost_credentials"] = [], []
+    return {**out, "models": rows, "samples": samples.resolve(), "errors": errors}
+
+
+def _sum(out: dict[str, Any], rows: list[dict], counts: tuple[str, ...], kind: str) -> None:
+    """Each count over the models of `kind` (absent when there are none): unknown when any model is, or when
+    none of them has anything to judge."""
+    mine = [r for r in rows if r["model"] == kind]
+    if not mine:
+        return
+    for name in counts:
+        values = [r.get(name) for r in mine]
+        known = [v for v in values if v is not None]
+        out[name] = None if any(r["error"] for r in mine) or not known else sum(known)
+
+
+def _judge_model(model: Any, history: History, state: FinalState | None, audit: AuditSection, samples: Samples,
+                 since: float | None, errors: list[str]) -> dict[str, Any]:
+    """One model's row of the result (counts, or the reason it is unknown); its anomalies go to `samples`."""
+    row: dict[str, Any] = {"model": model.kind, "name": model.name, "collection": model.collection,
+                           "rows": None, "error": None}
+    rows = state.collection(model.collection) if state is not None else None
+    reason = None
+    if state is None:
+        reason = "no final state"
+    elif rows is None:
+        reason = f"the collection {model.collection} was not read (or is damaged)"
+    elif not rows.complete:
+        reason = f"{model.collection} not read whole: {rows.error or 'incomplete'}"
+    if rows is not None:
+        row["rows"] = rows.rows
+    if reason is None and rows is not None:
+        try:
+            if isinstance(model, SetModel):
+                _set_row(model, history, rows, audit, samples, since, row)
+            elif isinstance(model, UniqueModel):
+                _unique_row(model, rows, samples, row)
+            else:
+                _counter_row(model, history, rows, audit, samples, row)
+        except Malformed as exc:
+            reason = f"{model.collection}: {exc}"
+    if reason is not None:
+        row["error"] = reason
+        errors.append(f"{model.name}: {reason}: its counts are unknown")
+    return row
+
+
+def _set_row(model: SetModel, history: History, rows: Any, audit: AuditSection, samples: Samples,
+             since: float | None, row: dict[str, Any]) -> None:
+    ops = audit.model_writes(model)
+    keys = _merged([history.write_keys[op] for op in ops if op in history.write_keys])
+    servers = {op: w.server_id for op, w in audit.writes.items() if op in ops and w.server_id is not None}
+    check = check_set(keys, history, rows, model.id, model.server_id, servers, model.created, since)
+    row.update(writes=list(ops), acknowledged=check.acknowledged, lost=len(check.lost) if check.acknowledged else None,
+               unexpected=len(check.never) + len(check.failed_applied), duplicated=len(check.duplicated),
+               indeterminate_applied=len(check.applied), indeterminate_not_applied=len(check.not_applied),
+               null_ids=check.null_ids)
+    by = f"{model.id} or {model.server_id}" if model.server_id else model.id
+    name = model.name
+
+    def write(anomaly: str, k: str, **extra: Any) -> None:
+        extra = {"model": name, "id": k, **extra}
+        if model.server_id and check.by_id.get(k) is not None:
+            extra.setdefault("server_id", check.by_id[k])
+        samples.add(anomaly, extra, keys.ref(k), WRITE_SAMPLE_FIELDS + tuple(servers.values()))
+
+    for k in check.lost:
+        write("lost", k, reason=f"not in {model.collection} (by {by})")
+    for k in check.never[:MAX_SAMPLES]:
+        samples.add("unexpected", {"model": name, "id": k, "reason": "never attempted"})
+    for k in check.failed_applied:
+        write("unexpected", k, reason="every attempt failed definitely")
+    for k in list(check.duplicated)[:MAX_SAMPLES]:
+        write("duplicated", k, rows=check.duplicated[k])
+    for k in check.applied[:MAX_SAMPLES]:
+        write("indeterminate_applied", k)
+    for k in check.not_applied[:MAX_SAMPLES]:
+        write("indeterminate_not_applied", k)
+
+
+def _merged(keys: list[WriteKeys]) -> WriteKeys:
+    """The identities of several write operations as one (a collection several operations write to)."""
+    if len(keys) == 1:
+        return keys[0]
+    out = WriteKeys()
+    for k in keys:
+        out.acknowledged.update(k.acknowledged)
+        for mine, theirs in ((out.info, k.info), (out.fail, k.fail)):
+            for key, ref in theirs.items():
+                mine.setdefault(key, ref)
+    return out
+
+
+def _unique_row(model: UniqueModel, rows: Any, samples: Samples, row: dict[str, Any]) -> None:
+    repeated = check_unique(rows, model.fields)
+    row.update(fields=list(model.fields), unique_violations=len(repeated))
+    for values, n in list(repeated.items())[:MAX_SAMPLES]:
+        samples.add(model.metric, {"model": model.name, **dict(zip(model.fields, values, strict=False)), "rows": n})
+
+
+def _counter_row(model: CounterModel, history: History, rows: Any, audit: AuditSection, samples: Samples,
+                 row: dict[str, Any]) -> None:
+    ops = audit.model_writes(model)
+    check = check_counter(history, ops, rows, model.value, model.counter, model.initial)
+    row.update(writes=list(ops), counters_checked=check.checked, counter_mismatch=len(check.out_of_bounds),
+               counters_unbounded=len(check.unbounded))
+    for r in check.out_of_bounds[:MAX_SAMPLES]:
+        samples.add("counter_mismatch", {"model": model.name, **r})

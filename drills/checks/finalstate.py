@@ -8,6 +8,12 @@ Reading it back (`FinalState.from_json`) holds every section against what it mus
 wrong type, a column of the wrong length or with one item of the wrong type is *damaged*. Its data is left out
 and named in `damaged` (section -> what was wrong), and the audit makes the metrics that need it unknown,
 never a number computed from half a column (a dropped order would be a "lost" one).
+
+A declared audit (a scenario's `audit:`, drills/scenario/audit_section.py) stores its final read as named
+`collections` of columns instead (`"audit": "declared"`), each with its own completeness and error; the
+reference stack's sections (orders, tickets, credentials, events) are the reference audit's collections, kept
+under their own names and types (the format stored runs have). The audit's models see both through
+`FinalState.collection(name)`.
 """
 
 from __future__ import annotations
@@ -70,6 +76,24 @@ SESSION_ROW: dict[str, tuple[str, Callable[[object], bool]]] = {"user": ("text",
 
 
 @dataclass
+class Collection:
+    """One collection of a declared audit's final read, in columns (drills/platform/final_read.py)."""
+
+    columns: dict[str, list] = field(default_factory=dict)   # column -> one value per row
+    rows: int = 0
+    complete: bool = True                # read to its last page / row
+    error: str | None = None             # why not (the read failed, a page was malformed, ...)
+    source: str = ""                     # where it was read, e.g. "GET http://127.0.0.1:8080/orders"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "complete": self.complete, "error": self.error, "rows": self.rows,
+                "columns": self.columns}
+
+    def sample(self, n: int = SAMPLE) -> list[dict[str, Any]]:
+        return [{c: col[k] for c, col in self.columns.items()} for k in range(min(n, self.rows))]
+
+
+@dataclass
 class FinalState:
     """Orders, tickets, credential versions and events as read back through the audit endpoints."""
 
@@ -90,12 +114,38 @@ class FinalState:
     credential_checks: dict | None = None                               # truth.verify_credentials()
     session_checks: dict | None = None                                  # truth.verify_revoked_sessions()
     damaged: dict[str, list[str]] = field(default_factory=dict)         # section -> what was wrong (from_json)
+    declared: bool = False               # a declared audit's final read: everything is in `collections`
+    collections: dict[str, Collection] = field(default_factory=dict)   # name -> columns (declared audits)
+
+    def collection(self, name: str) -> Collection | None:
+        """A collection the audit's models read, None when it was not read or is damaged (unknown). The
+        reference sections are their own collections: orders (id, idempotency_key, event_id, created, seats)
+        and tickets (id, order_id, event_id, seat_no)."""
+        if self.declared:
+            return None if f"collections.{name}" in self.damaged else self.collections.get(name)
+        if name in self.damaged or name not in ("orders", "tickets"):
+            return None
+        cols: dict[str, list]
+        if name == "orders":
+            cols = {"id": self.order_ids, "idempotency_key": self.order_keys, "event_id": self.order_events,
+                    "created": self.order_created, "seats": self.order_seats}
+        else:
+            cols = {"id": self.ticket_ids, "order_id": self.ticket_orders, "event_id": self.ticket_events,
+                    "seat_no": self.ticket_seats}
+        return Collection(cols, len(cols["id"]), self.complete)
 
     def counts(self) -> dict[str, int]:
+        if self.declared:
+            return {name: c.rows for name, c in self.collections.items()}
         return {"orders": len(self.order_ids), "tickets": len(self.ticket_ids),
                 "users": len(self.credentials), "events": len(self.events)}
 
     def to_json(self) -> dict[str, Any]:
+        if self.declared:
+            return {"format": FORMAT, "audit": "declared", "read_at": self.read_at, "complete": self.complete,
+                    "errors": self.errors, "counts": self.counts(),
+                    "samples": {name: c.sample() for name, c in self.collections.items()},
+                    "collections": {name: c.to_json() for name, c in self.collections.items()}}
         return {
             "format": FORMAT,
             "read_at": self.read_at,
@@ -129,6 +179,8 @@ class FinalState:
         def bad(section: str, what: str) -> None:
             damaged.setdefault(section, []).append(f"{NAME}: {what}")
 
+        if doc.get("audit") == "declared":
+            return _declared(doc, damaged, bad)
         orders = _columns(doc, "orders", ORDER_COLUMNS, bad)
         tickets = _columns(doc, "tickets", TICKET_COLUMNS, bad)
         complete = doc.get("complete", True)
@@ -262,3 +314,47 @@ def write_final_state(run_dir: Path, state: FinalState) -> Path:
     """Write final-state.json atomically (a crash leaves the old file or none, never half a file)."""
     doc = state.to_json()
     return replace_file(Path(run_dir) / files.FINAL_STATE, lambda f: json.dump(doc, f, separators=(",", ":")))
+
+
+def _declared(doc: dict[str, Any], damaged: dict[str, list[str]], bad: Callable[[str, str], None]) -> FinalState:
+    """A declared audit's final state: its collections, each held against the shape Collection.to_json writes;
+    a damaged one is left out and named (its models are unknown)."""
+    complete = doc.get("complete", True)
+    if not isinstance(complete, bool):
+        bad("complete", f"complete is {kind(complete)}, not true/false: read as incomplete")
+        complete = False
+    state = FinalState(read_at=epoch(doc.get("read_at")), complete=complete, errors=_errors(doc.get("errors"), bad),
+                       declared=True)
+    found = doc.get("collections")
+    if not isinstance(found, dict):
+        bad("complete", f"collections is {'missing' if 'collections' not in doc else kind(found)}, not an object: "
+                        "read as incomplete")
+        state.complete = False
+        found = {}
+    for name, value in found.items():
+        c = _collection(str(name), value, bad)
+        if c is not None:
+            state.collections[str(name)] = c
+    state.damaged = damaged
+    return state
+
+
+def _collection(name: str, value: object, bad: Callable[[str, str], None]) -> Collection | None:
+    section = f"collections.{name}"
+    if not isinstance(value, dict):
+        bad(section, f"{section} is {kind(value)}, not an object")
+        return None
+    columns, rows = value.get("columns"), value.get("rows")
+    if not isinstance(columns, dict) or not all(isinstance(c, list) for c in columns.values()):
+        bad(section, f"{section}.columns is {kind(columns)}, not an object of lists")
+        return None
+    if not isinstance(rows, int) or isinstance(rows, bool) or any(len(c) != rows for c in columns.values()):
+        sizes = sorted({len(c) for c in columns.values()})
+        bad(section, f"{section}: rows is {rows!r}, its columns hold {sizes} values")
+        return None
+    complete, error, source = value.get("complete"), value.get("error"), value.get("source")
+    if not isinstance(complete, bool) or not (error is None or isinstance(error, str)) \
+            or not isinstance(source, str):
+        bad(section, f"{section}: complete, error or source is not true/false, text or null, text")
+        return None
+    return Collection(dict(columns), rows, complete, error, source)

@@ -4,7 +4,8 @@ Reading is one pass over every `history*.jsonl` (all load processes merged). Eac
 once to what the checks need, and the parsed JSON object is dropped:
 
 * `(complete, invoke)` in a per-(op, outcome) list, for availability;
-* for purchases, the idempotency key and a `ref` appended to per-outcome columns, turned into per-key
+* for writes (the audit's: `purchase` by its idempotency `key` unless the scenario declares others, see
+  WriteFields), the write's identity and a `ref` appended to per-outcome columns, turned into per-identity
   indexes in C (`dict(zip(...))`) by finish(): the per-line cost stays at two appends;
 * per user, the highest acknowledged password rotation; and any session tokens the load recorded;
 * the `(complete, invoke)` of every *acknowledged* purchase and rotation (outcome `ok`, a real 2xx: the
@@ -35,6 +36,7 @@ from pathlib import Path
 from drills.checks.damage import EPOCH_MAX, EPOCH_MIN, MISSING, MOMENT, Issue, Tally
 from drills.rundir.codec import DECODE_ERRORS, loads
 from drills.rundir.tolerant import Problems
+from drills.scenario.audit_section import AuditSection
 
 OUTCOMES = ("ok", "fail", "info")
 PURCHASE, ROTATE = "purchase", "rotate_password"
@@ -81,8 +83,49 @@ SAMPLE_FIELDS: dict[str, tuple[str, Callable[[object], bool]]] = {
 
 
 def read_fields(op: str) -> dict[str, tuple[str, Callable[[object], bool]]]:
-    """The fields reading keeps of a line of `op`, besides op, outcome and times."""
+    """The fields reading keeps of a line of `op` in the reference stack's history, besides op, outcome and
+    times (History.fields_of() for a declared audit's writes)."""
     return KEY_FIELDS if op == PURCHASE else CREDENTIAL_FIELDS if op in TOKEN_OPS else {}
+
+
+def _identity(v: object) -> bool:
+    return type(v) is str or type(v) is int     # a whole number is read as its decimal text
+
+
+def _amount(v: object) -> bool:
+    return (type(v) is int or type(v) is float) and math.isfinite(v)
+
+
+@dataclass(frozen=True)
+class WriteFields:
+    """What reading keeps of the lines of one write operation (drills/scenario/audit_section.py's WriteSpec): its
+    identity, and a counter write's amount and counter. The reference stack's idempotency key must be text; a
+    declared audit's identity may also be a whole number (read as its decimal text: the read side compares
+    text)."""
+
+    id: str = "key"
+    value: str | None = None
+    counter: str | None = None
+    text_only: bool = False
+
+    def fields(self) -> dict[str, tuple[str, Callable[[object], bool]]]:
+        out: dict[str, tuple[str, Callable[[object], bool]]] = {
+            self.id: ("text", _text) if self.text_only else ("text or a whole number", _identity)}
+        if self.value is not None:
+            out[self.value] = ("a number", _amount)
+        if self.counter is not None:
+            out[self.counter] = ("text or a whole number", _identity)
+        return out
+
+
+REFERENCE_WRITES = {PURCHASE: WriteFields("key", text_only=True)}
+
+
+def write_fields(audit: AuditSection | None) -> dict[str, WriteFields]:
+    """op -> what reading keeps of its lines, for an audit (None: the reference stack's)."""
+    if audit is None or audit.reference:
+        return dict(REFERENCE_WRITES)
+    return {op: WriteFields(w.id, w.value, w.counter) for op, w in audit.writes.items()}
 
 
 def _number(v: object) -> float | None:
@@ -129,7 +172,8 @@ def conform_line(d: dict, fields: dict[str, tuple[str, Callable[[object], bool]]
         value = d.get(name)
         if value is not None and not test(value):
             issues.append((name, f"`{name}` not {words}: read as null" + (", the purchase unkeyed"
-                                                                          if name == "key" else ""), value))
+                                                                          if name == "key" and op == PURCHASE
+                                                                          else ""), value))
             line[name] = None
     return line, issues
 
@@ -171,8 +215,9 @@ class Token:
 
 
 @dataclass
-class PurchaseKeys:
-    """Every idempotency key the load tried, by what its attempts got (a key may be in several)."""
+class WriteKeys:
+    """Every identity of one write operation the load tried (a purchase's idempotency key), by what its
+    attempts got (a key may be in several)."""
 
     acknowledged: dict[str, int] = field(default_factory=dict)   # key -> ref of an ok attempt
     info: dict[str, int] = field(default_factory=dict)           # key -> ref of its first info attempt
@@ -219,9 +264,12 @@ class History:
     lines: int = 0
     raw: dict[tuple[str, str], list] = field(default_factory=dict)     # (op, outcome) -> [(complete, invoke)]
     ops: dict[str, dict[str, Attempts]] = field(default_factory=dict)   # after finish()
-    purchase_cols: dict[str, tuple[list, list]] = field(
-        default_factory=lambda: {o: ([], []) for o in OUTCOMES})       # outcome -> (keys, refs), in file order
-    purchases: PurchaseKeys = field(default_factory=PurchaseKeys)       # after finish()
+    writes: dict[str, WriteFields] = field(default_factory=lambda: dict(REFERENCE_WRITES))  # op -> its fields
+    write_cols: dict[str, dict[str, tuple[list, list]]] = field(
+        default_factory=dict)            # op -> outcome -> (identities, refs), in file order
+    write_keys: dict[str, WriteKeys] = field(default_factory=dict)      # op -> its identities, after finish()
+    # counter writes: op -> [(identity or None, outcome, amount or None, counter or None)], in file order
+    amounts: dict[str, list[tuple[str | None, str, float | None, str | None]]] = field(default_factory=dict)
     rotations: dict[str, list] = field(default_factory=dict)            # user -> rotation record
     tokens: list[Token] = field(default_factory=list)
     acked_purchases: Attempts = field(default_factory=lambda: Attempts([], []))  # after finish(): every ok
@@ -229,7 +277,7 @@ class History:
     acked_raw: dict[str, list] = field(default_factory=lambda: {PURCHASE: [], ROTATE: []})
     unknown_outcomes: int = 0
     unusable: int = 0          # lines skipped: no usable op / complete / invoke (conform_line)
-    unkeyed_purchases: int = 0
+    unkeyed: dict[str, int] = field(default_factory=dict)   # op -> write attempts without a usable identity
     outside_window: int = 0
     recorded: int = 0          # usable operations read, before any window
     first_invoke: float | None = None
@@ -238,16 +286,36 @@ class History:
     problems: Problems = field(default_factory=Problems)      # where lookup() notes what it repaired
     _looked_up: set[int] = field(default_factory=set)         # refs whose sample fields were checked
 
+    def __post_init__(self) -> None:
+        self.write_cols = {op: {o: ([], []) for o in OUTCOMES} for op in self.writes}
+        self._fields = {op: {**(CREDENTIAL_FIELDS if op in TOKEN_OPS else {}), **w.fields()}
+                        for op, w in self.writes.items()}
+
+    @property
+    def purchases(self) -> WriteKeys:
+        """The reference stack's purchases by idempotency key (empty when `purchase` is not a write)."""
+        return self.write_keys.get(PURCHASE) or WriteKeys()
+
+    @property
+    def unkeyed_purchases(self) -> int:
+        return self.unkeyed.get(PURCHASE, 0)
+
+    def fields_of(self, op: object) -> dict[str, tuple[str, Callable[[object], bool]]]:
+        """The fields reading keeps of a line of `op`, besides op, outcome and times."""
+        if type(op) is str and op in self._fields:
+            return self._fields[op]
+        return read_fields(op) if type(op) is str and op != PURCHASE else {}
+
     # reading ---------------------------------------------------------------------------------------------
 
     def read(self, path: Path, problems: Problems) -> None:
         """Add one history file. This is the hot loop of the audit: keep it flat. A line goes the slow way
         through conform_line() unless it visibly conforms already (or its (op, outcome) is new): its times are
-        tested here, its key (purchases) and credential fields (rotations, tokens) where they are used."""
+        tested here, a write's identity and credential fields (rotations, tokens) where they are used."""
         base = len(self.paths) << _FILE_SHIFT
         self.paths.append(path)
         self.problems = problems
-        raw, cols = self.raw, self.purchase_cols
+        raw, cols, writes = self.raw, self.write_cols, self.writes
         acked_purchases = self.acked_raw[PURCHASE]
         lo, hi, below, apart = EPOCH_MIN, EPOCH_MAX, -OP_MAX_S, OP_MAX_S
         pos = 0
@@ -273,7 +341,7 @@ class History:
                     if not isinstance(d, dict):
                         problems.bad_line(path, lineno, line)
                         continue
-                    fixed, issues = conform_line(d)
+                    fixed, issues = conform_line(d, self.fields_of(d.get("op")))
                     if issues:
                         self.damaged.add(path, lineno, issues)
                     if fixed is None:
@@ -286,26 +354,48 @@ class History:
                     bucket = raw.setdefault((op, "ok" if outcome == "fail" and _rejected(d) else outcome), [])
                 pair = (c, i)
                 bucket.append(pair)
-                if op == PURCHASE:
-                    key = d.get("key")
+                w = writes.get(op)
+                if w is not None:
+                    key = d.get(w.id)
                     if type(key) is not str and key is not None:
-                        key = self._repaired(d, path, lineno)["key"]
-                    keys, refs = cols[outcome]
+                        key = self._identity(d, w, path, lineno)
+                    keys, refs = cols[op][outcome]
                     keys.append(key)
                     refs.append(base | here)
-                    if outcome == "ok":
+                    if outcome == "ok" and op == PURCHASE:
                         acked_purchases.append(pair)
-                elif op == ROTATE or (op in TOKEN_OPS and "token" in d):
+                    if w.value is not None:
+                        self._amount(d, w, op, key, outcome, path, lineno)
+                if op == ROTATE or (op in TOKEN_OPS and "token" in d):
                     self._credentials(d, op, outcome, c, i, base | here, path, lineno)
         self.lines += lineno
 
     def _repaired(self, d: dict, path: Path, lineno: int) -> dict:
         """A line whose op, outcome and times passed, through conform_line() for the other fields reading
-        keeps (read_fields())."""
-        fixed, issues = conform_line(d)
+        keeps (fields_of())."""
+        fixed, issues = conform_line(d, self.fields_of(d.get("op")))
         self.damaged.add(path, lineno, issues)
         assert fixed is not None    # what makes a line unusable was tested already
         return fixed
+
+    def _identity(self, d: dict, w: WriteFields, path: Path, lineno: int) -> str | None:
+        """A write's identity that is not text: a whole number as its decimal text (declared audits), anything
+        else null (the write unkeyed; noted)."""
+        key = d.get(w.id)
+        if type(key) is int and not w.text_only:
+            return str(key)
+        return self._repaired(d, path, lineno)[w.id]
+
+    def _amount(self, d: dict, w: WriteFields, op: str, key: str | None, outcome: str, path: Path,
+                lineno: int) -> None:
+        """A counter write's amount and counter (WriteFields.value / .counter), kept in file order."""
+        value_field, counter_field = w.value or "", w.counter or ""
+        amount, counter = d.get(value_field), d.get(counter_field)
+        if not ((amount is None or _amount(amount)) and (counter is None or _identity(counter))):
+            fixed = self._repaired(d, path, lineno)
+            amount, counter = fixed.get(value_field), fixed.get(counter_field)
+        counter = str(counter) if type(counter) is int else counter
+        self.amounts.setdefault(op, []).append((key, outcome, None if amount is None else float(amount), counter))
 
     def _credentials(self, d: dict, op: str, outcome: str, c: float, i: float, ref: int, path: Path,
                      lineno: int) -> None:
@@ -354,22 +444,24 @@ class History:
         self.acked_purchases = _acked(self.acked_raw[PURCHASE])
         self.acked_rotations = _acked(self.acked_raw[ROTATE])
         self.acked_raw = {PURCHASE: [], ROTATE: []}
-        self._index_purchases()
+        self._index_writes()
         self.first_invoke = min(first) if first else None
         self.last_complete = max(last) if last else None
 
-    def _index_purchases(self) -> None:
-        """Per-key indexes from the columns, built in C: the last ok ref, the first info/fail ref."""
-        (ok_keys, ok_refs), (info_keys, info_refs), (fail_keys, fail_refs) = (
-            self.purchase_cols[o] for o in ("ok", "info", "fail"))
-        p = PurchaseKeys(dict(zip(ok_keys, ok_refs, strict=False)),       # keys are text or None (read())
-                         dict(zip(reversed(info_keys), reversed(info_refs), strict=False)),
-                         dict(zip(reversed(fail_keys), reversed(fail_refs), strict=False)))
-        for by_key in (p.acknowledged, p.info, p.fail):
-            by_key.pop(None, None)  # type: ignore[call-overload]
-        self.unkeyed_purchases = ok_keys.count(None) + info_keys.count(None) + fail_keys.count(None)
-        self.purchases = p
-        self.purchase_cols = {o: ([], []) for o in OUTCOMES}
+    def _index_writes(self) -> None:
+        """Per-identity indexes of every write op from its columns, built in C: the last ok ref, the first
+        info/fail ref."""
+        for op, cols in self.write_cols.items():
+            (ok_keys, ok_refs), (info_keys, info_refs), (fail_keys, fail_refs) = (
+                cols[o] for o in ("ok", "info", "fail"))
+            p = WriteKeys(dict(zip(ok_keys, ok_refs, strict=False)),       # keys are text or None (read())
+                          dict(zip(reversed(info_keys), reversed(info_refs), strict=False)),
+                          dict(zip(reversed(fail_keys), reversed(fail_refs), strict=False)))
+            for by_key in (p.acknowledged, p.info, p.fail):
+                by_key.pop(None, None)  # type: ignore[call-overload]
+            self.unkeyed[op] = ok_keys.count(None) + info_keys.count(None) + fail_keys.count(None)
+            self.write_keys[op] = p
+        self.write_cols = {op: {o: ([], []) for o in OUTCOMES} for op in self.writes}
 
     # queries ---------------------------------------------------------------------------------------------
 
@@ -448,10 +540,11 @@ def _acked(pairs: list) -> Attempts:
     return Attempts(complete, [int(x * 1000.0 + 0.5) for x in map(sub, complete, invoke)])
 
 
-def load_history(paths: list[Path], problems: Problems) -> History:
-    """Read (not yet finish) every history file. The cyclic GC is paused: a million long-lived tuples
-    would otherwise trigger full collections that cost more than the parsing."""
-    history = History()
+def load_history(paths: list[Path], problems: Problems, audit: AuditSection | None = None) -> History:
+    """Read (not yet finish) every history file, keeping the writes of `audit` (None: the reference stack's).
+    The cyclic GC is paused: a million long-lived tuples would otherwise trigger full collections that cost
+    more than the parsing."""
+    history = History(writes=write_fields(audit))
     enabled = gc.isenabled()
     gc.disable()
     try:

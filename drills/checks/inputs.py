@@ -19,6 +19,7 @@ from drills.rundir import files
 from drills.rundir.codec import DECODE_ERRORS, loads
 from drills.rundir.run import read_files
 from drills.rundir.tolerant import Problems, read_jsonl
+from drills.scenario.audit_section import AuditSection
 from drills.scenario.model import Phases
 
 
@@ -40,15 +41,16 @@ class RunData:
     alerts_damaged: int = 0          # its lines the tolerant reader had to skip
 
 
-def read_run(run_dir: Path, declared: Phases | None = None) -> RunData:
-    """Parse everything the checks need; the history is finished against the load window."""
+def read_run(run_dir: Path, declared: Phases | None = None, audit: AuditSection | None = None) -> RunData:
+    """Parse everything the checks need; the history is finished against the load window, and keeps the writes
+    of `audit` (None: the reference stack's)."""
     run = read_files(Path(run_dir))
     problems = run.problems
     if files.RESULT in problems.missing_files:  # the checks write it: not a problem of the run
         problems.missing_files.remove(files.RESULT)
     history: History | None = None
     if run.history_paths:
-        history = load_history(run.history_paths, problems)
+        history = load_history(run.history_paths, problems, audit)
     events = run.events
     bounds: tuple[float | None, float | None] = (None, None)
     if history is not None and not (run_events(events, "load_started") and run_events(events, "load_stopped")):

@@ -114,17 +114,22 @@ def detection(m: Measurements, op: str, phase: str) -> Observation:
 # data loss, from the audit (history + final state) --------------------------------------------------------------
 
 _AUDIT_UNKNOWN = {
-    "lost": "no acknowledged purchase to look for",
+    "lost": "no acknowledged {writes} to look for",
     "credential_changes_lost": "no acknowledged password rotation",
     "revoked_sessions_working": "no recorded session predates an acknowledged rotation (the history records no "
                                 "tokens?)",
 }
 
 
+def _writes_word(audit: dict) -> str:
+    """What the audit's writes are called: a declared audit's are writes, the reference stack's purchases."""
+    return "writes" if "models" in audit else "purchases"
+
+
 def _audit_detail(metric: str, audit: dict) -> str:
     if metric == "lost":
-        return (f"{audit.get('acknowledged')} acknowledged purchases; {audit.get('indeterminate')} indeterminate "
-                f"({audit.get('indeterminate_applied')} took effect) are never counted as lost")
+        return (f"{audit.get('acknowledged')} acknowledged {_writes_word(audit)}; {audit.get('indeterminate')} "
+                f"indeterminate ({audit.get('indeterminate_applied')} took effect) are never counted as lost")
     if metric == "credential_changes_lost":
         return (f"{audit.get('rotations_acknowledged')} acknowledged rotations; logins tried for "
                 f"{audit.get('credentials_checked')} users")
@@ -137,16 +142,46 @@ def _audited(metric: str) -> Observer:
     def observe(m: Measurements, op: str, phase: str) -> Observation:
         value = m.audit.get(metric)
         if value is None:
+            errors = [e for e in m.audit.get("errors") or [] if isinstance(e, str)]
             if m.audit.get("final_state") != "complete":
-                return Observation(None, f"final state {m.audit.get('final_state')}: nothing to compare the "
-                                         "history with")
-            return Observation(None, _AUDIT_UNKNOWN.get(metric, "not measured"))
+                why = f": {errors[0]}" if errors else ": nothing to compare the history with"
+                return Observation(None, f"final state {m.audit.get('final_state')}{why}")
+            failed = [r["error"] for r in m.audit.get("models") or [] if isinstance(r, dict) and r.get("error")]
+            if failed:   # read whole, yet a model could not judge it (malformed rows, a collection missing)
+                return Observation(None, str(failed[0]))
+            return Observation(None, _AUDIT_UNKNOWN.get(metric, "not measured").format(
+                writes=_writes_word(m.audit)[:-1]))
+        narrowed = _per_write_op(m.audit, metric, op)
+        if narrowed is not None:
+            return narrowed
         return Observation(value, _audit_detail(metric, m.audit))
     return observe
 
 
+def _per_write_op(audit: dict, metric: str, op: str) -> Observation | None:
+    """A declared audit judges each model on its own writes: a budget whose `op` is one of them counts only the
+    models over that op's writes (a model over several ops counts all of them, and says so). None: the budget's
+    op names no declared write, so the audit's total applies."""
+    rows = [r for r in audit.get("models") or [] if isinstance(r, dict) and op in (r.get("writes") or [])
+            and metric in r]
+    if not rows:
+        return None
+    if any(r.get(metric) is None for r in rows):
+        failed = next((r.get("error") for r in rows if r.get("error")), None)
+        return Observation(None, str(failed or f"{metric} unknown for {op}"))
+    value = sum(int(r[metric]) for r in rows)
+    shared = sorted({w for r in rows for w in r.get("writes") or []} - {op})
+    acked = sum(int(r.get("acknowledged") or 0) for r in rows)
+    detail = f"{acked} acknowledged {op} writes in {', '.join(str(r.get('name')) for r in rows)}"
+    if metric == "lost":
+        applied = sum(int(r.get("indeterminate_applied") or 0) for r in rows)
+        detail += f"; {applied + sum(int(r.get('indeterminate_not_applied') or 0) for r in rows)} indeterminate " \
+                  f"({applied} took effect) are never counted as lost"
+    return Observation(value, detail + (f" (the model also covers {', '.join(shared)})" if shared else ""))
+
+
 for _metric in ("lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "credential_changes_lost",
-                "revoked_sessions_working"):
+                "revoked_sessions_working", "unique_violations", "counter_mismatch"):
     observes(_metric)(_audited(_metric))
 
 

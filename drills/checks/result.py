@@ -191,7 +191,7 @@ def judge(run_dir: Path, scenario: Scenario) -> Result:
 
 def _judge(run_dir: Path, scenario: Scenario) -> Result:
     started = time.perf_counter()
-    run = read_run(run_dir, scenario.phases)
+    run = read_run(run_dir, scenario.phases, scenario.audit)
     history = run.history if run.history is not None else _empty_history()
     w = run.window
     av = Availability(history, w, scenario.slo)
@@ -200,7 +200,7 @@ def _judge(run_dir: Path, scenario: Scenario) -> Result:
     started_events = run_events(run.events, "started")
     lost: dict = {}
     audit = run_audit(history, run.final_state, w, since=started_events[0] if started_events else w.t0,
-                      details=lost)
+                      details=lost, audit=scenario.audit)
     audit["anomalies"] = anomalies(audit)
     disaster = Recovery(history, w, run.events, audit, lost, run.final_state, av, run.backups)
     alerting = AlertJudgement(AlertRecord.parse(run.alerts, run.alerts_damaged), w, scenario.alerts, run.events)

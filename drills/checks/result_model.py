@@ -87,35 +87,67 @@ class BudgetRow(TypedDict):
 
 # the data-loss audit ----------------------------------------------------------------------------------------------
 
+# The audit's data-loss counts: anomalies() adds up the known ones; the report shows any above 0 in red.
+DATA_LOSS_COUNTS = ("lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "inventory_mismatch",
+                    "credential_changes_lost", "revoked_sessions_working", "unique_violations", "counter_mismatch")
+
+
+class AuditModelRow(TypedDict):
+    """One model of a declared audit (drills/checks/audit.py, declared_audit()): its counts, or why unknown."""
+
+    model: Literal["set", "unique", "counter"]
+    name: str
+    collection: str
+    rows: Count | None
+    error: str | None
+    writes: NotRequired[list[str]]
+    fields: NotRequired[list[str]]
+    acknowledged: NotRequired[Count]
+    lost: NotRequired[Count | None]
+    unexpected: NotRequired[Count | None]
+    duplicated: NotRequired[Count | None]
+    indeterminate_applied: NotRequired[Count | None]
+    indeterminate_not_applied: NotRequired[Count | None]
+    null_ids: NotRequired[Count]
+    unique_violations: NotRequired[Count | None]
+    counters_checked: NotRequired[Count]
+    counter_mismatch: NotRequired[Count | None]
+    counters_unbounded: NotRequired[Count]
+
+
 class Audit(TypedDict):
-    """The history against the final state (drills/checks/audit.py); a null count is unknown."""
+    """The history against the final state (drills/checks/audit.py); a null count is unknown. The reference
+    stack's audit has every count but `models`, `unique_violations` and `counter_mismatch`; a declared audit
+    (a scenario's `audit:`) has the write counts, those of its models' kinds and `models`."""
 
     final_state: Literal["complete", "incomplete", "missing"]
     attempted: Count
     acknowledged: Count
     failed: Count
     indeterminate: Count
-    lost: Count | None
-    unexpected: Count | None
-    duplicated: Count | None
-    oversold: Count | None
-    sold_over_capacity: Count | None
-    indeterminate_applied: Count | None
-    indeterminate_not_applied: Count | None
-    inventory_mismatch: Count | None
+    lost: NotRequired[Count | None]
+    unexpected: NotRequired[Count | None]
+    duplicated: NotRequired[Count | None]
+    oversold: NotRequired[Count | None]
+    sold_over_capacity: NotRequired[Count | None]
+    indeterminate_applied: NotRequired[Count | None]
+    indeterminate_not_applied: NotRequired[Count | None]
+    inventory_mismatch: NotRequired[Count | None]
+    unique_violations: NotRequired[Count | None]
+    counter_mismatch: NotRequired[Count | None]
     unkeyed: NotRequired[Count]
-    rotations_acknowledged: Count
-    credential_changes_lost: Count | None
-    credentials_checked: Count
-    revoked_sessions_working: Count | None
-    sessions_checked: Count
+    rotations_acknowledged: NotRequired[Count]
+    credential_changes_lost: NotRequired[Count | None]
+    credentials_checked: NotRequired[Count]
+    revoked_sessions_working: NotRequired[Count | None]
+    sessions_checked: NotRequired[Count]
+    models: NotRequired[list[AuditModelRow]]
     samples: Annotated[dict[str, Annotated[list[dict[str, Any]], Meta(max_items=20)]], Meta(
         description="anomaly -> up to 20 examples (keys, seats, users; times as t_s offsets)")]
     errors: list[str]
     anomalies: Annotated[Count | None, Meta(
-        description="the known data-loss counts added up (lost, unexpected, duplicated, oversold, "
-                    "sold_over_capacity, inventory_mismatch, credential_changes_lost, revoked_sessions_working); "
-                    "null when every one is unknown")]
+        description=f"the known data-loss counts added up ({', '.join(DATA_LOSS_COUNTS)}); null when every one "
+                    "is unknown")]
 
 
 # availability -----------------------------------------------------------------------------------------------------
@@ -641,8 +673,6 @@ def read_headline(doc: object) -> ResultHeadline | None:
     return headline
 
 
-DATA_LOSS_COUNTS = ("lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "inventory_mismatch",
-                    "credential_changes_lost", "revoked_sessions_working")
 
 
 def anomalies(audit: dict[str, Any]) -> int | None:

@@ -6,6 +6,13 @@ capabilities — and the user's own containers can be targeted too. A drill pre-
 chains of our own (DR<hash>I / DR<hash>O) hooked first into INPUT/OUTPUT, so a heal removes exactly ours.
 Only the addresses of the system's own containers are matched: no other host is ever involved. Healed by
 deleting our chains through the same sidecar (and removing a sidecar started for this fault alone).
+
+Who is cut off (docs/scenario-format.md, network faults): `isolate` and `packet_loss` act on every peer of the
+target (StackView.peer_ips: the other nodes, and for an attached system every container on the target's Docker
+networks, declared or not) and, for a target that faces the clients (a load balancer, or whoever publishes
+the API's port), on the clients too: they come through the published port, from the network's gateway.
+`partition` without groups and `partition_oneway` cut the targets from every peer; `partition` with groups
+only between the services and roles of its groups.
 """
 
 from __future__ import annotations
@@ -38,20 +45,30 @@ def inject(ctx: FaultContext, fault: Fault, key: str) -> Injection:
 
 def _plan(ctx: FaultContext, fault: Fault, nodes: list[Node]) -> dict[Node, tuple[list[str], list[str], float]]:
     everyone = list(ctx.view.nodes.values())
+    view = ctx.view
 
     def ips(group: list[Node]) -> list[str]:
         return sorted({ip for n in group for ip in n.ips})
 
+    def everybody(n: Node) -> list[str]:   # its peers and, facing the clients, the clients
+        return sorted({*view.peer_ips(n), *view.client_ips(n)})
+
+    def the_rest(n: Node) -> list[str]:    # its peers but the other targets
+        targeted = set(ips(nodes))
+        return [ip for ip in view.peer_ips(n) if ip not in targeted]
+
     if fault.type == "isolate":
-        return {n: (ips(_others(everyone, [n])), ips(_others(everyone, [n])), 1.0) for n in nodes}
+        return {n: (everybody(n), everybody(n), 1.0) for n in nodes}
     if fault.type == "packet_loss":
         p = float(fault.params.get("percent", 10)) / 100.0
-        return {n: (ips(_others(everyone, [n])), ips(_others(everyone, [n])), p) for n in nodes}
+        return {n: (everybody(n), everybody(n), p) for n in nodes}
     if fault.type == "partition_oneway":
         direction = fault.params.get("direction", "in")
-        peers = {n: ips(_others(everyone, nodes)) for n in nodes}
-        return {n: (peers[n] if direction == "in" else [], peers[n] if direction == "out" else [], 1.0)
+        return {n: (the_rest(n) if direction == "in" else [], the_rest(n) if direction == "out" else [], 1.0)
                 for n in nodes}
+    if fault.type == "partition" and not fault.params.get("groups") and view.whole_networks:
+        # the rest is every peer, undeclared ones too: the rules go in the targets alone (nothing else is ours)
+        return {n: (rest, rest, 1.0) for n in nodes if (rest := the_rest(n))}
     if fault.type == "partition":
         groups = _groups(ctx, fault, nodes, everyone)
         plan = {}
@@ -65,7 +82,7 @@ def _plan(ctx: FaultContext, fault: Fault, nodes: list[Node]) -> dict[Node, tupl
 
 
 def _groups(ctx: FaultContext, fault: Fault, nodes: list[Node], everyone: list[Node]) -> list[list[Node]]:
-    """`groups: [[leader], [rest]]` style, or the shorthand: the fault's targets versus everybody else."""
+    """`groups: [[leader], [rest]]` style, or the shorthand: the fault's targets versus every other node."""
     spec = fault.params.get("groups")
     if not spec:
         return [nodes, _others(everyone, nodes)]
@@ -76,8 +93,9 @@ def _groups(ctx: FaultContext, fault: Fault, nodes: list[Node], everyone: list[N
         for item in raw:
             if item == "rest":
                 continue
-            t = Target(role=item) if item in ("leader", "sync_standby", "replica", "postgres", "api", "lb",
-                                               "etcd", "proxy") else Target(service=item)
+            # a name is a service (a node, or every replica of a compose service) before it is a role
+            is_service = any(n.answers_to(item) for n in everyone)
+            t = Target(service=item) if is_service else Target(role=item)
             group.extend(n for n in candidates(t, ctx.view) if n.service not in taken)
         taken.update(n.service for n in group)
         groups.append(group)

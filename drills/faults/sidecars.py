@@ -19,23 +19,28 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import docker
-from docker.errors import APIError, NotFound
+from docker.errors import APIError, ImageNotFound, NotFound
 from docker.models.containers import Container
 
 from drills.faults.ledger import SIDECARS_KEY, HealAction, Ledger
 from drills.platform import labels
 from drills.platform.images import image_tag
-from drills.platform.inventory import Node
+from drills.platform.inventory import Node, TargetError
 
 
 def start_sidecar(client: docker.DockerClient, run_id: str, node: Node, tag: str):
     """A sleeping drills/tools container with NET_ADMIN in `node`'s network namespace, labelled for cleanup."""
-    return client.containers.run(
-        image_tag("tools"), detach=True, name=f"drills-nf-{tag}-{node.service}"[:63],
-        network_mode=f"container:{node.container_id}", cap_add=["NET_ADMIN"],
-        labels={labels.RUN: run_id, labels.KIND: "netfault", "drills.target": node.container_name,
-                **labels.owner_label()},
-    )
+    try:
+        client.images.get(image_tag("tools"))   # never pulled: `containers.run` would try a registry
+        return client.containers.run(
+            image_tag("tools"), detach=True, name=f"drills-nf-{tag}-{node.service}"[:63],
+            network_mode=f"container:{node.container_id}", cap_add=["NET_ADMIN"],
+            labels={labels.RUN: run_id, labels.KIND: "netfault", "drills.target": node.container_name,
+                    **labels.owner_label()},
+        )
+    except ImageNotFound:   # an attached system's drill builds no stack images: say which one is missing
+        raise TargetError(f"the network-fault image {image_tag('tools')} is missing: build it with "
+                          "`drill images build`") from None
 
 
 def _started_at(container) -> str:

@@ -1,15 +1,15 @@
 """Who a fault hits: nodes of the system under test, resolved at the moment of injection.
 
-A role such as "leader" means the Patroni leader *now*, not when the drill started; a random selection
-draws from the drill's seeded RNG, so a run can be reproduced with the same seed.
+A role such as "leader" means the leader *now* (Patroni's, or the holder an attached system's role probe finds),
+not when the drill started; a compose service with several replicas is selected among like a role; a random
+selection draws from the drill's seeded RNG, so a run can be reproduced with the same seed.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import random
 
-from drills.platform import etcd
+from drills.platform import etcd, role_probes
 from drills.platform.inventory import Node, StackView, TargetError
 from drills.scenario.model import Target
 
@@ -17,9 +17,9 @@ from drills.scenario.model import Target
 def candidates(target: Target, view: StackView) -> list[Node]:
     """Every node the target could mean right now (before selection)."""
     if target.service:
-        matches = [n for s, n in view.nodes.items() if fnmatch.fnmatch(s, target.service)]
+        matches = [n for n in view.nodes.values() if n.matches(target.service)]
         if not matches:
-            raise TargetError(f"no service matches {target.service!r} (have: {', '.join(sorted(view.nodes))})")
+            raise TargetError(f"no service matches {target.service!r} (have: {', '.join(service_names(view))})")
         return sorted(matches, key=lambda n: n.service)
     if target.label:
         key, _, value = target.label.partition("=")
@@ -32,6 +32,8 @@ def candidates(target: Target, view: StackView) -> list[Node]:
             raise TargetError(f"no container carries the label {target.label!r}")
         return sorted(out, key=lambda n: n.service)
     role = target.role or ""
+    if role in view.role_probes:
+        return _probed(view, role)
     if role in ("leader", "sync_standby", "replica"):
         dynamic = view.current_roles()
         wanted = {"replica": ("replica", "sync_standby")}.get(role, (role,))
@@ -45,6 +47,21 @@ def candidates(target: Target, view: StackView) -> list[Node]:
     if not out:
         raise TargetError(f"no node has the role {role!r}")
     return sorted(out, key=lambda n: n.service)
+
+
+def service_names(view: StackView) -> list[str]:
+    """The names a target's `service` can use: every node, and each compose service with several replicas."""
+    return sorted({n.service for n in view.nodes.values()} | {n.group for n in view.nodes.values() if n.group})
+
+
+def _probed(view: StackView, role: str) -> list[Node]:
+    """The holders of a role the attached system's own probe finds, asked now."""
+    answers = view.probe(role)
+    out = [view.nodes[s] for s in role_probes.holders(answers) if s in view.nodes]
+    if not out:
+        said = "; ".join(f"{a.node}: {a.error or a.said or 'no output'}" for a in answers) or "no container to ask"
+        raise TargetError(f"no container holds the role {role!r} right now ({said})")
+    return out
 
 
 def _etcd_leader(view: StackView) -> Node:

@@ -56,6 +56,9 @@ class LoadConfig:
     stats: bool = True                   # write stats.jsonl (idem)
     flush_interval: float = 1.0          # history is flushed at least this often (a crash loses at most this)
     grace: float = 30.0                  # Locust stops itself this long after `duration` if nobody stopped it
+    # op -> the response./request. sources of a declared audit its history lines carry (the recorder extracts
+    # them from the bodies: drills/load/locust_side/recorder.py)
+    record: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_section(cls, load: LoadSection, phases: Phases, api_url: str, run_dir: Path, seed: int) -> LoadConfig:

@@ -27,12 +27,9 @@ from docker.errors import APIError, DockerException, ImageNotFound
 
 from drills.errors import ImageBuildError
 from drills.platform import labels
+from drills.resources import CACHE, HARNESS, is_junk, require
 
 Log = Callable[[str], None]
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-HARNESS = REPO_ROOT / "harness"
-CACHE = REPO_ROOT / ".cache"
 
 SLIM_BASE = "debian:bookworm-slim"
 LOCAL_BASE = "drills/debian-base:bookworm"
@@ -40,7 +37,6 @@ TOXIPROXY_VERSION = "2.12.0"
 TOXIPROXY_UPSTREAM = f"ghcr.io/shopify/toxiproxy:{TOXIPROXY_VERSION}"
 TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
 DEBIAN_MIRROR = os.environ.get("DRILLS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-IGNORED_PARTS = {"__pycache__", ".pytest_cache"}
 # Patroni from PyPI over Debian's 3.0.2 (its dependencies stay Debian's): 3.0.2's etcd3 client puts the leader key
 # unconditionally when its lease expired and its cached view still names itself, so a leader frozen past its ttl
 # took the key back from the new leader and undid that leader's acknowledged commits (leader-freeze lost 1-4
@@ -108,6 +104,7 @@ class BuildResult:
 def build_all(client: docker.DockerClient, log: Log = print, force: bool = False) -> list[BuildResult]:
     """Make sure every image of the stack exists and is current; build what changed."""
     results: list[BuildResult] = []
+    require(HARNESS)   # an installation without the build contexts: said before anything is pulled or built
     t0 = time.monotonic()
     base = resolve_base(client, log)
     base_id = client.images.get(base).id
@@ -250,8 +247,8 @@ def _install_debootstrap(log: Log) -> str | None:
 
 
 def ensure_patroni_wheel(log: Log = print) -> Path:
-    """Patroni's wheel, downloaded on the host (containers do not reach PyPI) into .cache once, checked against
-    its pinned digest so a build never takes a different file than the one reviewed."""
+    """Patroni's wheel, downloaded on the host (containers do not reach PyPI) into the cache (drills.resources.CACHE)
+    once, checked against its pinned digest so a build never takes a different file than the one reviewed."""
     out_dir = CACHE / "wheels"
     wheel = out_dir / PATRONI_WHEEL
     if not (wheel.exists() and _sha256(wheel) == PATRONI_WHEEL_SHA256):
@@ -275,7 +272,7 @@ def _sha256(path: Path) -> str:
 
 
 def ensure_toxiproxy_binary(log: Log = print) -> Path:
-    """Build the real Toxiproxy server with `go install` into .cache (once), with its version stamped."""
+    """Build the real Toxiproxy server with `go install` into the cache (once), with its version stamped."""
     out_dir = CACHE / "toxiproxy" / TOXIPROXY_VERSION
     binary = out_dir / "server"
     if binary.exists() and _binary_version(binary) == TOXIPROXY_VERSION:
@@ -344,11 +341,12 @@ def _try_pull(client: docker.DockerClient, ref: str, log: Log) -> bool:
 
 
 def _context_files(context: Path) -> Iterable[tuple[str, Path]]:
-    """Files of a build context, minus caches and what .dockerignore excludes (simple patterns)."""
+    """Files of a build context, minus caches (the rule a wheel ships by, so an installed copy hashes the same)
+    and what .dockerignore excludes (simple patterns)."""
     patterns = _dockerignore(context)
     for path in context.rglob("*"):
         rel = path.relative_to(context)
-        if not path.is_file() or any(part in IGNORED_PARTS for part in rel.parts) or path.suffix == ".pyc":
+        if not path.is_file() or is_junk(rel):
             continue
         prefixes = ["/".join(rel.parts[: i + 1]) for i in range(len(rel.parts))]
         if any(fnmatch.fnmatch(p, pat) for p in prefixes for pat in patterns):

@@ -15,7 +15,8 @@ from pathlib import Path, PurePosixPath
 from string import Template
 from typing import TYPE_CHECKING, Any
 
-from drills.platform.images import HARNESS, image_tag
+from drills.platform.images import image_tag
+from drills.resources import HARNESS
 from drills.scenario.alert_rules import RULES_DIR as ALERT_RULES_DIR
 from drills.scenario.alert_rules import rule_alerts
 

@@ -5,6 +5,11 @@ etcd, and let Patroni bootstrap the new cluster from the backup (custom bootstra
 to the target. Replicas then clone the restored leader. HAProxy follows the new leader by itself, and the
 APIs' connection pools reconnect, so nothing else is restarted.
 
+With zero-RPO backups (drills/platform/walstream.py) the WAL stream's files are pushed into the archive once the
+old nodes are gone, so the restore replays up to the last acknowledged commit; the stream then follows the
+restored leader from an empty directory, and once it streams the current WAL segment is switched and archived,
+so the archive and the new stream meet without a gap.
+
 Once the restored leader is writable, every session it holds is voided (a session epoch, the API's table
 session_epochs): the restored rows cannot tell which sessions the lost password changes revoked, and a
 revoked session must never work again. The cost — everyone logs in again — is counted.
@@ -24,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from docker.errors import APIError
 
-from drills.platform import backups, labels
+from drills.platform import backups, labels, walstream
 from drills.platform.backups import BackupError, BackupSet
 from drills.platform.stack_spec import APP_DB, RestorePlan, db_names, db_service
 
@@ -50,6 +55,7 @@ class RestoreResult:
     recovered_to: float | None = None               # commit time of the last transaction replayed
     sessions_not_before: float | None = None        # session epoch stamped on the restored leader
     sessions_voided: int | None = None              # live sessions the epoch ended (everyone logs in again)
+    stream: dict | None = None                      # zero-RPO: what the WAL stream handed over (walstream.HandOver)
     leader: str | None = None
     error: str | None = None
     finished: float | None = None
@@ -129,6 +135,11 @@ def _restore(stack: Stack, res: RestoreResult, before: float | None, log: Log, t
     ports: dict[str, dict[str, int | None]] = {name: {"8008/tcp": port} for name, port in patroni_ports.items()}
     ports.update(_remove_db_nodes(stack))
     res.cluster_removed_at = time.time()
+    if opts.zero_rpo_backups:
+        handed = walstream.hand_over(stack)
+        res.stream = handed.to_dict()
+        log(f"restore: the WAL stream handed {handed.pushed} file(s) to the archive (newest {handed.last or '-'}, "
+            f"{handed.already} there already) in {handed.seconds:.1f}s")
     _clear_dcs(stack)
     plan = RestorePlan(sets=tuple(res.candidates), target_time=pg_time(before) if before else None,
                        target_xid=res.target_xid)
@@ -165,6 +176,10 @@ def _restore(stack: Stack, res: RestoreResult, before: float | None, log: Log, t
         log(f"restore: stack not fully healthy yet: {getattr(exc, 'message', exc)}")
     else:
         res.healthy_at = time.time()
+        if opts.zero_rpo_backups:  # healthy includes the stream: close the gap between archive and stream
+            segment = _flush_wal(stack)
+            if res.stream is not None:
+                res.stream["archived_to"] = segment
 
 
 # One statement, one transaction: count what the epoch ends, then stamp it. Committed locally: a restored

@@ -23,11 +23,12 @@ from docker.errors import APIError, ImageNotFound, NotFound
 from docker.types import EndpointConfig
 
 from drills.errors import StackError
-from drills.platform import alert_watch, backups, haproxy, http, labels, monitoring, patroni
+from drills.platform import alert_watch, backups, haproxy, http, labels, monitoring, patroni, walstream
 from drills.platform.images import TOXIPROXY_VERSION
 from drills.platform.stack_spec import (
     APP_DB,
     APP_USER,
+    WALSTREAM,
     ServiceSpec,
     StackCredentials,
     StackOptions,
@@ -357,6 +358,14 @@ class Stack:
                 s.health, s.detail = _monitoring_health(service, st.endpoints)
                 if s.health != "healthy":
                     st.problems.append(f"{service}: {s.detail}")
+            elif role == WALSTREAM:
+                found = patroni.leaders(members or [])
+                stream = walstream.state(self, containers.get(found[0]) if len(found) == 1 else None)
+                s.health = "healthy" if stream.healthy else "unhealthy"
+                s.detail = f"stream={stream.state} ({stream.detail})"
+                if not stream.healthy:
+                    st.problems.append(f"{service} is {stream.state}: {stream.detail} (zero-RPO: no write is "
+                                       "acknowledged until it streams)")
             elif role == "etcd":
                 s.health = "healthy" if members is not None else "unknown"
                 if not quick:
@@ -372,7 +381,7 @@ class Stack:
 
     def _cluster_problems(self, st: StackStatus, opts: StackOptions, members, lb_states, containers) -> None:
         expected = {"etcd": opts.etcd_nodes, "postgres": opts.db_nodes, "api": opts.api_replicas,
-                    "lb": 1, "proxy": 1,
+                    "lb": 1, "proxy": 1, WALSTREAM: 1 if opts.zero_rpo_backups else 0,
                     monitoring.ROLE: (4 if opts.backups else 3) if opts.monitoring else 0}
         for role, count in expected.items():
             have = sum(1 for c in containers.values() if c.labels.get(labels.ROLE) == role)
@@ -519,7 +528,7 @@ def _etcd_health(container) -> tuple[str, str]:
 
 def _order(service: str) -> tuple[int, str]:
     prefix = service.rstrip("0123456789")
-    rank = {"etcd": 0, "pg": 1, "toxiproxy": 2, "api": 3, "haproxy": 4, monitoring.PROMETHEUS: 5,
+    rank = {"etcd": 0, "pg": 1, WALSTREAM: 1, "toxiproxy": 2, "api": 3, "haproxy": 4, monitoring.PROMETHEUS: 5,
             monitoring.ALERTMANAGER: 6, monitoring.RECEIVER: 7, monitoring.EXPORTER: 8}.get(prefix, 9)
     return rank, service
 

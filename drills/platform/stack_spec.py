@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from string import Template
 
 import yaml
 
 from drills.platform import labels, monitoring
-from drills.platform.images import HARNESS, image_tag
+from drills.platform.images import image_tag
+from drills.resources import HARNESS, require
+from drills.scenario.zero_rpo import zero_rpo_conflict
 
 CONFIG_DIR = HARNESS / "config"
 
@@ -43,6 +44,16 @@ BACKUP_REPO_PATH = "/var/lib/pgbackrest"
 PG_DATA_DIR = "/var/lib/postgresql/data/pgdata"
 BACKUP_TYPES = ("full", "diff", "incr")
 
+# Zero-RPO backups (StackOptions.zero_rpo_backups): a WAL stream into the backup repository that every write's
+# acknowledgement waits for (drills/platform/walstream.py says why it is built this way). The slot name is also the
+# stream's application_name, which the API looks for in the leader's pg_stat_replication.
+WALSTREAM = "walstream"                       # the service, and its role label
+WALSTREAM_SLOT = "drills_walstream"
+WALSTREAM_DIR = f"{BACKUP_REPO_PATH}/stream"
+# How long the API waits, after a commit, for the stream to have it before answering 503 (indeterminate: not
+# acknowledged). A failover costs the stream ~1-2 s to find the new leader; a dead stream blocks every write.
+WALSTREAM_WAIT_S = 3.0
+
 
 @dataclass(frozen=True)
 class StackOptions:
@@ -67,6 +78,9 @@ class StackOptions:
     backup_type: str = "incr"
     backup_retention_full: int = 2
     archive_timeout_s: int = 15
+    # Zero-RPO: every acknowledged write is in the repository's WAL stream before the acknowledgement (needs backups
+    # and synchronous replication: drills.scenario.zero_rpo says why).
+    zero_rpo_backups: bool = False
     # Prometheus, Alertmanager and the drill's alert receiver (drills/platform/monitoring.py); purchase_slo is the
     # objective the error-budget burn alerts judge (99.9 % of purchases without a server error).
     monitoring: bool = True
@@ -89,6 +103,9 @@ class StackOptions:
             problems.append(f"backup_type must be one of {', '.join(BACKUP_TYPES)}, not {self.backup_type!r}")
         if self.backup_interval_s < 0 or self.backup_retention_full < 1 or self.archive_timeout_s < 0:
             problems.append("backup_interval_s and archive_timeout_s must be >= 0, backup_retention_full >= 1")
+        conflict = zero_rpo_conflict(self.zero_rpo_backups, self.backups, self.async_replication)
+        if conflict:
+            problems.append(conflict[1])
         if not 0.5 <= self.purchase_slo < 1:
             problems.append(f"purchase_slo must be at least 0.5 and below 1, not {self.purchase_slo}")
         return problems
@@ -163,6 +180,8 @@ class StackCredentials:
                     "DRILLS_APP_PASSWORD": self.app_password}
         if role == "api":
             return {"PGPASSWORD": self.app_password, "AUDIT_TOKEN": self.audit_token}
+        if role == WALSTREAM:  # pg_receivewal connects as the replication role
+            return {"PGPASSWORD": self.replication_password}
         return {}
 
 
@@ -236,6 +255,7 @@ def _render_patroni(opts: StackOptions, name: str) -> str:
         retry_timeout=PATRONI_RETRY_TIMEOUT,
         maximum_lag_on_failover=opts.maximum_lag_on_failover,
         synchronous_mode="false" if opts.async_replication else "true",
+        permanent_slots=f"{{{WALSTREAM_SLOT}: {{type: physical}}}}" if opts.zero_rpo_backups else "{}",
         archive_mode="on" if opts.backups else "off",
         archive_command=archive,
         archive_timeout=f"{opts.archive_timeout_s}s" if opts.backups else "0",
@@ -290,6 +310,7 @@ def services(opts: StackOptions, stack_token: str) -> list[ServiceSpec]:
                 "COLD_EVENTS": str(opts.cold_events),
                 "COLD_EVENT_SEATS": str(opts.cold_event_seats),
                 "SCRYPT_N": str(opts.scrypt_n),
+                **api_stream_environment(opts),
             },
         ))
     out.append(ServiceSpec(
@@ -297,6 +318,8 @@ def services(opts: StackOptions, stack_token: str) -> list[ServiceSpec]:
         ports={"8080/tcp": opts.api_port, "8404/tcp": None, "5432/tcp": None},
         files={"/etc/haproxy/haproxy.cfg": render_haproxy(opts)},
     ))
+    if opts.zero_rpo_backups:
+        out.append(walstream_service(opts))
     if opts.monitoring:
         out.extend(ServiceSpec(**kw) for kw in monitoring.services(
             opts, db_names(opts), etcd_names(opts), api_names(opts), STANZA, BACKUP_REPO_PATH))
@@ -322,5 +345,25 @@ def db_service(opts: StackOptions, name: str, restore: RestorePlan | None = None
     )
 
 
+def api_stream_environment(opts: StackOptions) -> dict[str, str]:
+    """What tells the API to wait for the WAL stream after each commit (nothing without zero-RPO backups)."""
+    if not opts.zero_rpo_backups:
+        return {}
+    return {"BACKUP_STREAM": WALSTREAM_SLOT, "BACKUP_STREAM_WAIT_S": f"{WALSTREAM_WAIT_S:g}"}
+
+
+def walstream_service(opts: StackOptions) -> ServiceSpec:
+    """The zero-RPO WAL stream: pg_receivewal under a supervisor (harness/images/postgres/walstream.sh) in a
+    container of the postgres image with the repository mounted, beside the cluster, so it outlives it."""
+    return ServiceSpec(
+        service=WALSTREAM, role=WALSTREAM, image=image_tag("postgres"),
+        command=["/usr/local/bin/drills-walstream"],
+        environment={"DRILLS_PATRONI_MEMBERS": " ".join(db_names(opts)), "DRILLS_STREAM_DIR": WALSTREAM_DIR,
+                     "DRILLS_STREAM_SLOT": WALSTREAM_SLOT, "DRILLS_STANZA": STANZA, "DRILLS_REPO": BACKUP_REPO_PATH},
+        shared_volumes={"backups": BACKUP_REPO_PATH},
+        files={"/etc/pgbackrest/pgbackrest.conf": render_pgbackrest(opts)},
+    )
+
+
 def _template(name: str) -> Template:
-    return Template(Path(CONFIG_DIR / name).read_text())
+    return Template((require(CONFIG_DIR) / name).read_text())

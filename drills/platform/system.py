@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import docker
-import requests
 
-from drills.errors import InfrastructureError
-from drills.platform import backups, http
+from drills.errors import InfrastructureError, PreconditionFailed
+from drills.platform import backups
+from drills.platform.attach_preflight import check_attachable
 from drills.platform.images import STACK_IMAGES, image_tag
-from drills.platform.inventory import StackView
+from drills.platform.inventory import StackView, port_of
+from drills.platform.readiness import NotReady, checks_for, hint_for, wait_ready
 from drills.platform.stack import Stack
 from drills.platform.stack_spec import StackOptions
 from drills.rundir import files
+from drills.scenario.audit_section import AuditSection
 from drills.scenario.model import AttachedStack, ReferenceStack, StackSection
 
 Log = Callable[[str], None]
@@ -161,37 +162,71 @@ class ReferenceSystem(System):
 
 class AttachedSystem(System):
     """The user's own running system: nothing is started or removed; only the containers the scenario names
-    (or its label selector finds) are ever touched, and every URL is a loopback one (validated)."""
+    (or its compose project or label selector finds) are ever touched, and every URL is a loopback one
+    (validated). Everything it names is checked before any fault (drills/platform/attach_preflight.py)."""
 
-    def __init__(self, client: docker.DockerClient, at: AttachedStack) -> None:
+    def __init__(self, client: docker.DockerClient, at: AttachedStack, audit: AuditSection | None = None) -> None:
         super().__init__(client)
         self.at = at
+        self.audit = audit   # the scenario's declared audit; None: the reference API's audit endpoints
+        self.view = StackView(client, patroni_urls=dict(at.patroni_urls), toxiproxy_url=at.toxiproxy_url,
+                              label_filter=at.label_selector, names=dict(at.containers), roles=dict(at.roles),
+                              compose_project=at.compose_project, role_probes=dict(at.role_probes),
+                              entry_ports=port_of(at.api_url), whole_networks=True)
 
     def start(self, log: Log) -> dict:
         at = self.at
         self.endpoints = {"api": at.api_url, "patroni": dict(at.patroni_urls)}
         if at.toxiproxy_url:
             self.endpoints["toxiproxy"] = at.toxiproxy_url
-        self.view = StackView(self.client, patroni_urls=dict(at.patroni_urls), toxiproxy_url=at.toxiproxy_url,
-                              label_filter=at.label_selector, names=dict(at.containers), roles=dict(at.roles))
-        self.view.refresh()
-        try:
-            http.get(at.api_url.rstrip("/") + "/", timeout=5)
-        except requests.RequestException as exc:
-            raise InfrastructureError(f"the attached API {at.api_url} does not answer: {exc}") from None
-        return {"attached": asdict(at)}
+        check_attachable(self.view, at, log)
+        self._check_audit(log)
+        nodes = {k: {"container": n.container_name, "service": n.group or k, "role": n.role}
+                 for k, n in sorted(self.view.nodes.items())}
+        return {"attached": asdict(at), "nodes": nodes,
+                "ready": [c.name for c in checks_for(at, self.view)] + [f"for {at.ready.hold:g}s"]}
 
     def wait_recovered(self, timeout: float) -> None:
-        url = self.at.api_url.rstrip("/") + "/readyz"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if http.get(url, timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(1)
-        raise InfrastructureError(f"{url} not 200 within {timeout:.0f}s")
+        """Every readiness check (stack.attach.ready; default GET api_url/readyz == 200) holds for `for`."""
+        try:
+            wait_ready(checks_for(self.at, self.view), timeout, self.at.ready.hold, default_hint=hint_for(self.at))
+        except NotReady as exc:
+            raise InfrastructureError(exc.message, hint=exc.hint) from None
+
+    def _check_audit(self, log: Log) -> None:
+        """The declared audit's final read, asked once before any fault: a source that does not answer (a 404,
+        a wrong password, an unset ${NAME}) refuses the drill now instead of leaving every data-loss budget
+        unknown after it."""
+        if self.audit is None:
+            log("no `audit` section: the final read asks the reference API's /audit endpoints")
+            return
+        from drills.platform.final_read import check_reads
+
+        problems = check_reads(self.audit, self.at.api_url)
+        if problems:
+            raise PreconditionFailed("the audit's final read does not answer: " + "; ".join(problems),
+                                     hint="fix audit.read in the scenario (docs/scenario-format.md#audit), or "
+                                          "set the environment variables it names")
+        log(f"audit: {len(self.audit.reads)} collection(s) answer")
+
+    def read_final_state(self, run_dir: Path) -> None:
+        """The declared audit's collections (drills/platform/final_read.py); without `audit:`, the reference
+        API's audit endpoints, whose failure says how to declare an audit instead."""
+        if self.audit is not None:
+            from drills.platform.final_read import collect
+
+            collect(self.audit, self.at.api_url, run_dir)
+            return
+        from drills.checks.finalstate import write_final_state
+        from drills.platform.ticketing import TicketingClient
+        from drills.platform.ticketing_audit import collect as collect_reference
+
+        state = collect_reference(TicketingClient(self.endpoints["api"], timeout=30), run_dir)
+        if not state.complete:
+            state.errors.append("the scenario declares no `audit`, so the final read asked the reference "
+                                "ticketing API's /audit endpoints; declare how to read your system back "
+                                "(docs/scenario-format.md#audit)")
+            write_final_state(run_dir, state)
 
 
 def options_for(ref: ReferenceStack, name: str) -> StackOptions:
@@ -201,12 +236,14 @@ def options_for(ref: ReferenceStack, name: str) -> StackOptions:
                         cold_event_seats=ref.cold_event_seats, maximum_lag_on_failover=ref.maximum_lag_on_failover,
                         backups=ref.backups, backup_interval_s=int(ref.backup_interval),
                         backup_type=ref.backup_type, backup_retention_full=ref.backup_retention_full,
-                        archive_timeout_s=int(ref.archive_timeout), monitoring=ref.monitoring,
+                        archive_timeout_s=int(ref.archive_timeout), zero_rpo_backups=ref.zero_rpo_backups,
+                        monitoring=ref.monitoring,
                         extra_rules=dict(ref.alert_rules))
 
 
-def system_for(section: StackSection, client: docker.DockerClient, run_id: str) -> System:
-    """The system a scenario's `stack` section describes."""
+def system_for(section: StackSection, client: docker.DockerClient, run_id: str,
+               audit: AuditSection | None = None) -> System:
+    """The system a scenario's `stack` section describes (and, attached, the audit it declares)."""
     if isinstance(section, AttachedStack):
-        return AttachedSystem(client, section)
+        return AttachedSystem(client, section, audit)
     return ReferenceSystem(client, section, run_id)

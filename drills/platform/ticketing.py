@@ -114,6 +114,11 @@ class TicketingClient:
                           headers={"Idempotency-Key": key or str(uuid.uuid4())})
 
     # audit (keyset pagination, so a million rows stream in pages)
+    def audit_headers(self) -> dict[str, str]:
+        """What the audit endpoints want: the audit token this client sends, if it has one."""
+        token = self.audit_token or _KNOWN_AUDIT_TOKENS.get(self.base_url) or os.environ.get(ENV_AUDIT_TOKEN)
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def audit(self, kind: str, page: int = 5000) -> Iterator[dict]:
         after = None
         token = self.audit_token or _KNOWN_AUDIT_TOKENS.get(self.base_url) or os.environ.get(ENV_AUDIT_TOKEN)

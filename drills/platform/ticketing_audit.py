@@ -1,5 +1,5 @@
-"""Read the truth back from the reference ticketing API after healing (its audit endpoints), and write
-final-state.json.
+"""Read the truth back from the reference ticketing API after healing (its audit endpoints, through the final
+read every audit uses: drills/platform/final_read.py), and write final-state.json.
 
 This is the part of a drill that talks to the system under test for the audit (HTTP, never Docker); the
 runner calls `collect()` once the stack has recovered. Everything after it (drills/checks) is pure and
@@ -18,61 +18,47 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 
 import requests
 
 from drills.checks.finalstate import FinalState, write_final_state
 from drills.checks.history import R_INVOKE, R_VERSION, History, Token, load_history
+from drills.platform.final_read import read_collection
 from drills.platform.ticketing import TicketingClient
 from drills.rundir import files, vault
 from drills.rundir.passwords import derive_password
 from drills.rundir.tolerant import Problems, read_json
+from drills.scenario.reference_audit import REFERENCE_AUDIT
 
 SAMPLE_USERS = 200
 SAMPLE_SESSIONS = 200
 
 
-def _epoch(iso: str | None) -> float | None:
-    if not iso:
-        return None
-    try:
-        return round(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp(), 6)
-    except ValueError:
-        return None
-
-
-def read_final_state(client: TicketingClient, page: int = 5000) -> FinalState:
-    """Every order, ticket, credential version and event, streamed page by page. A kind that cannot be
-    read to the end marks the state incomplete (its rows so far are kept, its error recorded)."""
+def read_final_state(client: TicketingClient) -> FinalState:
+    """Every order, ticket, credential version and event: the reference audit's collections
+    (drills/scenario/reference_audit.py), read page by page by the reader every declared audit uses. A
+    collection that cannot be read to the end marks the state incomplete (its rows so far are kept, its error
+    recorded)."""
     state = FinalState(read_at=round(time.time(), 3))
-
-    def add_order(r: dict) -> None:
-        state.order_ids.append(r["id"])
-        state.order_keys.append(r["idempotency_key"])
-        state.order_events.append(r["event_id"])
-        state.order_created.append(_epoch(r.get("created_at")))
-        state.order_seats.append(len(r.get("seats") or ()))
-
-    def add_ticket(r: dict) -> None:
-        state.ticket_ids.append(r["id"])
-        state.ticket_orders.append(r["order_id"])
-        state.ticket_events.append(r["event_id"])
-        state.ticket_seats.append(r["seat_no"])
-
-    def add_credential(r: dict) -> None:
-        state.credentials[r["username"]] = int(r["credential_version"])
-
-    readers = {"orders": add_order, "tickets": add_ticket, "credentials": add_credential,
-               "events": state.events.append}
-    for kind, add in readers.items():
-        try:
-            for row in client.audit(kind, page=page):
-                add(row)
-        except (requests.RequestException, RuntimeError, KeyError, TypeError, ValueError) as exc:
+    read = {}
+    for kind, spec in REFERENCE_AUDIT.reads.items():
+        c = read_collection(spec, client.base_url, session=client.http, extra_headers=client.audit_headers())
+        read[kind] = c.columns
+        if not c.complete:
             state.complete = False
-            state.errors.append(f"GET /audit/{kind}: {type(exc).__name__}: {exc}")
+            state.errors.append(c.error or f"{c.source}: incomplete")
+    orders, tickets, users = read["orders"], read["tickets"], read["credentials"]
+    state.order_ids, state.order_keys, state.order_events = orders["id"], orders["idempotency_key"], orders["event_id"]
+    state.order_created, state.order_seats = orders["created"], orders["seats"]
+    state.ticket_ids, state.ticket_orders = tickets["id"], tickets["order_id"]
+    state.ticket_events, state.ticket_seats = tickets["event_id"], tickets["seat_no"]
+    try:
+        state.credentials = {u: int(v) for u, v in zip(users["username"], users["credential_version"], strict=False)}
+    except (TypeError, ValueError) as exc:
+        state.complete = False
+        state.errors.append(f"GET /audit/credentials: a credential_version is not a number: {exc}")
+    state.events = list(read["events"]["event"])
     return state
 
 

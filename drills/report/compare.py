@@ -22,8 +22,10 @@ from drills.report.view import ReportView, build_view
 
 # The headline availability numbers, as the key-number catalogue declares them.
 AVAILABILITY = tuple(k for k in KEY_NUMBERS if k.gated and k.path[0] == "availability")
-AUDIT = ("acknowledged", "lost", "unexpected", "duplicated", "oversold", "sold_over_capacity",
-         "credential_changes_lost", "revoked_sessions_working", "indeterminate", "indeterminate_applied")
+# Compared when either run's audit has them (a declared audit has no seats or credentials: no rows for them).
+AUDIT = ("acknowledged", "lost", "unexpected", "duplicated", "oversold", "sold_over_capacity", "unique_violations",
+         "counter_mismatch", "credential_changes_lost", "revoked_sessions_working", "indeterminate",
+         "indeterminate_applied")
 
 
 def change_text(metric: str, a: object, b: object, informational: bool = False) -> tuple[float | None, str, str]:
@@ -136,7 +138,7 @@ def render_compare_html(diff: dict) -> str:
     if diff.get("warnings"):
         parts.append(f'<section class="notes" id="warnings">{items_html(diff["warnings"])}</section>')
     parts.append(_gate_html(diff.get("gate") or {}))
-    for section, title in (("budgets", "Budgets"), ("availability", "What buyers saw"), ("audit", "Data-loss audit")):
+    for section, title in (("budgets", "Budgets"), ("availability", "What clients saw"), ("audit", "Data-loss audit")):
         rows = diff.get(section) or []
         if not rows:
             continue

@@ -19,7 +19,10 @@ PLAIN_EVERY_S = 5.0
 
 
 class LiveView:
-    """`with LiveView(console, quiet, total_s) as live: live.update(...)`; safe to update before entering."""
+    """`with LiveView(console, quiet, total_s) as live: live.update(...)`; safe to update before entering.
+
+    The leader is shown once the probes have named one: a system without a leader (or whose leader drills cannot
+    see) is never shown "leader none" all along."""
 
     def __init__(self, console: Console, quiet: bool, total_s: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -31,6 +34,7 @@ class LiveView:
         self._last_plain: float | None = None
         self._state: dict = {"phase": "starting", "elapsed_s": 0.0, "rps": 0.0, "error_pct": 0.0, "p99_ms": None,
                              "active_faults": [], "leader": None}
+        self._has_leader = False
 
     def __enter__(self) -> LiveView:
         if self.interactive:
@@ -47,6 +51,7 @@ class LiveView:
     def update(self, phase: str, elapsed_s: float, rps: float, error_pct: float, p99_ms: float | None,
                active_faults: list[str], leader: str | None) -> None:
         """Record the latest numbers; redraw the panel, or print a plain line if 5 s have passed."""
+        self._has_leader = self._has_leader or bool(leader)
         self._state = {"phase": plain(phase, oneline=True), "elapsed_s": elapsed_s, "rps": rps,
                        "error_pct": error_pct, "p99_ms": p99_ms,
                        "active_faults": [plain(f, oneline=True) for f in active_faults or []],
@@ -67,8 +72,9 @@ class LiveView:
         total = f"/{self.total_s:.0f}" if self.total_s else ""
         p99 = f"{s['p99_ms']:.0f} ms" if s["p99_ms"] is not None else "—"
         faults = ", ".join(s["active_faults"]) or "none"
+        leader = f"  leader {s['leader'] or 'none'}" if self._has_leader else ""
         return (f"[{s['elapsed_s']:4.0f}{total} s] {s['phase']:<9} {s['rps']:6.1f} ops/s  errors "
-                f"{s['error_pct']:5.1f} %  p99 {p99}  leader {s['leader'] or 'none'}  faults: {faults}")
+                f"{s['error_pct']:5.1f} %  p99 {p99}{leader}  faults: {faults}")
 
     def _panel(self) -> Panel:
         s = self._state
@@ -81,8 +87,10 @@ class LiveView:
         err_style = "red" if s["error_pct"] >= 5 else "yellow" if s["error_pct"] > 0 else "green"
         p99 = f"{s['p99_ms']:.0f} ms" if s["p99_ms"] is not None else "—"
         numbers = Text.assemble((f"{s['rps']:.1f}", "bold"), " ops/s   errors ",
-                                (f"{s['error_pct']:.1f} %", err_style), "   p99 ", (p99, "bold"), "   leader ",
-                                (s["leader"] or "none", "bold" if s["leader"] else "red"))
+                                (f"{s['error_pct']:.1f} %", err_style), "   p99 ", (p99, "bold"))
+        if self._has_leader:
+            numbers.append("   leader ")
+            numbers.append(s["leader"] or "none", "bold" if s["leader"] else "red")
         faults = (Text("faults: " + ", ".join(s["active_faults"]), style="bold red") if s["active_faults"]
                   else Text("faults: none", style="dim"))
         return Panel(Group(grid, numbers, faults), title=Text(f"drill · {s['phase']}"), title_align="left")

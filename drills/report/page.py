@@ -11,7 +11,6 @@ from typing import Any
 
 from drills import __version__
 from drills.checks.result_model import (
-    DATA_LOSS_COUNTS,
     BudgetRow,
     ByOp,
     DisasterRecovery,
@@ -36,30 +35,31 @@ from drills.report.fmt import (
 )
 from drills.report.htmlkit import esc, items_html, page, pill, records_html, table, value_html
 from drills.report.quote import SECTION_MAX
+from drills.report.relevance import DATA_LOSS_KEYS, audit_counts, audit_unknown_reasons, shows_failover
 from drills.report.view import ReportView
 from drills.rundir import files
 from drills.scenario.fault_families import FAMILIES
 
-DATA_LOSS = DATA_LOSS_COUNTS
-NEUTRAL_COUNTS = ("attempted", "acknowledged", "failed", "indeterminate", "indeterminate_applied",
-                  "indeterminate_not_applied", "rotations_acknowledged", "credentials_checked", "sessions_checked")
 AUDIT_MEANING = {
-    "acknowledged": "operations the API acknowledged (2xx)",
-    "lost": "acknowledged, but missing from the database afterwards",
-    "unexpected": "in the database, but never attempted or definitely failed",
-    "duplicated": "one idempotency key bought more than once",
-    "oversold": "a seat sold more than once",
+    "acknowledged": "writes acknowledged (some attempt got a 2xx), once per write identity",
+    "lost": "acknowledged, but missing from the final read",
+    "unexpected": "in the final read, but never attempted, or every attempt definitely failed",
+    "duplicated": "one write identity found more than once",
+    "oversold": "a seat sold more than once (two tickets for one seat of an event)",
     "sold_over_capacity": "more tickets than the event has seats",
-    "indeterminate": "outcome unknown to the client (timeouts, 502/503/504)",
-    "indeterminate_applied": "indeterminate operations that did take effect",
-    "indeterminate_not_applied": "indeterminate operations that did not take effect",
-    "attempted": "purchases attempted (distinct idempotency keys)",
-    "failed": "purchases that definitely failed",
+    "indeterminate": "writes whose outcome the client never learned (timeouts, 502/503/504) and none acknowledged",
+    "indeterminate_applied": "indeterminate writes that did take effect",
+    "indeterminate_not_applied": "indeterminate writes that did not take effect",
+    "attempted": "writes attempted (distinct identities)",
+    "failed": "writes whose every attempt definitely failed",
+    "unkeyed": "write attempts without a usable identity (not judged)",
+    "unique_violations": "values more than one row holds where they must be unique",
+    "counter_mismatch": "counters whose final value is not what the acknowledged (and indeterminate) writes add",
     "inventory_mismatch": "an event's sold count disagrees with its tickets",
     "rotations_acknowledged": "password rotations the API acknowledged",
     "credentials_checked": "users whose final password was verified",
     "sessions_checked": "revoked sessions tried again afterwards",
-    "final_state": "whether the final state was read completely",
+    "final_state": "whether the final read got everything (complete, incomplete or missing)",
     "credential_changes_lost": "acknowledged password rotations that were undone",
     "revoked_sessions_working": "sessions revoked by a rotation that still worked",
     "anomalies": "the data-loss counts above added up (the known ones)",
@@ -149,15 +149,19 @@ def _headline(view: ReportView) -> str:
     lat = a["latency_ms"]
     cards: list[tuple[str, str, str | None]] = [
         ("success ratio", percent(a["success_ratio"]), "success_ratio"),
-        ("longest outage", num(a["longest_outage_s"], "s"), "longest_outage_s"),
-        ("failover", num(a["failover_s"], "s"), "failover_s"), ("detection", num(a["detection_s"], "s"), "detection_s"),
+        ("longest outage", num(a["longest_outage_s"], "s"), "longest_outage_s")]
+    if shows_failover(view.result):
+        cards.append(("failover", num(a["failover_s"], "s"), "failover_s"))
+    cards += [
+        ("detection", num(a["detection_s"], "s"), "detection_s"),
         ("recovery", num(a["recovery_s"], "s"), "recovery_s"),
         ("latency p50", num(lat["p50"], "ms"), "latency_p50_ms"), ("p95", num(lat["p95"], "ms"), "latency_p95_ms"),
         ("p99", num(lat["p99"], "ms"), "latency_p99_ms")]
     if a["error_budget"]["burn"] is not None:
         cards.append(("error budget spent", percent(a["error_budget"]["burn"]), "error_budget_burn"))
-    anomalies = view.result["audit"]["anomalies"]
+    anomalies = view.result["audit"].get("anomalies")
     cards.append(("data-loss anomalies", "unknown" if anomalies is None else str(anomalies), None))
+    unknown_why = audit_unknown_reasons(view.result)
 
     def bad(k: str, v: str) -> str:
         return " bad" if k == "data-loss anomalies" and v not in ("0", "unknown") else ""
@@ -165,22 +169,26 @@ def _headline(view: ReportView) -> str:
     html_cards = "".join(
         f'<div class="card" data-card="{esc(metric or "anomalies")}"><div class="k">{esc(k)}</div>'
         f'<div class="v{bad(k, v)}">{esc(v)}</div>{_card_budgets(view, metric)}'
-        f'<div class="m muted">{esc(meaning(metric) if metric else AUDIT_MEANING["anomalies"])}</div></div>'
+        f'<div class="m muted">{esc(meaning(metric) if metric else AUDIT_MEANING["anomalies"])}</div>'
+        + (f'<div class="m bad" data-unknown-why="">unknown: {esc(unknown_why[0])}'
+           + (f" (and {len(unknown_why) - 1} more, see the audit)" if len(unknown_why) > 1 else "") + "</div>"
+           if metric is None and unknown_why else "") + "</div>"
         for k, v, metric in cards)
     src = f" — {a['op']} operations, whole run"
-    return f'<section id="availability"><h2>What buyers saw{esc(src)}</h2><div class="cards">{html_cards}</div>' \
+    return f'<section id="availability"><h2>What clients saw{esc(src)}</h2><div class="cards">{html_cards}</div>' \
            + _breakdowns(view) + "</section>"
 
 
 def _card_budgets(view: ReportView, metric: str | None) -> str:
     """The budgets a headline card's number relates to: limit, scope when it is not the card's, outcome."""
     if metric is None:
-        rows = [b for b in view.result["budgets"] if b["metric"] in DATA_LOSS]
+        rows = [b for b in view.result["budgets"] if b["metric"] in DATA_LOSS_KEYS]
         if not rows:
             return '<div class="k muted" data-budget="">no data-loss budget</div>'
         failed = sum(1 for b in rows if b["passed"] is False)
-        return (f'<div class="k" data-budget="data-loss">{len(rows)} data-loss budget(s): '
-                f'{pill("FAIL" if failed else "pass", "fail" if failed else "pass")}</div>')
+        unknown = sum(1 for b in rows if b["passed"] is None)
+        word, css = ("FAIL", "fail") if failed else ("unknown", "unknown") if unknown else ("pass", "pass")
+        return (f'<div class="k" data-budget="data-loss">{len(rows)} data-loss budget(s): {pill(word, css)}</div>')
     rows = headline_budgets(view, (metric,))
     if not rows:
         return '<div class="k muted" data-budget="">no budget</div>'
@@ -430,8 +438,9 @@ def _timeline(view: ReportView, charts: dict) -> str:
         "latency": ("Latency p50 and p99", "per second, of acknowledged operations (a failed or timed-out "
                     "operation has no latency here: see the operations chart)"),
         "success": ("Success ratio per second", "acknowledged / completed; outage windows cross-hatched"),
-        "roles": ("Node roles", "from probes.jsonl: the leader row names the Patroni leader; below, every "
-                  "node's state (down, frozen, cut off)"),
+        "roles": ("Node roles", "from probes.jsonl: "
+                  + ("the top row names the leader the probes saw (red: none); below, " if view.leaders else "")
+                  + "every node's state (down, frozen, cut off)"),
     }
     for name, (title, caption) in captions.items():
         svg = charts.get(name)
@@ -500,28 +509,61 @@ def _protection(view: ReportView) -> str:
 
 
 def _audit(view: ReportView) -> str:
-    audit: dict[str, Any] = dict(view.result["audit"])
-    head = '<section id="audit"><h2>Data-loss audit</h2>'
-    keys = [k for k in DATA_LOSS + NEUTRAL_COUNTS if k in audit]
-    keys += [k for k, v in audit.items() if k not in keys and not isinstance(v, (dict, list))]
+    """The audit's counts that apply to this system (relevance.audit_counts), why any of them is unknown, each
+    model of a declared audit, and the samples."""
+    r = view.result
+    audit: dict[str, Any] = dict(r["audit"])
+    out = ['<section id="audit"><h2>Data-loss audit</h2>']
+    reasons = audit_unknown_reasons(r)
+    if reasons:
+        out.append('<div class="notes" data-audit-unknown="yes"><b>Unknown</b>: the data-loss numbers marked — '
+                   f"could not be judged, so nothing is claimed about them (never 0 lost).{items_html(reasons)}"
+                   "</div>")
     rows, attrs = [], []
-    for k in keys:
-        n = as_float(audit.get(k))
-        bad = k in DATA_LOSS and (n or 0) > 0
-        rows.append([f"<b>{esc(k)}</b>", f'<span class="num {"bad" if bad else ""}">{esc(num(audit.get(k)))}</span>',
+    for k, v in audit_counts(r):
+        n = as_float(v)
+        bad = k in DATA_LOSS_KEYS and (n or 0) > 0
+        rows.append([f"<b>{esc(k)}</b>", f'<span class="num {"bad" if bad else ""}">{esc(num(v))}</span>',
                      esc(AUDIT_MEANING.get(k, ""))])
         attrs.append(f'data-anomaly="{esc(k)}"' + (' class="failed"' if bad else ""))
-    out = [head, table(["check", "count", "meaning"], rows, "audit", attrs)]
-    samples = view.result["audit"]["samples"]
+    if rows:
+        out.append(table(["check", "count", "meaning"], rows, "audit", attrs))
+    out.append(_audit_models(audit.get("models")))
+    samples = audit.get("samples") or {}
     if samples:
         out.append("<h3>Samples</h3>")
         for name, items in samples.items():
             body = (records_html(items) if items
                     else f"<pre>{esc(json.dumps(items, indent=1, default=str)[:20000])}</pre>")
-            opened = " open" if name in DATA_LOSS else ""
+            opened = " open" if name in DATA_LOSS_KEYS else ""
             out.append(f'<details{opened} data-samples="{esc(name)}"><summary>{esc(name)} '
                        f'({len(items)} shown)</summary>{body}</details>')
     return "".join(out) + "</section>"
+
+
+_MODEL_META = ("model", "name", "collection", "rows", "error", "writes")
+
+
+def _audit_models(models: object) -> str:
+    """A declared audit's models, one row each: what it read, its counts, or why it is unknown."""
+    rows_in = [m for m in models if isinstance(m, dict)] if isinstance(models, list) else []
+    if not rows_in:
+        return ""
+    counts: list[str] = []
+    for m in rows_in:
+        counts += [k for k, v in m.items() if k not in _MODEL_META and k not in counts
+                   and not isinstance(v, (dict, list))]
+    cells, attrs = [], []
+    for m in rows_in:
+        error = m.get("error")
+        cells.append([f"<b>{esc(m.get('name') or m.get('model'))}</b>",
+                      f'<span class="num">{esc(num(m.get("rows")))}</span>']
+                     + [f'<span class="num {"bad" if k in DATA_LOSS_KEYS and (as_float(m.get(k)) or 0) > 0 else ""}">'
+                        f"{esc(num(m.get(k)))}</span>" for k in counts]
+                     + [f'<span class="bad">{esc(error)}</span>' if error else ""])
+        attrs.append(f'data-model="{esc(m.get("name") or m.get("model"))}"' + (' class="failed"' if error else ""))
+    return ("<h3>Models</h3>" + table(["model", "rows read", *counts, "unknown because"], cells, "audit-models",
+                                      attrs))
 
 
 def _faults(view: ReportView) -> str:

@@ -14,6 +14,7 @@ from drills.checks.result_model import DATA_LOSS_COUNTS
 from drills.report.fmt import as_float, dict_at, limit_text, num, observed_text, passed_word, percent
 from drills.report.headline import describe
 from drills.report.quote import cut_note, within_section
+from drills.report.relevance import DATA_LOSS_KEYS, audit_counts, audit_unknown_reasons, shows_failover
 from drills.report.terminal import plain, safe
 
 _COLOURS = {"pass": "green", "fail": "red", "aborted": "dark_orange", "inconclusive": "yellow", "error": "magenta"}
@@ -30,6 +31,9 @@ def print_summary(console: Console, result: Mapping[str, Any] | None) -> None:
     console.print(f"[bold {colour}]{safe(v.title)}[/]  {safe(result.get('scenario') or '', oneline=True)}"
                   f"  [dim](expected {v.expected})[/]")
     console.print(f"[dim]{safe(v.explanation)}[/]")
+    if v.verdict != "pass":   # why, as the report's banner says it (never a bare "inconclusive")
+        for reason in [x for x in _texts(result.get("verdict_reasons")) if x][:4]:
+            console.print(f"  - {safe(reason, oneline=True)}")
     budgets = [b for b in result.get("budgets") or [] if isinstance(b, dict)]
     if budgets:
         t = Table(title="budgets", title_justify="left", show_edge=False)
@@ -45,9 +49,10 @@ def print_summary(console: Console, result: Mapping[str, Any] | None) -> None:
     a = dict_at(result, "availability")
     lat = dict_at(a, "latency_ms")
     if a:
+        failover = f"   failover {num(a.get('failover_s'), 's')}" if shows_failover(result) else ""
         console.print(plain(f"success {percent(a.get('success_ratio'))}"
                             f"   longest outage {num(a.get('longest_outage_s'), 's')}"
-                            f"   failover {num(a.get('failover_s'), 's')}   recovery {num(a.get('recovery_s'), 's')}"
+                            f"{failover}   recovery {num(a.get('recovery_s'), 's')}"
                             f"   p50/p95/p99 {num(lat.get('p50'))}/{num(lat.get('p95'))}/{num(lat.get('p99'))} ms",
                             oneline=True), markup=False, highlight=False)
     dr = dict_at(result, "disaster_recovery")
@@ -63,14 +68,18 @@ def print_summary(console: Console, result: Mapping[str, Any] | None) -> None:
                             oneline=True), markup=False, highlight=False)
     audit = dict_at(result, "audit")
     if audit:
+        counts = dict(audit_counts(result))
+        order = ("acknowledged",) + DATA_LOSS + ("indeterminate", "indeterminate_applied")
         parts = []
-        for k in ("acknowledged",) + DATA_LOSS + ("indeterminate", "indeterminate_applied"):
-            if k in audit:
-                n = as_float(audit.get(k))
-                bad = k in DATA_LOSS and (n or 0) > 0
-                count = safe(num(audit.get(k)), oneline=True)
-                parts.append(f"{'[bold red]' if bad else ''}{k} {count}{'[/]' if bad else ''}")
-        console.print("audit: " + "  ".join(parts))
+        for k in [k for k in order if k in counts] + [k for k in counts if k not in order and k in DATA_LOSS_KEYS]:
+            n = as_float(counts[k])
+            bad = k in DATA_LOSS_KEYS and (n or 0) > 0
+            count = safe(num(counts[k]), oneline=True)
+            parts.append(f"{'[bold red]' if bad else ''}{safe(k, oneline=True)} {count}{'[/]' if bad else ''}")
+        if parts:
+            console.print("audit: " + "  ".join(parts))
+        for reason in audit_unknown_reasons(result)[:5]:   # never a bare "unknown": why it is
+            console.print(f"[yellow]audit unknown:[/] {safe(reason, oneline=True)}")
     for label, notes in (("missing", _texts(result.get("missing_files"))), ("note", _texts(result.get("notes")))):
         shown, left, left_bytes = within_section(notes)
         for note in shown + ([cut_note(left, left_bytes, f"{label}s")] if left else []):

@@ -16,6 +16,7 @@ from drills.checks.result_model import GeneratorSecond, LeaderSpan, NodeSpan, Re
 from drills.report import timeline as tl
 from drills.report.headline import Verdict, describe
 from drills.report.quote import SECTION_MAX, clip, clip_all
+from drills.report.relevance import has_leader
 from drills.report.sources import read_shown_files
 
 
@@ -57,11 +58,17 @@ def build_view(run_dir: Path) -> ReportView:
     view.series = r["availability"]["series"]
     view.outages = tl.outages(r)
     view.roles = tl.roles(r)
-    view.leaders = r["cluster"]["leader"]
+    view.leaders = leader_lane(r)
     view.generator = r["generator"]["series"]
     view.end_s = _extent(view)
     view.notes = [clip(n) for n in found.notes] + _notes(r)
     return view
+
+
+def leader_lane(r: Result) -> list[LeaderSpan]:
+    """The leader spans to draw: none for a system without a leader (relevance.has_leader), which would
+    otherwise be drawn "no leader" all along."""
+    return r["cluster"]["leader"] if has_leader(r) else []
 
 
 def _extent(view: ReportView) -> float:

@@ -13,7 +13,6 @@ import json
 import platform
 import re
 import shlex
-import shutil
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -24,11 +23,14 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from drills import __version__
 from drills.rundir import files
+from drills.rundir.scenario_copy import copy_scenario
 
 
 def write_meta(run_dir: Path, scenario_path: Path, scenario_name: str, seed: int, run_id: str,
-               extra: dict | None = None) -> dict:
-    shutil.copyfile(scenario_path, run_dir / files.SCENARIO)
+               extra: dict | None = None, locustfile: str | None = None) -> dict:
+    """Copy the scenario (and its own `locustfile`, None for the builtin one) into the run directory and write
+    meta.json; returns the meta dict."""
+    copied = copy_scenario(run_dir, scenario_path, locustfile)
     rerun = ["drill", "run", str(scenario_path), "--seed", str(seed)]
     meta = {
         "run_id": run_id,
@@ -42,6 +44,7 @@ def write_meta(run_dir: Path, scenario_path: Path, scenario_name: str, seed: int
         "rerun_command": shlex.join(rerun),
         "versions": {"drills": __version__, "python": platform.python_version()},
         "dependencies": dependency_versions(),
+        **copied,
         **(extra or {}),
     }
     update_meta(run_dir, meta)

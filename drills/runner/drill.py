@@ -36,6 +36,7 @@ from drills.rundir.writers import EventLog, LineWriter
 from drills.runner.abort import AbortWatch
 from drills.runner.scheduler import FaultScheduler
 from drills.scenario.fault_types import family_of
+from drills.scenario.locustfile_path import BUILTIN
 from drills.scenario.model import Scenario
 
 if TYPE_CHECKING:
@@ -112,7 +113,9 @@ class DrillRun:
     def run(self) -> int:
         """prepare -> drive -> (always) heal -> stop the load -> verify -> recover -> read the final state ->
         tear down -> judge -> report; returns the exit code."""
-        meta = write_meta(self.run_dir, self.scenario_path, self.scenario.name, self.seed, self.run_id)
+        own = self.scenario.load.locustfile
+        meta = write_meta(self.run_dir, self.scenario_path, self.scenario.name, self.seed, self.run_id,
+                          locustfile=None if own == BUILTIN else own)   # copied beside scenario.yaml
         self.meta = meta
         self.events.emit("run", name="started", run_dir=str(self.run_dir), seed=self.seed)
         self.log(f"run directory: {self.run_dir}")
@@ -145,7 +148,7 @@ class DrillRun:
     def _prepare(self) -> None:
         """Bring the system under test up (or attach to it) and record what it is."""
         self.client = client = engine.connect()
-        self.system = system = system_for(self.scenario.stack, client, self.run_id)
+        self.system = system = system_for(self.scenario.stack, client, self.run_id, self.scenario.audit)
         self.meta["stack"] = system.start(self.log)
         self.endpoints, self.view = system.endpoints, system.view
         self.meta["images"] = self.meta["stack"].pop("images", {})
@@ -168,7 +171,8 @@ class DrillRun:
         self._watch_alerts()
         scenario_dir = self.scenario_path.parent
         self.load = load = start_load(sc.load, sc.phases, self.endpoints["api"], self.run_dir, self.secret,
-                                      self.seed, scenario_dir=scenario_dir, tokens_dir=vault.secret_dir(self.run_id))
+                                      self.seed, scenario_dir=scenario_dir, tokens_dir=vault.secret_dir(self.run_id),
+                                      record=sc.audit.recorded() if sc.audit else None)
         load.wait_started(timeout=60)
         t0 = time.monotonic()
         self.events.emit("run", name="load_started")
@@ -297,8 +301,9 @@ class DrillRun:
                 # restore): a result for the budgets, not a failure of the harness.
                 self.events.emit("run", name="stack_not_recovered", reason=str(exc))
             else:
-                self.events.emit("error", where="recovery", message=f"stack not healthy after the drill: {exc}")
-            self.log(f"the stack did not recover: {exc}")
+                self.events.emit("error", where="recovery", message=f"the system did not recover after the drill: "
+                                                                    f"{exc}")
+            self.log(f"the system did not recover: {exc}")
             details = getattr(exc, "details", None)
             if details:  # the logs of the services involved: why, for whoever reads drill.log later
                 self.log(str(details))

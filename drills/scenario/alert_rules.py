@@ -12,8 +12,10 @@ from pathlib import Path
 
 import yaml
 
-# The source checkout's rules folder; an installed package has none (then no name can be checked).
-RULES_DIR = Path(__file__).resolve().parents[2] / "harness" / "monitoring" / "rules"
+from drills.resources import HARNESS
+
+# The shipped rules (a checkout's harness/ or an installed package's copy); absent: no name can be checked.
+RULES_DIR = HARNESS / "monitoring" / "rules"
 
 
 def rule_alert_names(folder: Path | None = None) -> tuple[str, ...] | None:

@@ -25,7 +25,9 @@ def load_lines(load: LoadSection) -> list[str]:
             ramp = f", ramp {s.spawn_rate:g}/s" if s.spawn_rate is not None else ""
             lines.append(f"  stage {i}: {start:g}s to {start + s.duration:g}s: {what}{ramp}")
             start += s.duration
-    mix = ", ".join(f"{op} {weight:g}" for op, weight in load.mix.items())
+    mix = "mix: " + ", ".join(f"{op} {weight:g}" for op, weight in load.mix.items())
+    if load.locustfile != "builtin" and load.mix == LoadSection().mix:   # the builtin's default: not this one's
+        mix = "the locustfile's own tasks"
     workers = "one Locust process" if load.workers == 0 else f"a Locust master and {load.workers} workers"
-    lines.append(f"mix: {mix}; {workers}; locustfile {load.locustfile}")
+    lines.append(f"{mix}; {workers}; locustfile {load.locustfile}")
     return lines

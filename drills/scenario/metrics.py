@@ -51,14 +51,20 @@ _ROWS = (
     # data loss, from history + final state
     MetricSpec("lost", "max", "count", "data_safety", "acknowledged writes missing from the final state"),
     MetricSpec("unexpected", "max", "count", "data_safety",
-               "writes reported as definitely failed that are in the final state anyway"),
-    MetricSpec("duplicated", "max", "count", "data_safety", "idempotency keys that bought more than once"),
+               "writes in the final state that were never attempted, or whose every attempt failed definitely"),
+    MetricSpec("duplicated", "max", "count", "data_safety",
+               "write identities (a purchase's idempotency key) held by more than one row of the final read"),
     MetricSpec("oversold", "max", "count", "data_safety", "seats sold more than once"),
     MetricSpec("sold_over_capacity", "max", "count", "data_safety", "tickets sold beyond an event's capacity"),
     MetricSpec("credential_changes_lost", "max", "count", "data_safety",
                "acknowledged password rotations not in effect at the end"),
     MetricSpec("revoked_sessions_working", "max", "count", "data_safety",
                "sessions still accepted after the password rotation that revoked them"),
+    MetricSpec("unique_violations", "max", "count", "data_safety",
+               "values of a field an audit declares unique (audit.models: unique) held by more than one row"),
+    MetricSpec("counter_mismatch", "max", "count", "data_safety",
+               "counters (audit.models: counter) whose final value is outside what the acknowledged and "
+               "indeterminate writes allow"),
     # cost
     MetricSpec("error_budget_burn", "max", "burn", "availability",
                "share of the SLO period's error budget the drill spent (1.0 = all of it)"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from drills.scenario.audit_section import AuditSection
 from drills.scenario.metrics import METRICS
 
 Selection = Literal["one", "all", "minority", "majority", "random"]
@@ -47,10 +48,33 @@ class ReferenceStack:
     backup_type: Literal["full", "diff", "incr"] = "incr"
     backup_retention_full: int = 2
     archive_timeout: float = 15.0       # longest a written WAL segment waits before it is archived
+    # WAL streamed synchronously into the repository: no write is acknowledged before it is there (RPO 0)
+    zero_rpo_backups: bool = False
     monitoring: bool = True             # Prometheus + Alertmanager + the drill's alert receiver in the stack
     # extra Prometheus rule files from the scenario's folder, loaded beside harness/monitoring/rules:
     # path as written -> its text (read when the scenario is validated, so the run uses what was checked)
     alert_rules: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RoleProbe:
+    """How to tell which containers of an attached system hold a role that moves (a database leader): asked
+    again at each fault injection. Either `command` + `match` run in each of `services`, or `http`."""
+
+    services: list[str] = field(default_factory=list)  # compose services or container names probed by `command`
+    command: list[str] = field(default_factory=list)   # run inside each container (docker exec)
+    match: str = ""                                     # regex searched in its stdout: the container holds the role
+    http: dict[str, str] = field(default_factory=dict)  # service -> loopback URL; a 200 answer holds the role
+
+
+@dataclass
+class Readiness:
+    """When an attached system serves again: every check given must hold for `hold` seconds in a row (YAML
+    `for`). Neither `http` nor `role` given: GET api_url + /readyz must answer 200."""
+
+    http: str | None = None             # a loopback URL that answers 200 when ready
+    role: str | None = None             # a role (role_probes or Patroni's) that has a holder
+    hold: float = 2.0                   # YAML `for`
 
 
 @dataclass
@@ -63,6 +87,9 @@ class AttachedStack:
     roles: dict[str, str] = field(default_factory=dict)       # service name -> static role
     patroni_urls: dict[str, str] = field(default_factory=dict)  # service -> http://127.0.0.1:PORT (optional)
     toxiproxy_url: str | None = None
+    compose_project: str | None = None  # every container labelled com.docker.compose.project=NAME
+    role_probes: dict[str, RoleProbe] = field(default_factory=dict)  # dynamic role name -> how to find holders
+    ready: Readiness = field(default_factory=Readiness)
 
 
 # The system a drill runs against: the reference stack it starts, or the user's own it attaches to — one of
@@ -103,6 +130,7 @@ class LoadProfile:
 class LoadSection:
     locustfile: str = "builtin"         # "builtin" (drills/load/locust_side/locustfile.py) or a scenario-relative path
     user_classes: list[str] = field(default_factory=list)  # empty = the locustfile's defaults
+    operations: list[str] = field(default_factory=list)    # a custom locustfile's own `op` names (for budgets)
     profile: LoadProfile = field(default_factory=LoadProfile)
     mix: dict[str, float] = field(default_factory=lambda: {"purchase": 70, "browse": 20, "rotate_password": 5,
                                                           "login": 5})
@@ -222,3 +250,4 @@ class Scenario:
     slo: SLO = field(default_factory=SLO)
     path: str | None = None             # the file it was loaded from
     alerts: AlertsSection | None = None  # None: no `alerts` section (false alarms are still judged if recorded)
+    audit: AuditSection | None = None   # None: the reference stack's audit (drills/scenario/reference_audit.py)

@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from drills.scenario.audit_schema import audit_schema
 from drills.scenario.fault_types import FAULT_TYPES, FAULTS, ParamSpec, types_acting_on
 from drills.scenario.limits import LIMITS, SEED_MAX, SEED_MIN
 from drills.scenario.locustfile_path import LOCUSTFILE_PATTERN
@@ -33,11 +34,12 @@ from drills.scenario.model import (
     Phases,
     ReferenceStack,
 )
-from drills.scenario.topology import STATIC_ROLES
+from drills.scenario.topology import ROLE_PATTERN, STATIC_ROLES
 from drills.scenario.validate import NAME_PATTERN
 from drills.scenario.validate_alerts import ALERT_NAME_PATTERN, LABEL_NAME_PATTERN
 from drills.scenario.validate_faults import AFTER_EVENTS, ID_PATTERN, LABEL_PATTERN, SELECTIONS
 from drills.scenario.validate_load import BUILTIN_MIX_OPERATIONS, PROFILE_TYPES
+from drills.scenario.validate_stack import COMPOSE_PROJECT_PATTERN
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "scenario.schema.json"
 
@@ -219,11 +221,27 @@ def _alerts() -> dict:
     }, description="monitoring as part of the drill: expected alerts, false alarms, guardrails")
 
 
+def _role_probe(url: dict) -> dict:
+    """A role probe: a command run in each container (its output matched), or an HTTP URL per service."""
+    words = {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}
+    return _obj({
+        "services": _d("compose services (or container names) the command runs in", **words),
+        "command": _d("run inside each container (docker exec), e.g. [redis-cli, role]", **words),
+        "match": _d("regular expression searched in the command's output: the container holds the role",
+                    type="string"),
+        "http": _d("service -> loopback URL; a 200 answer holds the role", type="object", minProperties=1,
+                   additionalProperties=url),
+    }, oneOf=[{"required": ["command", "services", "match"]}, {"required": ["http"]}],
+        description="a command + match run in each of services, or http")
+
+
 def build_schema() -> dict:
     ref, load, profile, phases, slo = ReferenceStack(), LoadSection(), LoadProfile(), Phases(), SLO()
     target = _obj({
         "service": _d("a service name (pg1, api2, haproxy, or a key of stack.attach.containers)", type="string"),
-        "role": _d("a role, resolved when the fault is injected", type="string", enum=list(TARGET_ROLES)),
+        "role": _d("a role, resolved when the fault is injected (an attached system's own roles too: "
+                   "stack.attach.roles, role_probes)", type="string",
+                   anyOf=[{"enum": list(TARGET_ROLES)}, {"pattern": f"^{ROLE_PATTERN}$"}]),
         "label": _d("key=value label of the user's own containers", type="string", pattern=f"^{LABEL_PATTERN}$"),
         "select": _d("which of the matching containers: one, all, minority, majority or a random one",
                      type="string", enum=list(SELECTIONS), default="one"),
@@ -341,6 +359,9 @@ def build_schema() -> dict:
                                                 maximum=100, default=ref.backup_retention_full),
                     "archive_timeout": {**TIMEOUT, "description": "PostgreSQL archive_timeout: the longest a "
                                         "written WAL segment waits before it is archived"},
+                    "zero_rpo_backups": _d("stream WAL synchronously into the backup repository: no write is "
+                                           "acknowledged before it is there (RPO 0; needs backups and synchronous "
+                                           "replication)", type="boolean", default=ref.zero_rpo_backups),
                     "monitoring": _d("Prometheus, Alertmanager and the drill's alert receiver in the stack "
                                      "(alerts.jsonl)", type="boolean", default=ref.monitoring),
                     "alert_rules": _d("extra Prometheus rule files in the scenario's folder, relative to it, "
@@ -349,12 +370,27 @@ def build_schema() -> dict:
                 }, description="start the reference stack (the default)")),
                 "attach": _obj({
                     "api_url": {**url, "description": "the API under test, on loopback"},
+                    "compose_project": _d("a compose project: its containers (label com.docker.compose.project) "
+                                          "are the services, named after com.docker.compose.service; a service's "
+                                          "replicas are one service", type=["string", "null"],
+                                          pattern=f"^{COMPOSE_PROJECT_PATTERN}$"),
                     "containers": _d("service name -> container name", type="object",
                                      additionalProperties={"type": "string", "minLength": 1}),
                     "label_selector": _d("Docker label (key or key=value); every matching container is a "
                                          "service", type=["string", "null"]),
-                    "roles": _d("service name -> static role", type="object",
-                                additionalProperties={"type": "string", "enum": list(STATIC_ROLES)}),
+                    "roles": _d(f"service name -> static role (your own word, e.g. {', '.join(STATIC_ROLES)})",
+                                type="object", additionalProperties={"type": "string",
+                                                                     "pattern": f"^{ROLE_PATTERN}$"}),
+                    "role_probes": _d("role name -> how to find the containers holding a role that moves (asked "
+                                      "at each fault injection)", type=["object", "null"],
+                                      propertyNames={"pattern": f"^{ROLE_PATTERN}$"},
+                                      additionalProperties=_role_probe(url)),
+                    "ready": _nullable(_obj({
+                        "http": {**url, "description": "a loopback URL answering 200 when the system serves"},
+                        "role": _d("a role (role_probes or Patroni's) that must have a holder", type="string"),
+                        "for": {**TIMEOUT, "description": "how long every check must hold in a row",
+                                "default": "2s"},
+                    }, description="when the system has recovered (absent: GET api_url + /readyz answers 200)")),
                     "patroni_urls": _d("service name -> Patroni REST URL on loopback (finds leader and "
                                        "replicas)", type="object", additionalProperties=url),
                     "toxiproxy_url": _nullable({**url, "description": "Toxiproxy API on loopback, for toxic "
@@ -377,6 +413,9 @@ def build_schema() -> dict:
                 "user_classes": _d("Locust user classes to run (default: the locustfile's)", type="array",
                                    items={"type": "string", "minLength": 1}),
                 "profile": profile_schema,
+                "operations": _d("a custom locustfile's own operation names (the `op` of its history lines), "
+                                 "so budgets and abort conditions may name them", type="array", uniqueItems=True,
+                                 items={"type": "string", "minLength": 1, "not": {"const": "all"}}),
                 "mix": _d(f"operation -> weight (builtin operations: {', '.join(BUILTIN_MIX_OPERATIONS)}); replaces "
                           "the default mix", type="object", minProperties=1,
                           additionalProperties={"type": "number", "minimum": 0}, default=load.mix),
@@ -402,7 +441,12 @@ def build_schema() -> dict:
                                   maximum=366, default=slo.period_days),
             }, description="the service level objective (for error_budget_burn)"),
             "alerts": _nullable(_alerts()),
+            "audit": _nullable(audit_schema(POSITIVE_TIMEOUT)),
         }),
+        # The reference stack's roles are a fixed list; an attached system names its own (roles, role_probes).
+        "if": {"required": ["stack"], "properties": {"stack": {"required": ["attach"]}}},
+        "else": {"properties": {"faults": {"items": {"properties": {"target": {"properties": {
+            "role": {"enum": list(TARGET_ROLES)}}}}}}}},
         "$defs": {
             **_duration_defs(),
             "budget": _budget(),

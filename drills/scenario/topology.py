@@ -1,7 +1,8 @@
 """Which services, roles and links a scenario's faults may name, given its `stack` section.
 
 For the reference stack everything is known in advance (the names match drills/platform/stack_spec.py);
-for an attached stack only what the scenario declares is, and anything found by a label selector is not.
+for an attached stack only what the scenario declares is, and anything found by a label selector or a compose
+project is not (a compose service may also have several replicas: known when the drill attaches).
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ ETCD_ROLES = ("etcd_leader",)                              # resolved from etcd 
 DYNAMIC_ROLES = (*PATRONI_ROLES, *ETCD_ROLES)
 STATIC_ROLES = tuple(r for r in TARGET_ROLES if r not in DYNAMIC_ROLES)  # postgres, api, lb, etcd, proxy
 REFERENCE_DB_NODES = REFERENCE_ETCD_NODES = 3
+# An attached system names its own roles (static in stack.attach.roles or a drills.role label, dynamic in
+# stack.attach.role_probes): `database`, `sentinel`, `leader`.
+ROLE_PATTERN = r"[a-z][a-z0-9_-]{0,31}"
+ROLE_HELP = "a role name of lower-case letters, digits, '-' and '_' (at most 32), starting with a letter"
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,8 @@ def reference_role_sizes(ref: ReferenceStack) -> dict[str, int]:
 def most_nodes(topo: Topology, service: str | None, role: str | None) -> tuple[int, str] | None:
     """The most containers a target naming `service` or `role` can resolve to, and why; None when unknown."""
     if service is not None:
-        return 1, "a service is one container"
+        # A discovered service (a compose service) may run several replicas: known only when attached.
+        return None if topo.attached and topo.services is None else (1, "a service is one container")
     if role is None or topo.role_sizes is None or role not in topo.role_sizes:
         return None
     n = topo.role_sizes[role]
@@ -69,26 +75,35 @@ def topology_of(stack: StackSection) -> Topology:
 
 
 def _attached(attach: AttachedStack) -> Topology:
-    discovered = attach.label_selector is not None
+    discovered = attach.label_selector is not None or attach.compose_project is not None
     services = None if discovered else tuple(attach.containers)
     roles: tuple[str, ...] | None = None
     sizes: dict[str, int] | None = None
     if not discovered:
-        known = set(attach.roles.values())
-        if attach.patroni_urls:
-            known |= {"postgres", *PATRONI_ROLES}
-        if "etcd" in known:
-            known |= set(ETCD_ROLES)
-        roles = tuple(r for r in TARGET_ROLES if r in known)
+        roles = attached_roles(attach)
         sizes = _attached_sizes(attach, roles)
     return Topology(services, roles, None, bool(attach.containers) or discovered,
                     attach.toxiproxy_url is not None, True, sizes)
 
 
+def attached_roles(attach: AttachedStack) -> tuple[str, ...]:
+    """The roles an attached stack declares: the static ones of `roles`, the dynamic ones of `role_probes`,
+    and Patroni's (and etcd's leader) when it gives the means to ask them. A role probe replaces Patroni's
+    role of the same name."""
+    known = set(attach.roles.values()) | set(attach.role_probes)
+    if attach.patroni_urls:
+        known |= {"postgres", *PATRONI_ROLES}
+    if "etcd" in known:
+        known |= set(ETCD_ROLES)
+    return (*(r for r in TARGET_ROLES if r in known), *sorted(known - set(TARGET_ROLES)))
+
+
 def _attached_sizes(attach: AttachedStack, roles: tuple[str, ...]) -> dict[str, int]:
-    """Static roles: the services declared with them; Patroni's: at most every container (one leader)."""
+    """Static roles: the services declared with them; Patroni's: at most every container (one leader); a role
+    probe's: at most the containers it asks."""
     n = len(attach.containers)
     declared = {r: sum(1 for v in attach.roles.values() if v == r) for r in roles}
     patroni = {"leader": 1, "sync_standby": max(n - 1, 0), "replica": max(n - 1, 0),
                "postgres": max(declared.get("postgres", 0), n if attach.patroni_urls else 0), "etcd_leader": 1}
-    return {r: patroni.get(r, declared[r]) for r in roles}
+    probed = {r: len(set(p.services) | set(p.http)) for r, p in attach.role_probes.items()}
+    return {r: probed.get(r, patroni.get(r, declared[r])) for r in roles}

@@ -19,6 +19,7 @@ from drills.scenario.reader import Context
 from drills.scenario.schedule import check_schedule
 from drills.scenario.topology import topology_of
 from drills.scenario.validate_alerts import check_budget_alerts, implied_budgets, read_alerts
+from drills.scenario.validate_audit import read_audit
 from drills.scenario.validate_budgets import read_abort, read_budgets
 from drills.scenario.validate_faults import read_faults
 from drills.scenario.validate_load import read_load
@@ -27,7 +28,7 @@ from drills.scenario.validate_stack import read_stack
 __all__ = ["build_scenario", "default_budgets", "TOP_KEYS", "PHASE_KEYS", "SLO_KEYS", "NAME_PATTERN"]
 
 TOP_KEYS = ("name", "description", "tags", "seed", "expect", "stack", "phases", "load", "faults", "budgets",
-            "abort", "slo", "alerts")
+            "abort", "slo", "alerts", "audit")
 PHASE_KEYS = ("warmup", "steady", "recovery")
 SLO_KEYS = ("target", "period_days")
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"  # it becomes part of the run directory's name
@@ -66,7 +67,12 @@ def build_scenario(root: Node, file: str, path: Path | None = None,
     read = read_faults(ctx, top.node_of("faults"), "faults", topology_of(stack))
     if phases_ok:
         check_schedule(read, phases)
-    custom_ops = tuple(op for op in load.mix if op not in OPERATIONS) if load.locustfile != "builtin" else ()
+    custom_ops = tuple(dict.fromkeys(op for op in (*load.operations, *load.mix) if op not in OPERATIONS)) \
+        if load.locustfile != "builtin" else ()
+    audit = read_audit(ctx, top.node_of("audit"), "audit", attached=not isinstance(stack, ReferenceStack),
+                       builtin_ops=tuple(o for o in OPERATIONS if o != "all") if load.locustfile == "builtin"
+                       else None)
+    custom_ops += tuple(op for op in (audit.writes if audit else ()) if op not in OPERATIONS + custom_ops)
     alerts = read_alerts(ctx, top.node_of("alerts"), "alerts", stack, [r.fault.id for r in read])
     budgets = read_budgets(ctx, top.node_of("budgets"), "budgets", OPERATIONS + custom_ops, phases)
     check_budget_alerts(ctx, top.node_of("budgets"), "budgets", top.node_of("alerts"))
@@ -78,7 +84,7 @@ def build_scenario(root: Node, file: str, path: Path | None = None,
     values = {k: v for k, v in top.values.items() if k != "name"}
     scenario = Scenario(name=name or name_default or "", **values, stack=stack, phases=phases, load=load,
                         faults=[r.fault for r in read], budgets=budgets, abort=abort, slo=slo,
-                        path=str(path) if path is not None else None, alerts=alerts)
+                        path=str(path) if path is not None else None, alerts=alerts, audit=audit)
     return scenario, []
 
 

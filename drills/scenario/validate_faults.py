@@ -14,7 +14,7 @@ from drills.scenario.nodes import Mapping, Node, Scalar, describe
 from drills.scenario.reader import Context, MapView
 from drills.scenario.signals import alias_of, refused_reason
 from drills.scenario.suggest import did_you_mean
-from drills.scenario.topology import PATRONI_ROLES, Topology, most_nodes
+from drills.scenario.topology import PATRONI_ROLES, ROLE_HELP, ROLE_PATTERN, Topology, most_nodes
 
 FAULT_KEYS = ("id", "type", "target", "link", "at", "after", "duration", "repeat_every", "repeat_count", "params")
 TARGET_KEYS = ("service", "role", "label", "select", "count", "wait")
@@ -154,11 +154,13 @@ def _target(ctx: Context, parent: MapView, topo: Topology) -> Target | None:
         where = "the reference stack" if not topo.attached else "stack.attach.containers"
         m.error("service", f"expected a service of {where} ({', '.join(topo.services) or 'none'}), "
                            f"found '{service}'", did_you_mean(service, topo.services))
-    role = m.text("role", choices=TARGET_ROLES, nullable=True)
+    # An attached system names its own roles (stack.attach.roles, role_probes, drills.role labels).
+    role = (m.text("role", pattern=ROLE_PATTERN, pattern_help=ROLE_HELP, nullable=True) if topo.attached
+            else m.text("role", choices=TARGET_ROLES, nullable=True))
     if role is not None and topo.roles is not None and role not in topo.roles and topo.can_target_containers:
-        how = ("stack.attach.patroni_urls" if role in PATRONI_ROLES or role == "postgres"
+        how = ("stack.attach.role_probes or stack.attach.patroni_urls" if role in PATRONI_ROLES or role == "postgres"
                else "stack.attach.roles (etcd_leader needs containers with the role etcd)" if role == "etcd_leader"
-               else "stack.attach.roles")
+               else "stack.attach.roles or stack.attach.role_probes")
         m.error("role", f"expected a role the attached stack can resolve ({', '.join(topo.roles) or 'none'}; "
                         f"declare {role!s} through {how}), found '{role}'")
     m.text("label", pattern=LABEL_PATTERN, pattern_help="a container label key=value", nullable=True)
@@ -283,7 +285,7 @@ def _groups(ctx: Context, pm: MapView, name: str, topo: Topology) -> list[list[s
     groups = ctx.sequence(node, pm.at(name), "groups (each a list of services or roles)")
     if groups is None:
         return None
-    known = None if topo.services is None else (*topo.services, *TARGET_ROLES)
+    known = None if topo.services is None else (*topo.services, *(topo.roles or TARGET_ROLES))
     result: list[list[str]] = []
     seen: dict[str, str] = {}
     ok = len(groups) >= 2

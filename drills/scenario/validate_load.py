@@ -12,8 +12,8 @@ from drills.scenario.nodes import Mapping, Node, Scalar, describe, describe_valu
 from drills.scenario.reader import Context, MapView, child, finite_number
 from drills.scenario.suggest import did_you_mean
 
-LOAD_KEYS = ("locustfile", "user_classes", "profile", "mix", "hot_share", "hot_seats", "request_timeout",
-             "max_retries", "workers")
+LOAD_KEYS = ("locustfile", "user_classes", "profile", "mix", "operations", "hot_share", "hot_seats",
+             "request_timeout", "max_retries", "workers")
 PROFILE_KEYS = ("type", "users", "spawn_rate", "rate", "max_users", "stages")
 STAGE_KEYS = ("duration", "users", "rate", "spawn_rate")
 PROFILE_TYPES = ("constant_users", "arrival_rate", "stages")
@@ -43,6 +43,8 @@ def read_load(ctx: Context, node: Node | None, path: str, base_dir: Path | None,
         mix = _mix(ctx, m, builtin=(locustfile or "builtin") == "builtin")
         if mix is not None:
             m.values["mix"] = mix
+    if m.given("operations"):
+        _operations(m, builtin=(locustfile or "builtin") == "builtin")
     m.number("hot_share", 0, 1)
     hot_seats = m.integer("hot_seats", 1)
     if hot_seats is not None and reference is not None and hot_seats > reference.hot_event_seats:
@@ -124,6 +126,23 @@ def _stages(ctx: Context, parent: MapView) -> list[Stage] | None:
         parent.error("stages", f"expected stages of at most {most.shown} together, found {human_duration(total)}")
         ok = False
     return stages if ok else None
+
+
+def _operations(m: MapView, builtin: bool) -> None:
+    """A custom locustfile's own operation names (the history lines' `op`), so budgets and abort conditions on
+    them are checked like the builtin ones instead of needing a dummy `mix`."""
+    if builtin:
+        m.key_error("operations", "expected no operations with the builtin locustfile (its operations are "
+                                  f"{', '.join(o for o in OPERATIONS if o != 'all')})")
+        return
+    names = m.texts("operations", "operation names (the `op` your locustfile records)")
+    if names is None:
+        return
+    clash = [n for n in names if n == "all"]
+    if clash:
+        m.error("operations", "expected operation names, found 'all' ('all' names every operation in budgets)")
+    elif len(set(names)) != len(names):
+        m.error("operations", "expected each operation once, found a repeat")
 
 
 def _mix(ctx: Context, parent: MapView, builtin: bool) -> dict[str, float] | None:

@@ -37,6 +37,9 @@ QUICK = {
     "bench.audit": (["--quick"], ["audit.generate_s", "audit.judge_s", "(stdlib json)"]),
     "bench.alerts": (["--quick", "--offline"],
                      ["alerts.time_to_fire_s", "alerts.time_to_resolve_s", "alerts.monitoring_cost"]),
+    "bench.zero_rpo": (["--quick", "--offline"],
+                       ["zero_rpo.purchases_without_stream", "zero_rpo.purchases_with_stream",
+                        "zero_rpo.throughput_ratio", "zero_rpo.restore_archive", "zero_rpo.restore_stream"]),
 }
 LOAD_ARGS = ["--quick", "--offline"]
 LOAD_LABELS = ["load.generator_ops_s_with_history", "load.generator_ops_s_without_history",
@@ -44,6 +47,7 @@ LOAD_LABELS = ["load.generator_ops_s_with_history", "load.generator_ops_s_withou
                "load.max_purchase_rate_s"]
 DOCKER_MODULES = {"bench.__main__": ["--quick"], "bench.faults": ["--quick"], "bench.backup": ["--quick"],
                   "bench.alerts": ["--quick"],
+                  "bench.zero_rpo": ["--quick"],
                   "bench.load": ["purchases", "--quick"]}  # bench.load's generator needs no engine: not here
 OFFLINE_NOTE = "--offline: skipped everything that needs a Docker engine"
 

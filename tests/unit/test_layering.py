@@ -16,17 +16,18 @@ ROOT = Path(__file__).resolve().parents[2] / "drills"
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "rundir": set(),
-    "scenario": {"errors"},
+    "resources": {"errors"},   # where the harness and the scenario library are: a leaf
+    "scenario": {"errors", "resources"},
     "checks": {"rundir", "scenario", "errors"},
     "report": {"rundir", "scenario", "errors", "checks"},
-    "platform": {"rundir", "scenario", "errors", "checks"},
+    "platform": {"rundir", "scenario", "errors", "checks", "resources"},
     "load": {"rundir", "scenario", "errors"},
     "faults": {"rundir", "scenario", "errors", "platform"},
     "probes": {"rundir", "scenario", "errors", "platform", "faults"},
     "runner": {"rundir", "scenario", "errors", "platform", "faults", "load", "probes", "checks", "report"},
     "completion": set(),   # shell completion from any argparse parser: a leaf
     "cli": {"rundir", "scenario", "errors", "platform", "faults", "load", "probes", "checks", "report", "runner",
-            "completion"},
+            "completion", "resources"},
     "pytest_plugin": {"rundir", "scenario", "errors", "runner", "report", "checks"},
     "__main__": {"cli"},
 }

@@ -61,8 +61,8 @@ def test_test_only_dependencies_are_in_the_test_extra():
         assert "jsonschema" not in imported, f"{path} imports a test-only dependency"
 
 
-def test_setup_installs_the_test_extra():
-    assert '".[dev,test]"' in (ROOT / "scripts" / "setup-venv.sh").read_text()
+def test_setup_installs_the_test_and_sql_extras():   # the SQL final-read test needs psycopg
+    assert '".[dev,test,sql]"' in (ROOT / "scripts" / "setup-venv.sh").read_text()
 
 
 def test_orjson_is_required_and_imported_as_such():

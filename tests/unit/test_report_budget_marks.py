@@ -57,4 +57,4 @@ def test_cards_say_which_budget_and_what_they_mean(tmp_path: Path) -> None:
     assert "budget ≤ 20 s" in c["failover_s"] and "new leader taking writes" in c["failover_s"]
     assert "no budget" in c["detection_s"]
     assert "data-loss budget(s)" in c["anomalies"]
-    assert "What buyers saw — purchase operations, whole run" in html
+    assert "What clients saw — purchase operations, whole run" in html

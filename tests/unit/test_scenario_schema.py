@@ -89,7 +89,10 @@ def test_schema_keys_match_the_validator():
 def test_schema_enums_match_the_model():
     fault = SCHEMA["properties"]["faults"]["items"]["properties"]
     assert tuple(fault["type"]["enum"]) == tuple(FAULTS)
-    assert tuple(fault["target"]["properties"]["role"]["enum"]) == model.TARGET_ROLES
+    role = fault["target"]["properties"]["role"]   # an attached system's own roles too; the reference stack's only
+    assert tuple(role["anyOf"][0]["enum"]) == model.TARGET_ROLES
+    assert tuple(SCHEMA["else"]["properties"]["faults"]["items"]["properties"]["target"]["properties"]["role"]
+                 ["enum"]) == model.TARGET_ROLES
     budget = SCHEMA["$defs"]["budget"]["properties"]
     assert tuple(budget["metric"]["enum"]) == model.BUDGET_METRICS
     assert tuple(budget["phase"]["enum"]) == model.PHASES

@@ -62,8 +62,9 @@ def api():
 def test_an_attached_system_has_recovered_when_its_readyz_answers_200(api):
     system = AttachedSystem(None, AttachedStack(api_url=api))  # type: ignore[arg-type]
     _Ready.status = 503
-    with pytest.raises(InfrastructureError, match="not 200"):
+    with pytest.raises(InfrastructureError, match="readyz answers 200: last saw HTTP 503") as err:
         system.wait_recovered(timeout=1.5)
+    assert "stack.attach.ready" in (err.value.hint or "")   # the default check says how to declare another
     _Ready.status = 200
     system.wait_recovered(timeout=5)
     assert system.serves_writes() and not system.prestarts_sidecars() and system.stack() is None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -21,21 +20,42 @@ from tests.unit.test_checks_builder import Run, at
 SECRET = "s3cret"
 
 
+class FakePages:
+    """The API's audit endpoints as the final read sees them: keyset pages of one row first, then the rest."""
+
+    def __init__(self, api: FakeApi) -> None:
+        self.api = api
+        self.calls: list[tuple[str, dict, dict]] = []
+
+    def get(self, url: str, params: dict, headers: dict, timeout: float) -> requests.Response:
+        self.calls.append((url, dict(params), dict(headers)))
+        kind = url.rsplit("/", 1)[1]
+        rows = self.api.tables.get(kind, [])
+        if "after" not in params:
+            page, after = rows[:1], (1 if len(rows) > 1 else None)
+        elif kind == self.api.broken:
+            raise requests.ConnectionError("connection reset")
+        else:
+            page, after = rows[1:], None
+        resp = requests.Response()
+        resp.status_code, resp._content = 200, json.dumps({"items": page, "next_after": after}).encode()
+        return resp
+
+
 class FakeApi:
     """Just enough of TicketingClient: the audit pages, logins and /me."""
+
+    base_url = "http://127.0.0.1:8080"
 
     def __init__(self, tables: dict[str, list[dict]], passwords: dict[str, set[str]] | None = None,
                  live_tokens: set[str] | None = None, broken: str | None = None) -> None:
         self.tables, self.passwords = tables, passwords or {}
         self.live_tokens, self.broken = live_tokens or set(), broken
         self.logins: list[tuple[str, str]] = []
+        self.http = FakePages(self)
 
-    def audit(self, kind: str, page: int = 5000) -> Iterator[dict]:
-        rows = self.tables.get(kind, [])
-        yield from rows[:1]
-        if kind == self.broken:
-            raise requests.ConnectionError("connection reset")
-        yield from rows[1:]
+    def audit_headers(self) -> dict[str, str]:
+        return {"Authorization": "Bearer audit-token"}
 
     def login(self, username: str, password: str) -> Response:
         self.logins.append((username, password))
@@ -64,8 +84,12 @@ def tables() -> dict[str, list[dict]]:
 
 
 def test_read_final_state() -> None:
-    state = truth.read_final_state(FakeApi(tables()))
+    api = FakeApi(tables())
+    state = truth.read_final_state(api)  # type: ignore[arg-type]
     assert state.complete and state.errors == []
+    url, params, headers = api.http.calls[0]
+    assert url == "http://127.0.0.1:8080/audit/orders" and params == {"limit": 5000}
+    assert headers == {"Authorization": "Bearer audit-token"} and api.http.calls[1][1] == {"limit": 5000, "after": "1"}
     assert state.order_keys == ["key-1", "key-2"] and state.order_seats == [1, 2]
     assert state.order_created[0] == 1700000001.01
     assert state.ticket_seats == [1, 2, 3] and state.credentials == {"alice": 2, "bob": 2}
@@ -73,9 +97,9 @@ def test_read_final_state() -> None:
 
 
 def test_a_failing_audit_page_marks_the_state_incomplete() -> None:
-    state = truth.read_final_state(FakeApi(tables(), broken="tickets"))
+    state = truth.read_final_state(FakeApi(tables(), broken="tickets"))  # type: ignore[arg-type]
     assert not state.complete and len(state.ticket_ids) == 1
-    assert state.errors == ["GET /audit/tickets: ConnectionError: connection reset"]
+    assert state.errors == ["GET http://127.0.0.1:8080/audit/tickets (page 2): ConnectionError: connection reset"]
 
 
 def test_derive_password_matches_the_contract() -> None:

@@ -147,7 +147,7 @@ def _on_init(environment: Any, **_kw: Any) -> None:
         if os.environ.get(ENV_TOKENS):  # owner-only, outside the run directory (drills/rundir/vault.py)
             rt._tokens = BufferedLineWriter(tokens_path(Path(os.environ[ENV_TOKENS]), rt.worker),
                                             rt.config.flush_interval, mode=0o600).start()
-    rt.recorder = Recorder(rt.worker, rt._history, None, tokens=rt._tokens)
+    rt.recorder = Recorder(rt.worker, rt._history, None, tokens=rt._tokens, record=dict(rt.config.record))
     hooks.request.add_listener(rt.recorder.on_request)
 
 

@@ -18,6 +18,11 @@ plus the optional `context` dict passed to the client call; recognised context k
       set by `begin()`: the operation was announced when it started (offered load, in-flight tracking).
 
 Any other context key that does not start with "_" is copied into the line as is.
+
+A declared audit's write identities from a body (`response.PATH`, `request.PATH`: drills/scenario/audit_section.py)
+are recorded here, where the bodies still exist: for each op that declares one, the value at PATH of the 2xx
+response body (or of the JSON request body) is written under the source's own spelling, e.g.
+`"response.order.id": 17`, so the checks read it as a history field like any other.
 No Locust import: the listener is a plain callable, unit-tested directly.
 """
 
@@ -30,7 +35,9 @@ from typing import Any
 
 from drills.load.locust_side.classify import INFO, OK, classify, read_response
 from drills.load.locust_side.stats import SecondStats
+from drills.rundir.codec import DECODE_ERRORS, loads
 from drills.rundir.writers import BufferedLineWriter
+from drills.scenario.audit_section import MISSING, at_path
 
 STANDARD_KEYS = ("op", "worker", "user", "invoke", "complete", "outcome", "status", "error", "key", "attempt",
                  "event_id", "seats", "quantity", "order_id", "ticket_ids", "replica", "credential_version")
@@ -42,8 +49,10 @@ class Recorder:
     """One per Locust process that generates load."""
 
     def __init__(self, worker: str, history: BufferedLineWriter | None, stats: SecondStats | None,
-                 clock: Callable[[], float] = time.time, tokens: BufferedLineWriter | None = None) -> None:
+                 clock: Callable[[], float] = time.time, tokens: BufferedLineWriter | None = None,
+                 record: dict[str, list[str]] | None = None) -> None:
         self.worker = worker
+        self.record = record or {}   # op -> the response./request. sources its lines carry (LoadConfig.record)
         self.history = history
         self.tokens = tokens
         self.stats = stats
@@ -97,11 +106,12 @@ class Recorder:
             body, headers, status, outcome, error = seen.body, seen.headers, seen.status, seen.outcome, seen.error
         else:
             outcome, error = classify(None, None, None, exception)
-        self._write(ctx, ctx.get("op") or name, invoke, invoke + elapsed, outcome, status, error, body, headers,
-                    announced=announced)
+        op = ctx.get("op") or name
+        self._write(ctx, op, invoke, invoke + elapsed, outcome, status, error, body, headers,
+                    announced=announced, response=response)
 
     def _write(self, ctx: dict, op: str, invoke: float, complete: float, outcome: str, status: int | None,
-               error: str | None, body: Any, headers: Any, announced: bool) -> None:
+               error: str | None, body: Any, headers: Any, announced: bool, response: Any = None) -> None:
         get = ctx.get
         rec: dict[str, Any] = {
             "op": op, "worker": self.worker, "user": get("user"), "invoke": round(invoke, 3),
@@ -118,6 +128,9 @@ class Recorder:
             if get("_token") and isinstance(body.get("token"), str) and self.tokens is not None:
                 self.tokens.append({"user": rec["user"], "op": op, "complete": rec["complete"],
                                     "token": body["token"]})
+        sources = self.record.get(op)
+        if sources:
+            _record_sources(rec, sources, body if outcome == OK else None, response)
         extra = ctx.keys() - _KNOWN_KEYS
         if extra:
             for k in extra:
@@ -128,3 +141,31 @@ class Recorder:
         if self.stats is not None:
             self.stats.completed(complete, outcome, (complete - invoke) * 1000.0, counted_start=announced)
         self.recorded += 1
+
+
+def _record_sources(rec: dict[str, Any], sources: list[str], body: Any, response: Any) -> None:
+    """Write each response./request. source found into the line under its own spelling (null when the body has
+    no such path: an identity that is not there is an unkeyed write, which the audit counts)."""
+    request_body: Any = MISSING
+    for source in sources:
+        where, _, path = source.partition(".")
+        if where == "request":
+            if request_body is MISSING:
+                request_body = _request_json(response)
+            value = at_path(request_body, path)
+        else:
+            value = at_path(body, path) if body is not None else MISSING
+        rec[source] = None if value is MISSING else value
+
+
+def _request_json(response: Any) -> Any:
+    """The JSON body of the request behind `response` (requests' or FastHttp's), None when it has none."""
+    raw = getattr(getattr(response, "request", None), "body", None)
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if not isinstance(raw, (bytes, bytearray)):
+        return None
+    try:
+        return loads(bytes(raw))
+    except DECODE_ERRORS:
+        return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import logging
 import os
 import sys
 import unittest
@@ -23,8 +24,8 @@ import psycopg  # noqa: E402
 from ticketing import auth, purchases, schema  # noqa: E402
 from ticketing.app import create_app  # noqa: E402
 from ticketing.config import Config, ConfigError  # noqa: E402
-from ticketing.db import Notice, Phase, build_conninfo, is_connection_error  # noqa: E402
-from ticketing.web import ApiError  # noqa: E402
+from ticketing.db import Database, Indeterminate, Notice, Phase, build_conninfo, is_connection_error  # noqa: E402
+from ticketing.web import ApiError, db_error_response  # noqa: E402
 
 
 class ConfigTest(unittest.TestCase):
@@ -218,6 +219,81 @@ class IdempotencySchemaTest(unittest.TestCase):
         self.assertIn("CONSTRAINT orders_one_key_per_user UNIQUE (user_id, idempotency_key)", ddl)
         self.assertNotIn("idempotency_key text NOT NULL UNIQUE", ddl)
         self.assertIn("DROP CONSTRAINT orders_idempotency_key_key", ddl)  # databases of older versions
+
+
+class _Cursor:
+    def __init__(self, row: Any) -> None:
+        self.row = row
+
+    async def fetchone(self) -> Any:
+        return self.row
+
+
+class _Conn:
+    """What the zero-RPO wait asks of a connection: one statement, and close when it cut one off."""
+
+    def __init__(self, answer: Any = True, delay: float = 0.0, error: Exception | None = None) -> None:
+        self.answer, self.delay, self.error = answer, delay, error
+        self.statements: list[tuple[str, Any]] = []
+        self.closed = self.broken = False
+
+    async def execute(self, sql: str, params: Any = None) -> _Cursor:
+        self.statements.append((sql, params))
+        await asyncio.sleep(self.delay)
+        if self.error is not None:
+            raise self.error
+        return _Cursor((self.answer,))
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class BackupStreamWaitTest(unittest.TestCase):
+    """Zero-RPO backups: a write is acknowledged only once the WAL stream into the backup repository has it."""
+
+    def wait(self, conn: _Conn, stream: str = "drills_walstream", wait_s: float = 0.05) -> None:
+        db = Database(Config(database_url="host=nowhere", replica_id="t", backup_stream=stream,
+                             backup_stream_wait_s=wait_s), logging.getLogger("test"))
+        asyncio.run(db._await_backup_stream("purchase", conn))  # type: ignore[arg-type]
+
+    def test_without_a_stream_nothing_is_asked(self) -> None:
+        conn = _Conn()
+        self.wait(conn, stream="")
+        self.assertEqual(conn.statements, [])
+
+    def test_the_commit_position_is_handed_to_the_servers_wait_in_one_statement(self) -> None:
+        conn = _Conn(answer=True)
+        self.wait(conn, wait_s=2.5)
+        [(sql, params)] = conn.statements
+        self.assertIn("backup_stream.wait_flushed(%s, pg_current_wal_lsn(), %s)", sql)
+        self.assertEqual(params, ("drills_walstream", 2500))
+        self.assertFalse(conn.closed)
+
+    def test_not_flushed_in_time_is_indeterminate_never_acknowledged(self) -> None:
+        conn = _Conn(answer=False)
+        with self.assertRaises(Indeterminate) as cm:
+            self.wait(conn)
+        self.assertEqual(cm.exception.reason, "backup_stream_timeout")
+        self.assertFalse(conn.closed)  # the server answered: the connection is fine
+        response = db_error_response(cm.exception)
+        body = json.loads(response.body)
+        self.assertEqual((response.status_code, response.headers["X-Outcome"]), (503, "indeterminate"))
+        self.assertEqual((body["outcome"], body["reason"]), ("info", "backup_stream_timeout"))
+        self.assertIn("not acknowledged", body["detail"])
+
+    def test_a_server_that_does_not_answer_is_cut_off(self) -> None:
+        conn = _Conn(delay=5.0)
+        with self.assertRaises(Indeterminate) as cm:
+            self.wait(conn, wait_s=0.01)
+        self.assertEqual(cm.exception.reason, "backup_stream_timeout")
+        self.assertTrue(conn.closed)
+
+    def test_a_lost_connection_meanwhile_is_indeterminate(self) -> None:
+        conn = _Conn(error=psycopg.OperationalError("server closed the connection unexpectedly"))
+        with self.assertRaises(Indeterminate) as cm:
+            self.wait(conn)
+        self.assertEqual(cm.exception.reason, "backup_stream_unknown")
+        self.assertTrue(conn.closed)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,10 @@ class Config:
     request_db_timeout_s: float = 5.0
     session_ttl_s: int = 3600
     scrypt_n: int = 16384
+    #: Zero-RPO backups: the application_name of the WAL stream into the backup repository that every write
+    #: waits for after COMMIT (empty = no stream, acknowledge at COMMIT), and how long it waits.
+    backup_stream: str = ""
+    backup_stream_wait_s: float = 3.0
     #: Bearer token the /audit endpoints require; empty = audit endpoints closed (403).
     audit_token: str = field(default="", repr=False)
 
@@ -83,5 +87,7 @@ class Config:
             request_db_timeout_s=_float(env, "REQUEST_DB_TIMEOUT_S", 5.0, 0.1),
             session_ttl_s=_int(env, "SESSION_TTL_S", 3600, 1),
             scrypt_n=scrypt_n,
+            backup_stream=env.get("BACKUP_STREAM", "").strip(),
+            backup_stream_wait_s=_float(env, "BACKUP_STREAM_WAIT_S", 3.0, 0.01),
             audit_token=env.get("AUDIT_TOKEN", "").strip(),
         )

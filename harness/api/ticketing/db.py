@@ -10,7 +10,9 @@ did the write happen?
   out while COMMIT was in flight, or the server committed locally but
   cancelled the wait for synchronous replication (the WARNING
   "canceling wait for synchronous replication ...", seen through a notice
-  handler), so a failover may still lose the commit.
+  handler), so a failover may still lose the commit; or, with zero-RPO
+  backups, the WAL stream into the backup repository did not confirm the
+  commit in time, so a restore may still lose it.
 
 Transactions are driven explicitly (autocommit connections + BEGIN/COMMIT
 statements) so the runner always knows which of those cases applies, and
@@ -66,6 +68,10 @@ CONNINFO_DEFAULTS = {
 #: the commit may not be durable across a failover.
 _ALARMING_SEVERITIES = {"WARNING", "ERROR", "FATAL", "PANIC"}
 
+#: How much longer than BACKUP_STREAM_WAIT_S the client waits for the
+#: server-side wait to answer before it cuts the connection.
+BACKUP_STREAM_GRACE_S = 1.0
+
 #: SQLSTATE classes that, as an ERROR answer to COMMIT on a healthy
 #: connection, prove the server rolled the transaction back
 #: (integrity violations from deferred constraints, serialization failures).
@@ -87,12 +93,15 @@ class DbError(Exception):
 
     outcome = "fail"
 
-    def __init__(self, op: str, phase: Phase, reason: str, cause: BaseException | None = None):
+    def __init__(self, op: str, phase: Phase, reason: str, cause: BaseException | None = None,
+                 detail: str | None = None):
         super().__init__(f"{op}: {reason} during {phase.value}")
         self.op = op
         self.phase = phase
         self.reason = reason
         self.cause = cause
+        #: what the client is told instead of the generic text (no user data, no SQL)
+        self.detail = detail
 
 
 class DefiniteFailure(DbError):
@@ -175,7 +184,7 @@ def build_conninfo(database_url: str, replica_id: str) -> str:
     for key, value in CONNINFO_DEFAULTS.items():
         params.setdefault(key, value)
     params.setdefault("application_name", f"ticketing-{replica_id}"[:63])
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def is_connection_error(exc: BaseException, conn: psycopg.AsyncConnection[Any] | None) -> bool:
@@ -310,12 +319,14 @@ class Database:
         )
         return DefiniteFailure(op, phase, reason, exc)
 
-    def _unknown(self, op: str, phase: Phase, reason: str, exc: BaseException | None) -> Indeterminate:
+    def _unknown(
+        self, op: str, phase: Phase, reason: str, exc: BaseException | None, detail: str | None = None
+    ) -> Indeterminate:
         self.log.warning(
             "db_error op=%s phase=%s outcome=indeterminate reason=%s %s",
             op, phase.value, reason, describe_error(exc) if exc else "",
         )
-        return Indeterminate(op, phase, reason, exc)
+        return Indeterminate(op, phase, reason, exc, detail)
 
     def _max_attempts(self) -> int:
         """How many connections one request may try when each dies at BEGIN.
@@ -429,8 +440,11 @@ class Database:
             if tx.rollback_only:
                 # The result is already-committed data; ending our (write-free)
                 # transaction cannot change it, so rollback trouble is moot.
+                # Replaying it is acknowledging it: with zero-RPO backups only
+                # once the backup stream has it too.
                 state.phase = Phase.ROLLBACK
                 await self._rollback_or_close(conn)
+                await self._await_backup_stream(op, conn)
                 return result
             # COMMIT answered. Was it clean?
             alarming = [n for n in state.notices if n.threatens_commit]
@@ -444,6 +458,7 @@ class Database:
             if status != "COMMIT":
                 # e.g. "ROLLBACK": the server had aborted the transaction.
                 raise self._fail(op, Phase.COMMIT, f"commit_returned_{status}", None)
+            await self._await_backup_stream(op, conn)
             return result
         except (_RetryOnFreshConnection, DbError):
             raise
@@ -473,6 +488,53 @@ class Database:
             raise
         finally:
             conn.remove_notice_handler(on_notice)
+
+    # -- zero-RPO backups ----------------------------------------------------
+
+    async def _await_backup_stream(self, op: str, conn: psycopg.AsyncConnection[Any]) -> None:
+        """With zero-RPO backups on (BACKUP_STREAM), return only once the WAL
+        stream into the backup repository has flushed this session's commit.
+
+        The commit's position is read right after COMMIT in the same session
+        (pg_current_wal_lsn() is at or past the end of its commit record,
+        which COMMIT flushed) and handed to backup_stream.wait_flushed, which
+        waits inside the server until the stream's flush_lsn has passed it
+        (harness/images/postgres/post_bootstrap.sh): one round trip. In time:
+        the write is acknowledged. Not in time, or the connection fails
+        meanwhile: the write is committed in the cluster but not provably in
+        the repository, so it is *not* acknowledged -- 503 indeterminate, like
+        a cancelled wait for synchronous replication. A dead stream thus
+        blocks every acknowledgement, as synchronous_mode_strict blocks
+        commits without a standby.
+        """
+        app = self.config.backup_stream
+        if not app:
+            return
+        wait_s = self.config.backup_stream_wait_s
+        flushed = False
+        try:
+            async with asyncio.timeout(wait_s + BACKUP_STREAM_GRACE_S):  # the server gives up first
+                cur = await conn.execute(
+                    "SELECT backup_stream.wait_flushed(%s, pg_current_wal_lsn(), %s)", (app, int(wait_s * 1000))
+                )
+                row = await cur.fetchone()
+                flushed = bool(row and row[0])
+        except TimeoutError:
+            await conn.close()  # the statement was cut off mid-flight
+        except psycopg.Error as exc:
+            if is_connection_error(exc, conn):
+                await conn.close()
+            raise self._unknown(
+                op, Phase.COMMIT, "backup_stream_unknown", exc,
+                detail="committed, but whether the backup repository's WAL stream has it could not be read:"
+                " not acknowledged; it may or may not be applied",
+            ) from None
+        if not flushed:
+            raise self._unknown(
+                op, Phase.COMMIT, "backup_stream_timeout", None,
+                detail=f"committed, but the backup repository's WAL stream did not confirm it within {wait_s:g} s:"
+                " not acknowledged (a restore from backup could lose it); it may or may not be applied",
+            )
 
     def _classify(self, op: str, phase: Phase, exc: psycopg.Error, healthy: bool) -> DbError:
         """Map a psycopg error in *phase* to a definite or unknown outcome."""

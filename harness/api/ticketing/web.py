@@ -56,7 +56,8 @@ def db_error_response(exc: DbError) -> JSONResponse:
             {
                 "error": "indeterminate",
                 "outcome": "info",
-                "detail": f"{exc.reason}: the write may or may not have been applied",
+                "detail": exc.detail or f"{exc.reason}: the write may or may not have been applied",
+                "reason": exc.reason,
             },
             status_code=503,
             headers={"X-Outcome": "indeterminate"},

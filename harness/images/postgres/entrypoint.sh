@@ -1,6 +1,10 @@
 #!/bin/sh
 # Start the scheduled-backup loop when DRILLS_BACKUP_INTERVAL is set (> 0), then become Patroni.
+# Given a command (the zero-RPO WAL stream's container: drills-walstream), run that instead.
 set -eu
+if [ $# -gt 0 ]; then
+    exec "$@"
+fi
 if [ "${DRILLS_BACKUP_INTERVAL:-0}" -gt 0 ] 2>/dev/null; then
     /usr/local/bin/drills-backup-loop &
 fi

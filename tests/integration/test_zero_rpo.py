@@ -1,0 +1,210 @@
+"""Zero-RPO backups for real (issue 20): a reference stack whose every acknowledgement waits for the WAL stream
+into the backup repository. The whole cluster is lost under writes and restored: every acknowledged purchase and
+password change is there. The stream follows a failover. A dead stream blocks acknowledgements (503 within the
+wait, nothing acknowledged lost) until it is started again. And the library drill passes with RPO 0.
+
+The stack and the drill's run are named zrpo-*: recognisably this test's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from drills.platform import backups, walstream
+from drills.platform.restore import restore_cluster
+from drills.platform.stack import Stack, container_name
+from drills.platform.stack_spec import WALSTREAM, WALSTREAM_WAIT_S, StackOptions
+from drills.platform.ticketing import TicketingClient
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_NAME = f"zrpo-it{os.getpid()}"
+PASSWORD = "zero rpo password 0"
+
+
+@pytest.fixture(scope="module")
+def zstack(docker_client):
+    s = Stack(docker_client, STACK_NAME)
+    if s.exists():
+        s.down(log=lambda _m: None)
+    status = s.up(StackOptions(name=STACK_NAME, zero_rpo_backups=True, monitoring=False, scrypt_n=1024),
+                  log=print, timeout=300)
+    assert status.healthy, status.problems
+    row = next(svc for svc in status.services if svc.service == WALSTREAM)
+    assert row.health == "healthy" and "stream=streaming" in row.detail, row
+    yield s
+    s.down(log=lambda _m: None)
+
+
+@dataclass
+class Writes:
+    """What clients were told: acknowledged order ids and, per user, the last acknowledged password."""
+
+    orders: list[int] = field(default_factory=list)
+    passwords: dict[str, str] = field(default_factory=dict)
+    refused: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def write_load(base: str, writes: Writes, stop: threading.Event, users: int = 4) -> list[threading.Thread]:
+    """Each user buys seats and now and then changes its password, recording only what was acknowledged."""
+
+    def run(i: int) -> None:
+        api = TicketingClient(base, timeout=10)
+        name = f"zrpo-{os.getpid()}-{i}-{time.monotonic_ns()}"
+        password = PASSWORD
+        api.register(name, password)
+        token = api.login(name, password).body["token"]
+        event = api.hot_event()["id"]
+        with writes.lock:
+            writes.passwords[name] = password
+        n = 0
+        while not stop.is_set():
+            n += 1
+            try:
+                if n % 7 == 0 and name in writes.passwords:
+                    new = f"{PASSWORD}-{n}"
+                    r = api.rotate_password(token, password, new)
+                    with writes.lock:
+                        if r.ok:
+                            password, token = new, r.body["token"]
+                            writes.passwords[name] = password
+                        elif r.indeterminate:   # either password may work now: this user proves nothing more
+                            writes.passwords.pop(name, None)
+                    continue
+                r = api.purchase(token, event, quantity=1)
+            except requests.RequestException:
+                if n % 7 == 0:                  # a rotation whose answer never came: its fate is unknown
+                    with writes.lock:
+                        writes.passwords.pop(name, None)
+                continue
+            with writes.lock:
+                if r.ok:
+                    writes.orders.append(int(r.body["order_id"]))
+                else:
+                    writes.refused += 1
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(users)]
+    for th in threads:
+        th.start()
+    return threads
+
+
+def orders_in(stack: Stack) -> set[int]:
+    code, out = backups.psql(backups.leader(stack)[1], "SELECT id FROM orders", db="ticketing")
+    assert code == 0, out
+    return {int(x) for x in out.split()}
+
+
+def assert_all_acknowledged_present(stack: Stack, writes: Writes) -> None:
+    have = orders_in(stack)
+    missing = [o for o in writes.orders if o not in have]
+    assert not missing, f"{len(missing)} of {len(writes.orders)} acknowledged purchases lost: {missing[:10]}"
+    api = TicketingClient(stack.status().endpoints["api"], timeout=15)
+    stale = [user for user, pw in writes.passwords.items() if not api.login(user, pw).ok]
+    assert not stale, f"acknowledged password changes lost for {stale}"
+
+
+def test_a_lost_cluster_is_restored_with_every_acknowledged_write(zstack, docker_client):
+    base = zstack.status().endpoints["api"]
+    writes, stop = Writes(), threading.Event()
+    threads = write_load(base, writes, stop)
+    time.sleep(8)
+    nodes = backups.pg_containers(zstack, running=False)
+    for c in nodes.values():                      # the whole cluster, under the writes
+        c.kill(signal="SIGKILL")
+    ports = {s: backups.remove_db_node(docker_client, c)[0]["8008/tcp"] for s, c in nodes.items()}
+    lost_at = time.time()
+    stop.set()
+    for th in threads:
+        th.join(timeout=30)
+    assert len(writes.orders) > 20, writes
+
+    res = restore_cluster(zstack, log=print, patroni_ports=ports, timeout=600)
+    assert res.ok, res.error
+    assert res.stream is not None and res.stream["pushed"] >= 1, res.stream  # the streamed WAL was replayed
+    assert res.recovered_to is not None and res.recovered_to > lost_at - 5
+    assert_all_acknowledged_present(zstack, writes)
+    zstack.wait_healthy(timeout=120, log=lambda _m: None)  # the stream follows the restored cluster
+    row = next(s for s in zstack.status().services if s.service == WALSTREAM)
+    assert "stream=streaming" in row.detail, row
+
+
+def test_the_stream_follows_a_failover(zstack, docker_client):
+    zstack.wait_healthy(timeout=120, log=lambda _m: None)
+    base = zstack.status().endpoints["api"]
+    writes, stop = Writes(), threading.Event()
+    threads = write_load(base, writes, stop)
+    time.sleep(4)
+    leader = zstack.status().leader()
+    victim = docker_client.containers.get(container_name(STACK_NAME, leader))
+    victim.kill(signal="SIGKILL")
+    time.sleep(25)                               # a new leader, and writes acknowledged through the stream again
+    stop.set()
+    for th in threads:
+        th.join(timeout=30)
+    victim.start()
+    zstack.wait_healthy(timeout=180, log=lambda _m: None)
+    status = zstack.status()
+    assert status.leader() != leader
+    assert_all_acknowledged_present(zstack, writes)
+    _, node = backups.leader(zstack)
+    assert walstream.state(zstack, node).healthy
+
+
+def test_a_dead_stream_blocks_acknowledgements_and_loses_nothing(zstack, docker_client):
+    zstack.wait_healthy(timeout=120, log=lambda _m: None)
+    api = TicketingClient(zstack.status().endpoints["api"], timeout=15)
+    name = f"zrpo-dead-{os.getpid()}"
+    api.register(name, PASSWORD)
+    token = api.login(name, PASSWORD).body["token"]
+    event = api.hot_event()["id"]
+    before = [int(api.purchase(token, event, quantity=1).body["order_id"]) for _ in range(5)]
+
+    stream = docker_client.containers.get(container_name(STACK_NAME, WALSTREAM))
+    stream.kill(signal="SIGKILL")
+    for _ in range(3):
+        t0 = time.monotonic()
+        r = api.purchase(token, event, quantity=1)
+        took = time.monotonic() - t0
+        assert r.status == 503 and r.headers.get("X-Outcome") == "indeterminate", (r.status, r.body)
+        assert r.body["reason"] == "backup_stream_timeout" and "not acknowledged" in r.body["detail"]
+        assert WALSTREAM_WAIT_S - 0.5 <= took <= WALSTREAM_WAIT_S + 3, took
+    status = zstack.status()
+    assert not status.healthy and any(WALSTREAM in p for p in status.problems), status.problems
+
+    stream.start()                                 # the heal: acknowledgements resume
+    deadline, after = time.monotonic() + 30, None
+    while time.monotonic() < deadline:
+        r = api.purchase(token, event, quantity=1)
+        if r.status == 201:
+            after = int(r.body["order_id"])
+            break
+        time.sleep(0.2)
+    assert after is not None, "no purchase acknowledged within 30 s of starting the stream again"
+    zstack.wait_healthy(timeout=60, log=lambda _m: None)
+    assert {*before, after} <= orders_in(zstack)
+
+
+def test_the_zero_rpo_cluster_loss_drill_passes(tmp_path):
+    scenario = tmp_path / "zrpo-cluster-loss.yaml"
+    text = (ROOT / "scenarios" / "cluster-loss-restore-zero-rpo.yaml").read_text()
+    scenario.write_text(text.replace("name: cluster-loss-restore-zero-rpo", "name: zrpo-cluster-loss", 1))
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "drills", "run", str(scenario), "--out", str(out), "--quiet"],
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads((out / "result.json").read_text())
+    budgets = {b["metric"]: b for b in result["budgets"]}
+    for metric in ("rpo_s", "rpo_ops", "lost", "credential_changes_lost", "resold_seats", "revoked_sessions_working"):
+        assert budgets[metric]["observed"] == 0, budgets[metric]
+    restore = result["disaster_recovery"]["restores"][0]
+    assert restore["ok"] and restore["sessions_voided"] is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 from drills.scenario.audit_section import FIELD_TYPES, HttpRead
 from drills.scenario.limits import LIMITS
 from drills.scenario.loopback import LOOPBACK_PATTERN
+from drills.scenario.schema_parts import closed_object
 from drills.scenario.validate_audit import (
     MODEL_KEYS,
     NAME_PATTERN,
@@ -17,13 +18,7 @@ from drills.scenario.validate_audit import (
     SOURCE_PATTERN,
 )
 
-
-def _obj(properties: dict, required: list[str] | None = None, **extra: object) -> dict:
-    schema: dict = {"type": "object", "additionalProperties": False, "properties": properties}
-    if required:
-        schema["required"] = required
-    schema.update(extra)
-    return schema
+_obj = closed_object
 
 
 def audit_schema(timeout_ref: dict) -> dict:

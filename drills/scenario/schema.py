@@ -34,6 +34,7 @@ from drills.scenario.model import (
     Phases,
     ReferenceStack,
 )
+from drills.scenario.schema_parts import closed_object, described
 from drills.scenario.topology import ROLE_PATTERN, STATIC_ROLES
 from drills.scenario.validate import NAME_PATTERN
 from drills.scenario.validate_alerts import ALERT_NAME_PATTERN, LABEL_NAME_PATTERN
@@ -48,16 +49,7 @@ _NUM = r"[0-9]+(\.[0-9]+)?"
 DURATION_PATTERN = rf"^({_NUM}|(?=[0-9])({_NUM} *h *)?({_NUM} *m *)?({_NUM} *s *)?({_NUM} *ms *)?)$"
 
 
-def _d(text: str, **schema: object) -> dict:
-    return {"description": text, **schema}
-
-
-def _obj(properties: dict, required: list[str] | None = None, **extra: object) -> dict:
-    schema: dict = {"type": "object", "additionalProperties": False, "properties": properties}
-    if required:
-        schema["required"] = required
-    schema.update(extra)
-    return schema
+_d, _obj = described, closed_object
 
 
 def _nullable(schema: dict) -> dict:

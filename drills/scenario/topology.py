@@ -37,9 +37,12 @@ class Topology:
 
 
 def reference_services(ref: ReferenceStack) -> tuple[str, ...]:
+    """The reference stack's fault targets; with zero-RPO backups also the WAL stream (a drill may kill it:
+    acknowledgements then wait, as synchronous_mode_strict makes commits wait)."""
     return (*(f"etcd{i}" for i in range(1, REFERENCE_ETCD_NODES + 1)),
             *(f"pg{i}" for i in range(1, REFERENCE_DB_NODES + 1)),
-            *(f"api{i}" for i in range(1, ref.api_replicas + 1)), "haproxy", "toxiproxy")
+            *(f"api{i}" for i in range(1, ref.api_replicas + 1)), "haproxy", "toxiproxy",
+            *(("walstream",) if ref.zero_rpo_backups else ()))
 
 
 def reference_links(ref: ReferenceStack) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ as `python -m bench.load`, started when this module starts so it overlaps the in
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -69,12 +70,15 @@ def load_run(dead_docker_host: str) -> Iterator[subprocess.Popen]:
     env = dict(os.environ, DOCKER_HOST=dead_docker_host, PYTHONUNBUFFERED="1")
     env.pop("DOCKER_TLS_VERIFY", None)
     proc = subprocess.Popen([sys.executable, "-m", "bench.load", *LOAD_ARGS], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
     try:
         yield proc
     finally:
         if proc.poll() is None:
-            proc.kill()
+            # the whole group: its Locust processes hold the pipes open, so killing the parent alone left
+            # communicate() waiting forever when `-k` deselected the test that reads them
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
 
 

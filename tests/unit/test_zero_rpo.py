@@ -242,3 +242,11 @@ def test_the_api_configured_like_the_stack_starts_it_waits_for_the_stream():
     assert api_config.Config.from_env({"DATABASE_URL": "host=x"}).backup_stream == ""   # off: acknowledged at COMMIT
     with pytest.raises(api_config.ConfigError):
         api_config.Config.from_env({"BACKUP_STREAM_WAIT_S": "soon"})
+
+
+def test_the_wal_stream_is_a_fault_target_only_when_zero_rpo_is_on():
+    from drills.scenario.model import ReferenceStack
+    from drills.scenario.topology import reference_services
+
+    assert "walstream" not in reference_services(ReferenceStack())
+    assert "walstream" in reference_services(ReferenceStack(backups=True, zero_rpo_backups=True))

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import requests
 
-from bench.common import add_modes, fail, offline_done, synthetic
+from bench.common import add_modes, add_only, chosen_parts, fail, offline_done, synthetic
 from bench.purchases import buyer, measure
 from drills.errors import DrillError, StackError
 from drills.platform.images import STACK_IMAGES, BuildResult
@@ -141,16 +141,14 @@ def self_check(only: set[str], rounds: int, seconds: float, workers: int, seed: 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}")
+    add_only(p, PARTS)
     p.add_argument("--rounds", type=int, default=None, help="failover rounds (default 3; --quick 1)")
     p.add_argument("--seconds", type=float, default=None, help="throughput duration (default 30; --quick 3)")
     p.add_argument("--workers", type=int, default=None, help="throughput clients (default 32; --quick 2)")
     p.add_argument("--keep", action="store_true", help="keep the bench stack")
     add_modes(p)
     args = p.parse_args(argv)
-    args.only = {part.strip() for part in args.only.split(",") if part.strip()}
-    if unknown := args.only - set(PARTS):
-        p.error(f"--only: unknown {', '.join(sorted(unknown))} (choose from {', '.join(PARTS)})")
+    args.only = chosen_parts(p, args.only, PARTS)
     args.rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
     args.seconds = args.seconds if args.seconds is not None else (3.0 if args.quick else 30.0)
     args.workers = args.workers if args.workers is not None else (2 if args.quick else 32)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import add_modes, fail, offline_done, synthetic
+from bench.common import add_modes, add_only, chosen_parts, fail, offline_done, synthetic
 from bench.purchases import buyer, measure
 from drills.errors import DrillError, StackError
 
@@ -190,7 +190,7 @@ def self_check(rounds: int, seconds: float, workers: int, seed: int = 1) -> None
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}")
+    add_only(p, PARTS)
     p.add_argument("--kills", type=int, default=None, help="leader kills (default 5; --quick 1)")
     p.add_argument("--rounds", type=int, default=None, help="throughput rounds per side (default 3; --quick 1)")
     p.add_argument("--seconds", type=float, default=None, help="one throughput round (default 20; --quick 3)")
@@ -198,9 +198,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the bench stack")
     add_modes(p)
     args = p.parse_args(argv)
-    args.only = {part.strip() for part in args.only.split(",") if part.strip()}
-    if unknown := args.only - set(PARTS):
-        p.error(f"--only: unknown {', '.join(sorted(unknown))} (choose from {', '.join(PARTS)})")
+    args.only = chosen_parts(p, args.only, PARTS)
     args.kills = args.kills if args.kills is not None else (1 if args.quick else 5)
     args.rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
     args.seconds = args.seconds if args.seconds is not None else (3.0 if args.quick else 20.0)

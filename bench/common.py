@@ -26,6 +26,19 @@ def add_modes(parser: argparse.ArgumentParser, docker: bool = True) -> None:
                                  "crunching and printing (checks the code, measures nothing)")
 
 
+def add_only(parser: argparse.ArgumentParser, parts: tuple[str, ...]) -> None:
+    """`--only`: a comma-separated subset of a module's parts (default: all of them)."""
+    parser.add_argument("--only", default=",".join(parts), help=f"comma-separated subset of {', '.join(parts)}")
+
+
+def chosen_parts(parser: argparse.ArgumentParser, only: str, parts: tuple[str, ...]) -> set[str]:
+    """The parts `--only` names; an unknown one is a usage error (exit 2) listing the choices."""
+    chosen = {part.strip() for part in only.split(",") if part.strip()}
+    if unknown := chosen - set(parts):
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))} (choose from {', '.join(parts)})")
+    return chosen
+
+
 def synthetic(text: str) -> None:
     """Print lines computed from synthetic data, each marked so nobody mistakes them for measurements."""
     for line in text.splitlines():

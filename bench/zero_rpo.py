@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from bench.common import add_modes, fail, offline_done, synthetic
+from bench.common import add_modes, add_only, chosen_parts, fail, offline_done, synthetic
 from bench.purchases import Throughput, buyer, measure
 from drills.checks.quantiles import percentiles
 from drills.errors import DrillError, StackError
@@ -191,7 +191,7 @@ def self_check(rounds: int, seconds: float, workers: int, seed: int = 1) -> None
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}")
+    add_only(p, PARTS)
     p.add_argument("--rounds", type=int, default=None, help="throughput rounds per side (default 4; --quick 1)")
     p.add_argument("--seconds", type=float, default=None, help="one throughput round (default 15; --quick 3)")
     p.add_argument("--workers", type=int, default=None, help="closed-loop clients (default 8; --quick 2)")
@@ -200,9 +200,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the bench stacks")
     add_modes(p)
     args = p.parse_args(argv)
-    args.only = {part.strip() for part in args.only.split(",") if part.strip()}
-    if unknown := args.only - set(PARTS):
-        p.error(f"--only: unknown {', '.join(sorted(unknown))} (choose from {', '.join(PARTS)})")
+    args.only = chosen_parts(p, args.only, PARTS)
     args.rounds = args.rounds if args.rounds is not None else (1 if args.quick else 4)
     args.seconds = args.seconds if args.seconds is not None else (3.0 if args.quick else 15.0)
     args.workers = args.workers if args.workers is not None else (2 if args.quick else 8)

@@ -9,6 +9,8 @@ written in the scenario, and every model names a collection that is read and wri
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from drills.scenario.audit_section import (
@@ -33,6 +35,8 @@ from drills.scenario.loopback import HOSTS, loopback_problem
 from drills.scenario.nodes import Mapping, Node, Scalar, describe
 from drills.scenario.reader import Context, MapView, child, finite_number
 from drills.scenario.suggest import did_you_mean
+
+T = TypeVar("T")
 
 AUDIT_KEYS = ("writes", "read", "models")
 WRITE_KEYS = ("id", "server_id", "value", "counter")
@@ -97,25 +101,35 @@ def _writes(ctx: Context, m: MapView, builtin_ops: tuple[str, ...] | None) -> di
         ctx.error(node, path, "expected the writes (a mapping of history operation -> where its identity is, e.g. "
                               f"`add_order: {{id: key}}`), found {describe(node)}")
         return None
-    out: dict[str, WriteSpec] = {}
-    ok = True
-    for key, value in node.pairs:
-        op = key.value
-        at = child(path, str(op))
-        if not isinstance(op, str) or not re.fullmatch(OP_PATTERN, op) or op in out:
-            ctx.error(key, at, f"expected an operation name of the history, once each, found {describe(key)}")
-            ok = False
-            continue
+
+    def entry(key: Node, op: str, value: Node, at: str) -> WriteSpec | None:
         if builtin_ops is not None and op not in builtin_ops:
             ctx.error(key, at, f"expected an operation the built-in locustfile records ({', '.join(builtin_ops)}), "
                                f"found '{op}'", did_you_mean(op, builtin_ops))
+            return None
+        return _write(ctx, value, at, op)
+
+    return _named(ctx, node, path, "an operation name of the history", OP_PATTERN, entry)
+
+
+def _named(ctx: Context, node: Mapping, path: str, what: str, pattern: str,
+           parse: Callable[[Node, str, Node, str], T | None]) -> dict[str, T] | None:
+    """A mapping of names (matching `pattern`, each once) to what `parse(key, name, value, path)` makes of its
+    value: every bad name or entry is an error; None when any was (the writes, the reads, a read's fields)."""
+    out: dict[str, T] = {}
+    ok = True
+    for key, value in node.pairs:
+        name = key.value
+        at = child(path, str(name))
+        if not isinstance(name, str) or not re.fullmatch(pattern, name) or name in out:
+            ctx.error(key, at, f"expected {what}, once each, found {describe(key)}")
             ok = False
             continue
-        spec = _write(ctx, value, at, op)
+        spec = parse(key, name, value, at)
         if spec is None:
             ok = False
         else:
-            out[op] = spec
+            out[name] = spec
     return out if ok else None
 
 
@@ -160,21 +174,8 @@ def _reads(ctx: Context, m: MapView, attached: bool) -> dict[str, ReadSpec] | No
         ctx.error(node, path, "expected the final read (a mapping of collection name -> its source: http, sql or "
                               f"redis), found {describe(node)}")
         return None
-    out: dict[str, ReadSpec] = {}
-    ok = True
-    for key, value in node.pairs:
-        name = key.value
-        at = child(path, str(name))
-        if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name) or name in out:
-            ctx.error(key, at, f"expected a collection name ({NAME_HELP}), once each, found {describe(key)}")
-            ok = False
-            continue
-        spec = _read(ctx, value, at, name, attached)
-        if spec is None:
-            ok = False
-        else:
-            out[name] = spec
-    return out if ok else None
+    return _named(ctx, node, path, f"a collection name ({NAME_HELP})", NAME_PATTERN,
+                  lambda _key, name, value, at: _read(ctx, value, at, name, attached))
 
 
 def _read(ctx: Context, node: Node, path: str, name: str, attached: bool) -> ReadSpec | None:
@@ -324,21 +325,8 @@ def _fields(ctx: Context, r: MapView) -> dict[str, FieldSpec] | None:
         ctx.error(node, path, f"expected the fields (a mapping of column -> path, or {{path, type}}), found "
                               f"{describe(node)}")
         return None
-    out: dict[str, FieldSpec] = {}
-    ok = True
-    for key, value in node.pairs:
-        name = key.value
-        at = child(path, str(name))
-        if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name) or name in out:
-            ctx.error(key, at, f"expected a column name ({NAME_HELP}), once each, found {describe(key)}")
-            ok = False
-            continue
-        spec = _field(ctx, value, at)
-        if spec is None:
-            ok = False
-        else:
-            out[name] = spec
-    return out if ok else None
+    return _named(ctx, node, path, f"a column name ({NAME_HELP})", NAME_PATTERN,
+                  lambda _key, _name, value, at: _field(ctx, value, at))
 
 
 def _field(ctx: Context, node: Node, path: str) -> FieldSpec | None:

@@ -16,9 +16,6 @@ if [ "$(id -u)" != 0 ] || [ ! -f /etc/debian_version ]; then
 fi
 
 echo "==> installing chromium (Debian package) for the report's browser test"
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -qq chromium >/dev/null 2>&1; then
-  apt-get update -qq
-  apt-get install -y -qq chromium >/dev/null
-fi
+. "$(dirname "$0")/lib/debian-install.sh"
+debian_install chromium
 command -v chromium >/dev/null 2>&1 && echo "==> $(chromium --version 2>/dev/null | head -n1)"

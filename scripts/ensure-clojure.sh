@@ -15,9 +15,6 @@ if [ "$(id -u)" != 0 ] || [ ! -f /etc/debian_version ]; then
 fi
 
 echo "==> installing clojure and libdata-json-clojure (Debian packages) for the Jepsen-export test"
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -qq --no-install-recommends clojure libdata-json-clojure >/dev/null 2>&1; then
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends clojure libdata-json-clojure >/dev/null
-fi
+. "$(dirname "$0")/lib/debian-install.sh"
+debian_install --no-install-recommends clojure libdata-json-clojure
 echo "==> $(java -version 2>&1 | head -n1)"

@@ -22,9 +22,8 @@ if [ "$(id -u)" != 0 ] || [ ! -f /etc/debian_version ]; then
 fi
 
 echo "==> installing docker-compose (Debian's package)" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >&2
-apt-get install -y -qq docker-compose >/dev/null
+. "$(dirname "$0")/lib/debian-install.sh"
+debian_install docker-compose
 if ! docker-compose version >/dev/null 2>&1; then
   echo "error: docker-compose was installed but does not run:" >&2
   docker-compose version >&2 || true

@@ -15,11 +15,8 @@ if [ "$(id -u)" != 0 ] || [ ! -f /etc/debian_version ]; then
 fi
 
 echo "==> installing prometheus-pushgateway (Debian package) for the metrics integration test"
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -qq prometheus-pushgateway >/dev/null 2>&1; then
-  apt-get update -qq
-  apt-get install -y -qq prometheus-pushgateway >/dev/null
-fi
+. "$(dirname "$0")/lib/debian-install.sh"
+debian_install prometheus-pushgateway
 # On a host with systemd the package starts its service on :9091; the test starts its own, so stop the one this
 # script just caused (only reached right after installing it: a Pushgateway installed before is left alone).
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus-pushgateway 2>/dev/null; then

@@ -57,10 +57,12 @@ bench: setup                       ## benchmarks: print numbers, assert nothing
 	$(VENV)/bin/python -m bench          # image build, stack up, failover, purchases/s
 	$(VENV)/bin/python -m bench.faults   # fault timing precision, SIGINT to healed
 	$(VENV)/bin/python -m bench.audit    # 1M-operation audit
+	$(VENV)/bin/python -m bench.soak     # 30-minute drill: memory over time, run-dir size, checks time, report size
 	$(VENV)/bin/python -m bench.load     # generator overhead, highest purchase rate
 	$(VENV)/bin/python -m bench.backup   # backup and restore time against database size (RTO vs data)
 	$(VENV)/bin/python -m bench.alerts   # time to fire/resolve over 5 leader kills, monitoring's cost
 	$(VENV)/bin/python -m bench.zero_rpo # purchases with and without the synchronous WAL stream; restore with it
+	$(VENV)/bin/python -m bench.zones    # active LB kill: client-observed outage; leader-zone power loss vs leader kill
 
 clean:                             ## heal and remove what dead drills left (`drill clean --all`: also unrecorded stacks)
 	$(DRILL) clean

@@ -203,7 +203,7 @@ def bench_generator(seconds: float = 8.0, rounds: int = 3, users: int = 10, sett
 class Steps:
     """The purchase benchmark's arrival-rate steps, after a warmup in which the users register."""
 
-    rates: tuple[int, ...] = (25, 50, 100, 150, 200, 300)
+    rates: tuple[int, ...] = (25, 50, 100, 150, 200, 250, 300, 350)
     step_s: float = 8.0
     warmup_rate: float = 10.0
     warmup_s: float = 25.0

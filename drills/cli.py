@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--async-replication", action="store_true",
                     help="asynchronous streaming replication (default: Patroni synchronous_mode_strict)")
     up.add_argument("--api-replicas", type=_int_range(1, 9), default=3, metavar="N", help="API replicas (default 3)")
+    up.add_argument("--zones", type=_int_range(1, 9), default=None, metavar="N",
+                    help="spread the nodes over N zones; 2 or more: two load balancers share a virtual IP "
+                         "(default 3, or the API replicas if fewer)")
     up.add_argument("--api-port", type=_int_range(1, 65535), default=None, metavar="PORT",
                     help="host port for the API on 127.0.0.1 (default: a free port)")
     up.add_argument("--hot-event-seats", type=_int_range(1, 10_000_000), default=20000, metavar="N")
@@ -203,6 +206,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the history-line field that is each operation's :value (default key)")
     export.set_defaults(func=cmd_export)
 
+    worker = sub.add_parser("worker", help="join a running drill's load as a remote Locust worker (docs/load.md)")
+    worker.add_argument("--master", required=True, metavar="HOST:PORT",
+                        help="the drill's Locust master (DRILLS_LOAD_MASTER_BIND / _PORT on the harness machine)")
+    worker.add_argument("--token-file", metavar="FILE",
+                        help="file holding the shared worker token (default: $DRILLS_WORKER_TOKEN)")
+    worker.add_argument("--target", metavar="URL",
+                        help="the system under test as this worker reaches it (default: the master's URL)")
+    worker.add_argument("--locustfile", metavar="FILE",
+                        help="the scenario's own locustfile, when it has one (default: the built-in workload)")
+    worker.add_argument("--wait", type=_seconds(0, 86400), default=300.0, metavar="SECONDS",
+                        help="how long to wait for the master's port to open (default 300)")
+    worker.set_defaults(func=cmd_worker)
+
     demo = sub.add_parser("demo", help="the headline drill: the Patroni leader SIGKILLed under purchase load")
     demo.add_argument("--keep-stack", action="store_true", help="leave the stack running afterwards")
     demo.set_defaults(func=cmd_demo)
@@ -282,7 +298,9 @@ def cmd_stack_up(args: argparse.Namespace) -> int:
     from drills.platform import engine
     from drills.platform.stack import Stack, StackOptions
 
-    opts = StackOptions(name=args.name, api_replicas=args.api_replicas, async_replication=args.async_replication,
+    zones = args.zones or min(3, args.api_replicas)
+    opts = StackOptions(name=args.name, api_replicas=args.api_replicas, zones=zones,
+                        async_replication=args.async_replication,
                         api_port=args.api_port, hot_event_seats=args.hot_event_seats, backups=not args.no_backups,
                         backup_interval_s=args.backup_interval, monitoring=not args.no_monitoring,
                         zero_rpo_backups=args.zero_rpo_backups)
@@ -760,6 +778,13 @@ def cmd_constraints(args: argparse.Namespace) -> int:
     return ExitCode.PASS
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from drills.load.remote_worker import run_worker
+
+    return run_worker(args.master, token_file=args.token_file, target=args.target, locustfile=args.locustfile,
+                      wait_s=args.wait, log=_log)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from drills.resources import SCENARIOS, require
     from drills.runner.drill import DrillRun
@@ -772,14 +797,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _print_status(status) -> None:
     table = Table(title=safe(f"stack {status.name} ({status.run_id})", oneline=True), title_justify="left")
-    for col in ("service", "role", "state", "health", "container", "detail"):
+    for col in ("service", "zone", "role", "state", "health", "container", "detail"):
         table.add_column(col)
     for s in status.services:
         colour = "green" if s.health == "healthy" else "red" if s.health == "unhealthy" else "yellow"
-        table.add_row(safe(s.service, oneline=True), safe(s.role, oneline=True), safe(s.state, oneline=True),
+        table.add_row(safe(s.service, oneline=True), safe(s.zone or "-", oneline=True), safe(s.role, oneline=True),
+                      safe(s.state, oneline=True),
                       f"[{colour}]{safe(s.health, oneline=True)}[/{colour}]",
                       safe(f"{s.container} {s.id}", oneline=True), safe(s.detail, oneline=True))
     console.print(table)
+    if status.vip:
+        held = ", ".join(status.vip_holders) or "no load balancer"
+        console.print(plain(f"  VIP {status.vip} held by {held}", oneline=True), markup=False)
     for key, value in status.endpoints.items():
         if isinstance(value, dict):
             for sub, url in value.items():

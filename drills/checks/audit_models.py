@@ -132,7 +132,7 @@ def _lost(keys: WriteKeys, history: History, by_id: dict[str, Any], servers: lis
     missing = sorted(filterfalse(by_id.__contains__, acked))
     if servers is None or not server_fields or len(missing) > SERVER_ID_LOOKUPS:
         return missing, len(missing)
-    present = {s for s in map(_server_ident, servers) if s is not None}
+    present = _server_idents(servers)
     lines = history.lookup(acked[k] for k in missing)
 
     def found(k: str) -> bool:
@@ -141,6 +141,16 @@ def _lost(keys: WriteKeys, history: History, by_id: dict[str, Any], servers: lis
         return name is not None and _server_ident(line.get(name)) in present
 
     return list(filterfalse(found, missing)), len(missing)
+
+
+def _server_idents(servers: list) -> set[str]:
+    """Every server id of a column as identity text (_server_ident()), by C-level passes when the column holds
+    only text, whole numbers and nulls (the usual case: one row per acknowledged write)."""
+    distinct = set(servers) if set(map(type, servers)) <= {str, int, type(None)} else None
+    if distinct is None:
+        return {s for s in map(_server_ident, servers) if s is not None}
+    distinct.discard(None)
+    return set(map(str, distinct))
 
 
 def _server_ident(v: object) -> str | None:

@@ -15,6 +15,9 @@ Conventions (each chosen so a number means what a buyer experienced):
   (operations already in flight do not show the system recovered); `recovery_s` = to the start of the first
   run of 3 consecutive seconds (aligned to the injection) each with a success ratio >= 0.95 and at least one
   completion. Never recovered before load stop: `recovery_s` is the time to load stop, marked `censored`.
+* `unsure` windows (a remote load worker missing, drills/checks/worker_health.py): nobody can say what buyers
+  saw there, so an outage never runs through one: it is cut into the parts before and after (each still an
+  outage if at least REFINE_ABOVE_S long).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from operator import sub, truediv
 
 from drills.checks.history import OUTCOMES, Attempts, History
 from drills.checks.quantiles import percentiles
-from drills.checks.window import FAULT_PHASES, INF, SCENARIO_PHASES, Interval, RunWindow
+from drills.checks.window import FAULT_PHASES, INF, SCENARIO_PHASES, Interval, RunWindow, merge
 from drills.scenario.model import SLO
 
 REFINE_ABOVE_S = 0.1      # gaps between successes shorter than this are not examined
@@ -63,6 +66,21 @@ def overlap(start: float, end: float, intervals: list[Interval]) -> float:
     return sum(max(0.0, min(end, b) - max(start, a)) for a, b in intervals)
 
 
+def outside(o: Outage, unsure: list[Interval]) -> list[Outage]:
+    """The parts of an outage outside the sorted, disjoint `unsure` windows that are still outages (at least
+    REFINE_ABOVE_S); only the part that ends where the outage ends keeps its `open`."""
+    pieces, start = [], o.start
+    for a, b in unsure:
+        if b <= start or a >= o.end:
+            continue
+        if a - start >= REFINE_ABOVE_S:
+            pieces.append(Outage(o.op, start, a))
+        start = max(start, b)
+    if o.end - start >= REFINE_ABOVE_S:
+        pieces.append(Outage(o.op, start, o.end, open=o.open))
+    return pieces
+
+
 def ratio(ok: int, total: int) -> float | None:
     return ok / total if total else None
 
@@ -70,10 +88,11 @@ def ratio(ok: int, total: int) -> float | None:
 class Availability:
     """Availability metrics over one run's history and window; results are cached per (op, phase)."""
 
-    def __init__(self, history: History, window: RunWindow, slo: SLO) -> None:
+    def __init__(self, history: History, window: RunWindow, slo: SLO, unsure: list[Interval] | None = None) -> None:
         self.history = history
         self.window = window
         self.slo = slo
+        self.unsure = merge(unsure or [])   # load gaps: no outage runs through them (module docstring)
         self._outages: dict[str, list[Outage]] = {}
         self._latency: dict[tuple[str, str], dict] = {}
         self._ok_times: dict[str, list[float]] = {}
@@ -178,6 +197,8 @@ class Availability:
                 start = max(a, first)
                 if b - start >= REFINE_ABOVE_S:
                     out.append(Outage(op, start, b, open=(k == last)))
+        if self.unsure:
+            out = [piece for o in out for piece in outside(o, self.unsure)]
         self._outages[op] = out
         return out
 

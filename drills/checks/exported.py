@@ -137,6 +137,13 @@ def _time_to_fire(doc: Mapping[str, Any]) -> Iterable[Sample]:
     return [((alert,), value) for alert, value in sorted(worst.items())]
 
 
+def _zone_gaps(doc: Mapping[str, Any]) -> Iterable[Sample]:
+    """Each zone's longest gap in serving outside its own faults (runs with zones only)."""
+    rows = (doc.get("zones") or {}).get("zones") or []
+    return [((str(row.get("zone")),), value) for row in rows
+            if isinstance(row, Mapping) and (value := number(row, "longest_gap_s")) is not None]
+
+
 _ROWS: tuple[Exported, ...] = (
     Exported("drills_verdict", "gauge", "1 for the run's verdict, 0 for the other verdicts", "verdict", _verdict,
              ("verdict",)),
@@ -191,6 +198,8 @@ _ROWS: tuple[Exported, ...] = (
     _budget_metric("drills_rpo_seconds", "rpo_s", "disaster_recovery.rpo_s", _at("disaster_recovery.rpo_s")),
     _budget_metric("drills_time_to_fire_seconds", "time_to_fire_s", "alerting.expected[].time_to_fire_s (the "
                    "slowest per alert)", _time_to_fire, ("alert",)),
+    _budget_metric("drills_zone_served_gap_seconds", "zone_served_gap_s", "zones.zones[].longest_gap_s (per zone)",
+                   _zone_gaps, ("zone",)),
 )
 
 # Budget metrics deliberately not exported, and why (a test keeps every metric either exported or here).

@@ -8,7 +8,8 @@ and rates say nothing about the system, so the verdict becomes inconclusive. Sat
 * a load process reported cpu_percent >= 95 in more than 20 % of the seconds.
 
 Seconds of an outage are excluded from the rate test because an arrival-rate profile capped at `max_users`
-legitimately falls behind while every user waits on a dead system.
+legitimately falls behind while every user waits on a dead system; so are the seconds a remote worker's load
+was missing (drills/checks/worker_health.py): the generator did not fall behind, a part of it was gone.
 """
 
 from __future__ import annotations
@@ -57,12 +58,13 @@ def _unhealthy(window: RunWindow) -> list[tuple[float, float]]:
     return spans
 
 
-def assess(stats: list[dict], window: RunWindow) -> dict:
-    """Generator health: achieved/target rate over healthy seconds, CPU, and whether it saturated."""
+def assess(stats: list[dict], window: RunWindow, unsure: list[tuple[float, float]] | None = None) -> dict:
+    """Generator health: achieved/target rate over healthy seconds (outside the `unsure` load gaps too), CPU,
+    and whether it saturated."""
     rows = per_second(stats)
     if not rows:
         return {"seconds": 0, "saturated": None, "reasons": ["no stats.jsonl lines: generator health unknown"]}
-    bad = _unhealthy(window)
+    bad = _unhealthy(window) + list(unsure or [])
     healthy = []
     for sec, r in rows.items():
         if sec + 1 <= window.t0 or sec >= window.t_end:

@@ -34,6 +34,7 @@ from operator import itemgetter, sub
 from pathlib import Path
 
 from drills.checks.damage import EPOCH_MAX, EPOCH_MIN, MISSING, MOMENT, Issue, Tally
+from drills.checks.worker_clock import corrected
 from drills.rundir.codec import DECODE_ERRORS, loads
 from drills.rundir.tolerant import Problems
 from drills.scenario.audit_section import AuditSection
@@ -285,6 +286,7 @@ class History:
     damaged: Tally = field(default_factory=Tally)            # what conform_line() found, for the notes
     problems: Problems = field(default_factory=Problems)      # where lookup() notes what it repaired
     _looked_up: set[int] = field(default_factory=set)         # refs whose sample fields were checked
+    _shifts: list[float] = field(default_factory=list)        # per file: seconds taken off its times (read())
 
     def __post_init__(self) -> None:
         self.write_cols = {op: {o: ([], []) for o in OUTCOMES} for op in self.writes}
@@ -308,12 +310,14 @@ class History:
 
     # reading ---------------------------------------------------------------------------------------------
 
-    def read(self, path: Path, problems: Problems) -> None:
+    def read(self, path: Path, problems: Problems, shift: float = 0.0) -> None:
         """Add one history file. This is the hot loop of the audit: keep it flat. A line goes the slow way
         through conform_line() unless it visibly conforms already (or its (op, outcome) is new): its times are
-        tested here, a write's identity and credential fields (rotations, tokens) where they are used."""
+        tested here, a write's identity and credential fields (rotations, tokens) where they are used.
+        `shift`: seconds to take off each of its times (a remote worker's clock offset, worker_clock.py)."""
         base = len(self.paths) << _FILE_SHIFT
         self.paths.append(path)
+        self._shifts.append(shift)
         self.problems = problems
         raw, cols, writes = self.raw, self.write_cols, self.writes
         acked_purchases = self.acked_raw[PURCHASE]
@@ -336,6 +340,8 @@ class History:
                     # lower bound keeps out true and false
                     if not (lo < i < hi and lo < c and below <= c - i <= apart):
                         raise TypeError     # conform_line() says why, or reads numeric text
+                    if shift:
+                        c, i = corrected(c, shift), corrected(i, shift)
                     bucket = raw[op, "ok" if outcome == "fail" and _rejected(d) else outcome]
                 except (KeyError, TypeError):
                     if not isinstance(d, dict):
@@ -350,6 +356,8 @@ class History:
                     if fixed["outcome"] != d.get("outcome"):
                         self.unknown_outcomes += 1
                     d = fixed
+                    if shift:
+                        d["complete"], d["invoke"] = corrected(d["complete"], shift), corrected(d["invoke"], shift)
                     op, outcome, c, i = d["op"], d["outcome"], d["complete"], d["invoke"]
                     bucket = raw.setdefault((op, "ok" if outcome == "fail" and _rejected(d) else outcome), [])
                 pair = (c, i)
@@ -511,6 +519,10 @@ class History:
                         self._looked_up.add(ref)
                         tally.add(path, _line_number(path, ref & _OFFSET) if tally.wants(path, issues) else 0,
                                   issues)
+                    shift = self._shifts[fidx]
+                    if shift:
+                        line["complete"], line["invoke"] = (corrected(line["complete"], shift),
+                                                            corrected(line["invoke"], shift))
                     out[ref] = line
         self.problems.notes.extend(tally.notes())
         return out
@@ -540,8 +552,10 @@ def _acked(pairs: list) -> Attempts:
     return Attempts(complete, [int(x * 1000.0 + 0.5) for x in map(sub, complete, invoke)])
 
 
-def load_history(paths: list[Path], problems: Problems, audit: AuditSection | None = None) -> History:
-    """Read (not yet finish) every history file, keeping the writes of `audit` (None: the reference stack's).
+def load_history(paths: list[Path], problems: Problems, audit: AuditSection | None = None,
+                 shifts: Mapping[Path, float] | None = None) -> History:
+    """Read (not yet finish) every history file, keeping the writes of `audit` (None: the reference stack's);
+    `shifts`: file -> seconds to take off its times (remote workers' clocks: worker_clock.history_shifts()).
     The cyclic GC is paused: a million long-lived tuples would otherwise trigger full collections that cost
     more than the parsing."""
     history = History(writes=write_fields(audit))
@@ -549,7 +563,7 @@ def load_history(paths: list[Path], problems: Problems, audit: AuditSection | No
     gc.disable()
     try:
         for path in paths:
-            history.read(path, problems)
+            history.read(path, problems, (shifts or {}).get(path, 0.0))
     finally:
         if enabled:
             gc.enable()

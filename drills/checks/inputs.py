@@ -15,6 +15,7 @@ from drills.checks.finalstate import FinalState
 from drills.checks.history import History, load_history
 from drills.checks.probes import conform_probe
 from drills.checks.window import RunWindow, build_window, run_events
+from drills.checks.worker_clock import history_shifts
 from drills.rundir import files
 from drills.rundir.codec import DECODE_ERRORS, loads
 from drills.rundir.run import read_files
@@ -50,7 +51,7 @@ def read_run(run_dir: Path, declared: Phases | None = None, audit: AuditSection 
         problems.missing_files.remove(files.RESULT)
     history: History | None = None
     if run.history_paths:
-        history = load_history(run.history_paths, problems, audit)
+        history = load_history(run.history_paths, problems, audit, history_shifts(run.history_paths, run.events))
     events = run.events
     bounds: tuple[float | None, float | None] = (None, None)
     if history is not None and not (run_events(events, "load_started") and run_events(events, "load_stopped")):

@@ -21,6 +21,7 @@ class Measurements:
     disaster: Recovery | None = None     # RTO / RPO (drills/checks/recovery.py)
     events: list[dict] = field(default_factory=list)   # events.jsonl, for metrics read straight from it
     alerting: AlertJudgement | None = None              # alerts.jsonl judged (drills/checks/alerting.py)
+    zones: dict[str, Any] | None = None                 # result.json's `zones` (drills/checks/per_zone.py)
     _recovery: dict[str, list[dict]] = field(default_factory=dict)
 
     def recovery(self, op: str) -> list[dict]:

@@ -279,6 +279,20 @@ def max_inject_delay(m: Measurements, op: str, phase: str) -> Observation:
                            f"{len(late)} injections)")
 
 
+@observes("zone_served_gap_s")
+def zone_served_gap(m: Measurements, op: str, phase: str) -> Observation:
+    """The worst zone's longest gap in serving outside the faults that targeted it (drills/checks/per_zone.py)."""
+    if not m.zones:
+        return Observation(None, "the run recorded no placement over two zones or more (no `zones` event)")
+    rows = [r for r in m.zones["zones"] if r.get("longest_gap_s") is not None]
+    if not rows:
+        return Observation(None, "no zone has an API replica that served anything")
+    worst = max(rows, key=lambda r: r["longest_gap_s"])
+    gap = worst.get("longest_gap") or {}
+    return Observation(worst["longest_gap_s"], f"zone {worst['zone']}, {gap.get('start')} s to {gap.get('end')} s "
+                                               f"(worst of {len(rows)} zones; its faults' time left out)")
+
+
 # alerting, from alerts.jsonl (drills/checks/alerting.py) --------------------------------------------------------
 # An alerting budget names no operation: `op` carries its `alert` ("" for every expected alert; budgets.evaluate).
 

@@ -27,6 +27,7 @@ from drills.checks.generator import assess, per_second
 from drills.checks.history import History
 from drills.checks.inputs import RunData, read_run
 from drills.checks.measurements import Measurements
+from drills.checks.per_zone import zones_section
 from drills.checks.recovery import Recovery
 from drills.checks.result_model import (
     FORMAT,
@@ -41,6 +42,11 @@ from drills.checks.result_model import (
 from drills.checks.result_model import Availability as AvailabilitySection
 from drills.checks.verdict import decide, self_test_passed
 from drills.checks.window import RunWindow, run_events
+from drills.checks.worker_budgets import qualify
+from drills.checks.worker_clock import corrected_stats
+from drills.checks.worker_health import load_gaps, worker_records
+from drills.checks.worker_health import notes as worker_notes
+from drills.checks.worker_health import section as workers_section
 from drills.checks.writing import replace_file
 from drills.rundir import codec, files
 from drills.rundir.tolerant import Problems, read_json
@@ -194,7 +200,10 @@ def _judge(run_dir: Path, scenario: Scenario) -> Result:
     run = read_run(run_dir, scenario.phases, scenario.audit)
     history = run.history if run.history is not None else _empty_history()
     w = run.window
-    av = Availability(history, w, scenario.slo)
+    run.stats = corrected_stats(run.stats, run.events)   # remote workers' seconds on the master's clock
+    workers = worker_records(run.events, w, run.stats)   # remote load workers: their load gaps are no outage
+    gaps = load_gaps(workers)
+    av = Availability(history, w, scenario.slo, unsure=gaps)
     probes = probe_checks.sorted_probes(run.probes)
     ok_purchases = history.attempts("purchase", "ok").complete
     started_events = run_events(run.events, "started")
@@ -204,15 +213,20 @@ def _judge(run_dir: Path, scenario: Scenario) -> Result:
     audit["anomalies"] = anomalies(audit)
     disaster = Recovery(history, w, run.events, audit, lost, run.final_state, av, run.backups)
     alerting = AlertJudgement(AlertRecord.parse(run.alerts, run.alerts_damaged), w, scenario.alerts, run.events)
+    cluster_spans = cluster.timeline(run.probes, w)
+    zones = zones_section(run.events, history.paths, w, probes, cluster_spans["leader"], scenario.slo, gaps)
     m = Measurements(
-        availability=av, audit=audit,
+        availability=av, audit=audit, zones=zones,
         failovers=probe_checks.failovers(probes, ok_purchases, w),
         detections=[probe_checks.detection(f, probes, w) for f in w.faults if f.took_effect],
         probes_present=bool(probes), disaster=disaster, events=run.events, alerting=alerting,
     )
-    budgets = evaluate(scenario.budgets, m)
-    generator = assess(run.stats, w)
+    budgets = qualify(evaluate(scenario.budgets, m), scenario.budgets, m, gaps)
+    generator = assess(run.stats, w, gaps)
     generator["series"] = generator_series(run.stats, w)
+    if workers:
+        generator.update(workers_section(workers, w, run.path, run.events))
+        run.problems.notes.extend(worker_notes(workers, w))
     verdict, reasons = decide(run.events, None if run.history is None else history.recorded, budgets, generator,
                               scenario.expect)
     finished = run_events(run.events, "finished")
@@ -238,7 +252,8 @@ def _judge(run_dir: Path, scenario: Scenario) -> Result:
         **({"disaster_recovery": disaster_extras(recovery)} if recovery is not None else {}),
         **({"alerting": alerting.section()} if run.alerts is not None or scenario.alerts is not None else {}),
         "generator": cast(Generator, generator),
-        "cluster": cast(Cluster, cluster.timeline(run.probes, w)),
+        "cluster": cast(Cluster, cluster_spans),
+        **({"zones": zones} if zones is not None else {}),
         "versions": run.meta.get("versions") or {},
         "images": run.meta.get("images") or {},
         "missing_files": run.problems.missing_files,

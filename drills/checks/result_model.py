@@ -565,6 +565,33 @@ class GeneratorSecond(TypedDict):
     users: float
 
 
+class WorkerRow(TypedDict):
+    """One remote load worker (`drill worker`), from the master's `worker` lines (drills/checks/worker_health.py)."""
+
+    worker: str
+    joined_s: Annotated[Offset | None, Meta(description="its first join")]
+    offset_s: Annotated[float | None, Meta(
+        description="its clock minus the master's, measured at its latest join; subtracted from its history's times")]
+    rtt_s: Annotated[float | None, Meta(description="the round trip of that measurement")]
+    missing: Annotated[list[Interval], Meta(
+        description="from `missing` (or an early `quit`) to its rejoin or load stop")]
+    ramp: Annotated[list[Interval], Meta(
+        description="after a rejoin, until the load was back at its level before the gap")]
+    end: Annotated[Literal["quit", "lost"] | None, Meta(description="how the master last saw it leave, if it did")]
+    lines: Annotated[Count | None, Meta(description="lines of its history-<worker>.jsonl; null: no such file")]
+
+
+class WorkerEvent(TypedDict):
+    """One `worker` line of events.jsonl, as an offset."""
+
+    t_s: Offset
+    name: Literal["joined", "missing", "quit", "lost"]
+    worker: str
+    offset_s: float | None
+    rtt_s: float | None
+    detail: str | None
+
+
 class Generator(TypedDict):
     """Was the load generator, not the system, the bottleneck? (drills/checks/generator.py)"""
 
@@ -579,6 +606,10 @@ class Generator(TypedDict):
     saturated: Annotated[bool | None, Meta(description="null when stats.jsonl is missing")]
     reasons: list[str]
     series: list[GeneratorSecond]
+    workers: NotRequired[list[WorkerRow]]
+    worker_events: NotRequired[list[WorkerEvent]]
+    inconclusive: NotRequired[Annotated[list[Interval], Meta(
+        description="where a remote worker's load was missing: availability there is inconclusive, never an outage")]]
 
 
 class NodeSpan(TypedDict):
@@ -599,6 +630,83 @@ class Cluster(TypedDict):
 
     nodes: dict[str, list[NodeSpan]]
     leader: list[LeaderSpan]
+
+
+# zones and load balancers (drills/checks/zones.py) ----------------------------------------------------------------
+
+class Gap(TypedDict):
+    start: Offset
+    end: Offset
+
+
+class ZoneRow(TypedDict):
+    """One zone: what its API replicas served, and its longest gap in serving while no fault targeted it."""
+
+    zone: str
+    services: list[str]
+    replicas: Annotated[list[str], Meta(description="its API replicas (the history's X-Replica)")]
+    served: Count
+    per_second: Annotated[float | None, Meta(minimum=0, description="served / the load window's length")]
+    share: Annotated[Ratio | None, Meta(description="of the operations served by a replica with a zone")]
+    longest_gap_s: Annotated[Seconds | None, Meta(
+        description="longest stretch with nothing served by its replicas, outside the faults targeting it; "
+                    "null: the zone has no API replica")]
+    longest_gap: Gap | None
+    targeted: Annotated[list[Interval], Meta(description="when a fault targeted the zone (inject to heal)")]
+
+
+class LbRow(TypedDict):
+    """One load balancer: the operations answered through it (X-LB) and the outage seen through it."""
+
+    lb: str
+    zone: str | None
+    ops: Count
+    served: Count
+    not_served: Count
+    share: Ratio | None
+    longest_outage_s: Annotated[Seconds | None, Meta(
+        description="availability's longest outage over the operations through it; one still open at load stop ends "
+                    "at its last answer (clients stopped coming once the VIP moved away)")]
+    longest_outage: LongestOutage | None
+
+
+class Unrouted(TypedDict):
+    ops: Annotated[Count, Meta(description="operations with no X-LB header: no load balancer answered, or the load "
+                                           "recorded the operation itself (a compound one)")]
+    served: Count
+
+
+class VipSpan(TypedDict):
+    start_s: Offset
+    end_s: Offset
+    lb_active: Annotated[str | None, Meta(description="the LB that answered the probe's GET; null: none")]
+
+
+class VipMove(TypedDict):
+    from_lb: str
+    to_lb: str
+    left_s: Annotated[Offset, Meta(description="the old holder's last probe span ended")]
+    t_s: Annotated[Offset, Meta(description="the new holder first answered a probe")]
+    client_gap_s: Annotated[Seconds | None, Meta(
+        description="last operation served through another LB to the first served through the new holder")]
+
+
+class LeaderZoneSpan(TypedDict):
+    start_s: Offset
+    end_s: Offset
+    zone: str | None
+
+
+class Zones(TypedDict):
+    """Present when the run recorded a placement over two zones or more (the `zones` event)."""
+
+    placement: Annotated[dict[str, str], Meta(description="service -> zone letter")]
+    zones: list[ZoneRow]
+    lbs: list[LbRow]
+    unrouted: Unrouted
+    vip: Annotated[list[VipSpan], Meta(description="who held the virtual IP (probes' lb_active)")]
+    vip_moves: list[VipMove]
+    leader_zone: Annotated[list[LeaderZoneSpan], Meta(description="the Patroni leader's zone over time")]
 
 
 class ChecksRun(TypedDict):
@@ -637,6 +745,7 @@ class Result(ResultHeadline):
     alerting: NotRequired[Alerting]
     generator: Generator
     cluster: Cluster
+    zones: NotRequired[Zones]
     versions: dict[str, Any]
     images: dict[str, Any]
     missing_files: list[str]

@@ -11,6 +11,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,12 +50,26 @@ class HealEnv:
 
     client: docker.DockerClient | None
     restores: RestoreGate = field(default_factory=RestoreGate, kw_only=True)
+    # container id -> an engine call an inject left finishing (a SIGKILL's teardown, drills/faults/process.py)
+    unsettled: dict[str, Future] = field(default_factory=dict, kw_only=True)
 
     def docker(self) -> docker.DockerClient:
         """The Docker client, for heals that cannot do without one."""
         if self.client is None:
             raise RuntimeError("a Docker client is needed")
         return self.client
+
+    def settle(self, container_id: str, timeout_s: float = 60.0) -> str | None:
+        """Wait for the engine call an inject left finishing on this container, so a heal never starts a
+        container Docker is still tearing down; its error, if it failed."""
+        fut = self.unsettled.pop(container_id, None)
+        if fut is None:
+            return None
+        try:
+            fut.result(timeout=timeout_s)
+        except Exception as exc:   # the heal goes on: it reports what it finds
+            return str(exc)
+        return None
 
 
 @dataclass

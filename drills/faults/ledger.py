@@ -38,6 +38,8 @@ class HealAction:
     before: float | None = None      # restore_cluster: point in time (epoch) to recover to; None = latest
     xid: int | None = None           # restore_cluster: stop just before this transaction commits
     ports: dict[str, int] = field(default_factory=dict)  # restore_cluster: Patroni host port per node
+    admin: str | None = None         # a load balancer's HAProxy runtime API, 127.0.0.1:PORT (zonal_shift)
+    servers: list[str] = field(default_factory=list)      # backend/server names set ready again (zonal_shift)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in (None, [], "", {})}
@@ -58,7 +60,7 @@ class HealAction:
                 return None
             if isinstance(value, bool) and kinds is not None and bool not in kinds:
                 return None
-        if not all(isinstance(c, str) for c in data.get("chains") or []) or not all(
+        if not all(isinstance(c, str) for c in [*(data.get("chains") or []), *(data.get("servers") or [])]) or not all(
                 isinstance(k, str) and isinstance(v, int) for k, v in (data.get("ports") or {}).items()):
             return None
         return cls.from_dict(data)
@@ -73,7 +75,7 @@ class HealAction:
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "action": (str,), "container": (str,), "name": (str,), "chains": (list,), "sidecar": (str,),
     "toxiproxy": (str,), "proxy": (str,), "toxic": (str,), "stack": (str,), "before": (int, float),
-    "xid": (int,), "ports": (dict,),
+    "xid": (int,), "ports": (dict,), "admin": (str,), "servers": (list,),
 }
 
 

@@ -6,13 +6,13 @@ family (drills/scenario/fault_types.py). Heal actions are dispatched by name thr
 
 from __future__ import annotations
 
-from drills.faults import actions, disaster, network, process, toxics
+from drills.faults import actions, disaster, network, process, toxics, zone
 from drills.faults.context import FaultContext, Injection
 from drills.faults.family import Family, HealHandler
 from drills.scenario.fault_types import FAULTS
 from drills.scenario.model import Fault
 
-FAMILIES: dict[str, Family] = {m.FAMILY.name: m.FAMILY for m in (process, network, toxics, disaster, actions)}
+FAMILIES: dict[str, Family] = {m.FAMILY.name: m.FAMILY for m in (process, network, toxics, disaster, actions, zone)}
 
 
 def _healers() -> dict[str, HealHandler]:

@@ -25,7 +25,7 @@ from docker.errors import NotFound
 from drills.faults.context import FaultContext, HealEnv, Injection
 from drills.faults.family import Family
 from drills.faults.ledger import HealAction
-from drills.faults.sidecars import start_sidecar
+from drills.faults.sidecars import exec_script, start_sidecar
 from drills.faults.targets import candidates
 from drills.platform import labels
 from drills.platform.inventory import Node, TargetError
@@ -37,10 +37,20 @@ def inject(ctx: FaultContext, fault: Fault, key: str) -> Injection:
     plan = _plan(ctx, fault, nodes)  # node -> (drop_in_from, drop_out_to, probability)
     if not plan:
         raise TargetError("the partition leaves nobody on the other side")
+    results = apply_plan(ctx, fault, key, plan)
+    return Injection(targets=sorted(plan, key=lambda n: n.service), detail="; ".join(results))
+
+
+Plan = dict[Node, tuple[list[str], list[str], float]]   # node -> (drop in from, drop out to, probability)
+
+
+def apply_plan(ctx: FaultContext, fault: Fault, key: str, plan: Plan) -> list[str]:
+    """Register the fault's ledger entry, then add each node's drop rules in parallel (each node's heal is added
+    to the entry before its rules): what every iptables fault does once it knows who is cut from whom (a zone's
+    network loss too, drills/faults/zone.py)."""
     ctx.ledger.register(key, fault.id, fault.type, [])
     with ThreadPoolExecutor(max_workers=min(8, len(plan))) as pool:
-        results = list(pool.map(lambda item: _apply(ctx, fault, key, item[0], *item[1]), plan.items()))
-    return Injection(targets=sorted(plan, key=lambda n: n.service), detail="; ".join(results))
+        return list(pool.map(lambda item: _apply(ctx, fault, key, item[0], *item[1]), plan.items()))
 
 
 def _plan(ctx: FaultContext, fault: Fault, nodes: list[Node]) -> dict[Node, tuple[list[str], list[str], float]]:
@@ -136,32 +146,46 @@ def _apply(ctx: FaultContext, fault: Fault, key: str, node: Node, drop_in: list[
         heals = [HealAction("remove_container", container=sidecar.id, name=sidecar.name)]
     ctx.ledger.extend(key, heals + [HealAction("iptables_remove", container=node.container_id, name=node.service,
                                                chains=[chain_in, chain_out], sidecar=sidecar.id)])
-    code, out = sidecar.exec_run(["sh", "-ec", _restore_script(chain_in, chain_out, drop_in, drop_out, probability)])
+    script = _restore_script(chain_in, chain_out, drop_in, drop_out, probability)
+    code, out = ctx.sidecars.run(sidecar, script) if ctx.sidecars is not None else exec_script(sidecar, script)
     if code != 0:
-        raise RuntimeError(f"iptables in {node.service} failed: {out.decode(errors='replace').strip()[-300:]}")
+        raise RuntimeError(f"iptables in {node.service} failed: {out.strip()[-300:]}")
     what = f"{probability:.0%} loss" if probability < 1.0 else "drop"
     return f"{node.service}: {what} in from {len(drop_in)} / out to {len(drop_out)} addresses"
 
 
+def _remove_script(chains: list[str]) -> str:
+    """Unhook and delete our chains: one atomic `iptables-restore` when they are as the inject left them (one
+    process: nothing can be left when it succeeds), else one rule at a time (a jump hooked twice, a chain already
+    gone) and print whatever of them is left."""
+    hooks = [("INPUT" if chain.endswith("I") else "OUTPUT", chain) for chain in chains]
+    restore = ["*filter", *[f"-D {hook} -j {chain}" for hook, chain in hooks],
+               *[f"-F {chain}" for chain in chains], *[f"-X {chain}" for chain in chains], "COMMIT"]
+    one_by_one = "; ".join(f"while iptables -w -D {hook} -j {chain} 2>/dev/null; do :; done; "
+                           f"iptables -w -F {chain} 2>/dev/null || true; iptables -w -X {chain} 2>/dev/null || true"
+                           for hook, chain in hooks)
+    left = " ".join(f"-e {chain}" for chain in chains)
+    return (f"iptables-restore -w --noflush 2>/dev/null <<'RULES' || {{ {one_by_one}; "
+            f"iptables -w -S | grep -F {left} || true; }}\n" + "\n".join(restore) + "\nRULES")
+
+
 def _iptables_remove(action: HealAction, env: HealEnv) -> str:
-    """Delete our chains in the target's namespace, through the sidecar that added them."""
-    try:
-        sidecar = env.docker().containers.get(action.sidecar)
-    except NotFound:
-        return f"sidecar for {action.name} gone (the target restarted: its rules went with its namespace)"
-    if sidecar.status != "running":
-        return f"sidecar for {action.name} not running (the target's namespace is gone with its rules)"
-    script = []
-    for chain in action.chains:
-        hook = "INPUT" if chain.endswith("I") else "OUTPUT"
-        script.append(f"while iptables -w -D {hook} -j {chain} 2>/dev/null; do :; done; "
-                      f"iptables -w -F {chain} 2>/dev/null; iptables -w -X {chain} 2>/dev/null")
-    code, out = sidecar.exec_run(["sh", "-c", "; ".join(script) + "; iptables -w -S | grep -c ' DR' || true"])
-    remaining = out.decode(errors="replace").strip().splitlines()
-    if remaining and remaining[-1].isdigit() and int(remaining[-1]) > 0:
-        leftover = sidecar.exec_run(["sh", "-c", "iptables -w -S | grep ' DR'"])[1].decode(errors="replace")
-        if any(ch in leftover for ch in action.chains):
-            raise RuntimeError(f"iptables rules still present on {action.name}: {leftover.strip()}")
+    """Delete our chains in the target's namespace, through the sidecar that added them (its open shell when the
+    drill's pool has one, else a fresh exec: `drill clean`)."""
+    script = _remove_script(action.chains)
+    pool = getattr(env, "sidecars", None)
+    got = pool.run_by_id(action.sidecar, script) if pool is not None and action.sidecar else None
+    if got is None:
+        try:
+            sidecar = env.docker().containers.get(action.sidecar)
+        except NotFound:
+            return f"sidecar for {action.name} gone (the target restarted: its rules went with its namespace)"
+        if sidecar.status != "running":
+            return f"sidecar for {action.name} not running (the target's namespace is gone with its rules)"
+        got = exec_script(sidecar, script)
+    code, out = got
+    if code != 0 or out.strip():
+        raise RuntimeError(f"iptables rules still present on {action.name}: {out.strip()[-300:]}")
     return f"removed iptables chains {','.join(action.chains)} on {action.name}"
 
 

@@ -1,42 +1,48 @@
 """Process faults through Docker: kill (any signal), stop (graceful), freeze (pause), restart.
 
 Healed by starting (kill, stop; restart heals itself) or unpausing (freeze) the container again.
+An inject calls the engine once per node, by container id (the target was just resolved against fresh
+containers: reading each one again first cost a round trip), and acts on several nodes at once. A kill is in
+once the engine has sent the signal (signal_sent.py); the heal waits for Docker's teardown to end first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from docker.models.containers import Container
+from concurrent.futures import ThreadPoolExecutor
 
 from drills.faults.context import FaultContext, HealEnv, Injection
 from drills.faults.family import Family
 from drills.faults.ledger import HealAction
+from drills.faults.signal_sent import send_signal
+from drills.platform.inventory import Node
 from drills.scenario.model import Fault
 
 
-def _kill(c: Container, fault: Fault, service: str) -> str:
+def _kill(ctx: FaultContext, cid: str, fault: Fault, service: str) -> str:
     sig = str(fault.params.get("signal", "SIGKILL"))
-    c.kill(signal=sig)
+    call, _sent_at = send_signal(ctx.client.api, cid, sig)
+    if not call.done():
+        ctx.unsettled[cid] = call   # Docker is still tearing it down: the heal waits for that
     return f"{sig} {service}"
 
 
-def _stop(c: Container, fault: Fault, service: str) -> str:
-    c.stop(timeout=int(fault.params.get("timeout", 10)))
+def _stop(ctx: FaultContext, cid: str, fault: Fault, service: str) -> str:
+    ctx.client.api.stop(cid, timeout=int(fault.params.get("timeout", 10)))
     return f"stopped {service}"
 
 
-def _freeze(c: Container, fault: Fault, service: str) -> str:
-    c.pause()
+def _freeze(ctx: FaultContext, cid: str, fault: Fault, service: str) -> str:
+    ctx.client.api.pause(cid)
     return f"paused {service}"
 
 
-def _restart(c: Container, fault: Fault, service: str) -> str:
-    c.restart(timeout=int(fault.params.get("timeout", 10)))
+def _restart(ctx: FaultContext, cid: str, fault: Fault, service: str) -> str:
+    ctx.client.api.restart(cid, timeout=int(fault.params.get("timeout", 10)))
     return f"restarted {service}"
 
 
-_ACTS: dict[str, Callable[[Container, Fault, str], str]] = {
+_ACTS: dict[str, Callable[[FaultContext, str, Fault, str], str]] = {
     "kill": _kill, "stop": _stop, "freeze": _freeze, "restart": _restart}
 
 
@@ -51,11 +57,20 @@ def inject(ctx: FaultContext, fault: Fault, key: str) -> Injection:
     else:
         heals = [HealAction("start", container=n.container_id, name=n.container_name) for n in nodes]
     ctx.ledger.register(key, fault.id, fault.type, heals)
-    details = [act(ctx.view.container(node), fault, node.service) for node in nodes]
+
+    def one(node: Node) -> str:
+        return act(ctx, node.container_id, fault, node.service)
+
+    if len(nodes) == 1:
+        details = [one(nodes[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=min(8, len(nodes))) as pool:
+            details = list(pool.map(one, nodes))
     return Injection(targets=nodes, detail="; ".join(details))
 
 
 def _start(action: HealAction, env: HealEnv) -> str:
+    env.settle(action.container or "")   # a kill's teardown still going on (its outcome shows in what follows)
     c = env.docker().containers.get(action.container)
     if c.status == "paused":
         c.unpause()

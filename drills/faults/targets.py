@@ -11,6 +11,7 @@ import random
 
 from drills.platform import etcd, role_probes
 from drills.platform.inventory import Node, StackView, TargetError
+from drills.platform.zones import served_by
 from drills.scenario.model import Target
 
 
@@ -31,6 +32,8 @@ def candidates(target: Target, view: StackView) -> list[Node]:
         if not out:
             raise TargetError(f"no container carries the label {target.label!r}")
         return sorted(out, key=lambda n: n.service)
+    if target.zone:
+        return zone_members(view, target.zone)
     role = target.role or ""
     if role in view.role_probes:
         return _probed(view, role)
@@ -43,10 +46,42 @@ def candidates(target: Target, view: StackView) -> list[Node]:
         return out
     if role == "etcd_leader":
         return [_etcd_leader(view)]
+    if role == "lb_active":
+        return _lb_active(view)
     out = [n for n in view.nodes.values() if n.role == role]
     if not out:
         raise TargetError(f"no node has the role {role!r}")
     return sorted(out, key=lambda n: n.service)
+
+
+def zone_members(view: StackView, zone: str) -> list[Node]:
+    """Every node of a zone now (its drills.zone label). `leader`: the zone of the Patroni leader now;
+    `replica`: the first zone (in letter order) without the leader where a database replica runs. Zoneless
+    instruments (Toxiproxy, monitoring, the WAL stream) are in none."""
+    letter = _zone_of_role(view, zone) if zone in ("leader", "replica") else zone
+    out = [n for n in view.nodes.values() if n.zone == letter]
+    if not out:
+        zones = sorted({n.zone for n in view.nodes.values() if n.zone})
+        have = f"zones: {', '.join(zones)}" if zones else "no container carries a drills.zone label"
+        raise TargetError(f"no container is in zone {letter!r} ({have})")
+    return sorted(out, key=lambda n: n.service)
+
+
+def _zone_of_role(view: StackView, which: str) -> str:
+    roles = {s: r for s, r in view.current_roles().items() if s in view.nodes}
+    leaders = sorted(s for s, r in roles.items() if r == "leader")
+    if not leaders:
+        raise TargetError(f"no Patroni leader right now: the {which}'s zone is unknown")
+    leader_zone = view.nodes[leaders[0]].zone
+    if not leader_zone:
+        raise TargetError(f"the leader {leaders[0]} is in no zone (its container carries no drills.zone label)")
+    if which == "leader":
+        return leader_zone
+    others = sorted({view.nodes[s].zone for s, r in roles.items()
+                     if r in ("replica", "sync_standby") and view.nodes[s].zone not in ("", leader_zone)})
+    if not others:
+        raise TargetError(f"no database replica runs outside the leader's zone {leader_zone} right now")
+    return others[0]
 
 
 def service_names(view: StackView) -> list[str]:
@@ -76,6 +111,19 @@ def _etcd_leader(view: StackView) -> Node:
         if name in (n.service, n.container_name):
             return n
     raise TargetError(f"the etcd leader {name!r} is none of the etcd nodes ({', '.join(n.service for n in members)})")
+
+
+def _lb_active(view: StackView) -> list[Node]:
+    """The load balancer holding the VIP now: the one that answers the clients on it (its X-LB header, a few ms),
+    else whichever has it on its interface (asked inside each LB: an LB holding it but not answering)."""
+    vip = view.vip()
+    if vip is None:
+        raise TargetError("no virtual IP in this system (the reference stack has one with zones >= 2)")
+    served = served_by(vip)
+    holders = [served] if served in view.nodes else view.vip_holders()
+    if not holders:
+        raise TargetError(f"no load balancer holds the VIP {vip} right now")
+    return [view.nodes[s] for s in holders]
 
 
 def select(nodes: list[Node], target: Target, rng: random.Random) -> list[Node]:

@@ -103,10 +103,18 @@ class LoadConfig:
 
     @classmethod
     def read(cls, path: Path) -> LoadConfig:
-        data = json.loads(Path(path).read_text())
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoadConfig:
+        """From `asdict` output (the JSON file, or the config message a remote worker gets)."""
+        data = dict(data)
         data["think_time"] = tuple(data.get("think_time", (0.5, 1.5)))
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     @classmethod
     def from_env(cls) -> LoadConfig | None:

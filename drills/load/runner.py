@@ -47,12 +47,14 @@ from drills.load.config import (
     LoadConfig,
 )
 from drills.load.profiles import ProfileError, make_plan
+from drills.load.worker_auth import TokenError, read_token
 from drills.scenario.model import LoadSection, Phases
 
 LOCUST_SIDE = Path(__file__).resolve().parent / "locust_side"
 PLUGIN = LOCUST_SIDE / "locust_plugin.py"
 BUILTIN_LOCUSTFILE = LOCUST_SIDE / "locustfile.py"
 KILL_WAIT_S = 3.0
+REMOTE_WAIT_S = 300   # how long the master waits for remote workers to join (`drill worker`, docs/load.md)
 # The target is on this machine: proxies named in the environment are not for it (a CI runner's proxy would
 # see every request, bearer tokens included). Locust processes get none of these; the target check goes direct.
 PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
@@ -102,14 +104,20 @@ class LoadHandle:
         return [p.name for p in self.procs if p.name != "master"]
 
     def wait_started(self, timeout: float = 60.0) -> None:
-        """Return once every load process has started its users; else stop everything and raise LoadError."""
+        """Return once every load process has started its users; else stop everything and raise LoadError.
+        Remote workers (their markers are written by the master) get the time the master waits for them."""
         markers = [self.config.load_dir() / f"started-{name}.json" for name in self.worker_names]
+        remote = self.config.remote_workers
+        if remote:
+            timeout = max(timeout, REMOTE_WAIT_S + 30)
         deadline = time.monotonic() + timeout
         while True:
-            if all(m.exists() for m in markers):
+            if all(m.exists() for m in markers) and (
+                    not remote or len(list(self.config.load_dir().glob("started-*.json"))) >= len(markers) + remote):
                 return
             if not self.alive():
                 self.stop(timeout=5)
+                self.error = self.error or f"Locust exited before the load started: {self._last_log_line()}"
                 raise LoadError(f"load generator failed to start: {self.error}",
                                 hint=f"see the Locust logs in {self.config.load_dir()}")
             if time.monotonic() > deadline:
@@ -193,6 +201,13 @@ def start_load(load: LoadSection, phases: Phases, api_url: str, run_dir: Path, r
     config.record = dict(record or {})
     config.remote_workers = int(os.environ.get(ENV_REMOTE_WORKERS) or 0)
     check_config(config)
+    if config.remote_workers:
+        try:
+            read_token()  # the master admits only workers that prove it (drills/load/locust_side/remote.py)
+        except TokenError as exc:
+            raise LoadError(f"{ENV_REMOTE_WORKERS}={config.remote_workers}: {exc}",
+                            hint="remote workers (`drill worker`) must prove a shared token before they get the "
+                                 "run secret") from None
     locustfile = resolve_locustfile(load.locustfile, scenario_dir)
     check_target(config.api_url, http_health=config.builtin)
     load_dir = config.load_dir()
@@ -368,7 +383,7 @@ def _spawn(config: LoadConfig, locustfile: Path, user_classes: list[str], env: d
         bind = os.environ.get(ENV_MASTER_BIND) or "127.0.0.1"
         master = ["--master", "--master-bind-host", bind, "--master-bind-port", str(port),
                   "--expect-workers", str(config.workers + config.remote_workers),
-                  "--expect-workers-max-wait", "60" if not config.remote_workers else "300"]
+                  "--expect-workers-max-wait", "60" if not config.remote_workers else str(REMOTE_WAIT_S)]
         handle.procs.append(_popen("master", _locust_cmd(locustfile) + master + summary + common + user_classes,
                                    env, config))
         for i in range(config.workers):

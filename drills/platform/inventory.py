@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import docker
 from docker.errors import APIError, NotFound
 
-from drills.platform import compose, labels, patroni
+from drills.platform import compose, container_list, labels, patroni, zones
 from drills.platform.role_probes import Answer, ask, docker_run, holders, http_get
 from drills.scenario.model import RoleProbe
 
@@ -31,6 +31,7 @@ class Node:
     networks: tuple[str, ...] = ()   # the Docker networks `ips` are on
     gateways: tuple[str, ...] = ()   # their gateways: the source of clients reaching a published port
     published: tuple[int, ...] = ()  # host ports the container publishes
+    zone: str = ""                   # labels.ZONE ("": zoneless, or an attached container without the label)
 
     def answers_to(self, name: str) -> bool:
         """`name` in a scenario means this node: its own name, its compose service, or its container name."""
@@ -73,7 +74,7 @@ class StackView:
         does not exist is a TargetError naming every one missing."""
         found: dict[str, Node] = {}
         if self.label_filter:
-            for c in self.client.containers.list(all=True, filters={"label": self.label_filter}):
+            for c in container_list.listed(self.client, {"label": self.label_filter}):   # one request
                 if c.labels.get(labels.KIND):  # our sidecars are not targets
                     continue
                 service = c.labels.get(labels.SERVICE, c.name)
@@ -120,6 +121,32 @@ class StackView:
     def container(self, node: Node):
         return self.client.containers.get(node.container_id)
 
+    def vip(self) -> str | None:
+        """The load balancers' virtual IP (the reference stack with zones >= 2), from its network's plan."""
+        if not self.network or not self.label_filter:
+            return None
+        try:
+            attrs = self.client.networks.get(self.network).attrs
+        except (NotFound, APIError):
+            return None
+        addrs = zones.addresses_of_network(attrs, sorted(n.service for n in self.nodes.values()
+                                                         if n.role == zones.LB_ROLE))
+        return addrs.vip if addrs else None
+
+    def vip_holders(self) -> list[str]:
+        """The load balancers that hold the VIP now (one when healthy; [] without a VIP)."""
+        vip = self.vip()
+        if vip is None:
+            return []
+        lbs = {}
+        for n in self.nodes.values():
+            if n.role == zones.LB_ROLE:
+                try:
+                    lbs[n.service] = self.container(n)
+                except (NotFound, APIError):
+                    continue   # removed since the last refresh: holds nothing
+        return zones.vip_holders(lbs, vip)
+
     # ---- who a network fault on a node cuts off (docs/scenario-format.md, network faults) -----------------------
     def peer_ips(self, node: Node) -> list[str]:
         """Every address that talks to `node` inside the system: the other nodes, and for an attached system every
@@ -160,5 +187,8 @@ def _node(c, service: str, role: str, network: str | None, group: str = "") -> N
     gateways = tuple(v.get("Gateway") for v in nets.values() if v.get("Gateway"))
     published = tuple(sorted({int(b["HostPort"]) for binds in (settings.get("Ports") or {}).values() if binds
                               for b in binds if str(b.get("HostPort", "")).isdigit()}))
-    return Node(service, c.id, c.name, role, ips, group=group, networks=tuple(nets), gateways=gateways,
-                published=published)
+    found = c.labels or {}
+    # The reference stack's two load balancers answer to `haproxy` (labels.GROUP) as compose replicas do to
+    # their service.
+    return Node(service, c.id, c.name, role, ips, group=group or found.get(labels.GROUP, ""), networks=tuple(nets),
+                gateways=gateways, published=published, zone=found.get(labels.ZONE, ""))

@@ -11,6 +11,8 @@ STACK = "drills.stack"      # the stack name shown to users
 SERVICE = "drills.service"  # e.g. pg1, api2, haproxy
 ROLE = "drills.role"        # static role: etcd, postgres, api, lb, proxy, tools
 KIND = "drills.kind"        # what a sidecar or helper is for (e.g. netfault)
+ZONE = "drills.zone"        # the zone letter of a zoned container (drills/platform/zones.py); instruments carry none
+GROUP = "drills.group"      # a service name several containers answer to: haproxy for haproxy1 and haproxy2
 BUILD_HASH = "drills.build-hash"  # on images: hash of the build context, to skip unchanged rebuilds
 OWNER = "drills.owner"      # pid:start:boot:host of the process that created it (drills.rundir.owner)
 

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from string import Template
 from typing import TYPE_CHECKING, Any
 
+from drills.platform import zones
 from drills.platform.images import image_tag
 from drills.resources import HARNESS
 from drills.scenario.alert_rules import RULES_DIR as ALERT_RULES_DIR
@@ -78,7 +79,7 @@ def _targets(names: Sequence[str], port: int) -> str:
 
 
 def render_prometheus(stack: str, patroni: Sequence[str], etcd: Sequence[str], api: Sequence[str],
-                      backups: bool, api_port: int = 8000) -> str:
+                      backups: bool, api_port: int = 8000, lbs: Sequence[str] = ("haproxy",)) -> str:
     """prometheus.yml: every node of the stack by container name on the stack's network."""
     extra = ""
     if backups:
@@ -86,7 +87,7 @@ def render_prometheus(stack: str, patroni: Sequence[str], etcd: Sequence[str], a
                  f"    relabel_configs: *service\n")
     return Template((MONITORING_DIR / "prometheus.yml.tmpl").read_text()).substitute(
         stack=stack, patroni_targets=_targets(patroni, 8008), etcd_targets=_targets(etcd, 2379),
-        api_targets=_targets(api, api_port), extra_jobs=extra)
+        api_targets=_targets(api, api_port), lb_targets=_targets(lbs, 8404), extra_jobs=extra)
 
 
 def render_alertmanager() -> str:
@@ -99,7 +100,8 @@ def services(opts: StackOptions, patroni: Sequence[str], etcd: Sequence[str], ap
     image = image_tag("monitoring")
     synchronous = not opts.async_replication and opts.db_nodes > 1
     rules = rule_files(synchronous, opts.backups, opts.purchase_slo)
-    prom_files = {PROMETHEUS_CONFIG: render_prometheus(opts.name, patroni, etcd, api, opts.backups)}
+    prom_files = {PROMETHEUS_CONFIG: render_prometheus(opts.name, patroni, etcd, api, opts.backups,
+                                                       lbs=zones.lb_names(opts.zones))}
     prom_files.update({f"{RULES_PATH}/{name}": text for name, text in rules.items()})
     prom_files.update({f"{RULES_PATH}/{extra_rule_name(i, path)}": text
                        for i, (path, text) in enumerate(sorted(opts.extra_rules.items()))})

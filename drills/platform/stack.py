@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass, field
 import docker
 import requests
 from docker.errors import APIError, ImageNotFound, NotFound
-from docker.types import EndpointConfig
+from docker.types import EndpointConfig, IPAMConfig, IPAMPool
 
 from drills.errors import StackError
-from drills.platform import alert_watch, backups, haproxy, http, labels, monitoring, patroni, walstream
+from drills.platform import alert_watch, backups, haproxy, http, labels, monitoring, patroni, walstream, zones
 from drills.platform.images import TOXIPROXY_VERSION
 from drills.platform.stack_spec import (
     APP_DB,
@@ -34,6 +34,7 @@ from drills.platform.stack_spec import (
     StackOptions,
     api_names,
     db_names,
+    lb_names,
     services,
     toxiproxy_proxies,
 )
@@ -62,6 +63,7 @@ class ServiceStatus:
     state: str         # container state: running, paused, exited, ...
     health: str        # healthy / unhealthy / unknown
     detail: str = ""
+    zone: str = ""     # labels.ZONE ("" for the zoneless instruments)
 
 
 @dataclass
@@ -73,6 +75,8 @@ class StackStatus:
     endpoints: dict = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     toxiproxy_version: str | None = None
+    vip: str | None = None                              # zones >= 2: the clients' address
+    vip_holders: list[str] = field(default_factory=list)  # the LBs that have it now (one when healthy)
 
     @property
     def healthy(self) -> bool:
@@ -86,6 +90,7 @@ class StackStatus:
         data = asdict(self)
         data["healthy"] = self.healthy
         data["leader"] = self.leader()
+        data["lb_active"] = self.vip_holders[0] if len(self.vip_holders) == 1 else None
         return data
 
 
@@ -112,9 +117,14 @@ class Stack:
         net = self.network()
         raw = (net.attrs.get("Labels") or {}).get(OPTIONS_LABEL) if net else None
         if not raw:
-            return StackOptions(name=self.name)
-        # A stack started before monitoring existed has none, whatever today's default is.
-        return StackOptions(**{"monitoring": False, **json.loads(raw)})
+            return StackOptions(name=self.name, zones=1)
+        # A stack started before monitoring (or zones) existed has none, whatever today's default is.
+        return StackOptions(**{"monitoring": False, "zones": 1, **json.loads(raw)})
+
+    def addresses(self) -> zones.LbAddresses | None:
+        """The VIP and the load balancers' fixed addresses (None: a one-zone stack, no VIP)."""
+        net = self.network()
+        return zones.addresses_of_network(net.attrs if net else None, lb_names(self.options())) if net else None
 
     def monitoring_endpoints(self) -> alert_watch.MonitoringEndpoints | None:
         """Prometheus, Alertmanager and the alert receiver as published on 127.0.0.1 (None: no monitoring)."""
@@ -222,13 +232,35 @@ class Stack:
     def _create(self, opts: StackOptions, run_id: str, creds: StackCredentials) -> None:
         base_labels = {labels.RUN: run_id, labels.STACK: self.name}
         net = network_name(self.name)
-        self.client.networks.create(
-            net, driver="bridge",
-            labels={**base_labels, OPTIONS_LABEL: json.dumps(asdict(opts), sort_keys=True),
-                    CREDENTIALS_LABEL: creds.encode()},
-        )
-        for spec in services(opts, run_id):
+        net_labels = {**base_labels, OPTIONS_LABEL: json.dumps(asdict(opts), sort_keys=True),
+                      CREDENTIALS_LABEL: creds.encode()}
+        addrs = self._create_vip_network(net, net_labels, opts) if zones.has_vip(opts.zones) else None
+        if addrs is None:
+            self.client.networks.create(net, driver="bridge", labels=net_labels)
+        for spec in services(opts, run_id, addrs):
             self._start_service(spec, run_id, net, creds)
+
+    def _create_vip_network(self, net: str, net_labels: dict, opts: StackOptions) -> zones.LbAddresses:
+        """The stack's network with a subnet Docker chose as free, re-made with Docker's allocation confined to its
+        lower half (ip_range), so the VIP and the LBs' fixed addresses at the top are never handed to a container.
+        Another process may take the subnet between the two steps: then ask again."""
+        for attempt in range(5):
+            probe = self.client.networks.create(net, driver="bridge", labels=net_labels)
+            try:
+                probe.reload()
+                subnet = next(c["Subnet"] for c in probe.attrs["IPAM"]["Config"] if ":" not in c.get("Subnet", ":"))
+            finally:
+                probe.remove()
+            addrs = zones.plan_addresses(subnet, lb_names(opts))
+            ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=addrs.subnet, iprange=addrs.ip_range,
+                                                     gateway=addrs.gateway)])
+            try:
+                self.client.networks.create(net, driver="bridge", labels=net_labels, ipam=ipam)
+                return addrs
+            except APIError as exc:
+                if "overlap" not in str(exc).lower() or attempt == 4:
+                    raise
+        raise StackError(f"no free subnet for stack {self.name!r}")
 
     def start_service(self, spec: ServiceSpec, run_id: str | None = None) -> None:
         """Create and start one service on the running stack's network (a restore re-creates nodes so), with
@@ -268,7 +300,9 @@ class Stack:
                 ports={p: ("127.0.0.1", h or _free_port()) for p, h in spec.ports.items()},
                 volumes=volumes,
                 network=net,
-                networking_config={net: EndpointConfig(version=self.client.api._version, aliases=[spec.service])},
+                networking_config={net: EndpointConfig(version=self.client.api._version, aliases=[spec.service],
+                                                       ipv4_address=spec.ipv4_address)},
+                cap_add=list(spec.cap_add) or None,
                 detach=True,
             )
             if spec.files:
@@ -285,10 +319,14 @@ class Stack:
 
     # ---- health ----------------------------------------------------------------------------------
     def wait_healthy(self, timeout: float = 180.0, log: Log = print, poll: float = 0.5) -> StackStatus:
-        """Poll until healthy; on timeout raise with the problems and the logs of the services involved."""
+        """Poll until healthy; on timeout raise with the problems and the logs of the services involved. The polls
+        are quick; with a VIP the last one is the full status, which asks each LB whether it holds the VIP (a
+        split brain looks healthy from the clients' side)."""
         deadline = time.monotonic() + timeout
         last_report = 0.0
         status = self.status(quick=True)
+        if status.healthy and status.vip:
+            status = self.status()
         while not status.healthy:
             now = time.monotonic()
             if now > deadline:
@@ -302,7 +340,9 @@ class Stack:
                 last_report = now
             time.sleep(poll)
             status = self.status(quick=True)
-        return self.status()
+            if status.healthy and status.vip:
+                status = self.status()
+        return status if status.vip else self.status()
 
     def status(self, quick: bool = False) -> StackStatus:
         """Each service with its role and health, the endpoints, and what is wrong (if anything)."""
@@ -312,18 +352,28 @@ class Stack:
         if not containers:
             st.problems.append(f"no stack named {self.name!r}")
             return st
-        st.endpoints = _endpoints(containers)
+        addrs = self.addresses() if zones.has_vip(opts.zones) else None
+        st.vip = addrs.vip if addrs else None
+        st.endpoints = _endpoints(containers, st.vip)
         if not quick and "api" in st.endpoints:  # clients of this API made later in this process can audit
             token = self.audit_token()
-            if token:
-                remember_audit_token(st.endpoints["api"], token)
+            for url in (st.endpoints["api"], *st.endpoints.get("api_direct", {}).values()):
+                if token:
+                    remember_audit_token(url, token)
         members = patroni.cluster_from_any(list(st.endpoints.get("patroni", {}).values()))
-        lb_states = haproxy.server_states(st.endpoints["haproxy_stats"]) if "haproxy_stats" in st.endpoints else None
+        # What each load balancer believes ({lb: states}; None where its stats do not answer).
+        per_lb = {lb: haproxy.server_states(url) for lb, url in st.endpoints.get("haproxy_stats_all", {}).items()}
+        if st.vip and quick:   # the clients' view, one HTTP request: the frequent polls (wait_healthy)
+            st.vip_holders = [lb] if (lb := zones.served_by(st.vip)) else []
+        elif st.vip:           # asked inside each LB: also sees a split brain
+            lbs = {n: c for n, c in containers.items() if c.labels.get(labels.ROLE) == zones.LB_ROLE}
+            st.vip_holders = zones.vip_holders(lbs, st.vip)
         roles = {m.name: m for m in members or []}
 
         for service, c in sorted(containers.items(), key=lambda kv: _order(kv[0])):
             role = c.labels.get(labels.ROLE, "?")
-            s = ServiceStatus(service, c.name, c.short_id, role, c.status, "unknown")
+            s = ServiceStatus(service, c.name, c.short_id, role, c.status, "unknown",
+                              zone=c.labels.get(labels.ZONE, ""))
             if c.status != "running":
                 s.health = "unhealthy"
                 st.problems.append(f"{service} is {c.status}")
@@ -339,15 +389,18 @@ class Stack:
                     if s.health != "healthy":
                         st.problems.append(f"{service} (patroni) is {m.state}")
             elif role == "api":
-                state = (lb_states or {}).get(("api", service))
-                s.detail = f"haproxy={state or '?'}"
-                s.health = "healthy" if state == "UP" else "unhealthy"
-                if state != "UP":
-                    st.problems.append(f"{service} is {state or 'unknown'} in haproxy (GET /readyz)")
+                seen = {lb: (states or {}).get(("api", service)) for lb, states in per_lb.items()}
+                s.detail = " ".join(f"{lb}={state or '?'}" for lb, state in sorted(seen.items())) or "haproxy=?"
+                s.health = "healthy" if seen and all(v == "UP" for v in seen.values()) else "unhealthy"
+                if s.health != "healthy":
+                    st.problems.append(_api_problem(service, seen))
             elif role == "lb":
-                s.health = "healthy" if lb_states is not None else "unhealthy"
-                if lb_states is None:
-                    st.problems.append("haproxy stats do not answer")
+                s.health = "healthy" if per_lb.get(service) is not None else "unhealthy"
+                if st.vip:
+                    s.detail = f"vip={st.vip}" if service in st.vip_holders else "backup"
+                if s.health != "healthy":
+                    st.problems.append("haproxy stats do not answer" if len(per_lb) < 2 else
+                                       f"{service} stats do not answer")
             elif role == "proxy":
                 st.toxiproxy_version = ToxiproxyClient(st.endpoints["toxiproxy"]).version()
                 s.detail = f"version={st.toxiproxy_version}"
@@ -376,17 +429,21 @@ class Stack:
                 s.health = "healthy"
             st.services.append(s)
 
-        self._cluster_problems(st, opts, members, lb_states, containers)
+        self._cluster_problems(st, opts, members, per_lb, containers)
         return st
 
-    def _cluster_problems(self, st: StackStatus, opts: StackOptions, members, lb_states, containers) -> None:
+    def _cluster_problems(self, st: StackStatus, opts: StackOptions, members, per_lb, containers) -> None:
         expected = {"etcd": opts.etcd_nodes, "postgres": opts.db_nodes, "api": opts.api_replicas,
-                    "lb": 1, "proxy": 1, WALSTREAM: 1 if opts.zero_rpo_backups else 0,
+                    "lb": len(lb_names(opts)), "proxy": 1, WALSTREAM: 1 if opts.zero_rpo_backups else 0,
                     monitoring.ROLE: (4 if opts.backups else 3) if opts.monitoring else 0}
         for role, count in expected.items():
             have = sum(1 for c in containers.values() if c.labels.get(labels.ROLE) == role)
             if have != count:
                 st.problems.append(f"expected {count} {role} container(s), found {have}")
+        if st.vip and len(st.vip_holders) != 1:
+            who = f" ({', '.join(st.vip_holders)}: a split brain)" if st.vip_holders else ""
+            st.problems.append(f"expected one load balancer holding the VIP {st.vip}, found "
+                               f"{len(st.vip_holders)}{who}")
         if members is None:
             st.problems.append("no Patroni node answers")
             return
@@ -400,17 +457,20 @@ class Stack:
             for svc in st.services:
                 if svc.role == "leader":
                     svc.detail += f" sync={guard.standby or 'none'}"
-        if lb_states is not None and leaders:
+        for lb, lb_states in sorted(per_lb.items()):
+            if lb_states is None or not leaders:
+                continue
             up = [srv for (be, srv), state in lb_states.items() if be == "postgres" and state == "UP"]
             if up != leaders:
-                st.problems.append(f"haproxy routes postgres to {up or 'nothing'}, leader is {leaders[0]}")
+                st.problems.append(f"{lb} routes postgres to {up or 'nothing'}, leader is {leaders[0]}")
         if "api" in st.endpoints:
             try:
                 ok = http.get(f"{st.endpoints['api']}/readyz", timeout=2).status_code == 200
             except requests.RequestException:
                 ok = False
             if not ok:
-                st.problems.append("GET /readyz through haproxy does not answer 200")
+                through = f"the VIP {st.vip}" if st.vip else "haproxy"
+                st.problems.append(f"GET /readyz through {through} does not answer 200")
 
     def _failure_logs(self) -> str:
         try:
@@ -431,9 +491,34 @@ class Stack:
         return "\n".join(chunks)
 
 
-def _endpoints(containers: dict) -> dict:
+def _api_problem(service: str, seen: dict[str, str | None]) -> str:
+    """One line for an API replica not UP everywhere: "in haproxy" when every LB agrees (or there is one)."""
+    states = set(seen.values())
+    if len(states) <= 1:
+        state = next(iter(states), None)
+        return f"{service} is {state or 'unknown'} in haproxy (GET /readyz)"
+    return f"{service} is " + ", ".join(f"{v or 'unknown'} in {lb}" for lb, v in sorted(seen.items())) + \
+        " (GET /readyz)"
+
+
+def audit_api_url(endpoints: dict) -> str:
+    """Where the final audit reads the reference API: through the VIP's first LB as published on 127.0.0.1 when
+    there is a VIP (the audit's reader takes loopback URLs only, the one rule for every declared read), else the
+    clients' address. The audit runs after the stack recovered, when both LBs serve."""
+    direct = endpoints.get("api_direct") or {}
+    return direct[min(direct)] if direct else endpoints["api"]
+
+
+def _endpoints(containers: dict, vip: str | None = None) -> dict:
+    """Where the harness reaches each service: published ports on 127.0.0.1, and with a VIP (zones >= 2) the API
+    and PostgreSQL through it. haproxy_stats is the first LB's (what a one-LB stack had), haproxy_stats_all and
+    haproxy_admin (the runtime API, host:port) and api_direct (each LB's API frontend, with a VIP) are every LB's."""
     out: dict = {"patroni": {}}
-    for service, c in containers.items():
+    if vip:
+        out["vip"] = vip
+        out["api"] = f"http://{vip}:8080"
+        out["postgres"] = f"postgresql://{APP_USER}:***@{vip}:5432/{APP_DB}"
+    for service, c in sorted(containers.items()):
         ports = (c.attrs.get("NetworkSettings") or {}).get("Ports") or {}
 
         def host(port: str, ports: dict = ports) -> str | None:
@@ -442,11 +527,16 @@ def _endpoints(containers: dict) -> dict:
 
         role = c.labels.get(labels.ROLE)
         if role == "lb":
-            if host("8080/tcp"):
+            if host("8080/tcp") and not vip:
                 out["api"] = f"http://{host('8080/tcp')}"
+            elif host("8080/tcp"):   # one LB's own API frontend, bypassing the VIP (to look at one LB)
+                out.setdefault("api_direct", {})[service] = f"http://{host('8080/tcp')}"
             if host("8404/tcp"):
-                out["haproxy_stats"] = f"http://{host('8404/tcp')}"
-            if host("5432/tcp"):  # recorded in meta.json and shown by `drill stack status`: never the password
+                out.setdefault("haproxy_stats", f"http://{host('8404/tcp')}")
+                out.setdefault("haproxy_stats_all", {})[service] = f"http://{host('8404/tcp')}"
+            if host(f"{zones.ADMIN_PORT}/tcp"):
+                out.setdefault("haproxy_admin", {})[service] = host(f"{zones.ADMIN_PORT}/tcp")
+            if host("5432/tcp") and not vip:  # recorded in meta.json and shown by `drill stack status`: no password
                 out["postgres"] = f"postgresql://{APP_USER}:***@{host('5432/tcp')}/{APP_DB}"
         elif role == "proxy" and host("8474/tcp"):
             out["toxiproxy"] = f"http://{host('8474/tcp')}"

@@ -14,7 +14,7 @@ from string import Template
 
 import yaml
 
-from drills.platform import labels, monitoring
+from drills.platform import labels, monitoring, zones
 from drills.platform.images import image_tag
 from drills.resources import HARNESS, require
 from drills.scenario.zero_rpo import zero_rpo_conflict
@@ -53,6 +53,7 @@ WALSTREAM_DIR = f"{BACKUP_REPO_PATH}/stream"
 # How long the API waits, after a commit, for the stream to have it before answering 503 (indeterminate: not
 # acknowledged). A failover costs the stream ~1-2 s to find the new leader; a dead stream blocks every write.
 WALSTREAM_WAIT_S = 3.0
+KEEPALIVED_CONFIG = "/etc/keepalived/keepalived.conf"   # present only with zones >= 2 (harness/images/haproxy/lb.sh)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,10 @@ class StackOptions:
     hot_event_seats: int = 20000
     cold_events: int = 3
     cold_event_seats: int = 500
-    api_port: int | None = None  # host port of the API (HAProxy); None picks a free one
+    api_port: int | None = None  # host port of the (first) HAProxy's API frontend; None picks a free one
+    # Zones (drills/platform/zones.py): nodes spread over `zones` letters; with 2 or more, two load balancers share
+    # a virtual IP, the address clients use.
+    zones: int = 3
     scrypt_n: int = 16384
     # Backups (pgBackRest): WAL archived continuously, a full backup when the stack starts, then a backup of
     # `backup_type` every `backup_interval_s` seconds (0 = none scheduled). archive_timeout_s bounds how old
@@ -95,6 +99,9 @@ class StackOptions:
             value = getattr(self, key)
             if not low <= value <= high:
                 problems.append(f"{key} must be between {low} and {high}, not {value}")
+        zone_problem = zones.zones_problem(self.zones, self.db_nodes, self.etcd_nodes, self.api_replicas)
+        if zone_problem:
+            problems.append(f"zones: {zone_problem}")
         if self.hot_event_seats < 1:
             problems.append("hot_event_seats must be at least 1")
         if self.api_port is not None and not 1 <= self.api_port <= 65535:
@@ -137,10 +144,15 @@ class ServiceSpec:
     user: str | None = None  # run as this user instead of the image's
     kind: str | None = None  # labels.KIND: a helper of the stack (monitoring), never a fault target
     read_only_volumes: tuple[str, ...] = ()  # suffixes of shared_volumes mounted read-only
+    zone: str | None = None  # labels.ZONE (zones.zone_of_services); None: a zoneless instrument
+    group: str | None = None  # labels.GROUP: the service name several containers answer to (haproxy)
+    ipv4_address: str | None = None  # a fixed address on the stack's network (the LBs' VRRP peers)
+    cap_add: tuple[str, ...] = ()  # NET_ADMIN: keepalived adds and removes the VIP
 
     def labels(self, run_id: str, stack: str) -> dict[str, str]:
         found = {labels.RUN: run_id, labels.STACK: stack, labels.SERVICE: self.service, labels.ROLE: self.role}
-        return {**found, labels.KIND: self.kind} if self.kind else found
+        optional = {labels.KIND: self.kind, labels.ZONE: self.zone, labels.GROUP: self.group}
+        return {**found, **{k: v for k, v in optional.items() if v}}
 
 
 @dataclass(frozen=True)
@@ -197,12 +209,18 @@ def api_names(opts: StackOptions) -> list[str]:
     return [f"api{i}" for i in range(1, opts.api_replicas + 1)]
 
 
-def toxiproxy_proxies(opts: StackOptions) -> list[dict]:
-    """The links Toxiproxy sits on: each API replica to the database, and the LB to each replica."""
+def lb_names(opts: StackOptions) -> list[str]:
+    return zones.lb_names(opts.zones)
+
+
+def toxiproxy_proxies(opts: StackOptions, addrs: zones.LbAddresses | None = None) -> list[dict]:
+    """The links Toxiproxy sits on: each API replica to the database (through the load balancer: the one holding
+    the VIP with zones >= 2), and the LB to each replica."""
+    lb = (addrs or zones.EXAMPLE_ADDRESSES).vip if zones.has_vip(opts.zones) else "haproxy"
     proxies = []
     for i, api in enumerate(api_names(opts), start=1):
         proxies.append({"name": f"{api}_db", "listen": f"0.0.0.0:{DB_PROXY_BASE + i}",
-                        "upstream": "haproxy:5432", "enabled": True})
+                        "upstream": f"{lb}:5432", "enabled": True})
     for i, api in enumerate(api_names(opts), start=1):
         proxies.append({"name": f"lb_{api}", "listen": f"0.0.0.0:{LB_PROXY_BASE + i}",
                         "upstream": f"{api}:{API_PORT}", "enabled": True})
@@ -262,24 +280,29 @@ def _render_patroni(opts: StackOptions, name: str) -> str:
     )
 
 
-def render_haproxy(opts: StackOptions) -> str:
+def render_haproxy(opts: StackOptions, lb: str = "haproxy") -> str:
+    """haproxy.cfg of the load balancer `lb` (the same for every LB but the X-LB header naming it)."""
     api_servers = "\n".join(
         f"    server {api} toxiproxy:{LB_PROXY_BASE + i} check" for i, api in enumerate(api_names(opts), start=1)
     )
     pg_servers = "\n".join(f"    server {pg} {pg}:5432 check port 8008" for pg in db_names(opts))
     return _template("haproxy.cfg.tmpl").substitute(
-        api_servers=api_servers, pg_servers=pg_servers, check_inter_ms=HEALTH_CHECK_INTER_MS
+        api_servers=api_servers, pg_servers=pg_servers, check_inter_ms=HEALTH_CHECK_INTER_MS, lb_name=lb,
+        admin_port=zones.ADMIN_PORT,
     )
 
 
-def services(opts: StackOptions, stack_token: str) -> list[ServiceSpec]:
-    """All containers of the stack, in start order (everything retries, so order is only a hint)."""
+def services(opts: StackOptions, stack_token: str, addrs: zones.LbAddresses | None = None) -> list[ServiceSpec]:
+    """All containers of the stack, in start order (everything retries, so order is only a hint). `addrs`: the
+    stack network's plan (zones >= 2: the VIP and the LBs' fixed addresses); None renders zones.EXAMPLE_ADDRESSES
+    (what a dry run and the image check need)."""
     out: list[ServiceSpec] = []
+    placed = zones.zone_of_services(opts)
     etcds = etcd_names(opts)
     cluster = ",".join(f"{e}=http://{e}:2380" for e in etcds)
     for e in etcds:
         out.append(ServiceSpec(
-            service=e, role="etcd", image=image_tag("etcd"),
+            service=e, role="etcd", image=image_tag("etcd"), zone=placed[e],
             command=[
                 f"--name={e}", "--data-dir=/var/lib/etcd/data",
                 "--listen-client-urls=http://0.0.0.0:2379", f"--advertise-client-urls=http://{e}:2379",
@@ -295,11 +318,11 @@ def services(opts: StackOptions, stack_token: str) -> list[ServiceSpec]:
         service="toxiproxy", role="proxy", image=image_tag("toxiproxy"),
         command=["-host=0.0.0.0", "-port=8474", "-config=/etc/toxiproxy/proxies.json"],
         ports={"8474/tcp": None},
-        files={"/etc/toxiproxy/proxies.json": json.dumps(toxiproxy_proxies(opts), indent=2)},
+        files={"/etc/toxiproxy/proxies.json": json.dumps(toxiproxy_proxies(opts, addrs), indent=2)},
     ))
     for i, api in enumerate(api_names(opts), start=1):
         out.append(ServiceSpec(
-            service=api, role="api", image=image_tag("api"),
+            service=api, role="api", image=image_tag("api"), zone=placed[api],
             environment={
                 "DATABASE_URL": (  # no password: PGPASSWORD (StackCredentials)
                     f"host=toxiproxy port={DB_PROXY_BASE + i} dbname={APP_DB} user={APP_USER} "
@@ -313,16 +336,35 @@ def services(opts: StackOptions, stack_token: str) -> list[ServiceSpec]:
                 **api_stream_environment(opts),
             },
         ))
-    out.append(ServiceSpec(
-        service="haproxy", role="lb", image=image_tag("haproxy"),
-        ports={"8080/tcp": opts.api_port, "8404/tcp": None, "5432/tcp": None},
-        files={"/etc/haproxy/haproxy.cfg": render_haproxy(opts)},
-    ))
+    out.extend(lb_services(opts, addrs))
     if opts.zero_rpo_backups:
         out.append(walstream_service(opts))
     if opts.monitoring:
         out.extend(ServiceSpec(**kw) for kw in monitoring.services(
             opts, db_names(opts), etcd_names(opts), api_names(opts), STANZA, BACKUP_REPO_PATH))
+    return out
+
+
+def lb_services(opts: StackOptions, addrs: zones.LbAddresses | None = None) -> list[ServiceSpec]:
+    """The load balancers. Each publishes its API frontend (the first on api_port), stats, PostgreSQL and the
+    runtime API on 127.0.0.1; with zones >= 2 clients use the VIP instead, which keepalived moves between them."""
+    placed = zones.zone_of_services(opts)
+    vip = zones.has_vip(opts.zones)
+    plan = addrs or zones.EXAMPLE_ADDRESSES
+    out = []
+    for i, lb in enumerate(lb_names(opts)):
+        files = {"/etc/haproxy/haproxy.cfg": render_haproxy(opts, lb)}
+        if vip:
+            files[KEEPALIVED_CONFIG] = zones.render_keepalived(opts.name, lb, plan)
+        out.append(ServiceSpec(
+            service=lb, role=zones.LB_ROLE, image=image_tag("haproxy"), zone=placed[lb],
+            group=zones.LB_GROUP if vip else None,
+            ports={"8080/tcp": opts.api_port if i == 0 else None, "8404/tcp": None, "5432/tcp": None,
+                   f"{zones.ADMIN_PORT}/tcp": None},
+            files=files,
+            ipv4_address=plan.lb_ips[lb] if vip else None,
+            cap_add=("NET_ADMIN",) if vip else (),
+        ))
     return out
 
 
@@ -335,7 +377,7 @@ def db_service(opts: StackOptions, name: str, restore: RestorePlan | None = None
     if restore is not None:
         env["DRILLS_RESTORE_SETS"] = " ".join(restore.sets)
     return ServiceSpec(
-        service=name, role="postgres", image=image_tag("postgres"),
+        service=name, role="postgres", image=image_tag("postgres"), zone=zones.zone_of_services(opts).get(name),
         environment=env,
         ports={"8008/tcp": None},
         volume_path="/var/lib/postgresql/data",

@@ -23,8 +23,8 @@ from drills.platform.attach_preflight import check_attachable
 from drills.platform.images import STACK_IMAGES, image_tag
 from drills.platform.inventory import StackView, port_of
 from drills.platform.readiness import NotReady, checks_for, hint_for, wait_ready
-from drills.platform.stack import Stack
-from drills.platform.stack_spec import StackOptions
+from drills.platform.stack import Stack, audit_api_url
+from drills.platform.stack_spec import StackOptions, lb_names
 from drills.rundir import files
 from drills.scenario.audit_section import AuditSection
 from drills.scenario.model import AttachedStack, ReferenceStack, StackSection
@@ -72,7 +72,7 @@ class System(ABC):
         from drills.platform.ticketing import TicketingClient
         from drills.platform.ticketing_audit import collect
 
-        collect(TicketingClient(self.endpoints["api"], timeout=30), run_dir)
+        collect(TicketingClient(audit_api_url(self.endpoints), timeout=30), run_dir)
 
     def after_run(self, run_dir: Path) -> None:  # noqa: B027 - a hook: most systems record nothing
         """Record what only exists while the system does (before teardown)."""
@@ -122,7 +122,7 @@ class ReferenceSystem(System):
             versions["docker"] = self.client.version().get("Version", "?")
         except Exception:
             pass
-        for svc, cmd in (("pg1", ["patroni", "--version"]), ("haproxy", ["haproxy", "-v"]),
+        for svc, cmd in (("pg1", ["patroni", "--version"]), (lb_names(self.opts)[0], ["haproxy", "-v"]),
                          ("etcd1", ["etcd", "--version"])):
             try:
                 c = self.client.containers.get(f"drills-{self._stack.name}-{svc}")
@@ -221,7 +221,7 @@ class AttachedSystem(System):
         from drills.platform.ticketing import TicketingClient
         from drills.platform.ticketing_audit import collect as collect_reference
 
-        state = collect_reference(TicketingClient(self.endpoints["api"], timeout=30), run_dir)
+        state = collect_reference(TicketingClient(audit_api_url(self.endpoints), timeout=30), run_dir)
         if not state.complete:
             state.errors.append("the scenario declares no `audit`, so the final read asked the reference "
                                 "ticketing API's /audit endpoints; declare how to read your system back "
@@ -231,7 +231,8 @@ class AttachedSystem(System):
 
 def options_for(ref: ReferenceStack, name: str) -> StackOptions:
     """The reference stack's options from a scenario's `stack.reference` section."""
-    return StackOptions(name=name, api_replicas=ref.api_replicas, async_replication=ref.async_replication,
+    return StackOptions(name=name, api_replicas=ref.api_replicas, zones=ref.zones,
+                        async_replication=ref.async_replication,
                         hot_event_seats=ref.hot_event_seats, cold_events=ref.cold_events,
                         cold_event_seats=ref.cold_event_seats, maximum_lag_on_failover=ref.maximum_lag_on_failover,
                         backups=ref.backups, backup_interval_s=int(ref.backup_interval),

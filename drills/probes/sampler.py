@@ -6,21 +6,38 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from docker.errors import DockerException
 
-from drills.platform import haproxy, patroni
+from drills.platform import haproxy, http, patroni
 from drills.platform.inventory import StackView
 from drills.rundir.writers import LineWriter
 
+LB_HEADER = "X-LB"        # the load balancer that answered (zones >= 2: haproxy1 / haproxy2)
+# The GET passes HAProxy to an API replica (/healthz: no database call); on a busy machine 0.4 s (the other probes'
+# timeout) saw many answers too late, and a late answer is not "nobody holds the VIP".
+LB_TIMEOUT_S = 0.9
+
 
 class ProbeSampler:
-    """A background thread; `latest` holds the last sample for the live console and abort conditions."""
+    """A background thread; `latest` holds the last sample for the live console and abort conditions.
+
+    With `client_url` (a stack whose load balancers share a virtual IP) each sample also says which LB answered
+    a GET through the clients' own address (`lb_active`, from X-LB; null when none did): the VIP as the
+    clients see it, asked in parallel with the other probes so a VIP nobody holds does not stretch the sample.
+    The nodes' `lb` is then the view of the LB the previous sample found holding the VIP (`stats_by_lb`), the one
+    the clients go through; the first LB's stats page otherwise."""
 
     def __init__(self, view: StackView, writer: LineWriter, haproxy_stats_url: str | None,
                  active_faults: Callable[[], tuple[list[str], list[str]]] = lambda: ([], []),
-                 interval: float = 0.5) -> None:
+                 interval: float = 0.5, client_url: str | None = None,
+                 stats_by_lb: dict[str, str] | None = None) -> None:
         self.view = view
+        self.stats_by_lb = dict(stats_by_lb or {})
+        self.client_url = client_url.rstrip("/") if client_url else None
+        self._lb_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe-lb") if client_url else None
+        self._lb_session = http.session() if client_url else None
         self.writer = writer
         self.stats_url = haproxy_stats_url
         self.active_faults = active_faults
@@ -37,7 +54,10 @@ class ProbeSampler:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:   # started
+            self._thread.join(timeout=5)
+        if self._lb_pool is not None:
+            self._lb_pool.shutdown(wait=False)
 
     def _run(self) -> None:
         next_at = time.monotonic()
@@ -53,10 +73,12 @@ class ProbeSampler:
 
     def sample(self) -> dict:
         t = round(time.time(), 3)
+        lb_answer: Future[str | None] | None = self._lb_pool.submit(self._lb_active) if self._lb_pool else None
         states = self._container_states()
         members = patroni.cluster_from_any(list(self.view.patroni_urls.values()), timeout=0.4) or []
         roles = {m.name: m for m in members}
-        lb = haproxy.server_states(self.stats_url, timeout=0.4) if self.stats_url else None
+        stats_url = self.stats_by_lb.get(self.latest.get("lb_active") or "") or self.stats_url
+        lb = haproxy.server_states(stats_url, timeout=0.4) if stats_url else None
         faults, cut_off = self.active_faults()
         nodes = {}
         for service, node in self.view.nodes.items():
@@ -73,6 +95,11 @@ class ProbeSampler:
         leaders = patroni.leaders(members)
         leader = leaders[0] if len(leaders) == 1 else None
         sample = {"t": t, "leader": leader, "nodes": nodes, "cut_off": cut_off, "faults_active": faults}
+        if lb_answer is not None:
+            try:
+                sample["lb_active"] = lb_answer.result(timeout=LB_TIMEOUT_S + 0.1)
+            except Exception:
+                sample["lb_active"] = None
         url = self.view.patroni_urls.get(leader or "")
         if leader and url and nodes.get(leader, {}).get("container") == "running" and self._synchronous(members):
             # The same rule as the stack's health: a leader whose synchronous standby is not streaming on
@@ -82,6 +109,17 @@ class ProbeSampler:
             sample["sync_standby"] = guard.standby
             nodes[leader]["protected"] = guard.protected
         return sample
+
+    def _lb_active(self) -> str | None:
+        """The load balancer that answered GET /healthz through the clients' address (X-LB), or None."""
+        assert self._lb_session is not None and self.client_url is not None
+        try:
+            # a fresh connection each time: which LB a new client reaches now, not one an old connection kept
+            response = self._lb_session.get(f"{self.client_url}/healthz", timeout=LB_TIMEOUT_S,
+                                            headers={"Connection": "close"})
+        except Exception:   # nobody holds the VIP, or the LB is going away: no holder seen
+            return None
+        return response.headers.get(LB_HEADER) or None
 
     def _synchronous(self, members: list) -> bool:
         """Asked of Patroni's /config once it answers, and at most every 5 s until then."""

@@ -25,7 +25,7 @@ from matplotlib.typing import RcKeyType
 
 from drills.checks.result_model import BudgetRow
 from drills.report.fmt import limit_text, num
-from drills.report.timeline import FaultInterval, Outage
+from drills.report.timeline import FaultInterval, Outage, lane_label, placement, vip_spans
 from drills.report.view import ReportView
 from drills.scenario.fault_families import FALLBACK, FamilySpec
 from drills.scenario.fault_types import family_of
@@ -36,6 +36,7 @@ LANE_PT, MAX_LANES = 10, 3
 MAX_POINTS = 900  # longer series are binned so a long drill's report stays small
 
 OUTAGE_COLOUR = "#6e0a1e"
+VIP_COLOUR = "#0a3069"
 BUDGET_COLOUR, WITHIN_COLOUR = "#cf222e", "#57606a"
 LATENCY_BUDGETS = {"latency_p50_ms": "p50", "latency_p95_ms": "p95", "latency_p99_ms": "p99"}
 OUTCOME_COLOURS = {"ok": "#2da44e", "info": "#d4a72c", "fail": "#cf222e"}
@@ -382,10 +383,13 @@ def chart_success(view: ReportView) -> str | None:
 
 
 def chart_roles(view: ReportView) -> str | None:
-    """One row per node (state over time) under a row naming the leader; cut-off time is cross-hatched."""
+    """One row per node (state over time) under a row naming the leader; cut-off time is cross-hatched. With
+    zones the rows are grouped by zone (labelled "a · pg1", a line between zones) and a load balancer's row
+    carries a dark band while it holds the virtual IP."""
     if not view.roles and not view.leaders:
         return None
     nodes = list(view.roles)
+    where = placement(view.result)
     rows = (["leader"] if view.leaders else []) + nodes
     c, lanes = _chart("roles", 0.26 * len(rows) + 0.2, view)
     ax = c.ax
@@ -417,11 +421,17 @@ def chart_roles(view: ReportView) -> str | None:
         if cut:
             used.add("cut_off")
             ax.broken_barh(cut, (y[node] - 0.4, 0.8), facecolors="none", edgecolor="#24292f", hatch="xxx", lw=0.6)
-    ax.set_yticks([y[r] for r in rows], rows, fontsize=7.5)
+    _vip_bands(c, view, y)
+    ax.set_yticks([y[r] for r in rows], [lane_label(r, where) for r in rows], fontsize=7.5)
     ax.set_ylim(-0.6, len(rows) - 0.4)
+    for above, below in zip(nodes, nodes[1:], strict=False):   # a line between two zones' rows
+        if where and where.get(above) != where.get(below):
+            ax.axhline(y[below] + 0.5, color="#8c959f", lw=0.6, ls="-")
     _phase_marks(c, view, names=False)
     _shade_faults(c, view.faults, view.end_s, lanes, behind=True)
     handles = [Patch(facecolor=STATE_COLOURS[s], label=STATE_LABELS[s]) for s in STATE_COLOURS if s in used]
+    if any(g.get("class") == "vip-span" for g in c.groups.values()):
+        handles.append(Patch(facecolor=VIP_COLOUR, label="holds the virtual IP"))
     if "cut_off" in used:
         handles.append(Patch(facecolor="white", edgecolor="#24292f", hatch="xxx", label="cut off (network)"))
     if view.leaders and any(x["leader"] is None for x in view.leaders):
@@ -430,20 +440,50 @@ def chart_roles(view: ReportView) -> str | None:
     return _finish(c, view, "node roles over time")
 
 
+def _vip_bands(c: _Chart, view: ReportView, y: dict[str, int]) -> None:
+    """A dark band along the lower part of a load balancer's row while it held the VIP (probes' lb_active)."""
+    for i, span in enumerate(vip_spans(view.result)):
+        lb = span["lb_active"]
+        if lb is None or lb not in y:
+            continue
+        gid = f"roles-vip-{i}"
+        c.ax.broken_barh([(span["start_s"], span["end_s"] - span["start_s"])], (y[lb] - 0.4, 0.22),
+                         facecolors=VIP_COLOUR, lw=0, gid=gid, zorder=3)
+        c.groups[gid] = {"class": "vip-span", "data-lb": lb, "data-start-s": f"{span['start_s']:g}",
+                         "data-end-s": f"{span['end_s']:g}"}
+
+
+def _generator_binned(rows: Sequence[Mapping[str, Any]]) -> tuple[Sequence[Mapping[str, Any]], int]:
+    """At most MAX_POINTS seconds of generator health, as _binned() does for the series: rates averaged over a
+    bin, CPU the busiest second of it (a long drill's report stays small; result.json keeps every second)."""
+    if len(rows) <= MAX_POINTS:
+        return rows, 1
+    k = math.ceil(len(rows) / MAX_POINTS)
+    out: list[Mapping[str, Any]] = []
+    for i in range(0, len(rows), k):
+        chunk = rows[i:i + k]
+        targets = [r["target"] for r in chunk if r["target"] is not None]
+        cpus = [r["cpu"] for r in chunk if r["cpu"] is not None]
+        out.append({"t": chunk[0]["t"], "offered": sum(r["offered"] for r in chunk) / len(chunk),
+                    "target": sum(targets) / len(targets) if targets else None, "cpu": max(cpus) if cpus else None})
+    return out, k
+
+
 def chart_generator(view: ReportView) -> str | None:
     """Offered vs target rate (is the load generator keeping up?) and the busiest load process's CPU."""
     if not view.generator:
         return None
     c, lanes = _chart("generator", 1.5, view)
-    xs = [g["t"] + 0.5 for g in view.generator]
-    c.ax.plot(xs, [g["offered"] for g in view.generator], color="#0969da", lw=1.1, label="offered")
-    targets = [(x, g["target"]) for x, g in zip(xs, view.generator, strict=False) if g["target"] is not None]
+    rows, k = _generator_binned(view.generator)
+    xs = [g["t"] + k / 2 for g in rows]
+    c.ax.plot(xs, [g["offered"] for g in rows], color="#0969da", lw=1.1, label="offered")
+    targets = [(x, g["target"]) for x, g in zip(xs, rows, strict=False) if g["target"] is not None]
     if targets:
         c.ax.plot([t[0] for t in targets], [t[1] for t in targets], color="#24292f", lw=1, ls="--",
                   label="target")
     c.ax.set_ylim(bottom=0)
     c.ax.set_ylabel("operations started / s")
-    cpus = [(x, g["cpu"]) for x, g in zip(xs, view.generator, strict=False) if g["cpu"] is not None]
+    cpus = [(x, g["cpu"]) for x, g in zip(xs, rows, strict=False) if g["cpu"] is not None]
     handles, labels = c.ax.get_legend_handles_labels()
     if cpus:
         ax2 = c.ax.twinx()

@@ -37,6 +37,8 @@ from drills.report.htmlkit import esc, items_html, page, pill, records_html, tab
 from drills.report.quote import SECTION_MAX
 from drills.report.relevance import DATA_LOSS_KEYS, audit_counts, audit_unknown_reasons, shows_failover
 from drills.report.view import ReportView
+from drills.report.workers import workers_html
+from drills.report.zonetable import zones_html
 from drills.rundir import files
 from drills.scenario.fault_families import FAMILIES
 
@@ -72,7 +74,8 @@ def render_html(view: ReportView) -> str:
     """The whole report.html for one run."""
     charts = render_charts(view)
     body = [_banner(view), '<main>', _nav(view), _notes(view), _budgets(view), _headline(view),
-            _disaster_recovery(view), _timeline(view, charts), alerting_html(view), _outages(view), _failovers(view),
+            _disaster_recovery(view), _timeline(view, charts), zones_html(view), alerting_html(view), _outages(view),
+            _failovers(view),
             _protection(view),
             _audit(view),
             _faults(view),
@@ -103,7 +106,8 @@ def _banner(view: ReportView) -> str:
 
 def _nav(view: ReportView) -> str:
     links = [("budgets", "Budgets")] + ([("disaster-recovery", "Disaster recovery")] if _dr(view) else []) + [
-        ("timeline", "Timeline")] + ([("alerting", "Alerting")] if view.result.get("alerting") else []) + [
+        ("timeline", "Timeline")] + ([("zones", "Zones")] if view.result.get("zones") else []) + (
+        [("alerting", "Alerting")] if view.result.get("alerting") else []) + [
         ("audit", "Data-loss audit"), ("faults", "Faults"),
         ("generator", "Load generator"), ("environment", "Environment & re-run"), ("scenario", "Scenario")]
     return "<nav>" + "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in links) + "</nav>"
@@ -606,10 +610,11 @@ def _generator(view: ReportView, charts: dict) -> str:
     g = view.result["generator"]
     out = ['<section id="generator"><h2>Load generator</h2>',
            '<p class="muted">If the generator falls behind its target or runs out of CPU, the load it offered '
-           "was lower than planned and the numbers above understate the stress.</p>", _generator_verdict(g)]
+           "was lower than planned and the numbers above understate the stress.</p>", _generator_verdict(g),
+           workers_html(g)]
     if charts.get("generator"):
         out.append(f'<figure id="chart-generator">{charts["generator"]}</figure>')
-    numbers = {k: v for k, v in g.items() if k != "series"}
+    numbers = {k: v for k, v in g.items() if k not in ("series", "worker_events")}   # events: workers_html()
     out.append(f"<details><summary>All generator numbers</summary>{value_html(numbers)}</details>")
     return "".join(out) + "</section>"
 

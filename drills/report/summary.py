@@ -66,6 +66,14 @@ def print_summary(console: Console, result: Mapping[str, Any] | None) -> None:
                             f"   lost by the restore {num(lost.get('all'))}   lost after recovery "
                             f"{num(after.get('all'))}   restore point {num(dr.get('recovered_to_s'), 's')}",
                             oneline=True), markup=False, highlight=False)
+    zones = dict_at(result, "zones")
+    if zones:
+        shares = "  ".join(f"{row.get('zone')} {percent(row.get('share'))} (gap {num(row.get('longest_gap_s'), 's')})"
+                           for row in zones.get("zones") or [] if isinstance(row, dict))
+        moves = [m for m in zones.get("vip_moves") or [] if isinstance(m, dict)]
+        vip = "".join(f"   VIP {m.get('from_lb')}→{m.get('to_lb')} at {num(m.get('t_s'), 's')} (client gap "
+                      f"{num(m.get('client_gap_s'), 's')})" for m in moves[:3])
+        console.print(plain(f"zones: {shares}{vip}", oneline=True), markup=False, highlight=False)
     audit = dict_at(result, "audit")
     if audit:
         counts = dict(audit_counts(result))

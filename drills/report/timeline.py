@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from drills.checks.result_model import FaultRow, NodeSpan, Result
+from drills.checks.result_model import FaultRow, NodeSpan, Result, VipSpan
 from drills.checks.window import SCENARIO_PHASES
 
 
@@ -103,6 +103,26 @@ def _node_order(name: str) -> tuple:
 
 
 def roles(result: Result) -> dict[str, list[NodeSpan]]:
-    """Each node's states over time, databases first, then APIs, load balancer, etcd."""
+    """Each node's states over time, databases first, then APIs, load balancer, etcd; with zones, grouped by
+    zone first (zone a's nodes, then b's, ..., the zoneless instruments last)."""
     nodes = result["cluster"]["nodes"]
-    return {name: nodes[name] for name in sorted(nodes, key=_node_order)}
+    where = placement(result)
+    return {name: nodes[name] for name in sorted(nodes, key=lambda n: (where.get(n, "~"), _node_order(n)))}
+
+
+def placement(result: Result) -> dict[str, str]:
+    """node -> zone of a run with zones (result.json's `zones`), else empty."""
+    zones = result.get("zones")
+    return dict(zones["placement"]) if zones else {}
+
+
+def lane_label(node: str, where: dict[str, str]) -> str:
+    """A node's lane name: with zones, its zone first ("a · pg1")."""
+    zone = where.get(node)
+    return f"{zone} · {node}" if zone else node
+
+
+def vip_spans(result: Result) -> list[VipSpan]:
+    """Who held the load balancers' virtual IP over time (empty without one)."""
+    zones = result.get("zones")
+    return list(zones["vip"]) if zones else []

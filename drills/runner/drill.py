@@ -24,6 +24,7 @@ from drills.faults.heal import heal_entry
 from drills.faults.ledger import SIDECARS_KEY, Ledger
 from drills.faults.nemesis import needs_sidecars
 from drills.faults.sidecars import SidecarPool
+from drills.faults.zone import check_zone_targets
 from drills.platform import engine
 from drills.platform.system import System, system_for
 from drills.platform.toxiproxy import ToxiproxyClient
@@ -34,6 +35,7 @@ from drills.rundir.newrun import RunDirError, new_run_dir, new_run_id
 from drills.rundir.statedir import state_dir
 from drills.rundir.writers import EventLog, LineWriter
 from drills.runner.abort import AbortWatch
+from drills.runner.placement import client_probe_url, record_zones
 from drills.runner.scheduler import FaultScheduler
 from drills.scenario.fault_types import family_of
 from drills.scenario.locustfile_path import BUILTIN
@@ -155,6 +157,8 @@ class DrillRun:
         self.meta["versions"].update(system.versions())
         update_meta(self.run_dir, self.meta)
         self.events.emit("run", name="stack_ready", endpoints=self.endpoints)
+        record_zones(self.view, self.events)
+        check_zone_targets(self.view, self.scenario.faults)   # an attached system's zones exist only as labels
 
     def _drive(self) -> None:
         from drills.load.runner import start_load  # harness side only: never imports locust
@@ -166,7 +170,9 @@ class DrillRun:
         steady_end = sc.phases.warmup + sc.phases.steady
         self.scheduler = FaultScheduler(ctx, sc.faults, self.events, steady_end, log=self.log)
         self.probes = ProbeSampler(self.view, LineWriter(self.run_dir / files.PROBES),
-                                   self.endpoints.get("haproxy_stats"), self.scheduler.active).start()
+                                   self.endpoints.get("haproxy_stats"), self.scheduler.active,
+                                   client_url=client_probe_url(self.endpoints),
+                                   stats_by_lb=self.endpoints.get("haproxy_stats_all")).start()
 
         self._watch_alerts()
         scenario_dir = self.scenario_path.parent

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-FamilyName = Literal["process", "network", "toxic", "disaster", "action"]
+FamilyName = Literal["process", "network", "toxic", "disaster", "action", "zone"]
 ActsOn = Literal["target", "link", "cluster"]
 
 
@@ -36,6 +36,8 @@ FAMILIES: dict[str, FamilySpec] = {f.name: f for f in (
                "#24292f", "disaster", always_in_legend=False, may_not_recover=True),
     FamilySpec("action", "a recovery action scheduled like a fault; nothing to heal", "cluster", "#1b7c83",
                "restore (from its start to its end)", always_in_legend=False),
+    FamilySpec("zone", "a whole zone of the reference stack loses power or its network, or is shifted away from "
+               "(target: {zone: ...})", "target", "#9a6700", "zone", always_in_legend=False),
 )}
 
 # A hand-edited run may name a type no catalogue knows: the report draws it in this family's colour.

@@ -21,6 +21,7 @@ DIRECTIONS = ("in", "out")
 MISTAKES = ("drop_table", "truncate", "delete_rows")
 TABLES = ("tickets", "orders", "users", "sessions", "seats", "events")
 LOST_BACKUPS = ("latest", "all")
+ZONE_DOWN_MODES = ("power", "network")
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,17 @@ FAULTS: dict[str, FaultSpec] = {
         "timeout": ParamSpec("duration", "give up when no restored leader accepts writes after this long",
                              default=300.0, lo=0, above=True, limit="timeout"),
     }, instantaneous=True),
+    "zone_down": FaultSpec("zone", "a whole zone fails: power (SIGKILL every container of the zone at once; "
+                           "healing starts them again) or network (the zone's containers cut from everything "
+                           "outside the zone and, for a load balancer in it, from the clients; healing removes "
+                           "the rules)", {
+        "mode": ParamSpec("choice", "power: every container of the zone is killed; network: the zone is cut off "
+                          "(docs/scenario-format.md says exactly what is cut)", default="power",
+                          choices=ZONE_DOWN_MODES),
+    }),
+    "zonal_shift": FaultSpec("zone", "an operator's zonal shift: every load balancer drains the zone's API "
+                             "replicas (HAProxy runtime API: state drain), so new requests go to the other "
+                             "zones; healing sets them ready again"),
 }
 
 FAULT_TYPES = tuple(FAULTS)

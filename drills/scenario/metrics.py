@@ -89,6 +89,10 @@ _ROWS = (
     MetricSpec("max_inject_delay_ms", "max", "ms", "availability",
                "worst lateness of a fault injection's start against its schedule: the nemesis's own lag, not "
                "how long the injection then took", whole_run=True),
+    # zones, from the history's X-Replica and the `zones` event (drills/checks/per_zone.py)
+    MetricSpec("zone_served_gap_s", "max", "seconds", "availability",
+               "the longest stretch in which one zone's API replicas served nothing, leaving out the time a fault "
+               "targeted that zone (worst zone; unknown without zones)", whole_run=True, ops=("all",)),
     # alerting, from alerts.jsonl (what the drill's receiver was notified of) + the fault times in events.jsonl
     MetricSpec("time_to_fire_s", "max", "seconds", "alerting",
                "from a fault's injection to the expected alert's firing notification reaching the drill's receiver",

@@ -17,7 +17,8 @@ ProfileType = Literal["constant_users", "arrival_rate", "stages"]
 Expect = Literal["pass", "fail"]
 
 # Roles a target can name; resolved at the moment of injection.
-TARGET_ROLES = ("leader", "sync_standby", "replica", "postgres", "api", "lb", "etcd", "etcd_leader", "proxy")
+TARGET_ROLES = ("leader", "sync_standby", "replica", "postgres", "api", "lb", "etcd", "etcd_leader", "proxy",
+                "lb_active")
 
 BUDGET_METRICS = tuple(METRICS)  # declared in drills/scenario/metrics.py, one row each
 PHASES = ("all", "warmup", "steady", "recovery", "before_fault", "during_fault", "after_heal")
@@ -37,6 +38,9 @@ class Source:
 class ReferenceStack:
     async_replication: bool = False
     api_replicas: int = 3
+    # zones (drills/platform/zones.py): nodes spread over zone letters a, b, c; with 2 or more, two load balancers
+    # share a VIP. Left out: 3, or fewer when the API replicas cannot fill 3 (validate_stack sets it).
+    zones: int = 3
     hot_event_seats: int = 20000
     cold_events: int = 3
     cold_event_seats: int = 500
@@ -146,6 +150,8 @@ class Target:
     service: str | None = None          # a service name (pg1, api2, haproxy, or the user's container name)
     role: str | None = None             # one of TARGET_ROLES, resolved at injection time
     label: str | None = None            # key=value on the user's own containers
+    zone: str | None = None             # a zone letter (a, b, ...); "leader" / "replica": the zone of the Patroni
+    #                                     leader / of the first replica outside the leader's zone, at injection
     select: Selection = "one"
     count: int | None = None            # select N (overrides select)
     wait: float = 0.0                   # a role: wait up to this long for a holder (e.g. a leader coming back)

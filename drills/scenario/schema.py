@@ -38,7 +38,7 @@ from drills.scenario.schema_parts import closed_object, described
 from drills.scenario.topology import ROLE_PATTERN, STATIC_ROLES
 from drills.scenario.validate import NAME_PATTERN
 from drills.scenario.validate_alerts import ALERT_NAME_PATTERN, LABEL_NAME_PATTERN
-from drills.scenario.validate_faults import AFTER_EVENTS, ID_PATTERN, LABEL_PATTERN, SELECTIONS
+from drills.scenario.validate_faults import AFTER_EVENTS, ID_PATTERN, LABEL_PATTERN, SELECTIONS, ZONE_PATTERN
 from drills.scenario.validate_load import BUILTIN_MIX_OPERATIONS, PROFILE_TYPES
 from drills.scenario.validate_stack import COMPOSE_PROJECT_PATTERN
 
@@ -235,6 +235,9 @@ def build_schema() -> dict:
                    "stack.attach.roles, role_probes)", type="string",
                    anyOf=[{"enum": list(TARGET_ROLES)}, {"pattern": f"^{ROLE_PATTERN}$"}]),
         "label": _d("key=value label of the user's own containers", type="string", pattern=f"^{LABEL_PATTERN}$"),
+        "zone": _d("every container of a zone: a zone letter (a, b, ...), leader (the Patroni leader's zone when "
+                   "the fault is injected) or replica (the first zone without the leader where a database replica "
+                   "runs)", type="string", pattern=f"^(?:{ZONE_PATTERN})$"),
         "select": _d("which of the matching containers: one, all, minority, majority or a random one",
                      type="string", enum=list(SELECTIONS), default="one"),
         "count": _d("act on exactly this many matching containers (instead of select); at most the nodes its "
@@ -242,8 +245,8 @@ def build_schema() -> dict:
                     maximum=LIMITS["targets"].cap()),
         "wait": {**TIMEOUT, "description": "with a role: look again for a holder of the role for up to this long "
                                            "(a leader coming back) before the injection fails", "default": "0s"},
-    }, oneOf=[{"required": ["service"]}, {"required": ["role"]}, {"required": ["label"]}],
-        description="what a process or network fault acts on: exactly one of service, role or label")
+    }, oneOf=[{"required": ["service"]}, {"required": ["role"]}, {"required": ["label"]}, {"required": ["zone"]}],
+        description="what a process, network or zone fault acts on: exactly one of service, role, label or zone")
     after = {"oneOf": [
         _d("shorthand: the id of a fault; this one starts when that one heals", type="string",
            pattern=f"^{ID_PATTERN}$"),
@@ -331,6 +334,11 @@ def build_schema() -> dict:
                                             default=ref.async_replication),
                     "api_replicas": _d("API replicas behind HAProxy", type="integer", minimum=1, maximum=9,
                                        default=ref.api_replicas),
+                    "zones": _d("zones a, b, c, ... the nodes are spread over (etcd i, pg i, api i in zone "
+                                "(i - 1) mod zones); 2 or more: two load balancers share a virtual IP; at most as "
+                                "many as the database nodes, etcd members and API replicas fill (left out: 3, or "
+                                "the API replicas if fewer)", type="integer", minimum=1, maximum=9,
+                                default=ref.zones),
                     "hot_event_seats": _d("seats of the hot event", type="integer", minimum=1,
                                           default=ref.hot_event_seats),
                     "cold_events": _d("number of cold events", type="integer", minimum=0,

@@ -13,7 +13,8 @@ from drills.scenario.model import TARGET_ROLES, AttachedStack, ReferenceStack, S
 
 PATRONI_ROLES = ("leader", "sync_standby", "replica")      # resolved from Patroni at injection time
 ETCD_ROLES = ("etcd_leader",)                              # resolved from etcd at injection time
-DYNAMIC_ROLES = (*PATRONI_ROLES, *ETCD_ROLES)
+LB_ROLES = ("lb_active",)                                  # the load balancer holding the VIP (zones >= 2)
+DYNAMIC_ROLES = (*PATRONI_ROLES, *ETCD_ROLES, *LB_ROLES)
 STATIC_ROLES = tuple(r for r in TARGET_ROLES if r not in DYNAMIC_ROLES)  # postgres, api, lb, etcd, proxy
 REFERENCE_DB_NODES = REFERENCE_ETCD_NODES = 3
 # An attached system names its own roles (static in stack.attach.roles or a drills.role label, dynamic in
@@ -34,6 +35,7 @@ class Topology:
     attached: bool
     # The most nodes each role can resolve to (a target's `count` cannot exceed it); None: found at run time.
     role_sizes: dict[str, int] | None = field(default=None)
+    zones: int | None = None           # the reference stack's zone count (a target's zone letter); None: attached
 
 
 def reference_services(ref: ReferenceStack) -> tuple[str, ...]:
@@ -41,8 +43,14 @@ def reference_services(ref: ReferenceStack) -> tuple[str, ...]:
     acknowledgements then wait, as synchronous_mode_strict makes commits wait)."""
     return (*(f"etcd{i}" for i in range(1, REFERENCE_ETCD_NODES + 1)),
             *(f"pg{i}" for i in range(1, REFERENCE_DB_NODES + 1)),
-            *(f"api{i}" for i in range(1, ref.api_replicas + 1)), "haproxy", "toxiproxy",
+            *(f"api{i}" for i in range(1, ref.api_replicas + 1)), *reference_lbs(ref), "toxiproxy",
             *(("walstream",) if ref.zero_rpo_backups else ()))
+
+
+def reference_lbs(ref: ReferenceStack) -> tuple[str, ...]:
+    """The load balancers (drills/platform/zones.py lb_names): `haproxy` with one zone; with more, haproxy1 and
+    haproxy2, and `haproxy` names either (a group, like a compose service with two replicas)."""
+    return ("haproxy",) if ref.zones < 2 else ("haproxy", "haproxy1", "haproxy2")
 
 
 def reference_links(ref: ReferenceStack) -> tuple[str, ...]:
@@ -53,16 +61,22 @@ def reference_links(ref: ReferenceStack) -> tuple[str, ...]:
 
 def reference_role_sizes(ref: ReferenceStack) -> dict[str, int]:
     """Nodes per role of the reference stack: 3 database nodes (one leader, one synchronous standby), 3 etcd
-    members, `api_replicas` API replicas, one HAProxy and one Toxiproxy."""
+    members, `api_replicas` API replicas, one HAProxy (two with zones >= 2, one of them holding the VIP) and one
+    Toxiproxy."""
+    lbs = {"lb": 1} if ref.zones < 2 else {"lb": 2, "lb_active": 1}
     return {"leader": 1, "sync_standby": 1, "replica": REFERENCE_DB_NODES - 1, "postgres": REFERENCE_DB_NODES,
-            "api": ref.api_replicas, "lb": 1, "etcd": REFERENCE_ETCD_NODES, "etcd_leader": 1, "proxy": 1}
+            "api": ref.api_replicas, **lbs, "etcd": REFERENCE_ETCD_NODES, "etcd_leader": 1, "proxy": 1}
 
 
 def most_nodes(topo: Topology, service: str | None, role: str | None) -> tuple[int, str] | None:
     """The most containers a target naming `service` or `role` can resolve to, and why; None when unknown."""
     if service is not None:
         # A discovered service (a compose service) may run several replicas: known only when attached.
-        return None if topo.attached and topo.services is None else (1, "a service is one container")
+        if topo.attached and topo.services is None:
+            return None
+        if not topo.attached and service == "haproxy" and "haproxy1" in (topo.services or ()):
+            return 2, "`haproxy` names the reference stack's 2 load balancers"
+        return 1, "a service is one container"
     if role is None or topo.role_sizes is None or role not in topo.role_sizes:
         return None
     n = topo.role_sizes[role]
@@ -73,8 +87,9 @@ def most_nodes(topo: Topology, service: str | None, role: str | None) -> tuple[i
 def topology_of(stack: StackSection) -> Topology:
     if isinstance(stack, AttachedStack):
         return _attached(stack)
-    return Topology(reference_services(stack), TARGET_ROLES, reference_links(stack), True, True, False,
-                    reference_role_sizes(stack))
+    roles = TARGET_ROLES if stack.zones >= 2 else tuple(r for r in TARGET_ROLES if r not in LB_ROLES)
+    return Topology(reference_services(stack), roles, reference_links(stack), True, True, False,
+                    reference_role_sizes(stack), zones=stack.zones)
 
 
 def _attached(attach: AttachedStack) -> Topology:

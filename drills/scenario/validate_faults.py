@@ -17,7 +17,10 @@ from drills.scenario.suggest import did_you_mean
 from drills.scenario.topology import PATRONI_ROLES, ROLE_HELP, ROLE_PATTERN, Topology, most_nodes
 
 FAULT_KEYS = ("id", "type", "target", "link", "at", "after", "duration", "repeat_every", "repeat_count", "params")
-TARGET_KEYS = ("service", "role", "label", "select", "count", "wait")
+TARGET_KEYS = ("service", "role", "label", "zone", "select", "count", "wait")
+ZONE_PATTERN = r"[a-z]|leader|replica"
+ZONE_HELP = ("a zone letter (a, b, c, ...), leader (the zone of the Patroni leader when the fault is injected) or "
+             "replica (the first zone without the leader where a database replica runs)")
 AFTER_KEYS = ("fault", "event", "delay")
 SELECTIONS = ("one", "all", "minority", "majority", "random")
 AFTER_EVENTS = ("injected", "healed")
@@ -113,6 +116,8 @@ def _check_placement(ctx: Context, m: MapView, fault_type: str, spec: FaultSpec,
         if not topo.has_toxiproxy:
             m.error("link", f"expected stack.attach.toxiproxy_url for the Toxiproxy fault {fault_type}, found none")
         return
+    if spec.family == "zone":
+        _check_zone_target(ctx, m, fault_type)
     if m.given("link"):
         m.key_error("link", f"expected no link: {fault_type} is a {spec.family} fault and acts on a target "
                     f"(Toxiproxy faults are {', '.join(types_acting_on('link'))}), found a link")
@@ -130,6 +135,21 @@ def _check_placement(ctx: Context, m: MapView, fault_type: str, spec: FaultSpec,
                 f"{fault_type} may act on, found neither")
 
 
+def _check_zone_target(ctx: Context, m: MapView, fault_type: str) -> None:
+    """A zone fault acts on a whole zone: its target names the zone and nothing else."""
+    node = m.value_node("target") if m.given("target") else None
+    if not isinstance(node, Mapping):
+        return   # missing or not a mapping: reported with the target
+    keys = {str(k.value): k for k, _ in node.pairs}
+    if "zone" not in keys:
+        ctx.error(node, m.at("target"), f"expected target: {{zone: a}} (a zone letter, leader or replica) for "
+                                        f"{fault_type}: it acts on a whole zone, found {', '.join(keys) or 'none'}")
+    for key in ("select", "count"):
+        if key in keys:
+            ctx.error(keys[key], f"{m.at('target')}.{key}", f"expected no {key} for {fault_type}: it acts on every "
+                                                            f"container of the zone, found one")
+
+
 def _check_link(m: MapView, link: str, topo: Topology) -> None:
     if topo.links is None:
         return
@@ -142,11 +162,12 @@ def _target(ctx: Context, parent: MapView, topo: Topology) -> Target | None:
     m = ctx.mapping(parent.value_node("target"), parent.at("target"), TARGET_KEYS, "a target")
     if m is None:
         return None
-    chosen = [k for k in ("service", "role", "label") if m.given(k)]
-    if len(chosen) != 1 and not (not chosen and any(m.misspelled(k) for k in ("service", "role", "label"))):
+    kinds = ("service", "role", "label", "zone")
+    chosen = [k for k in kinds if m.given(k)]
+    if len(chosen) != 1 and not (not chosen and any(m.misspelled(k) for k in kinds)):
         where = chosen[1] if len(chosen) > 1 else "service"
         ctx.error(m.node_of(where) or m.node, m.at(where) if chosen else m.path,
-                  f"expected exactly one of service, role or label in the target, found "
+                  f"expected exactly one of service, role, label or zone in the target, found "
                   f"{' and '.join(chosen) if chosen else 'none'}")
     service = m.text("service", nullable=True)
     if (service is not None and topo.services is not None and service not in topo.services
@@ -164,6 +185,7 @@ def _target(ctx: Context, parent: MapView, topo: Topology) -> Target | None:
         m.error("role", f"expected a role the attached stack can resolve ({', '.join(topo.roles) or 'none'}; "
                         f"declare {role!s} through {how}), found '{role}'")
     m.text("label", pattern=LABEL_PATTERN, pattern_help="a container label key=value", nullable=True)
+    _zone(m, topo)
     m.text("select", choices=SELECTIONS)
     count = m.integer("count", 1, nullable=True, limit=LIMITS["targets"])
     most = most_nodes(topo, service, role) if count is not None else None
@@ -177,6 +199,29 @@ def _target(ctx: Context, parent: MapView, topo: Topology) -> Target | None:
         m.error("wait", "expected wait only with a role (it waits for the role to have a holder again), "
                         f"found it with {' and '.join(chosen) or 'no role'}")
     return Target(**m.values)
+
+
+def _zone(m: MapView, topo: Topology) -> str | None:
+    """`zone: a` must be a zone of the reference stack (stack.reference.zones); an attached system's zones are
+    its containers' drills.zone labels, known when the drill attaches."""
+    zone = m.text("zone", pattern=ZONE_PATTERN, pattern_help=ZONE_HELP, nullable=True)
+    if zone is None:
+        return None
+    letters = zone_letters(topo)
+    if zone not in ("leader", "replica") and letters is not None and zone not in letters:
+        m.error("zone", f"expected a zone of the reference stack ({', '.join(letters)}: stack.reference.zones is "
+                        f"{len(letters)}), found '{zone}'")
+    if zone in ("leader", "replica") and topo.roles is not None and "leader" not in topo.roles:
+        m.error("zone", f"expected zone: {zone} only where a Patroni leader can be found (stack.attach.patroni_urls "
+                        "or a role probe named leader), found none")
+    return zone
+
+
+def zone_letters(topo: Topology) -> tuple[str, ...] | None:
+    """The reference stack's zone letters (a, b, c for zones: 3); None: an attached system's, known at run time."""
+    if topo.attached or topo.zones is None:
+        return None
+    return tuple(chr(ord("a") + i) for i in range(topo.zones))
 
 
 def _after(ctx: Context, parent: MapView) -> After | None:

@@ -20,11 +20,20 @@ from drills.scenario.model import AttachedStack, Readiness, ReferenceStack, Role
 from drills.scenario.nodes import Mapping, Node, Scalar, Sequence, describe
 from drills.scenario.reader import Context, MapView, child
 from drills.scenario.suggest import did_you_mean
-from drills.scenario.topology import DYNAMIC_ROLES, PATRONI_ROLES, ROLE_HELP, ROLE_PATTERN, STATIC_ROLES
+from drills.scenario.topology import (
+    DYNAMIC_ROLES,
+    PATRONI_ROLES,
+    REFERENCE_DB_NODES,
+    REFERENCE_ETCD_NODES,
+    ROLE_HELP,
+    ROLE_PATTERN,
+    STATIC_ROLES,
+)
 from drills.scenario.zero_rpo import zero_rpo_conflict
+from drills.scenario.zone_count import most_zones, zones_problem
 
 STACK_KEYS = ("reference", "attach")
-REFERENCE_KEYS = ("async_replication", "api_replicas", "hot_event_seats", "cold_events", "cold_event_seats",
+REFERENCE_KEYS = ("async_replication", "api_replicas", "zones", "hot_event_seats", "cold_events", "cold_event_seats",
                   "maximum_lag_on_failover", "keep", "backups", "backup_interval", "backup_type",
                   "backup_retention_full", "archive_timeout", "monitoring", "alert_rules", "zero_rpo_backups")
 RULES_HELP = "a Prometheus rule file in the scenario's folder, relative to the scenario"
@@ -69,6 +78,8 @@ def _reference(ctx: Context, parent: MapView, base_dir: Path | None = None) -> R
         return ReferenceStack()
     m.flag("async_replication")
     m.integer("api_replicas", 1, 9)
+    m.integer("zones", 1, 9)
+    _zones(m)
     m.integer("hot_event_seats", 1, 1_000_000)
     m.integer("cold_events", 0, 100)
     m.integer("cold_event_seats", 1, 1_000_000)
@@ -93,6 +104,21 @@ def _reference(ctx: Context, parent: MapView, base_dir: Path | None = None) -> R
         m.error("alert_rules", "expected no alert_rules with monitoring: false (nothing would load them), found "
                                f"{len(rules)}")
     return ReferenceStack(**{**m.values, "alert_rules": rules})
+
+
+def _zones(m: MapView) -> None:
+    """`zones` the nodes can fill (each zone gets a database node, an etcd member and an API replica); left out:
+    3, or as many as the API replicas fill."""
+    api = m.values.get("api_replicas", ReferenceStack.api_replicas)
+    most = most_zones(REFERENCE_DB_NODES, REFERENCE_ETCD_NODES, api)
+    if "zones" not in m.values:
+        if not m.has("zones"):
+            m.values["zones"] = min(ReferenceStack.zones, most)
+        return
+    problem = zones_problem(m.values["zones"], REFERENCE_DB_NODES, REFERENCE_ETCD_NODES, api)
+    if problem:
+        m.error("zones", problem)
+        m.values["zones"] = most
 
 
 def _alert_rules(ctx: Context, m: MapView, base_dir: Path | None) -> dict[str, str]:

@@ -12,7 +12,7 @@ from drills.platform.stack import Stack
 from drills.platform.stack_spec import StackOptions
 from drills.platform.ticketing import TicketingClient
 
-STACK_NAME = f"it{os.getpid()}"
+STACK_NAME = f"{os.environ.get('DRILLS_IT_STACK_PREFIX', 'it')}{os.getpid()}"  # e.g. one engineer's prefix
 SMALL_EVENT_SEATS = 40  # the cold events are small, so buyers outnumber seats
 
 

@@ -98,8 +98,9 @@ def test_kill_leader_exits_it_and_heal_restarts_it(ctx, stack):
     leader = stack.status().leader()
     inj = nemesis.inject(ctx, Fault(id="k", type="kill", target=Target(role="leader")), "k-0")
     assert [n.service for n in inj.targets] == [leader]
+    # the kill is in once the engine sent the signal; Docker's teardown may still run (a heal settles it first)
+    assert ctx.settle(inj.targets[0].container_id) is None
     c = ctx.client.containers.get(inj.targets[0].container_id)
-    c.reload()
     assert c.status == "exited"
     assert heal_all(ctx) == []
     c.reload()

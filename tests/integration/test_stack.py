@@ -35,11 +35,13 @@ def test_status_json_shows_leader_sync_standby_apis_and_toxiproxy(stack):
     roles = Counter(s["role"] for s in status["services"])
     assert roles["leader"] == 1
     assert roles["sync_standby"] >= 1
-    assert roles["etcd"] == 3 and roles["lb"] == 1 and roles["proxy"] == 1
+    lbs = 2 if status["options"]["zones"] >= 2 else 1
+    assert roles["etcd"] == 3 and roles["lb"] == lbs and roles["proxy"] == 1
     apis = [s for s in status["services"] if s["role"] == "api"]
     assert len(apis) == 3 and all(s["health"] == "healthy" for s in apis)
     assert status["toxiproxy_version"] == "2.12.0"
-    assert status["endpoints"]["api"].startswith("http://127.0.0.1:")
+    # zones >= 2: clients use the load balancers' virtual IP on the stack's bridge, else a loopback port
+    assert status["endpoints"]["api"].startswith(f"http://{status['vip']}:8080" if lbs == 2 else "http://127.0.0.1:")
     assert status["endpoints"]["toxiproxy"].startswith("http://127.0.0.1:")
     assert status["healthy"] is True and status["problems"] == []
 
@@ -179,7 +181,8 @@ def test_api_replicas_all_serve_traffic(api, replicas):
 
 def test_a_restarted_container_keeps_its_published_ports(healthy_stack, stack, docker_client):
     before = stack.status().endpoints
-    docker_client.containers.get(f"drills-{STACK_NAME}-haproxy").restart(timeout=5)
+    lb = min(s.service for s in stack.status().services if s.role == "lb")   # haproxy, or haproxy1 with zones
+    docker_client.containers.get(f"drills-{STACK_NAME}-{lb}").restart(timeout=5)
     wait_healthy(stack, timeout=60)
     after = stack.status().endpoints
     assert after["api"] == before["api"] and after["haproxy_stats"] == before["haproxy_stats"]

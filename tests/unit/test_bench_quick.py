@@ -33,14 +33,23 @@ QUICK = {
                        ["build.cold_s", "build.warm_noop_s", "stack.up_healthy_s", "throughput.purchases_per_s",
                         "failover.kill_to_first_purchase_s"]),
     "bench.faults": (["--quick", "--offline"],
-                     ["faults.inject_delay_ms", "faults.heal_delay_ms", "faults.sigint_to_all_healed_s"]),
+                     ["faults.inject_delay_ms", "faults.heal_delay_ms", "faults.sigint_to_all_healed_s",
+                      "faults.inject_start_lag_ms", "faults.heal_start_lag_ms"]),
     "bench.backup": (["--quick", "--offline"], ["tickets", "backup s", "restore s", "rows ok"]),
     "bench.audit": (["--quick"], ["audit.generate_s", "audit.judge_s", "(stdlib json)"]),
+    "bench.soak": (["--quick"], ["soak.generate_s", "soak.run_dir_mb", "soak.checks_s", "soak.report_s",
+                                 "soak.report_mb"]),
     "bench.alerts": (["--quick", "--offline"],
                      ["alerts.time_to_fire_s", "alerts.time_to_resolve_s", "alerts.monitoring_cost"]),
     "bench.zero_rpo": (["--quick", "--offline"],
                        ["zero_rpo.purchases_without_stream", "zero_rpo.purchases_with_stream",
                         "zero_rpo.throughput_ratio", "zero_rpo.restore_archive", "zero_rpo.restore_stream"]),
+    "bench.zones": (["--quick", "--offline"],
+                    ["zones.lb_kill_outage_s", "zones.lb_kill_longest_gap_s", "zones.leader_zone_power_s",
+                     "zones.leader_kill_s", "zones.power_vs_kill_ratio"]),
+    "bench.cpu": (["--quick", "--offline"],
+                  ["ms/purchase", "rest of machine", "cpu.purchases_per_s", "cpu.drill_ms_per_purchase",
+                   "cpu.api_ms_per_purchase"]),
 }
 LOAD_ARGS = ["--quick", "--offline"]
 LOAD_LABELS = ["load.generator_ops_s_with_history", "load.generator_ops_s_without_history",
@@ -49,6 +58,8 @@ LOAD_LABELS = ["load.generator_ops_s_with_history", "load.generator_ops_s_withou
 DOCKER_MODULES = {"bench.__main__": ["--quick"], "bench.faults": ["--quick"], "bench.backup": ["--quick"],
                   "bench.alerts": ["--quick"],
                   "bench.zero_rpo": ["--quick"],
+                  "bench.zones": ["--quick"],
+                  "bench.cpu": ["--quick"],
                   "bench.load": ["purchases", "--quick"]}  # bench.load's generator needs no engine: not here
 OFFLINE_NOTE = "--offline: skipped everything that needs a Docker engine"
 
@@ -118,6 +129,7 @@ def test_without_an_engine_the_docker_part_stops_with_a_clear_message(module, ca
     ("bench.load", ["nonsense"]),
     ("bench.backup", ["--sizes", "1000,10", "--offline"]),
     ("bench.audit", ["--ops", "0"]),
+    ("bench.soak", ["--minutes", "0", "--quick"]),
 ])
 def test_bad_arguments_are_usage_errors(module, argv, capsys):
     with pytest.raises(SystemExit) as exc:

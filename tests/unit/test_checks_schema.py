@@ -99,7 +99,7 @@ def test_the_model_declares_every_key_the_checks_write(tmp_path: Path) -> None:
     """The schema is closed (additionalProperties false): a key the checks write and the model does not
     declare fails validation, so the eventful run above would catch it; this one checks the declaration side."""
     result = eventful_run(tmp_path / "run").judge(*ALL_BUDGETS)
-    assert set(result) == set(typed_json.fields(result_model.Result)) - {"disaster_recovery", "alerting"}
+    assert set(result) == set(typed_json.fields(result_model.Result)) - {"disaster_recovery", "alerting", "zones"}
     assert result["format"] == result_model.FORMAT
     read, notes = result_model.read_result(json.loads(json.dumps(result)))
     assert read == result and notes == []

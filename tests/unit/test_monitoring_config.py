@@ -57,7 +57,7 @@ def test_the_leader_rules_fire_fast_enough_for_a_15_second_notification():
 
 
 def test_prometheus_config_scrapes_every_node_each_second():
-    opts = StackOptions(name="s1", api_replicas=2)
+    opts = StackOptions(name="s1", api_replicas=2, zones=2)
     spec = _spec(opts, "prometheus")
     doc = yaml.safe_load(spec.files[monitoring.PROMETHEUS_CONFIG])
     assert doc["global"]["scrape_interval"] == doc["global"]["evaluation_interval"] == "1s"
@@ -65,7 +65,7 @@ def test_prometheus_config_scrapes_every_node_each_second():
     jobs = {j["job_name"]: j["static_configs"][0]["targets"] for j in doc["scrape_configs"]}
     assert jobs == {"patroni": ["pg1:8008", "pg2:8008", "pg3:8008"],
                     "etcd": ["etcd1:2379", "etcd2:2379", "etcd3:2379"],
-                    "haproxy": ["haproxy:8404"], "api": ["api1:8000", "api2:8000"],
+                    "haproxy": ["haproxy1:8404", "haproxy2:8404"], "api": ["api1:8000", "api2:8000"],
                     "backups": ["stack-exporter:9188"]}
     assert all(j["relabel_configs"][0]["target_label"] == "service" for j in doc["scrape_configs"])
     assert doc["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]

@@ -114,7 +114,8 @@ def test_values_at_their_maximum_are_fine(data):
 
 @pytest.mark.parametrize("replicas, target, most", [
     (3, {"role": "api"}, 3), (2, {"role": "api"}, 2), (3, {"role": "replica"}, 2), (3, {"role": "leader"}, 1),
-    (3, {"role": "postgres"}, 3), (3, {"role": "etcd"}, 3), (3, {"role": "lb"}, 1), (3, {"service": "pg1"}, 1),
+    (3, {"role": "postgres"}, 3), (3, {"role": "etcd"}, 3), (3, {"service": "pg1"}, 1),
+    (3, {"role": "lb"}, 2), (3, {"role": "lb_active"}, 1), (1, {"role": "lb"}, 1),   # zones 3 (1 with 1 replica)
 ])
 def test_count_is_at_most_the_nodes_a_target_can_have(replicas, target, most):
     def data(count: int) -> dict:

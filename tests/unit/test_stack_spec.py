@@ -38,7 +38,7 @@ def test_haproxy_routes_each_api_replica_through_its_own_toxiproxy_link():
 
 
 def test_toxiproxy_links_cover_api_to_db_and_lb_to_api():
-    proxies = {p["name"]: p for p in stack_spec.toxiproxy_proxies(StackOptions(api_replicas=2))}
+    proxies = {p["name"]: p for p in stack_spec.toxiproxy_proxies(StackOptions(api_replicas=2, zones=1))}
     assert set(proxies) == {"api1_db", "api2_db", "lb_api1", "lb_api2"}
     assert proxies["api2_db"]["upstream"] == "haproxy:5432"
     assert proxies["lb_api1"]["upstream"] == "api1:8000"
@@ -46,18 +46,19 @@ def test_toxiproxy_links_cover_api_to_db_and_lb_to_api():
 
 
 def test_services_are_labelled_and_only_diagnostics_are_published():
-    services = stack_spec.services(StackOptions(), "tok")
+    services = stack_spec.services(StackOptions(zones=1), "tok")
     names = [s.service for s in services]
     assert names == ["etcd1", "etcd2", "etcd3", "pg1", "pg2", "pg3", "toxiproxy", "api1", "api2", "api3", "haproxy",
                      "prometheus", "alertmanager", "alert-receiver", "stack-exporter"]
     published = {s.service: sorted(s.ports) for s in services if s.ports}
     assert published == {
         "pg1": ["8008/tcp"], "pg2": ["8008/tcp"], "pg3": ["8008/tcp"],
-        "toxiproxy": ["8474/tcp"], "haproxy": ["5432/tcp", "8080/tcp", "8404/tcp"],
+        "toxiproxy": ["8474/tcp"], "haproxy": ["5432/tcp", "8080/tcp", "8404/tcp", "9999/tcp"],
         "prometheus": ["9090/tcp"], "alertmanager": ["9093/tcp"], "alert-receiver": ["9095/tcp"],
     }
     lbl = services[0].labels("run-1", "s")
-    assert lbl == {"drills.run": "run-1", "drills.stack": "s", "drills.service": "etcd1", "drills.role": "etcd"}
+    assert lbl == {"drills.run": "run-1", "drills.stack": "s", "drills.service": "etcd1", "drills.role": "etcd",
+                   "drills.zone": "a"}
     tox = next(s for s in services if s.service == "toxiproxy")
     assert len(json.loads(tox.files["/etc/toxiproxy/proxies.json"])) == 6
 
@@ -94,8 +95,12 @@ class _FakeDocker:
         self.volumes = SimpleNamespace(create=lambda **kw: SimpleNamespace(name=kw["name"]), get=self._no_volume)
         self.containers = SimpleNamespace(create=self._create)
 
-    def _net_create(self, name: str, driver: str, labels: dict[str, str]) -> None:
-        self.network_labels = labels
+    def _net_create(self, name: str, driver: str, labels: dict[str, str], ipam=None) -> SimpleNamespace:
+        """Like the engine: without `ipam` a free subnet is chosen (a zoned stack asks for one, then re-makes
+        the network with Docker's allocation confined to its lower half)."""
+        self.network_labels, self.ipam = labels, ipam
+        config = ipam["Config"] if ipam else [{"Subnet": "172.29.0.0/16"}]
+        return SimpleNamespace(attrs={"IPAM": {"Config": config}}, reload=lambda: None, remove=lambda: None)
 
     def _net_list(self, filters: dict) -> list:
         return [SimpleNamespace(attrs={"Labels": self.network_labels})] if self.network_labels else []
@@ -137,6 +142,10 @@ def test_each_container_gets_only_the_secrets_of_its_role(tmp_path) -> None:
     stack = Stack(docker, "s")  # type: ignore[arg-type]
     stack._create(StackOptions(name="s"), "s-run", creds)
     assert stack.credentials() == creds and stack.audit_token() == "the-audit-token"
+    assert {k: v for k, v in docker.ipam["Config"][0].items() if v} == {
+        "Subnet": "172.29.0.0/16", "IPRange": "172.29.0.0/17", "Gateway": "172.29.0.1"}
+    assert docker.created["haproxy2"].kw["networking_config"]["drills-s"]["IPAMConfig"]["IPv4Address"] == \
+        "172.29.255.252"
     assert not any(s in docker.network_labels[OPTIONS_LABEL] for s in _secrets(creds))
     for name, c in docker.created.items():
         env = c.kw["environment"]

@@ -12,6 +12,11 @@
 * test_stopping- closes the gate and tells the workload to stop retrying;
 * quit         - writes operations still in flight as info/Abandoned, the last stats lines, and fsyncs.
 
+Remote workers (`drill worker`, drills.load.locust_side.remote): a master told to wait for some admits only
+workers that prove the shared token (`MasterGate`); a worker started without the harness's config gets its
+name, config and the run secret from the master after that proof (`WorkerLink`) and sends its history, stats
+and token lines back over Locust's connection instead of writing files.
+
 SIGUSR1 asks the master (or the single local process) for a graceful stop: users finish the operation
 in flight (bounded by --stop-timeout), workers send their final stats, then every process exits.
 """
@@ -37,8 +42,10 @@ from drills.load.config import ENV_CONFIG, ENV_HISTORY, ENV_PARENT, ENV_SECRET, 
 from drills.load.locust_side import pacing
 from drills.load.locust_side.gate import RateGate
 from drills.load.locust_side.recorder import Recorder
+from drills.load.locust_side.remote import MSG_DONE, MSG_STARTED, MasterGate, WorkerLink
 from drills.load.locust_side.stats import SecondStats
 from drills.load.profiles import Plan, make_plan
+from drills.load.worker_auth import ENV_WORKER_TARGET, ENV_WORKER_TOKEN, ENV_WORKER_TOKEN_FILE, TokenError, read_token
 from drills.rundir.vault import tokens_path
 from drills.rundir.writers import BufferedLineWriter
 
@@ -64,6 +71,7 @@ class Runtime:
     environment: Any = None
     proc: Any = None                      # psutil.Process of this generator (cpu_percent)
     shared: dict[str, Any] = field(default_factory=dict)  # per-process state of a user class, by its name
+    link: Any = None                      # remote workers: MasterGate (master) or WorkerLink (worker)
     _history: BufferedLineWriter | None = None
     _tokens: BufferedLineWriter | None = None
     _stats_out: BufferedLineWriter | None = None
@@ -133,22 +141,73 @@ def _on_init(environment: Any, **_kw: Any) -> None:
     hooks.user_error.add_listener(lambda **_: rt.stats.exception(time.time()) if rt.stats is not None else None)
     hooks.quit.add_listener(lambda **_: finish(rt))
     atexit.register(finish, rt)
+    _link(rt)
     _pace(rt)
     if rt.role != "worker":
         gevent.signal_handler(signal.SIGUSR1, lambda: gevent.spawn(_graceful_stop, environment))
     parent = os.environ.get(ENV_PARENT)
     if parent and parent.isdigit():
         gevent.spawn(_watch_parent, rt, int(parent))
+    if not _remote(rt):
+        _open_outputs(rt, tokens=bool(os.environ.get(ENV_TOKENS)))
+
+
+def _remote(rt: Runtime) -> bool:
+    """A worker started by `drill worker`: its config, secret and name come from the master, its lines go back."""
+    return isinstance(rt.link, WorkerLink) and rt.link.remote
+
+
+def _link(rt: Runtime) -> None:
+    """Remote workers (drills.load.locust_side.remote): a master that waits for some admits only workers that
+    prove the token; a worker without a config from the harness (`drill worker`) asks the master for one."""
+    environment = rt.environment
+    remote_master = rt.role == "master" and rt.config is not None and rt.config.remote_workers > 0
+    wants_config = rt.role == "worker" and (rt.config is None or rt.config.remote_workers > 0)
+    if not (remote_master or (wants_config and (os.environ.get(ENV_WORKER_TOKEN)
+                                                or os.environ.get(ENV_WORKER_TOKEN_FILE)))):
+        return
+    try:
+        token = read_token()
+    except TokenError as exc:
+        logging.getLogger(__name__).error("%s", exc)
+        raise SystemExit(2) from None
+    if remote_master:
+        assert rt.config is not None
+        rt.link = MasterGate(environment, rt.config, token, rt.secret, os.environ.get(ENV_TOKENS))
+    else:
+        rt.link = WorkerLink(environment, token, None if rt.config is None else rt.worker,
+                             lambda name, config, secret, tokens: _configured(rt, name, config, secret, tokens),
+                             target=os.environ.get(ENV_WORKER_TARGET) if rt.config is None else None)
+
+
+def _configured(rt: Runtime, name: str, config: LoadConfig | None, secret: str | None, tokens: bool) -> None:
+    """The master admitted this worker: a remote one takes its name, config and the run secret, and sends its
+    lines to the master from now on."""
+    if not _remote(rt) or config is None:
+        return
+    rt.config, rt.worker, rt.secret = config, name, secret or ""
+    rt.plan = make_plan(config.profile, config.duration, config.grace)
+    _open_outputs(rt, tokens=tokens)
+    _pace(rt)
+
+
+def _open_outputs(rt: Runtime, tokens: bool) -> None:
+    """History (and session tokens) of a load-generating process: files here, or lines to the master."""
     if rt.role == "master" or rt.config is None or not (rt.config.history or rt.config.stats):
         return
+    remote = rt.link if _remote(rt) else None
     if rt.config.history:
-        path = Path(os.environ.get(ENV_HISTORY) or rt.config.history_path(rt.worker))
-        rt._history = BufferedLineWriter(path, rt.config.flush_interval).start()
-        if os.environ.get(ENV_TOKENS):  # owner-only, outside the run directory (drills/rundir/vault.py)
-            rt._tokens = BufferedLineWriter(tokens_path(Path(os.environ[ENV_TOKENS]), rt.worker),
-                                            rt.config.flush_interval, mode=0o600).start()
+        if remote is not None:
+            rt._history = remote.lines("history", rt.config.flush_interval)
+            rt._tokens = remote.lines("tokens", rt.config.flush_interval) if tokens else None
+        else:
+            path = Path(os.environ.get(ENV_HISTORY) or rt.config.history_path(rt.worker))
+            rt._history = BufferedLineWriter(path, rt.config.flush_interval).start()
+            if tokens:  # owner-only, outside the run directory (drills/rundir/vault.py)
+                rt._tokens = BufferedLineWriter(tokens_path(Path(os.environ[ENV_TOKENS]), rt.worker),
+                                                rt.config.flush_interval, mode=0o600).start()
     rt.recorder = Recorder(rt.worker, rt._history, None, tokens=rt._tokens, record=dict(rt.config.record))
-    hooks.request.add_listener(rt.recorder.on_request)
+    rt.environment.events.request.add_listener(rt.recorder.on_request)
 
 
 def _pace(rt: Runtime) -> None:
@@ -189,7 +248,8 @@ def _on_test_start(rt: Runtime) -> None:
         rt.stats.offer_unannounced = rt.plan is None or rt.plan.mode != "rate"
         if rt.recorder is not None:
             rt.recorder.stats = rt.stats
-        rt._stats_out = BufferedLineWriter(rt.config.stats_path(), flush_interval=3600)
+        rt._stats_out = (rt.link.lines("stats", None) if _remote(rt) else
+                         BufferedLineWriter(rt.config.stats_path(), flush_interval=3600))
         rt.proc = psutil.Process()
         rt.proc.cpu_percent(None)
         rt._stats_greenlet = gevent.spawn(_stats_loop, rt)
@@ -198,6 +258,9 @@ def _on_test_start(rt: Runtime) -> None:
         rt.gate = RateGate(lambda t: (plan.rate_at(t) or 0.0) / config.process_count,
                            on_drop=lambda n: stats.dropped(time.time(), n) if stats else None)
         rt.gate.start()
+    if _remote(rt):  # the master writes the marker: nothing of the run directory is on this machine
+        rt.link.send(MSG_STARTED, {"t": round(rt.started_at, 3)})
+        return
     marker = rt.config.load_dir() / f"started-{rt.worker}.json"
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps({"worker": rt.worker, "pid": os.getpid(), "t": round(rt.started_at, 3)}))
@@ -213,10 +276,14 @@ def _on_test_stop(rt: Runtime) -> None:
     """A worker whose users the master stopped reports its last stats and quits at once, instead of
     idling --stop-timeout seconds for a restart that a headless drill never sends."""
     if rt.role == "worker" and rt.stopping:
-        gevent.spawn(_worker_exit, rt.environment.runner)
+        gevent.spawn(_worker_exit, rt)
 
 
-def _worker_exit(runner: Any) -> None:
+def _worker_exit(rt: Runtime) -> None:
+    runner = rt.environment.runner
+    if _remote(rt):  # the last lines (in-flight operations, final stats) reach the master before the goodbye
+        finish(rt)
+        rt.link.send(MSG_DONE, {"lines": rt._history.written if rt._history is not None else 0})
     send_stats = getattr(runner, "_send_stats", None)  # Locust internals: best effort
     if callable(send_stats):
         send_stats()
@@ -257,8 +324,8 @@ def _watch_parent(rt: Runtime, parent: int) -> None:
 def _graceful_stop(environment: Any) -> None:
     runner = environment.runner
     if isinstance(runner, MasterRunner):
-        runner.stop()  # workers stop their users and report before being told to quit
-    runner.quit()
+        runner.stop()  # workers stop their users and report before being told to quit (remote workers: their
+    runner.quit()      # last history lines too, drills.load.locust_side.remote.MasterGate._quit)
 
 
 def finish(rt: Runtime) -> None:
@@ -266,6 +333,8 @@ def finish(rt: Runtime) -> None:
     if rt._finished:
         return
     rt._finished = True
+    if isinstance(rt.link, MasterGate):
+        rt.link.finish()
     if rt.gate is not None:
         rt.gate.close()
     if rt._stats_greenlet is not None:

@@ -40,7 +40,7 @@ from drills.rundir.writers import BufferedLineWriter
 from drills.scenario.audit_section import MISSING, at_path
 
 STANDARD_KEYS = ("op", "worker", "user", "invoke", "complete", "outcome", "status", "error", "key", "attempt",
-                 "event_id", "seats", "quantity", "order_id", "ticket_ids", "replica", "credential_version")
+                 "event_id", "seats", "quantity", "order_id", "ticket_ids", "replica", "credential_version", "lb")
 ACKNOWLEDGED_KEYS = ("order_id", "ticket_ids", "seats", "credential_version")  # taken from a 2xx body
 _KNOWN_KEYS = frozenset(STANDARD_KEYS)
 
@@ -120,6 +120,7 @@ class Recorder:
             "quantity": get("quantity"), "order_id": get("order_id"), "ticket_ids": get("ticket_ids"),
             "replica": headers.get("X-Replica") if headers is not None else None,
             "credential_version": get("credential_version"),
+            "lb": headers.get("X-LB") if headers is not None else None,   # the load balancer that answered
         }
         if outcome == OK and isinstance(body, dict):
             for k in ACKNOWLEDGED_KEYS:

@@ -91,6 +91,19 @@ class PurchaseParsingTest(unittest.TestCase):
         self.assertNotEqual(purchases.request_hash(1, 1, a), purchases.request_hash(1, 2, a))
         self.assertNotEqual(purchases.request_hash(1, 1, a), purchases.request_hash(1, 1, q))
 
+    def test_request_hash_prefix_is_what_the_server_completes(self) -> None:
+        """The claim statement hashes prefix || user_id || '}': that must be request_hash's text exactly, or
+        every retry after an upgrade would be refused as a key reuse."""
+        import hashlib
+
+        for body in ({"quantity": 1}, {"quantity": 4}, {"seats": [7]}, {"seats": [30, 2, 11, 5]}):
+            req = purchases.parse_purchase(body)
+            for user_id in (1, 42, 9_007_199_254_740_993):
+                for event_id in (1, 2_147_483_647):
+                    text = purchases.request_hash_prefix(event_id, req) + str(user_id) + "}"
+                    self.assertEqual(hashlib.sha256(text.encode()).hexdigest(),
+                                     purchases.request_hash(user_id, event_id, req), (body, user_id, event_id))
+
     def test_idempotency_key(self) -> None:
         for missing in (None, "", "  "):
             with self.assertRaises(ApiError) as cm:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import add_modes, add_only, chosen_parts, fail, offline_done, synthetic
+from bench.common import add_modes, add_only, chosen_parts, fail, offline_done, own_stack, synthetic
 from bench.purchases import buyer, measure
 from drills.errors import DrillError, StackError
 
@@ -215,26 +215,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.offline:
         return offline_done(PROG)
     from drills.platform import engine
-    from drills.platform.stack import Stack
     from drills.platform.stack_spec import StackOptions
 
-    stack = None
     try:
         client = engine.connect(timeout=600)
-        stack = Stack(client, STACK)
-        if stack.exists():
-            stack.down(log=lambda _m: None)
-        print(f"stack {STACK} up (with monitoring) ...", flush=True)
-        stack.up(StackOptions(name=STACK, monitoring=True), log=lambda _m: None)
-        if "cost" in args.only:
-            bench_cost(client, stack, args.rounds, args.seconds, args.workers)
-        if "page" in args.only:
-            bench_page(client, stack, args.kills)
+        with own_stack(client, StackOptions(name=STACK, monitoring=True), "with monitoring", keep=args.keep) as stack:
+            if "cost" in args.only:
+                bench_cost(client, stack, args.rounds, args.seconds, args.workers)
+            if "page" in args.only:
+                bench_page(client, stack, args.kills)
     except DrillError as exc:
         return fail(PROG, exc)
-    finally:
-        if stack is not None and not args.keep:
-            stack.down(log=lambda _m: None)
     return 0
 
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bench.common import add_modes, fail, offline_done, synthetic
+from bench.common import add_modes, fail, offline_done, own_stack, synthetic
 from drills.errors import DrillError
 from drills.platform.restore import RestoreResult
 
@@ -132,16 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(sizes: list[int]) -> None:
     from drills.platform import backups, engine
     from drills.platform.restore import restore_cluster
-    from drills.platform.stack import Stack
     from drills.platform.stack_spec import StackOptions
 
     client = engine.connect()
-    stack = Stack(client, STACK)
-    if stack.exists():
-        stack.down(log=lambda _m: None)
-    print(f"stack {STACK} up ...", flush=True)
-    try:
-        stack.up(StackOptions(name=STACK), log=lambda _m: None, timeout=240)
+    with own_stack(client, StackOptions(name=STACK), "backups every run", timeout=240) as stack:
         print(header(), flush=True)
         have = 0
         for tier, total in enumerate(sizes):
@@ -157,8 +151,6 @@ def run(sizes: list[int]) -> None:
             print(row(total, db_mb, seeded, backup_s, made.repo_size, res, count), flush=True)
             if not res.ok:
                 break
-    finally:
-        stack.down(log=lambda _m: None)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from drills.errors import DrillError, EngineUnavailable
+
+if TYPE_CHECKING:
+    from drills.platform.stack import Stack
+    from drills.platform.stack_spec import StackOptions
 
 SYNTHETIC = "[synthetic] "
 
@@ -59,3 +66,22 @@ def fail(prog: str, exc: DrillError) -> int:
     if isinstance(exc, EngineUnavailable):
         print(f"{prog}: `{prog} --quick --offline` runs the part that needs no Docker", file=sys.stderr)
     return int(exc.exit_code)
+
+
+@contextmanager
+def own_stack(client: Any, opts: StackOptions, what: str, keep: bool = False,
+              timeout: float = 300.0) -> Iterator[Stack]:
+    """A stack of the benchmark's own, from nothing (a leftover of the same name from an interrupted run is removed
+    first, so numbers never come from a stack in an unknown state) and removed at the end unless `keep`."""
+    from drills.platform.stack import Stack
+
+    stack = Stack(client, opts.name)
+    if stack.exists():
+        stack.down(log=lambda _m: None)
+    print(f"stack {opts.name} up ({what}) ...", flush=True)
+    try:
+        stack.up(opts, log=lambda _m: None, timeout=timeout)
+        yield stack
+    finally:
+        if not keep:
+            stack.down(log=lambda _m: None)

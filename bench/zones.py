@@ -28,7 +28,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import add_modes, add_only, chosen_parts, fail, offline_done, synthetic
+from bench.common import add_modes, add_only, chosen_parts, fail, offline_done, own_stack, synthetic
 from drills.errors import DrillError, StackError
 
 PROG = "python -m bench.zones"
@@ -245,26 +245,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.offline:
         return offline_done(PROG)
     from drills.platform import engine
-    from drills.platform.stack import Stack
     from drills.platform.stack_spec import StackOptions
 
-    stack = None
     try:
         client = engine.connect(timeout=600)
-        stack = Stack(client, args.stack)
-        if stack.exists():
-            stack.down(log=lambda _m: None)
-        print(f"stack {args.stack} up (3 zones, no monitoring) ...", flush=True)
-        stack.up(StackOptions(name=args.stack, zones=3, monitoring=False), log=lambda _m: None, timeout=400)
-        if "lb" in args.only:
-            bench_lb(client, stack, args.rounds)
-        if "power" in args.only:
-            bench_power(client, stack, args.rounds)
+        opts = StackOptions(name=args.stack, zones=3, monitoring=False)
+        with own_stack(client, opts, "3 zones, no monitoring", keep=args.keep, timeout=400) as stack:
+            if "lb" in args.only:
+                bench_lb(client, stack, args.rounds)
+            if "power" in args.only:
+                bench_power(client, stack, args.rounds)
     except DrillError as exc:
         return fail(PROG, exc)
-    finally:
-        if stack is not None and not args.keep:
-            stack.down(log=lambda _m: None)
     return 0
 
 

@@ -16,7 +16,7 @@ from docker.errors import ContainerError
 from drills.platform import alert_watch, http, labels, monitoring, patroni, stack_spec
 from drills.platform.alert_watch import AlertWatch
 from drills.platform.images import image_tag
-from drills.platform.stack_spec import StackOptions
+from drills.platform.stack_spec import StackOptions, lb_names
 from drills.rundir import files
 
 from .conftest import STACK_NAME, wait_healthy
@@ -72,7 +72,8 @@ def test_every_target_is_scraped_and_status_shows_the_endpoints(healthy_stack):
     assert not not_up
     jobs = sorted({name.split("/")[0] for name in up})
     assert jobs == ["api", "backups", "etcd", "haproxy", "patroni"]
-    assert len(up) == 3 + 3 + 1 + 3 + 1
+    # 3 API replicas, 3 Patroni nodes, the backups exporter, 3 etcd members, and each load balancer
+    assert len(up) == 3 + 3 + 1 + 3 + len(lb_names(StackOptions()))
 
 
 def _query(prometheus: str, expr: str) -> list[dict]:

@@ -33,7 +33,7 @@ demo: setup                        ## the headline drill
 	$(DRILL) demo
 
 test: setup chromium pushgateway clojure ## the whole suite: unit + integration tests, then the smoke drills
-	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
+	$(VENV)/bin/pytest $(PYTEST_ARGS) -m "not gameday" tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS) scenarios -m smoke --junitxml=reports/smoke-junit.xml
 
 lint: venv                         ## ruff (E, F, W, I, B, UP at 120 columns) and mypy; config in pyproject.toml
@@ -43,6 +43,7 @@ lint: venv                         ## ruff (E, F, W, I, B, UP at 120 columns) an
 
 gameday: setup                     ## every drill in scenarios/ (the weekly game day)
 	$(VENV)/bin/pytest $(PYTEST_ARGS) scenarios --junitxml=reports/gameday-junit.xml
+	$(VENV)/bin/pytest $(PYTEST_ARGS) -m gameday tests/integration
 
 unit: venv                         ## fast tests, no Docker
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests/unit

@@ -131,6 +131,7 @@ def _strings(value: object, under: str, inside: bool = False) -> list[str]:
     return []
 
 
+@pytest.mark.gameday   # 3+ minutes; the tests above cover the system, `make example` and `make gameday` this
 def test_make_example_runs_each_drill_to_its_expected_verdict(tmp_path):
     out = _example("drills", timeout=1800, env={"EXAMPLE_OUT": str(tmp_path)})
     print(out.stdout[-5000:], out.stderr[-5000:])

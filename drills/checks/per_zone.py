@@ -26,7 +26,7 @@ from typing import Any
 from drills.checks.availability import Availability
 from drills.checks.cluster import LAST_PROBE_S, PROBE_GAP_S
 from drills.checks.history import OUTCOMES, History, _rejected
-from drills.checks.window import FaultRecord, Interval, RunWindow, merge
+from drills.checks.window import FaultRecord, Interval, RunWindow, merge, subtract
 from drills.checks.worker_clock import corrected, history_shifts
 from drills.rundir.codec import DECODE_ERRORS, loads
 from drills.scenario.model import SLO
@@ -116,20 +116,6 @@ def _longest_through(av: Availability, last_answer: float) -> tuple[float, float
     return best
 
 
-def _subtract(a: float, b: float, cut: list[Interval]) -> list[Interval]:
-    """[a, b] less the (sorted, disjoint) intervals `cut`."""
-    out, start = [], a
-    for x, y in cut:
-        if y <= start or x >= b:
-            continue
-        if x > start:
-            out.append((start, x))
-        start = max(start, y)
-    if start < b:
-        out.append((start, b))
-    return out
-
-
 def longest_gap(times: list[float], t0: float, t_end: float, cut: list[Interval]) -> Interval | None:
     """The longest stretch of [t0, t_end] with no time of sorted `times` in it, outside the intervals `cut`."""
     marks = [t0] + times[bisect_right(times, t0):bisect_left(times, t_end)] + [t_end]
@@ -138,7 +124,7 @@ def longest_gap(times: list[float], t0: float, t_end: float, cut: list[Interval]
     for a, b in zip(marks, marks[1:], strict=False):
         if b - a <= longest:        # what is cut out only shortens it: it cannot win
             continue
-        for x, y in _subtract(a, b, cut) if cut else ((a, b),):
+        for x, y in subtract([(a, b)], cut) if cut else ((a, b),):
             if y - x > longest:
                 best, longest = (x, y), y - x
     return best

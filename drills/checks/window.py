@@ -158,6 +158,22 @@ def merge(intervals: list[Interval]) -> list[Interval]:
     return [(a, b) for a, b in out]
 
 
+def subtract(intervals: list[Interval], gaps: list[Interval]) -> list[Interval]:
+    """`intervals` less the sorted, disjoint `gaps` (e.g. merge()'s result)."""
+    out: list[Interval] = []
+    for a, b in intervals:
+        start = a
+        for g0, g1 in gaps:
+            if g1 <= start or g0 >= b:
+                continue
+            if g0 > start:
+                out.append((start, g0))
+            start = max(start, g1)
+        if b > start:
+            out.append((start, b))
+    return out
+
+
 def fault_phases(faults: list[FaultRecord]) -> dict[str, list[Interval]]:
     """before_fault = up to the first injection; during_fault = union of inject..heal; after_heal = from the
     last heal (empty while a fault is never healed). Without faults everything is before_fault."""

@@ -23,29 +23,13 @@ from drills.checks.availability import Availability
 from drills.checks.budgets import observe, passed
 from drills.checks.measurements import Measurements
 from drills.checks.observation import Observation
-from drills.checks.window import INF, Interval, RunWindow
+from drills.checks.window import INF, Interval, RunWindow, subtract
 from drills.scenario.model import Budget
 
 PHASE_METRICS = ("success_ratio", "longest_outage_s", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
                  "error_budget_burn")
 SPAN_METRICS = ("recovery_s", "failover_s", "zone_served_gap_s")
 ONLY_LONGER = ("failover_s", "zone_served_gap_s")   # missing load can only lengthen them: a pass stands
-
-
-def subtract(intervals: list[Interval], gaps: list[Interval]) -> list[Interval]:
-    """`intervals` less the sorted, disjoint `gaps`."""
-    out: list[Interval] = []
-    for a, b in intervals:
-        start = a
-        for g0, g1 in gaps:
-            if g1 <= start or g0 >= b:
-                continue
-            if g0 > start:
-                out.append((start, g0))
-            start = max(start, g1)
-        if b > start:
-            out.append((start, b))
-    return out
 
 
 def overlaps(a: float, b: float, gaps: list[Interval]) -> bool:

@@ -10,8 +10,7 @@ import pytest
 from drills.checks import judge, write_result
 from drills.checks.availability import Outage, outside
 from drills.checks.result_model import read_result
-from drills.checks.window import RunWindow
-from drills.checks.worker_budgets import subtract
+from drills.checks.window import RunWindow, subtract
 from drills.checks.worker_clock import clock_offsets, corrected, corrected_stats, history_shifts, worker_of
 from drills.checks.worker_health import load_gaps, worker_records
 from drills.report import render_run

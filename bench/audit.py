@@ -14,23 +14,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.common import add_modes
+from bench.common import add_modes, judged_in_child
 from drills.checks.finalstate import FinalState, write_final_state
 from drills.scenario.model import Budget, Scenario
 
 PROG = "python -m bench.audit"
-REPO = Path(__file__).resolve().parent.parent  # where `-m bench.audit` imports from, whatever the cwd
 OPS, QUICK_OPS = 1_000_000, 3_000
 AIMS = ((1_000_000, 1.5, 300.0), (10_000_000, 15.0, 1500.0))   # operations, seconds, MB (issue 19)
 
@@ -240,13 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.stdlib_json or args.quick:
             variants.append((" (stdlib json)", {"DRILLS_JSON": "json"}))
         for label, env in variants:
-            proc = subprocess.run([sys.executable, "-m", "bench.audit", "--judge", str(run_dir)], cwd=REPO,
-                                  capture_output=True, text=True, env={**os.environ, **env})
-            if proc.returncode != 0:
-                print(f"{PROG}: error: judging the synthetic run failed{label} (exit {proc.returncode}):\n"
-                      f"{proc.stderr.strip()[-2000:]}", file=sys.stderr)
+            r = judged_in_child("bench.audit", run_dir, f"judging the synthetic run{label}", env)
+            if r is None:
                 return 1
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
             print(f"audit.judge_s          {r['seconds']:8.2f}   ({r['operations'] / r['seconds']:,.0f} ops/s; "
                   f"{r['cpu_seconds']:.2f} s CPU; peak RSS {r['maxrss_mb']:.0f} MB; json={r['json']}{label}; "
                   f"verdict {r['verdict']}, lost {r['lost']}, duplicated {r['duplicated']}; {aim(ops)})",

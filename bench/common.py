@@ -10,9 +10,13 @@ tests/unit/test_bench_quick.py runs, so the benchmarks cannot rot unnoticed.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drills.errors import DrillError, EngineUnavailable
@@ -85,3 +89,16 @@ def own_stack(client: Any, opts: StackOptions, what: str, keep: bool = False,
     finally:
         if not keep:
             stack.down(log=lambda _m: None)
+
+
+def judged_in_child(module: str, run_dir: Path, what: str, env: dict[str, str] | None = None) -> dict | None:
+    """Run `python -m <module> --judge RUN_DIR` in a fresh process (so its time and peak memory are the judging's
+    alone) and return the JSON object it prints last; None after printing why it failed."""
+    proc = subprocess.run([sys.executable, "-m", module, "--judge", str(run_dir)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, env={**os.environ, **(env or {})})
+    if proc.returncode != 0:
+        print(f"python -m {module}: error: {what} failed (exit {proc.returncode}):\n{proc.stderr.strip()[-2000:]}",
+              file=sys.stderr)
+        return None
+    result: dict = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.audit import generate
-from bench.common import add_modes
+from bench.common import add_modes, judged_in_child
 
 PROG = "python -m bench.soak"
 REPO = Path(__file__).resolve().parent.parent
@@ -89,13 +89,9 @@ def judge_and_render(run_dir: Path) -> dict:
 
 def print_judged(run_dir: Path, label: str) -> int:
     """Judge and render `run_dir` in a fresh process and print the numbers."""
-    proc = subprocess.run([sys.executable, "-m", "bench.soak", "--judge", str(run_dir)], cwd=REPO,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        print(f"{PROG}: error: judging or rendering {run_dir} failed (exit {proc.returncode}):\n"
-              f"{proc.stderr.strip()[-2000:]}", file=sys.stderr)
+    r = judged_in_child("bench.soak", run_dir, f"judging or rendering {run_dir}")
+    if r is None:
         return 1
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
     print(f"soak.run_dir_mb        {dir_mb(run_dir):8.1f}   ({label}; {r['operations']:,} operations, "
           f"verdict {r['verdict']})")
     print(f"soak.checks_s          {r['judge_s']:8.2f}   (judging, peak RSS {r['judge_maxrss_mb']:.0f} MB)")

@@ -4,8 +4,8 @@ the token, get the config and run secret over Locust's connection and send their
 container with a wrong token is refused and told why. One worker is SIGKILLed mid-drill: the master writes
 `missing` then `lost`, and the availability budget over that window is not failed for it (whealth's checks).
 
-Run with DRILLS_IMAGE_TAG=worker (the worker image drills/loadworker:<tag> is built on demand from this
-checkout's wheel: the first build takes minutes)."""
+The drill and the worker image use the same DRILLS_IMAGE_TAG as the rest of the suite (default `latest`);
+the worker image drills/loadworker:<tag> is built on demand from this checkout's wheel."""
 
 from __future__ import annotations
 
@@ -94,8 +94,7 @@ def test_remote_workers_in_containers(tmp_path: Path) -> None:
     scenario.write_text(SCENARIO)
     run = tmp_path / "run"
     env = dict(os.environ, DRILLS_LOAD_REMOTE_WORKERS="2", DRILLS_LOAD_MASTER_BIND=gateway,
-               DRILLS_LOAD_MASTER_PORT=str(port), DRILLS_WORKER_TOKEN=token,
-               DRILLS_IMAGE_TAG=os.environ.get("DRILLS_IMAGE_TAG") or "worker")
+               DRILLS_LOAD_MASTER_PORT=str(port), DRILLS_WORKER_TOKEN=token)
     log = (tmp_path / "drill.log").open("wb")
     drill = subprocess.Popen([sys.executable, "-m", "drills", "run", str(scenario), "--out", str(run), "--quiet",
                               "--keep-stack"], env=env, stdout=log, stderr=subprocess.STDOUT,

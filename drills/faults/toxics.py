@@ -1,8 +1,9 @@
 """Toxiproxy faults on the declared links: one toxic per fault type of the catalogue's `toxic` family, and
 link down. Toxics are named drills-<fault>-<stream> so a heal or `drill clean` finds them.
 
-A new toxic is a catalogue row (drills/scenario/fault_types.py: params, defaults, ranges) plus its line in
-ATTRIBUTES here; parameter defaults come from the catalogue.
+A new toxic is a catalogue row (drills/scenario/fault_types.py: params with their Toxiproxy attribute, defaults,
+ranges); ATTRIBUTES and the parameter defaults come from it. The Toxiproxy adapter (platform/toxiproxy.py) lists
+the toxic types the server knows.
 """
 
 from __future__ import annotations
@@ -17,16 +18,10 @@ from drills.platform.toxiproxy import ToxiproxyClient
 from drills.scenario.fault_types import FAULTS
 from drills.scenario.model import Fault
 
-# scenario param -> Toxiproxy attribute, per toxic type (Toxiproxy's units: ms, KB/s, bytes; slicer's delay is µs)
-ATTRIBUTES = {
-    "latency": {"latency_ms": "latency", "jitter_ms": "jitter"},
-    "bandwidth": {"rate_kbps": "rate"},
-    "timeout": {"timeout_ms": "timeout"},
-    "reset_peer": {"timeout_ms": "timeout"},
-    "slicer": {"average_size": "average_size", "size_variation": "size_variation", "delay_us": "delay"},
-    "limit_data": {"bytes": "bytes"},
-    "slow_close": {"delay_ms": "delay"},
-}
+# scenario param -> Toxiproxy attribute, per toxic type (Toxiproxy's units: ms, KB/s, bytes; slicer's delay is µs),
+# from the catalogue's ParamSpec.toxic_attr
+ATTRIBUTES = {name: {param: p.toxic_attr for param, p in spec.params.items() if p.toxic_attr is not None}
+              for name, spec in FAULTS.items() if spec.family == "toxic" and name != "link_down"}
 
 
 def links(ctx: FaultContext, pattern: str) -> list[str]:

@@ -38,6 +38,7 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     limit: str | None = None           # a kind of drills/scenario/limits.py: the maximum when `hi` is not given
     unit: str | None = None            # the unit the value is written in, when not the limit's (ms, us)
+    toxic_attr: str | None = None      # a toxic's parameter: the Toxiproxy attribute it sets (in Toxiproxy's unit)
 
     @property
     def bound(self) -> Limit | None:
@@ -99,31 +100,32 @@ FAULTS: dict[str, FaultSpec] = {
     }),
     "latency": _toxic("add delay to every piece of data on the link",
                       latency_ms=ParamSpec("int", "added delay in milliseconds", required=True, lo=0,
-                                           limit="latency", unit="ms"),
+                                           limit="latency", unit="ms", toxic_attr="latency"),
                       jitter_ms=ParamSpec("int", "random variation of the delay in milliseconds", default=0, lo=0,
-                                          limit="latency", unit="ms")),
+                                          limit="latency", unit="ms", toxic_attr="jitter")),
     "bandwidth": _toxic("cap the link's throughput",
                         rate_kbps=ParamSpec("int", "kilobytes per second (Toxiproxy's `rate`)", required=True,
-                                            lo=0, limit="bandwidth")),
+                                            lo=0, limit="bandwidth", toxic_attr="rate")),
     "timeout": _toxic("stop all data on the link and close it after `timeout_ms` (0: never close)",
                       timeout_ms=ParamSpec("int", "milliseconds before the connection is closed; 0 = never",
-                                           default=0, lo=0, limit="timeout", unit="ms")),
+                                           default=0, lo=0, limit="timeout", unit="ms", toxic_attr="timeout")),
     "reset_peer": _toxic("reset connections (TCP RST) after `timeout_ms`",
                          timeout_ms=ParamSpec("int", "milliseconds before the reset; 0 = at once", default=0,
-                                              lo=0, limit="timeout", unit="ms")),
+                                              lo=0, limit="timeout", unit="ms", toxic_attr="timeout")),
     "slicer": _toxic("cut data into small packets with a delay between them",
-                     average_size=ParamSpec("int", "average packet size in bytes", default=64, lo=1, limit="bytes"),
+                     average_size=ParamSpec("int", "average packet size in bytes", default=64, lo=1, limit="bytes",
+                                            toxic_attr="average_size"),
                      size_variation=ParamSpec("int", "variation of the packet size in bytes (below average_size)",
-                                              default=32, lo=0, limit="bytes"),
+                                              default=32, lo=0, limit="bytes", toxic_attr="size_variation"),
                      delay_us=ParamSpec("int", "delay between packets in microseconds", default=10, lo=0,
-                                        limit="latency", unit="us")),
+                                        limit="latency", unit="us", toxic_attr="delay")),
     "limit_data": _toxic("close the connection after `bytes` bytes have passed",
                          bytes=ParamSpec("int", "bytes allowed through before closing", required=True, lo=0,
-                                         limit="bytes")),
+                                         limit="bytes", toxic_attr="bytes")),
     "slow_close": _toxic("delay the TCP close: when one side closes the connection, the other sees it "
                          "`delay_ms` later",
                          delay_ms=ParamSpec("int", "milliseconds the close is delayed (Toxiproxy's `delay`)",
-                                            default=1000, lo=0, limit="latency", unit="ms")),
+                                            default=1000, lo=0, limit="latency", unit="ms", toxic_attr="delay")),
     "link_down": FaultSpec("toxic", "disable the link: connections are refused, open ones closed"),
     "destroy_cluster": FaultSpec("disaster", "lose the whole database cluster: SIGKILL every PostgreSQL/Patroni node "
                                  "and delete the containers and their data volumes (the backup repository "

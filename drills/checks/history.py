@@ -1,9 +1,11 @@
 """The recorded client history, kept compact enough for a million operations.
 
 Reading is one pass over every `history*.jsonl` (all load processes merged). Each operation is reduced at
-once to what the checks need, and the parsed JSON object is dropped:
+once to what the checks need, and the parsed JSON object is dropped. What is kept per operation goes into
+columns (C arrays: 8 bytes a value instead of a tuple and its float objects), which finish() sorts and slices
+with numpy:
 
-* `(complete, invoke)` in a per-(op, outcome) list, for availability;
+* `complete` and `invoke` in a per-(op, outcome) pair of columns (`Times`), for availability;
 * for writes (the audit's: `purchase` by its idempotency `key` unless the scenario declares others, see
   WriteFields), the write's identity and a `ref` appended to per-outcome columns, turned into per-identity
   indexes in C (`dict(zip(...))`) by finish(): the per-line cost stays at two appends;
@@ -26,12 +28,14 @@ from __future__ import annotations
 
 import gc
 import math
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import filterfalse
-from operator import itemgetter, sub
 from pathlib import Path
+
+import numpy as np
 
 from drills.checks.damage import EPOCH_MAX, EPOCH_MIN, MISSING, MOMENT, Issue, Tally
 from drills.checks.worker_clock import corrected
@@ -205,6 +209,36 @@ class Attempts:
         return None
 
 
+class Times:
+    """The (complete, invoke) of some attempts in reading order, as two columns of C doubles (a time is a float:
+    reading lets no other value in)."""
+
+    __slots__ = ("complete", "invoke")
+
+    def __init__(self) -> None:
+        self.complete: array = array("d")
+        self.invoke: array = array("d")
+
+    def __len__(self) -> int:
+        return len(self.complete)
+
+    def add(self, complete: float, invoke: float) -> None:
+        self.complete.append(complete)
+        self.invoke.append(invoke)
+
+    def sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """(complete, invoke) as numpy columns sorted by completion; ties keep reading order."""
+        c = np.frombuffer(self.complete, dtype=np.float64) if self.complete else np.empty(0)
+        i = np.frombuffer(self.invoke, dtype=np.float64) if self.invoke else np.empty(0)
+        order = np.argsort(c, kind="stable")
+        return c[order], i[order]
+
+
+def latencies_ms(complete: np.ndarray, invoke: np.ndarray) -> list[int]:
+    """complete - invoke in whole milliseconds, rounded half up as `int(x * 1000.0 + 0.5)` (toward zero)."""
+    return np.trunc((complete - invoke) * 1000.0 + 0.5).astype(np.int64).tolist()
+
+
 @dataclass
 class Token:
     """A session token the load recorded, and when it was minted."""
@@ -263,10 +297,10 @@ class History:
 
     paths: list[Path] = field(default_factory=list)
     lines: int = 0
-    raw: dict[tuple[str, str], list] = field(default_factory=dict)     # (op, outcome) -> [(complete, invoke)]
+    raw: dict[tuple[str, str], Times] = field(default_factory=dict)    # (op, outcome) -> its attempts' times
     ops: dict[str, dict[str, Attempts]] = field(default_factory=dict)   # after finish()
     writes: dict[str, WriteFields] = field(default_factory=lambda: dict(REFERENCE_WRITES))  # op -> its fields
-    write_cols: dict[str, dict[str, tuple[list, list]]] = field(
+    write_cols: dict[str, dict[str, tuple[list, array]]] = field(
         default_factory=dict)            # op -> outcome -> (identities, refs), in file order
     write_keys: dict[str, WriteKeys] = field(default_factory=dict)      # op -> its identities, after finish()
     # counter writes: op -> [(identity or None, outcome, amount or None, counter or None)], in file order
@@ -275,7 +309,7 @@ class History:
     tokens: list[Token] = field(default_factory=list)
     acked_purchases: Attempts = field(default_factory=lambda: Attempts([], []))  # after finish(): every ok
     acked_rotations: Attempts = field(default_factory=lambda: Attempts([], []))  # purchase / rotation
-    acked_raw: dict[str, list] = field(default_factory=lambda: {PURCHASE: [], ROTATE: []})
+    acked_raw: dict[str, Times] = field(default_factory=lambda: {PURCHASE: Times(), ROTATE: Times()})
     unknown_outcomes: int = 0
     unusable: int = 0          # lines skipped: no usable op / complete / invoke (conform_line)
     unkeyed: dict[str, int] = field(default_factory=dict)   # op -> write attempts without a usable identity
@@ -289,7 +323,7 @@ class History:
     _shifts: list[float] = field(default_factory=list)        # per file: seconds taken off its times (read())
 
     def __post_init__(self) -> None:
-        self.write_cols = {op: {o: ([], []) for o in OUTCOMES} for op in self.writes}
+        self.write_cols = _write_cols(self.writes)
         self._fields = {op: {**(CREDENTIAL_FIELDS if op in TOKEN_OPS else {}), **w.fields()}
                         for op, w in self.writes.items()}
 
@@ -320,7 +354,7 @@ class History:
         self._shifts.append(shift)
         self.problems = problems
         raw, cols, writes = self.raw, self.write_cols, self.writes
-        acked_purchases = self.acked_raw[PURCHASE]
+        acked_c, acked_i = self.acked_raw[PURCHASE].complete, self.acked_raw[PURCHASE].invoke
         lo, hi, below, apart = EPOCH_MIN, EPOCH_MAX, -OP_MAX_S, OP_MAX_S
         pos = 0
         lineno = 0
@@ -359,9 +393,9 @@ class History:
                     if shift:
                         d["complete"], d["invoke"] = corrected(d["complete"], shift), corrected(d["invoke"], shift)
                     op, outcome, c, i = d["op"], d["outcome"], d["complete"], d["invoke"]
-                    bucket = raw.setdefault((op, "ok" if outcome == "fail" and _rejected(d) else outcome), [])
-                pair = (c, i)
-                bucket.append(pair)
+                    bucket = raw.setdefault((op, "ok" if outcome == "fail" and _rejected(d) else outcome), Times())
+                bucket.complete.append(c)
+                bucket.invoke.append(i)
                 w = writes.get(op)
                 if w is not None:
                     key = d.get(w.id)
@@ -371,7 +405,8 @@ class History:
                     keys.append(key)
                     refs.append(base | here)
                     if outcome == "ok" and op == PURCHASE:
-                        acked_purchases.append(pair)
+                        acked_c.append(c)
+                        acked_i.append(i)
                     if w.value is not None:
                         self._amount(d, w, op, key, outcome, path, lineno)
                 if op == ROTATE or (op in TOKEN_OPS and "token" in d):
@@ -419,7 +454,7 @@ class History:
             if rec is None:
                 rec = self.rotations[user] = [0, 0.0, 0.0, 0, 0]
             if outcome == "ok":
-                self.acked_raw[ROTATE].append((c, i))
+                self.acked_raw[ROTATE].add(c, i)
                 if v is not None and v > rec[R_VERSION]:
                     rec[R_VERSION], rec[R_INVOKE], rec[R_COMPLETE], rec[R_REF] = v, i, c, ref
             elif outcome == "info":
@@ -432,26 +467,24 @@ class History:
         (the load window); the audit records keep every attempt."""
         first, last = [], []
         ops: dict[str, dict[str, Attempts]] = {}
-        self.recorded = sum(len(pairs) for pairs in self.raw.values())
-        for (op, outcome), pairs in self.raw.items():
-            pairs.sort(key=itemgetter(0))   # floats only: read() let no other value in
-            complete = list(map(itemgetter(0), pairs))
-            invoke = list(map(itemgetter(1), pairs))
-            lowest, highest = (min(invoke), max(invoke)) if invoke else (0.0, 0.0)
-            if complete:
+        self.recorded = sum(len(times) for times in self.raw.values())
+        for (op, outcome), times in self.raw.items():
+            complete, invoke = times.sorted()
+            lowest, highest = (float(invoke.min()), float(invoke.max())) if len(invoke) else (0.0, 0.0)
+            if len(complete):
                 first.append(lowest)
-                last.append(complete[-1])
-            if lo is not None and hi is not None and complete and (lowest < lo or highest > hi):
-                keep = [j for j, x in enumerate(invoke) if lo <= x <= hi]
-                self.outside_window += len(invoke) - len(keep)
-                complete, invoke = [complete[j] for j in keep], [invoke[j] for j in keep]
-            latency = [int(x * 1000.0 + 0.5) for x in map(sub, complete, invoke)]
-            ops.setdefault(op, {o: Attempts([], []) for o in OUTCOMES})[outcome] = Attempts(complete, latency)
+                last.append(float(complete[-1]))
+            if lo is not None and hi is not None and len(complete) and (lowest < lo or highest > hi):
+                keep = (invoke >= lo) & (invoke <= hi)
+                self.outside_window += len(invoke) - int(np.count_nonzero(keep))
+                complete, invoke = complete[keep], invoke[keep]
+            attempts = Attempts(complete.tolist(), latencies_ms(complete, invoke))
+            ops.setdefault(op, {o: Attempts([], []) for o in OUTCOMES})[outcome] = attempts
         self.ops = dict(sorted(ops.items()))
         self.raw = {}
         self.acked_purchases = _acked(self.acked_raw[PURCHASE])
         self.acked_rotations = _acked(self.acked_raw[ROTATE])
-        self.acked_raw = {PURCHASE: [], ROTATE: []}
+        self.acked_raw = {PURCHASE: Times(), ROTATE: Times()}
         self._index_writes()
         self.first_invoke = min(first) if first else None
         self.last_complete = max(last) if last else None
@@ -469,17 +502,17 @@ class History:
                 by_key.pop(None, None)  # type: ignore[call-overload]
             self.unkeyed[op] = ok_keys.count(None) + info_keys.count(None) + fail_keys.count(None)
             self.write_keys[op] = p
-        self.write_cols = {op: {o: ([], []) for o in OUTCOMES} for op in self.writes}
+        self.write_cols = _write_cols(self.writes)
 
     # queries ---------------------------------------------------------------------------------------------
 
     def bounds(self) -> tuple[float | None, float | None]:
         """(first invoke, last complete) over the raw attempts, before finish() filters them."""
         firsts, lasts = [], []
-        for pairs in self.raw.values():
-            if pairs:
-                firsts.append(min(map(itemgetter(1), pairs)))
-                lasts.append(max(map(itemgetter(0), pairs)))
+        for times in self.raw.values():
+            if times:
+                firsts.append(float(np.frombuffer(times.invoke, dtype=np.float64).min()))
+                lasts.append(float(np.frombuffer(times.complete, dtype=np.float64).max()))
         return (min(firsts) if firsts else None, max(lasts) if lasts else None)
 
     def op_names(self) -> list[str]:
@@ -545,11 +578,15 @@ def _line_number(path: Path, offset: int) -> int:
     return lines
 
 
-def _acked(pairs: list) -> Attempts:
+def _acked(times: Times) -> Attempts:
     """Acknowledged operations sorted by completion, every one kept (not only those in the load window)."""
-    pairs.sort(key=itemgetter(0))
-    complete, invoke = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
-    return Attempts(complete, [int(x * 1000.0 + 0.5) for x in map(sub, complete, invoke)])
+    complete, invoke = times.sorted()
+    return Attempts(complete.tolist(), latencies_ms(complete, invoke))
+
+
+def _write_cols(writes: Mapping[str, WriteFields]) -> dict[str, dict[str, tuple[list, array]]]:
+    """Empty per-outcome (identities, refs) columns for each write op."""
+    return {op: {o: ([], array("q")) for o in OUTCOMES} for op in writes}
 
 
 def load_history(paths: list[Path], problems: Problems, audit: AuditSection | None = None,

@@ -25,7 +25,7 @@ from typing import Any
 
 from drills.checks.availability import Availability
 from drills.checks.cluster import LAST_PROBE_S, PROBE_GAP_S
-from drills.checks.history import OUTCOMES, History, _rejected
+from drills.checks.history import OUTCOMES, History, Times, _rejected
 from drills.checks.window import FaultRecord, Interval, RunWindow, merge, subtract
 from drills.checks.worker_clock import corrected, history_shifts
 from drills.rundir.codec import DECODE_ERRORS, loads
@@ -97,10 +97,10 @@ def _history_of(ops: list[tuple[float, float, str]], window: RunWindow) -> Histo
     as is."""
     h = History()
     for outcome in OUTCOMES:
-        h.raw[(ROUTED, outcome)] = []
+        h.raw[(ROUTED, outcome)] = Times()
     raw = h.raw
     for c, i, outcome in ops:
-        raw[(ROUTED, outcome)].append((c, i))
+        raw[(ROUTED, outcome)].add(c, i)
     h.finish(window.t0, window.t_end)
     return h
 

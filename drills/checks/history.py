@@ -20,7 +20,10 @@ Every line is held against one declaration of what its fields must be (`conform_
 a line without a usable `op` or times is skipped, a field of the wrong type is read as null (a purchase with
 a key that is not text counts as unkeyed), an unknown outcome as `info`; each is counted in a note naming the
 file and the lines. The hot loop only inlines the tests that a line already conforms (and goes through
-conform_line() when it does not); nothing downstream meets a value of the wrong type. The fields only samples
+conform_line() when it does not); nothing downstream meets a value of the wrong type. Most lines never reach
+it: a file is read in chunks, and a chunk whose every line is plain (history_decode.py decodes it strictly, its
+times and outcomes pass) is added as columns at once (_add_lines(): what the loop would add, line for line);
+from the first chunk that is not, the file is read line by line, so the notes are the same word for word. The fields only samples
 show are held against it when a sample re-reads its line (lookup()).
 """
 
@@ -38,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from drills.checks.damage import EPOCH_MAX, EPOCH_MIN, MISSING, MOMENT, Issue, Tally
+from drills.checks.history_decode import Lines, decode_lines
 from drills.checks.worker_clock import corrected
 from drills.rundir.codec import DECODE_ERRORS, loads
 from drills.rundir.tolerant import Problems
@@ -48,6 +52,10 @@ PURCHASE, ROTATE = "purchase", "rotate_password"
 TOKEN_OPS = frozenset(("login", "register", ROTATE))
 
 _FILE_SHIFT = 40            # ref = file index << 40 | byte offset
+CHUNK_BYTES = 8 << 20       # history read as columns this much at a time (memory stays flat on long runs)
+_OUTCOME_SET = frozenset(OUTCOMES)
+_OUTCOME_INDEX = {o: k for k, o in enumerate(OUTCOMES)}
+_OK, _FAIL = _OUTCOME_INDEX["ok"], _OUTCOME_INDEX["fail"]
 
 # Rotation record fields: [acked_version, ack_invoke, ack_complete, info_attempts, ok_ref]
 R_VERSION, R_INVOKE, R_COMPLETE, R_INFO, R_REF = range(5)
@@ -345,21 +353,92 @@ class History:
     # reading ---------------------------------------------------------------------------------------------
 
     def read(self, path: Path, problems: Problems, shift: float = 0.0) -> None:
-        """Add one history file. This is the hot loop of the audit: keep it flat. A line goes the slow way
-        through conform_line() unless it visibly conforms already (or its (op, outcome) is new): its times are
-        tested here, a write's identity and credential fields (rotations, tokens) where they are used.
-        `shift`: seconds to take off each of its times (a remote worker's clock offset, worker_clock.py)."""
-        base = len(self.paths) << _FILE_SHIFT
+        """Add one history file: chunks of plain lines as columns (_read_columns()), from the first chunk that
+        is not plain on, line by line (_read_lines()). `shift`: seconds to take off each of its times (a remote
+        worker's clock offset, worker_clock.py)."""
+        fidx = len(self.paths)
         self.paths.append(path)
         self._shifts.append(shift)
         self.problems = problems
+        start = lines = 0
+        if self.writes == REFERENCE_WRITES:     # a declared audit's fields are read line by line
+            start, lines = self._read_columns(fidx, path, shift)
+        self._read_lines(fidx, path, problems, shift, start, lines)
+
+    def _read_columns(self, fidx: int, path: Path, shift: float) -> tuple[int, int]:
+        """Read whole chunks of `path` whose every line is plain (history_decode.py decodes it, its times and
+        outcomes pass _add_lines()) as columns; (byte offset, lines read) where they stopped."""
+        done = lines = 0
+        with path.open("rb") as f:
+            while True:
+                f.seek(done)
+                chunk = f.read(CHUNK_BYTES)
+                if not chunk:
+                    break
+                size = len(chunk)
+                if size == CHUNK_BYTES:             # more may follow: whole lines only
+                    size = chunk.rfind(b"\n") + 1
+                    if size == 0:
+                        break
+                decoded = decode_lines(chunk, size)
+                if decoded is None or not self._add_lines(decoded, (fidx << _FILE_SHIFT) + done, shift):
+                    break
+                done += size
+                lines += len(decoded)
+        return done, lines
+
+    def _add_lines(self, d: Lines, base: int, shift: float) -> bool:
+        """Add decoded lines as read() would add each (False, adding nothing, when a time or an outcome needs
+        conform_line()); `base`: the ref of the chunk's first byte."""
+        c, i = d.complete, d.invoke
+        if not (bool(np.all((EPOCH_MIN < i) & (i < EPOCH_MAX) & (EPOCH_MIN < c)))
+                and bool(np.all(np.abs(c - i) <= OP_MAX_S)) and set(d.outcome) <= _OUTCOME_SET):
+            return False
+        if shift:
+            c = np.array([corrected(x, shift) for x in c.tolist()], dtype=np.float64)
+            i = np.array([corrected(x, shift) for x in i.tolist()], dtype=np.float64)
+        names = list(dict.fromkeys(d.op))
+        op = np.fromiter(map({name: k for k, name in enumerate(names)}.__getitem__, d.op), np.int32, len(d))
+        outcome = np.fromiter(map(_OUTCOME_INDEX.__getitem__, d.outcome), np.int32, len(d))
+        st = d.status
+        rejected = (outcome == _FAIL) & (st >= 400) & (st < 500) & (st != 408) & (st != 429)   # _rejected()
+        group = op * len(OUTCOMES) + np.where(rejected, _OK, outcome)
+        for g in np.unique(group).tolist():
+            at = group == g
+            times = self.raw.setdefault((names[g // len(OUTCOMES)], OUTCOMES[g % len(OUTCOMES)]), Times())
+            times.complete.frombytes(c[at].tobytes())
+            times.invoke.frombytes(i[at].tobytes())
+        refs = d.starts + base
+        if PURCHASE in names:
+            purchase = op == names.index(PURCHASE)
+            for k, name in enumerate(OUTCOMES):
+                idx = np.flatnonzero(purchase & (outcome == k))
+                keys, col = self.write_cols[PURCHASE][name]
+                keys.extend([d.key[j] for j in idx.tolist()])
+                col.frombytes(refs[idx].tobytes())
+                if name == "ok":
+                    self.acked_raw[PURCHASE].complete.frombytes(c[idx].tobytes())
+                    self.acked_raw[PURCHASE].invoke.frombytes(i[idx].tobytes())
+        credential = np.isin(op, [k for k, name in enumerate(names) if name in TOKEN_OPS])
+        for j, cj, ij, ref in zip(*(x[credential].tolist() for x in (np.arange(len(d)), c, i, refs)), strict=True):
+            r = d.rows[j]
+            self._credential(r.user, r.credential_version, r.token, r.op, r.outcome, cj, ij, ref)
+        return True
+
+    def _read_lines(self, fidx: int, path: Path, problems: Problems, shift: float, start: int, before: int
+                    ) -> None:
+        """Read `path` line by line from byte `start` (the `before` lines above it were read as columns). This
+        is the hot loop of the tolerant reader: keep it flat. A line goes the slow way through conform_line()
+        unless it visibly conforms already (or its (op, outcome) is new): its times are tested here, a write's
+        identity and credential fields (rotations, tokens) where they are used."""
+        base = fidx << _FILE_SHIFT
         raw, cols, writes = self.raw, self.write_cols, self.writes
         acked_c, acked_i = self.acked_raw[PURCHASE].complete, self.acked_raw[PURCHASE].invoke
         lo, hi, below, apart = EPOCH_MIN, EPOCH_MAX, -OP_MAX_S, OP_MAX_S
-        pos = 0
-        lineno = 0
+        pos, lineno = start, before
         with path.open("rb") as f:
-            for lineno, line in enumerate(f, 1):
+            f.seek(start)
+            for lineno, line in enumerate(f, before + 1):
                 here = pos
                 pos += len(line)
                 try:
@@ -447,6 +526,12 @@ class History:
                 and (type(token) is str or token is None)):
             d = self._repaired(d, path, lineno)     # (CREDENTIAL_FIELDS, tested inline)
             user, v, token = d.get("user"), d.get("credential_version"), d.get("token")
+        self._credential(user, v, token, op, outcome, c, i, ref)
+
+    def _credential(self, user: str | None, v: int | None, token: str | None, op: str, outcome: str, c: float,
+                    i: float, ref: int) -> None:
+        """A rotation's or a session's credential fields (already of their types) into `rotations` and
+        `tokens`."""
         if user is None:
             return
         if op == ROTATE:

@@ -2,7 +2,9 @@
 
 final-state.json carries the *whole* truth in columns (orders, tickets, credential versions, events), not
 just counts: `drill report` re-judges a run without the stack, and a lost write can only be found by
-looking up every acknowledged key. Columns of plain numbers and strings keep a million rows cheap to parse.
+looking up every acknowledged key. Columns of plain numbers and strings keep a million rows cheap to parse; the
+run directory's reader parses them one at a time and hands whole numbers over as array('q') (8 bytes a value),
+which the checks use like lists.
 
 Reading it back (`FinalState.from_json`) holds every section against what it must be, once: a section of the
 wrong type, a column of the wrong length or with one item of the wrong type is *damaged*. Its data is left out
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,10 +166,11 @@ class FinalState:
             "events": self.events,
             "credential_checks": self.credential_checks,
             "session_checks": self.session_checks,
-            "orders": {"id": self.order_ids, "idempotency_key": self.order_keys, "event_id": self.order_events,
-                       "created": self.order_created, "seats": self.order_seats},
-            "tickets": {"id": self.ticket_ids, "order_id": self.ticket_orders, "event_id": self.ticket_events,
-                        "seat_no": self.ticket_seats},
+            "orders": {"id": _listed(self.order_ids), "idempotency_key": self.order_keys,
+                       "event_id": _listed(self.order_events), "created": self.order_created,
+                       "seats": _listed(self.order_seats)},
+            "tickets": {"id": _listed(self.ticket_ids), "order_id": _listed(self.ticket_orders),
+                        "event_id": _listed(self.ticket_events), "seat_no": _listed(self.ticket_seats)},
             "credentials": self.credentials,
         }
 
@@ -216,10 +220,15 @@ def _columns(doc: dict[str, Any], section: str, columns: dict[str, tuple[str, fr
         bad(section, f"{section} is {kind(value)}, not an object of columns")
         return empty
     ids = value.get("id")
-    size = len(ids) if isinstance(ids, list) else 0
+    size = len(ids) if isinstance(ids, (list, array)) else 0
     out: dict[str, list] = {}
     for name, (words, types) in columns.items():
         col = value.get(name)
+        if isinstance(col, array):     # whole numbers, compact (drills/rundir/tolerant.py read_json_columns())
+            if int in types and len(col) == size:
+                out[name] = col     # type: ignore[assignment]   # a list's interface, 8 bytes a value
+                continue
+            col = col.tolist()
         if not isinstance(col, list):
             bad(section, f"{section}.{name} is {'missing' if name not in value else kind(col)}, not a list")
             return empty
@@ -233,6 +242,11 @@ def _columns(doc: dict[str, Any], section: str, columns: dict[str, tuple[str, fr
             return empty
         out[name] = col
     return out
+
+
+def _listed(col: list[int]) -> list[int]:
+    """A column as JSON can write it (from_json() keeps whole numbers read compactly as array('q'))."""
+    return col.tolist() if isinstance(col, array) else col
 
 
 def _finite(col: list) -> bool:

@@ -23,8 +23,8 @@ file and the lines. The hot loop only inlines the tests that a line already conf
 conform_line() when it does not); nothing downstream meets a value of the wrong type. Most lines never reach
 it: a file is read in chunks, and a chunk whose every line is plain (history_decode.py decodes it strictly, its
 times and outcomes pass) is added as columns at once (_add_lines(): what the loop would add, line for line);
-from the first chunk that is not, the file is read line by line, so the notes are the same word for word. The fields only samples
-show are held against it when a sample re-reads its line (lookup()).
+from the first chunk that is not, the file is read line by line, so the notes are the same word for word. The
+fields only samples show are held against it when a sample re-reads its line (lookup()).
 """
 
 from __future__ import annotations

@@ -10,7 +10,11 @@ from typing import Any
 import yaml
 
 from drills.rundir import files
-from drills.rundir.tolerant import Problems, read_json, read_jsonl
+from drills.rundir.tolerant import Problems, read_json, read_json_columns, read_jsonl
+
+# final-state.json's sections of long columns (drills/checks/finalstate.py): read column by column, whole numbers
+# compactly (read_json_columns())
+FINAL_STATE_COLUMNS = ("orders", "tickets")
 
 
 @dataclass
@@ -32,8 +36,8 @@ class RunFiles:
     history_paths: list[Path] = field(default_factory=list)
 
 
-def _object(path: Path, problems: Problems) -> dict | None:
-    data = read_json(path, problems)
+def _object(path: Path, problems: Problems, columns: tuple[str, ...] = ()) -> dict | None:
+    data = read_json_columns(path, problems, columns) if columns else read_json(path, problems)
     if data is not None and not isinstance(data, dict):
         problems.unreadable(f"{path.name}: not a JSON object; ignored")
         return None
@@ -55,7 +59,7 @@ def read_files(run_dir: Path) -> RunFiles:
     run.probes = read_jsonl(path / files.PROBES, p)
     run.meta = read_meta(path, p)
     run.result = _object(path / files.RESULT, p)
-    run.final_state = _object(path / files.FINAL_STATE, p)
+    run.final_state = _object(path / files.FINAL_STATE, p, FINAL_STATE_COLUMNS)
     if (path / files.BACKUPS).is_file():  # only stacks with backups write it: not missing otherwise
         run.backups = _object(path / files.BACKUPS, p)
     run.history_paths = files.history_paths(path)

@@ -4,11 +4,16 @@ may be absent; a reader skips what it cannot read, says so in `Problems`, and ne
 from __future__ import annotations
 
 import itertools
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import orjson
+
+from drills.rundir import codec
 from drills.rundir.codec import DECODE_ERRORS, loads
 
 
@@ -117,6 +122,64 @@ def read_json(path: Path, problems: Problems) -> Any:
     except DECODE_ERRORS as exc:
         problems.unreadable(f"{path.name}: not valid JSON ({exc}); ignored")
     return None
+
+
+_raw_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_SCALARS = frozenset((int, float, str, bool, type(None)))
+
+
+def read_json_columns(path: Path, problems: Problems, sections: tuple[str, ...]) -> Any:
+    """read_json() of a file whose `sections` are objects of long columns (final-state.json's orders and
+    tickets): the same value, but parsed one column at a time, and a column of whole numbers kept as
+    array('q') -- 8 bytes a value instead of an int object and its pointer, so a million rows neither peak nor
+    stay at hundreds of MB. A file it cannot take exactly (not an object, malformed, a column holding lists or
+    objects, the standard-library codec) goes through read_json(), whose notes say what was wrong."""
+    if codec.BACKEND != "orjson" or not path.is_file():
+        return read_json(path, problems)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return read_json(path, problems)
+    doc = _by_columns(data, sections)
+    return doc if doc is not None else read_json(path, problems)
+
+
+def _by_columns(data: bytes, sections: tuple[str, ...]) -> dict[str, Any] | None:
+    """The document of read_json_columns(), or None when it needs read_json()."""
+    if data[:1] != b"{":
+        return None
+    try:
+        top = _raw_object(data)
+        columns = {}
+        for name in sections:
+            raw = top.get(name)
+            if raw is not None and bytes(memoryview(raw)[:1]) == b"{":
+                columns[name] = _raw_object(raw)
+        rest = loads(b"{" + b",".join(codec.dumps(k) + b":" + bytes(v) for k, v in top.items()
+                                      if k not in columns) + b"}")    # the small sections, as one document
+        doc: dict[str, Any] = {}
+        for name in top:
+            if name not in columns:
+                doc[name] = rest[name]
+                continue
+            section = doc[name] = {}
+            for col, raw in columns[name].items():
+                value = orjson.loads(memoryview(raw))
+                if type(value) is dict:
+                    return None         # (read_json() decides on its depth)
+                if type(value) is list:
+                    kinds = set(map(type, value))
+                    if not kinds <= _SCALARS:
+                        return None     # nested values: read_json() decides on depth and damage
+                    if kinds == {int} and len(value) > 1:
+                        try:
+                            value = array("q", value)
+                        except OverflowError:
+                            pass
+                section[col] = value
+        return doc
+    except (msgspec.DecodeError, orjson.JSONDecodeError, ValueError, TypeError, RecursionError):
+        return None
 
 
 @dataclass

@@ -149,8 +149,10 @@ def _lost_and_unexpected(history: History, state: FinalState, samples: Samples, 
     for k in partial:
         samples.key("lost", k, reason="its order has fewer tickets than seats", order_id=check.by_id.get(k))
 
-    order_ids = set(state.order_ids)
-    orphan_orders = set() if per_order.keys() <= order_ids else per_order.keys() - order_ids
+    orphan_orders: set = set()
+    if not whole:   # (every ticket's order exists when every order is whole)
+        order_ids = set(state.order_ids)
+        orphan_orders = set() if per_order.keys() <= order_ids else per_order.keys() - order_ids
     orphans = ([t for t, o in zip(state.ticket_ids, state.ticket_orders, strict=False) if o in orphan_orders]
                if orphan_orders else [])
     out["unexpected"] = len(check.never) + len(check.failed_applied) + len(orphans)

@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import filterfalse
 from typing import Any
+
+import numpy as np
 
 from drills.checks.finalstate import Collection
 from drills.checks.history import History, WriteKeys
@@ -112,7 +116,7 @@ def check_set(keys: WriteKeys, history: History, rows: Collection, id_col: str, 
         many = {k: n for k, n in Counter(ids).items() if n > 1 and k is not None}
         r.duplicated = many
         if servers is not None:
-            r.first_server = {k: v for k, v in zip(reversed(ids), reversed(servers), strict=False) if k is not None}
+            r.first_server = _first_rows(many, ids, servers)
     r.lost, r.missing_by_id = _lost(keys, history, by_id, servers, server_fields)
     r.never = sorted(_never(keys, by_id, len(keys.acknowledged) - r.missing_by_id, ids, created, since))
     r.failed_applied = [k for k in keys.failed() if k in by_id]
@@ -132,15 +136,47 @@ def _lost(keys: WriteKeys, history: History, by_id: dict[str, Any], servers: lis
     missing = sorted(filterfalse(by_id.__contains__, acked))
     if servers is None or not server_fields or len(missing) > SERVER_ID_LOOKUPS:
         return missing, len(missing)
-    present = _server_idents(servers)
     lines = history.lookup(acked[k] for k in missing)
 
-    def found(k: str) -> bool:
+    def acknowledged_as(k: str) -> str | None:
         line = lines.get(acked[k]) or {}
         name = server_fields.get(line.get("op"))   # type: ignore[arg-type]
-        return name is not None and _server_ident(line.get(name)) in present
+        return None if name is None else _server_ident(line.get(name))
 
-    return list(filterfalse(found, missing)), len(missing)
+    named = {k: acknowledged_as(k) for k in missing}
+    present = _present(servers, {s for s in named.values() if s is not None})
+    return [k for k in missing if named[k] not in present], len(missing)
+
+
+def _first_rows(keys: Iterable[str], ids: Sequence[str | None], servers: Sequence) -> dict[str, Any]:
+    """key -> the server id of its first row, for the duplicated `keys`: a C-level scan each when they are few,
+    else one reversed dict built in C."""
+    keys = list(keys)
+    if len(keys) <= 64:
+        return {k: servers[ids.index(k)] for k in keys}
+    first = dict(zip(reversed(ids), reversed(servers), strict=False))
+    return {k: first[k] for k in keys}
+
+
+def _present(servers: Sequence, idents: set[str]) -> set[str]:
+    """Those of `idents` that some server id of the column reads as (_server_ident()); a column of whole
+    numbers read compactly (array('q')) is searched in numpy instead of being turned into a set of texts."""
+    if not idents:
+        return set()
+    if not (isinstance(servers, array) and servers.typecode == "q"):
+        return idents & _server_idents(servers)     # type: ignore[arg-type]
+    numbers: dict[str, int] = {}
+    for s in idents:
+        try:
+            n = int(s)
+        except ValueError:
+            continue
+        if str(n) == s and -2**63 <= n < 2**63:      # a whole number's own decimal text, within int64
+            numbers[s] = n
+    if not numbers:
+        return set()
+    hit = np.isin(np.array(list(numbers.values()), dtype=np.int64), np.frombuffer(servers, dtype=np.int64))
+    return {s for s, h in zip(numbers, hit.tolist(), strict=True) if h}
 
 
 def _server_idents(servers: list) -> set[str]:
@@ -181,6 +217,8 @@ def _number(v: object) -> bool:
 def check_unique(rows: Collection, fields: tuple[str, ...]) -> dict[tuple, int]:
     """Values of `fields` (together) held by more than one row -> how many rows hold each; raises Malformed."""
     cols = [column(rows, f) for f in fields]
+    if _distinct_wholes(cols):     # the usual case, told in numpy
+        return {}
     values = list(zip(*cols, strict=False)) if len(cols) > 1 else [(v,) for v in cols[0]]
     try:
         distinct = len(set(values))
@@ -191,6 +229,19 @@ def check_unique(rows: Collection, fields: tuple[str, ...]) -> dict[tuple, int]:
     if distinct == len(values):   # the usual case
         return {}
     return {v: n for v, n in Counter(values).items() if n > 1 and None not in v}
+
+
+def _distinct_wholes(cols: list) -> bool:
+    """Whether columns of whole numbers read compactly (array('q'), all as long) hold no row twice, by sorting
+    in numpy; False also when that cannot be told so (check_unique() then counts)."""
+    if not all(isinstance(c, array) and c.typecode == "q" and len(c) == len(cols[0]) for c in cols):
+        return False
+    table = np.stack([np.frombuffer(c, dtype=np.int64) for c in cols]) if len(cols[0]) else None
+    if table is None:
+        return True
+    order = np.lexsort(table[::-1])
+    ranked = table[:, order]
+    return not bool((ranked[:, 1:] == ranked[:, :-1]).all(axis=0).any())
 
 
 # counter ----------------------------------------------------------------------------------------------------------

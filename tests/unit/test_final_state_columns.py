@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from drills.checks.finalstate import FinalState
+from drills.checks.audit_models import _first_rows, _present, _server_idents, check_unique
+from drills.checks.finalstate import Collection, FinalState
 from drills.rundir.run import FINAL_STATE_COLUMNS
 from drills.rundir.tolerant import Problems, read_json, read_json_columns
 
@@ -86,3 +87,20 @@ def test_a_missing_file_is_missing(tmp_path: Path) -> None:
     p = Problems()
     assert read_json_columns(tmp_path / "final-state.json", p, FINAL_STATE_COLUMNS) is None
     assert p.missing_files == ["final-state.json"]
+
+
+@pytest.mark.parametrize("seats", [[1, 2, 3, 4], [1, 2, 1, 4], [], [9]])
+def test_the_audit_models_read_compact_columns_as_lists(seats: list[int]) -> None:
+    events = [1] * len(seats)
+    columns: dict[str, Any] = {"event_id": array("q", events), "seat_no": array("q", seats)}
+    compact = Collection(columns, len(seats))
+    listed = Collection({"event_id": events, "seat_no": seats}, len(seats))
+    assert check_unique(compact, ("event_id", "seat_no")) == check_unique(listed, ("event_id", "seat_no"))
+    servers = [5, 7, 7000, -3, 2**40]
+    idents = {"5", "007", "-0", "-3", "7000", "x", "99999999999999999999", str(2**40), "6"}
+    assert _present(array("q", servers), idents) == idents & _server_idents(servers) == {"5", "-3", "7000",
+                                                                                          str(2**40)}
+    ids = ["a", "b", "a", "c", "b"]
+    assert _first_rows(["a", "b"], ids, array("q", [1, 2, 3, 4, 5])) == {"a": 1, "b": 2}
+    many = [f"k{n % 70}" for n in range(140)]
+    assert _first_rows(sorted(set(many)), many, list(range(140))) == {f"k{n}": n for n in range(70)}

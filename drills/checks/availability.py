@@ -25,8 +25,10 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from itertools import compress, count, repeat
+from itertools import repeat
 from operator import sub, truediv
+
+import numpy as np
 
 from drills.checks.history import OUTCOMES, Attempts, History
 from drills.checks.quantiles import percentiles
@@ -183,14 +185,14 @@ class Availability:
         out: list[Outage] = []
         if any(len(p[o]) for p in parts for o in OUTCOMES):
             ok = self.ok_times(op)
-            pts = [w0]
-            pts += ok[bisect_left(ok, w0):bisect_right(ok, w1)]
-            pts.append(w1)
+            lo, hi = bisect_left(ok, w0), bisect_right(ok, w1)
+            inner = np.array(ok[lo:hi], dtype=np.float64)
+            pts = np.concatenate(([w0], inner, [w1]))      # the marks: load start, each success, load stop
             last = len(pts) - 2
             maxlat = self._max_latency_s(parts)
-            wide = list(compress(count(), map(REFINE_ABOVE_S.__le__, map(sub, pts[1:], pts))))  # gap >= 0.1 s
-            for k in wide:
-                a, b = pts[k], pts[k + 1]
+            for k in np.flatnonzero(np.diff(pts) >= REFINE_ABOVE_S).tolist():    # gap >= 0.1 s
+                a = w0 if k == 0 else ok[lo + k - 1]
+                b = w1 if k == last else ok[lo + k]
                 first = self._first_attempt_after(parts, a, b + maxlat)
                 if first is None or first >= b:
                     continue

@@ -22,8 +22,8 @@ a key that is not text counts as unkeyed), an unknown outcome as `info`; each is
 file and the lines. The hot loop only inlines the tests that a line already conforms (and goes through
 conform_line() when it does not); nothing downstream meets a value of the wrong type. Most lines never reach
 it: a file is read in chunks, and a chunk whose every line is plain (history_decode.py decodes it strictly, its
-times and outcomes pass) is added as columns at once (_add_lines(): what the loop would add, line for line);
-from the first chunk that is not, the file is read line by line, so the notes are the same word for word. The
+times and outcomes pass) is added as columns at once (_add_lines(): what the loop would add, line for line); a
+chunk that is not is read line by line, so the notes are the same word for word. The
 fields only samples show are held against it when a sample re-reads its line (lookup()).
 """
 
@@ -353,21 +353,21 @@ class History:
     # reading ---------------------------------------------------------------------------------------------
 
     def read(self, path: Path, problems: Problems, shift: float = 0.0) -> None:
-        """Add one history file: chunks of plain lines as columns (_read_columns()), from the first chunk that
-        is not plain on, line by line (_read_lines()). `shift`: seconds to take off each of its times (a remote
-        worker's clock offset, worker_clock.py)."""
+        """Add one history file: chunks of plain lines as columns, the others line by line (_read_columns()).
+        `shift`: seconds to take off each of its times (a remote worker's clock offset, worker_clock.py)."""
         fidx = len(self.paths)
         self.paths.append(path)
         self._shifts.append(shift)
         self.problems = problems
-        start = lines = 0
-        if self.writes == REFERENCE_WRITES:     # a declared audit's fields are read line by line
-            start, lines = self._read_columns(fidx, path, shift)
-        self._read_lines(fidx, path, problems, shift, start, lines)
+        if self.writes == REFERENCE_WRITES:
+            self.lines += self._read_columns(fidx, path, problems, shift)
+        else:                                   # a declared audit's fields are read line by line
+            self.lines += self._read_lines(fidx, path, problems, shift, 0, 0)
 
-    def _read_columns(self, fidx: int, path: Path, shift: float) -> tuple[int, int]:
-        """Read whole chunks of `path` whose every line is plain (history_decode.py decodes it, its times and
-        outcomes pass _add_lines()) as columns; (byte offset, lines read) where they stopped."""
+    def _read_columns(self, fidx: int, path: Path, problems: Problems, shift: float) -> int:
+        """Read `path` in chunks of whole lines: one whose every line is plain (history_decode.py decodes it, its
+        times and outcomes pass _add_lines()) as columns, any other line by line (_read_lines(): its notes);
+        returns how many lines the file has."""
         done = lines = 0
         with path.open("rb") as f:
             while True:
@@ -378,14 +378,15 @@ class History:
                 size = len(chunk)
                 if size == CHUNK_BYTES:             # more may follow: whole lines only
                     size = chunk.rfind(b"\n") + 1
-                    if size == 0:
-                        break
+                    if size == 0:                   # a line longer than a chunk: the rest line by line
+                        return self._read_lines(fidx, path, problems, shift, done, lines)
                 decoded = decode_lines(chunk, size)
-                if decoded is None or not self._add_lines(decoded, (fidx << _FILE_SHIFT) + done, shift):
-                    break
+                if decoded is not None and self._add_lines(decoded, (fidx << _FILE_SHIFT) + done, shift):
+                    lines += len(decoded)
+                else:
+                    lines = self._read_lines(fidx, path, problems, shift, done, lines, done + size)
                 done += size
-                lines += len(decoded)
-        return done, lines
+        return lines
 
     def _add_lines(self, d: Lines, base: int, shift: float) -> bool:
         """Add decoded lines as read() would add each (False, adding nothing, when a time or an outcome needs
@@ -425,20 +426,24 @@ class History:
             self._credential(r.user, r.credential_version, r.token, r.op, r.outcome, cj, ij, ref)
         return True
 
-    def _read_lines(self, fidx: int, path: Path, problems: Problems, shift: float, start: int, before: int
-                    ) -> None:
-        """Read `path` line by line from byte `start` (the `before` lines above it were read as columns). This
-        is the hot loop of the tolerant reader: keep it flat. A line goes the slow way through conform_line()
-        unless it visibly conforms already (or its (op, outcome) is new): its times are tested here, a write's
-        identity and credential fields (rotations, tokens) where they are used."""
+    def _read_lines(self, fidx: int, path: Path, problems: Problems, shift: float, start: int, before: int,
+                    stop: int | None = None) -> int:
+        """Read `path` line by line from byte `start` (line `before` + 1) to byte `stop` (None: its end); returns
+        the number of the last line read. This is the hot loop of the tolerant reader: keep it flat. A line goes
+        the slow way through conform_line() unless it visibly conforms already (or its (op, outcome) is new): its
+        times are tested here, a write's identity and credential fields (rotations, tokens) where they are
+        used."""
         base = fidx << _FILE_SHIFT
         raw, cols, writes = self.raw, self.write_cols, self.writes
         acked_c, acked_i = self.acked_raw[PURCHASE].complete, self.acked_raw[PURCHASE].invoke
         lo, hi, below, apart = EPOCH_MIN, EPOCH_MAX, -OP_MAX_S, OP_MAX_S
-        pos, lineno = start, before
+        pos, lineno, end = start, before, (1 << 62) if stop is None else stop
         with path.open("rb") as f:
             f.seek(start)
             for lineno, line in enumerate(f, before + 1):
+                if pos >= end:
+                    lineno -= 1
+                    break
                 here = pos
                 pos += len(line)
                 try:
@@ -490,7 +495,7 @@ class History:
                         self._amount(d, w, op, key, outcome, path, lineno)
                 if op == ROTATE or (op in TOKEN_OPS and "token" in d):
                     self._credentials(d, op, outcome, c, i, base | here, path, lineno)
-        self.lines += lineno
+        return lineno
 
     def _repaired(self, d: dict, path: Path, lineno: int) -> dict:
         """A line whose op, outcome and times passed, through conform_line() for the other fields reading

@@ -1,5 +1,5 @@
 """The history's columnar reading (history_decode.py and History._add_lines) against the per-line reader: the same
-history, the same notes, whether every chunk is plain, damaged from some line on, or shifted by a worker's clock."""
+history, the same notes, whether every chunk is plain, some are damaged, or it is shifted by a worker's clock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from drills.checks import history as columns
-from drills.checks.history_decode import decode_lines
+from drills.checks.history_decode import Lines, decode_lines
 from drills.rundir.tolerant import Problems
 from tests.unit.test_history_columns import DECLARED, T0, _state, _write
 
@@ -18,16 +18,18 @@ def _read(paths: list[Path], per_line: bool, monkeypatch: pytest.MonkeyPatch, au
           shifts: dict[Path, float] | None = None) -> tuple[dict[str, Any], int]:
     """The finished history's state, and how many lines were read as columns."""
     taken = []
-    read_columns = columns.History._read_columns
+    add_lines = columns.History._add_lines
 
-    def counted(self: columns.History, fidx: int, path: Path, shift: float) -> tuple[int, int]:
-        done, lines = (0, 0) if per_line else read_columns(self, fidx, path, shift)
-        taken.append(lines)
-        return done, lines
+    def counted(self: columns.History, d: Lines, base: int, shift: float) -> bool:
+        added = add_lines(self, d, base, shift)
+        taken.append(len(d) if added else 0)
+        return added
 
     with monkeypatch.context() as m:
-        m.setattr(columns.History, "_read_columns", counted)
-        m.setattr(columns, "CHUNK_BYTES", 4096)      # many chunks, so a damaged one falls back mid-file
+        m.setattr(columns.History, "_add_lines", counted)
+        m.setattr(columns, "CHUNK_BYTES", 4096)      # many chunks, so damaged ones go line by line mid-file
+        if per_line:
+            m.setattr(columns, "decode_lines", lambda chunk, size: None)
         problems = Problems()
         h = columns.load_history(paths, problems, audit, shifts)
         h.finish(T0 + 2.0, T0 + 40.0)

@@ -113,7 +113,7 @@ def check_set(keys: WriteKeys, history: History, rows: Collection, id_col: str, 
     r.by_id = with_null  # type: ignore[assignment]  # (no None key left)
     by_id = r.by_id
     if len(by_id) + r.null_ids < len(ids):        # one identity, several rows
-        many = {k: n for k, n in Counter(ids).items() if n > 1 and k is not None}
+        many = _repeated(ids)
         r.duplicated = many
         if servers is not None:
             r.first_server = _first_rows(many, ids, servers)
@@ -146,6 +146,16 @@ def _lost(keys: WriteKeys, history: History, by_id: dict[str, Any], servers: lis
     named = {k: acknowledged_as(k) for k in missing}
     present = _present(servers, {s for s in named.values() if s is not None})
     return [k for k in missing if named[k] not in present], len(missing)
+
+
+def _repeated(ids: list[str | None]) -> dict[str, int]:
+    """Identities held by more than one row -> how many, in the order of their first row. Counted only among
+    the rows whose identity's hash repeats (numpy over the hashes; equal texts hash alike), not over a Counter
+    of every row."""
+    hashes = np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids))
+    distinct, seen = np.unique(hashes, return_counts=True)
+    rows = np.flatnonzero(np.isin(hashes, distinct[seen > 1])).tolist()
+    return {k: n for k, n in Counter(ids[j] for j in rows).items() if n > 1 and k is not None}
 
 
 def _first_rows(keys: Iterable[str], ids: Sequence[str | None], servers: Sequence) -> dict[str, Any]:

@@ -4,13 +4,15 @@ same notes, the same FinalState, on a good file and on damaged ones; whole numbe
 from __future__ import annotations
 
 import json
+import random
 from array import array
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from drills.checks.audit_models import _first_rows, _present, _server_idents, check_unique
+from drills.checks.audit_models import _first_rows, _present, _repeated, _server_idents, check_unique
 from drills.checks.finalstate import Collection, FinalState
 from drills.rundir.run import FINAL_STATE_COLUMNS
 from drills.rundir.tolerant import Problems, read_json, read_json_columns
@@ -104,3 +106,11 @@ def test_the_audit_models_read_compact_columns_as_lists(seats: list[int]) -> Non
     assert _first_rows(["a", "b"], ids, array("q", [1, 2, 3, 4, 5])) == {"a": 1, "b": 2}
     many = [f"k{n % 70}" for n in range(140)]
     assert _first_rows(sorted(set(many)), many, list(range(140))) == {f"k{n}": n for n in range(70)}
+
+
+def test_repeated_identities_are_counted_as_a_counter_counts_them() -> None:
+    rng = random.Random(3)
+    ids: list[str | None] = [rng.choice((None, f"k{rng.randrange(400)}", f"k{n}")) for n in range(2000)]
+    expected = {k: n for k, n in Counter(ids).items() if n > 1 and k is not None}
+    assert _repeated(ids) == expected and list(_repeated(ids)) == list(expected) and expected
+    assert _repeated([]) == {} and _repeated(["a", "b"]) == {}

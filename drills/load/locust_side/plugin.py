@@ -274,21 +274,25 @@ def _on_test_stopping(rt: Runtime) -> None:
 
 def _on_test_stop(rt: Runtime) -> None:
     """A worker whose users the master stopped reports its last stats and quits at once, instead of
-    idling --stop-timeout seconds for a restart that a headless drill never sends."""
+    idling --stop-timeout seconds for a restart that a headless drill never sends.
+
+    The report goes out here, inside Locust's stop, not from a greenlet spawned for later: Locust sends
+    `client_stopped` right after this event, and a master that has seen every worker stop writes its summary
+    and quits within about half a second, so stats sent after that could miss the summary (the history then
+    counted more operations than Locust under load)."""
     if rt.role == "worker" and rt.stopping:
+        if _remote(rt):  # the last lines (in-flight operations, final stats) reach the master before the goodbye
+            finish(rt)
+            rt.link.send(MSG_DONE, {"lines": rt._history.written if rt._history is not None else 0})
+        send_stats = getattr(rt.environment.runner, "_send_stats", None)  # Locust internals: best effort
+        if callable(send_stats):
+            send_stats()
         gevent.spawn(_worker_exit, rt)
 
 
 def _worker_exit(rt: Runtime) -> None:
-    runner = rt.environment.runner
-    if _remote(rt):  # the last lines (in-flight operations, final stats) reach the master before the goodbye
-        finish(rt)
-        rt.link.send(MSG_DONE, {"lines": rt._history.written if rt._history is not None else 0})
-    send_stats = getattr(runner, "_send_stats", None)  # Locust internals: best effort
-    if callable(send_stats):
-        send_stats()
     gevent.sleep(0.2)
-    runner.quit()
+    rt.environment.runner.quit()
 
 
 def _stats_loop(rt: Runtime) -> None:

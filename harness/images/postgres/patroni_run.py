@@ -23,6 +23,7 @@ def _worker_with_dump(*args: object) -> None:
     _worker(*args)
 
 
-entry.patroni_main = _worker_with_dump
-sys.argv[0] = "patroni"
-entry.main()
+if __name__ == "__main__":  # Patroni starts the postmaster through multiprocessing's spawn, which imports this
+    entry.patroni_main = _worker_with_dump   # file again (as __mp_main__): unguarded, that started a second Patroni
+    sys.argv[0] = "patroni"
+    entry.main()

@@ -23,10 +23,7 @@ Conventions (each chosen so a number means what a buyer experienced):
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from itertools import repeat
-from operator import sub, truediv
 
 import numpy as np
 
@@ -58,9 +55,12 @@ class Outage:
         return self.end - self.start
 
 
-def count_in(times: list[float], intervals: list[Interval]) -> int:
+def count_in(times: np.ndarray, intervals: list[Interval]) -> int:
     """How many sorted `times` fall in the half-open intervals."""
-    return sum(bisect_left(times, b) - bisect_left(times, a) for a, b in intervals)
+    if not intervals:
+        return 0
+    at = np.searchsorted(times, np.array(intervals, dtype=np.float64).ravel(), "left")
+    return int((at[1::2] - at[0::2]).sum())
 
 
 def overlap(start: float, end: float, intervals: list[Interval]) -> float:
@@ -97,7 +97,7 @@ class Availability:
         self.unsure = merge(unsure or [])   # load gaps: no outage runs through them (module docstring)
         self._outages: dict[str, list[Outage]] = {}
         self._latency: dict[tuple[str, str], dict] = {}
-        self._ok_times: dict[str, list[float]] = {}
+        self._ok_times: dict[str, np.ndarray] = {}
 
     # building blocks -------------------------------------------------------------------------------------
 
@@ -126,18 +126,19 @@ class Availability:
         c = self.counts(op, phase)
         return ratio(c["ok"], c["ok"] + c["fail"] + c["info"])
 
-    def latencies(self, op: str, phase: str = "all") -> list[int]:
-        """Latencies (ms) of the acknowledged operations of `op` completing in `phase`."""
+    def latencies(self, op: str, phase: str = "all") -> np.ndarray:
+        """Latencies (ms, int32) of the acknowledged operations of `op` completing in `phase`."""
         intervals = self.window.intervals(phase)
-        out: list[int] = []
+        out: list[np.ndarray] = []
         for part in self.parts(op):
             att = part["ok"]
             for a, b in intervals:
                 if a == -INF and b == INF:
-                    out += att.latency_ms
+                    out.append(att.latency_ms)
                 else:
-                    out += att.latency_ms[bisect_left(att.complete, a):bisect_left(att.complete, b)]
-        return out
+                    lo, hi = np.searchsorted(att.complete, (a, b), "left").tolist()
+                    out.append(att.latency_ms[lo:hi])
+        return np.concatenate(out) if out else np.empty(0, dtype=np.int32)
 
     def latency(self, op: str, phase: str = "all") -> dict[str, float | None]:
         """Exact nearest-rank p50/p95/p99 (ms) of acknowledged operations; None when there are none."""
@@ -146,15 +147,14 @@ class Availability:
             self._latency[key] = percentiles(self.latencies(op, phase))
         return self._latency[key]
 
-    def ok_times(self, op: str) -> list[float]:
+    def ok_times(self, op: str) -> np.ndarray:
+        """The completions of `op`'s acknowledged attempts, sorted (every op's merged for "all")."""
         if op not in self._ok_times:
             parts = self.parts(op)
             if len(parts) == 1:
                 self._ok_times[op] = parts[0]["ok"].complete
             else:
-                merged: list[float] = []
-                for part in parts:
-                    merged += part["ok"].complete
+                merged = np.concatenate([part["ok"].complete for part in parts]) if parts else np.empty(0)
                 merged.sort()
                 self._ok_times[op] = merged
         return self._ok_times[op]
@@ -162,7 +162,7 @@ class Availability:
     # outages ---------------------------------------------------------------------------------------------
 
     def _max_latency_s(self, parts: Parts) -> float:
-        return max((max(p[o].latency_ms) for p in parts for o in OUTCOMES if len(p[o])), default=0) / 1000.0
+        return max((p[o].max_latency_ms() for p in parts for o in OUTCOMES if len(p[o])), default=0) / 1000.0
 
     def _first_attempt_after(self, parts: Parts, a: float, horizon: float) -> float | None:
         """Earliest invocation among attempts completing in (a, horizon]."""
@@ -170,9 +170,9 @@ class Availability:
         for part in parts:
             for outcome in OUTCOMES:
                 att = part[outcome]
-                j0, j1 = bisect_right(att.complete, a), bisect_right(att.complete, horizon)
+                j0, j1 = np.searchsorted(att.complete, (a, horizon), "right").tolist()
                 if j0 < j1:
-                    m = min(map(sub, att.complete[j0:j1], map(truediv, att.latency_ms[j0:j1], repeat(1000.0))))
+                    m = float(att.invoked(j0, j1).min())
                     best = m if best is None or m < best else best
         return best
 
@@ -185,14 +185,14 @@ class Availability:
         out: list[Outage] = []
         if any(len(p[o]) for p in parts for o in OUTCOMES):
             ok = self.ok_times(op)
-            lo, hi = bisect_left(ok, w0), bisect_right(ok, w1)
-            inner = np.array(ok[lo:hi], dtype=np.float64)
+            lo, hi = int(np.searchsorted(ok, w0, "left")), int(np.searchsorted(ok, w1, "right"))
+            inner = ok[lo:hi]
             pts = np.concatenate(([w0], inner, [w1]))      # the marks: load start, each success, load stop
             last = len(pts) - 2
             maxlat = self._max_latency_s(parts)
             for k in np.flatnonzero(np.diff(pts) >= REFINE_ABOVE_S).tolist():    # gap >= 0.1 s
-                a = w0 if k == 0 else ok[lo + k - 1]
-                b = w1 if k == last else ok[lo + k]
+                a = w0 if k == 0 else float(ok[lo + k - 1])
+                b = w1 if k == last else float(ok[lo + k])
                 first = self._first_attempt_after(parts, a, b + maxlat)
                 if first is None or first >= b:
                     continue
@@ -229,8 +229,8 @@ class Availability:
         ok = total = 0
         for part in parts:
             for outcome in OUTCOMES:
-                c = part[outcome].complete
-                n = bisect_left(c, b) - bisect_left(c, a)
+                lo, hi = np.searchsorted(part[outcome].complete, (a, b), "left").tolist()
+                n = hi - lo
                 total += n
                 if outcome == "ok":
                     ok += n
@@ -242,8 +242,8 @@ class Availability:
         streak = 0
         # a second without a completion is not a good one: start just before the first completion after `t`
         # (the same answer, without walking the seconds of a fault injected long before the load, say at 0)
-        firsts = [c[j] for part in parts for o in OUTCOMES
-                  if (j := bisect_left(c := part[o].complete, t)) < len(c)]
+        firsts = [float(c[j]) for part in parts for o in OUTCOMES
+                  if (j := int(np.searchsorted(c := part[o].complete, t, "left"))) < len(c)]
         if not firsts:
             return None
         k = max(0, math.floor(min(firsts) - t) - 1)
@@ -315,29 +315,26 @@ class Availability:
     def series(self, op: str) -> list[dict]:
         """Per-second rows (offset `t` from load start): ok/fail/info, p50/p99 of ok latency, success ratio."""
         parts = self.parts(op)
-        last = max((p[o].complete[-1] for p in parts for o in OUTCOMES if len(p[o])), default=None)
+        last = max((float(p[o].complete[-1]) for p in parts for o in OUTCOMES if len(p[o])), default=None)
         if last is None:
             return []
         t0 = self.window.t0
         seconds = max(1, math.ceil(max(self.window.t_end, last) - t0))
-        bounds = [t0 + k for k in range(seconds + 1)]
-        counts = {o: [0] * seconds for o in OUTCOMES}
-        ok_slices: list[tuple[list[int], list[int]]] = []
+        bounds = np.array([t0 + k for k in range(seconds + 1)], dtype=np.float64)
+        per_second = {o: np.zeros(seconds, dtype=np.int64) for o in OUTCOMES}
+        ok_slices: list[tuple[np.ndarray, list[int]]] = []
         for part in parts:
             for outcome in OUTCOMES:
                 att = part[outcome]
-                idx = [bisect_left(att.complete, x) for x in bounds]
-                col = counts[outcome]
-                for k in range(seconds):
-                    col[k] += idx[k + 1] - idx[k]
+                idx = np.searchsorted(att.complete, bounds, "left")
+                per_second[outcome] += np.diff(idx)
                 if outcome == "ok":
-                    ok_slices.append((att.latency_ms, idx))
+                    ok_slices.append((att.latency_ms, idx.tolist()))
+        counts = {o: col.tolist() for o, col in per_second.items()}
         rows = []
         for k in range(seconds):
-            lat: list[int] = []
-            for values, idx in ok_slices:
-                if idx[k + 1] > idx[k]:
-                    lat += values[idx[k]:idx[k + 1]]
+            slices = [values[idx[k]:idx[k + 1]] for values, idx in ok_slices if idx[k + 1] > idx[k]]
+            lat = slices[0] if len(slices) == 1 else np.concatenate(slices) if slices else np.empty(0, np.int32)
             q = percentiles(lat, (50, 99))
             ok, fail, info = counts["ok"][k], counts["fail"][k], counts["info"][k]
             rows.append({"t": k, "ok": ok, "fail": fail, "info": info, "p50_ms": q["p50"], "p99_ms": q["p99"],

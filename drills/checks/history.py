@@ -32,7 +32,6 @@ from __future__ import annotations
 import gc
 import math
 from array import array
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import filterfalse
@@ -191,30 +190,50 @@ def conform_line(d: dict, fields: dict[str, tuple[str, Callable[[object], bool]]
     return line, issues
 
 
-@dataclass
 class Attempts:
-    """One op's attempts of one outcome, sorted by completion: two parallel columns."""
+    """One op's attempts of one outcome, sorted by completion: two parallel numpy columns, `complete` (float64
+    epoch seconds) and `latency_ms` (int32: complete - invoke in whole milliseconds, the clock has ms precision;
+    an attempt lasts at most OP_MAX_S). 12 bytes an attempt instead of two lists of Python objects (~70 bytes):
+    consumers search them with np.searchsorted and take slices, and turn what they report into Python numbers."""
 
-    complete: list[float]
-    latency_ms: list[int]   # complete - invoke, whole milliseconds (the clock has ms precision)
+    __slots__ = ("complete", "latency_ms")
+
+    def __init__(self, complete: np.ndarray | None = None, latency_ms: np.ndarray | None = None) -> None:
+        self.complete: np.ndarray = _EMPTY_F if complete is None else complete
+        self.latency_ms: np.ndarray = _EMPTY_I if latency_ms is None else latency_ms
 
     def __len__(self) -> int:
         return len(self.complete)
+
+    def max_latency_ms(self) -> int:
+        """The longest attempt (ms); 0 when there is none."""
+        return int(self.latency_ms.max()) if len(self.latency_ms) else 0
+
+    def invoked(self, lo: int, hi: int) -> np.ndarray:
+        """The invocations (epoch) of attempts lo..hi-1, as `complete - latency_ms / 1000.0`."""
+        return self.complete[lo:hi] - self.latency_ms[lo:hi] / 1000.0
 
     def first_invoked_from(self, t: float, not_before: float | None = None) -> float | None:
         """Completion (epoch) of the first attempt invoked at or after `t` (and completing at or after
         `not_before`). Sorted by completion, so only attempts completing within the longest latency after
         `t` can have been invoked before it: past those, the first one is the answer."""
-        c, lat = self.complete, self.latency_ms
-        if not c:
+        c = self.complete
+        if not len(c):
             return None
-        j = bisect_left(c, t if not_before is None else max(t, not_before))
-        limit = bisect_right(c, t + max(lat) / 1000.0)
-        while j < len(c):
-            if j >= limit or c[j] - lat[j] / 1000.0 >= t - 1e-6:
-                return c[j]
-            j += 1
-        return None
+        j = int(np.searchsorted(c, t if not_before is None else max(t, not_before), "left"))
+        limit = int(np.searchsorted(c, t + self.max_latency_ms() / 1000.0, "right"))
+        if j < limit:
+            hit = np.flatnonzero(self.invoked(j, limit) >= t - 1e-6)
+            if len(hit):
+                return float(c[j + int(hit[0])])
+        k = max(j, limit)
+        return float(c[k]) if k < len(c) else None
+
+
+_EMPTY_F = np.empty(0, dtype=np.float64)
+_EMPTY_I = np.empty(0, dtype=np.int32)
+_EMPTY_F.flags.writeable = False
+_EMPTY_I.flags.writeable = False
 
 
 class Times:
@@ -242,9 +261,10 @@ class Times:
         return c[order], i[order]
 
 
-def latencies_ms(complete: np.ndarray, invoke: np.ndarray) -> list[int]:
-    """complete - invoke in whole milliseconds, rounded half up as `int(x * 1000.0 + 0.5)` (toward zero)."""
-    return np.trunc((complete - invoke) * 1000.0 + 0.5).astype(np.int64).tolist()
+def latencies_ms(complete: np.ndarray, invoke: np.ndarray) -> np.ndarray:
+    """complete - invoke in whole milliseconds (int32: at most OP_MAX_S either way), rounded half up as
+    `int(x * 1000.0 + 0.5)` (toward zero)."""
+    return np.trunc((complete - invoke) * 1000.0 + 0.5).astype(np.int32)
 
 
 @dataclass
@@ -315,8 +335,8 @@ class History:
     amounts: dict[str, list[tuple[str | None, str, float | None, str | None]]] = field(default_factory=dict)
     rotations: dict[str, list] = field(default_factory=dict)            # user -> rotation record
     tokens: list[Token] = field(default_factory=list)
-    acked_purchases: Attempts = field(default_factory=lambda: Attempts([], []))  # after finish(): every ok
-    acked_rotations: Attempts = field(default_factory=lambda: Attempts([], []))  # purchase / rotation
+    acked_purchases: Attempts = field(default_factory=Attempts)  # after finish(): every ok
+    acked_rotations: Attempts = field(default_factory=Attempts)  # purchase / rotation
     acked_raw: dict[str, Times] = field(default_factory=lambda: {PURCHASE: Times(), ROTATE: Times()})
     unknown_outcomes: int = 0
     unusable: int = 0          # lines skipped: no usable op / complete / invoke (conform_line)
@@ -568,8 +588,8 @@ class History:
                 keep = (invoke >= lo) & (invoke <= hi)
                 self.outside_window += len(invoke) - int(np.count_nonzero(keep))
                 complete, invoke = complete[keep], invoke[keep]
-            attempts = Attempts(complete.tolist(), latencies_ms(complete, invoke))
-            ops.setdefault(op, {o: Attempts([], []) for o in OUTCOMES})[outcome] = attempts
+            attempts = Attempts(complete, latencies_ms(complete, invoke))
+            ops.setdefault(op, {o: Attempts() for o in OUTCOMES})[outcome] = attempts
         self.ops = dict(sorted(ops.items()))
         self.raw = {}
         self.acked_purchases = _acked(self.acked_raw[PURCHASE])
@@ -610,7 +630,7 @@ class History:
 
     def attempts(self, op: str, outcome: str) -> Attempts:
         per = self.ops.get(op)
-        return per[outcome] if per else Attempts([], [])
+        return per[outcome] if per else Attempts()
 
     def count(self) -> int:
         return sum(len(a) for per in self.ops.values() for a in per.values())
@@ -671,7 +691,7 @@ def _line_number(path: Path, offset: int) -> int:
 def _acked(times: Times) -> Attempts:
     """Acknowledged operations sorted by completion, every one kept (not only those in the load window)."""
     complete, invoke = times.sorted()
-    return Attempts(complete.tolist(), latencies_ms(complete, invoke))
+    return Attempts(complete, latencies_ms(complete, invoke))
 
 
 def _write_cols(writes: Mapping[str, WriteFields]) -> dict[str, dict[str, tuple[list, array]]]:

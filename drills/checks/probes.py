@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 
+import numpy as np
+
 from drills.checks.damage import MISSING, MOMENT, Issue, epoch, label
 from drills.checks.window import FaultRecord, RunWindow
 
@@ -84,7 +86,7 @@ def _live_leader(p: dict) -> str | None:
     return name
 
 
-def failovers(probes: list[dict], ok_purchases: list[float], window: RunWindow) -> list[dict]:
+def failovers(probes: list[dict], ok_purchases: np.ndarray, window: RunWindow) -> list[dict]:
     """Every leader change seen by the probes, with its two parts (see the module docstring)."""
     out: list[dict] = []
     current: str | None = None
@@ -108,8 +110,8 @@ def failovers(probes: list[dict], ok_purchases: list[float], window: RunWindow) 
         if new == current and not container_stopped:  # a blip in the probe, not a failover
             gone_t = None
             continue
-        j = bisect_left(ok_purchases, t)
-        first = ok_purchases[j] if j < len(ok_purchases) else None
+        j = int(np.searchsorted(ok_purchases, t, "left"))
+        first = float(ok_purchases[j]) if j < len(ok_purchases) else None
         out.append(_failover_row(window, current, new, gone_t, t, first, since))
         since, current, gone_t, container_stopped = t, new, None, False
     if gone_t is not None and probes:

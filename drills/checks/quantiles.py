@@ -3,7 +3,8 @@
 Nearest-rank (the value at rank ceil(p/100 * n) of the sorted sample) always returns an observed latency,
 never an interpolation, so "p99 = 812 ms" means some buyer really waited 812 ms. Latencies are whole
 milliseconds (the run directory's clock has millisecond precision), so a large sample is counted rather
-than sorted: the distinct values are few, and the answer is the same.
+than sorted: the distinct values are few, and the answer is the same. A numpy column (the history's
+latencies) is answered by np.partition at the ranks, as Python numbers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+
+import numpy as np
 
 DEFAULT = (50, 95, 99)
 _COUNT_ABOVE = 2000  # beyond this many values, counting is at least as fast as sorting
@@ -21,12 +24,17 @@ def rank(p: float, n: int) -> int:
     return min(n, max(1, math.ceil(p * n / 100.0 - 1e-9)))
 
 
-def percentiles(values: Sequence[int] | Sequence[float], ps: Sequence[float] = DEFAULT) -> dict[str, float | None]:
+def percentiles(values: Sequence[int] | Sequence[float] | np.ndarray, ps: Sequence[float] = DEFAULT
+                ) -> dict[str, float | None]:
     """{"p50": v, ...} for the given percentiles; None for an empty sample."""
     n = len(values)
     names = [f"p{p:g}" for p in ps]
     if n == 0:
         return dict.fromkeys(names)
+    if isinstance(values, np.ndarray):
+        ranks = [rank(p, n) - 1 for p in ps]
+        picked = np.partition(values, sorted(set(ranks)))
+        return {name: picked[k].item() for name, k in zip(names, ranks, strict=False)}
     if n <= _COUNT_ABOVE:
         ordered = sorted(values)
         return {name: ordered[rank(p, n) - 1] for name, p in zip(names, ps, strict=False)}

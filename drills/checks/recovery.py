@@ -37,9 +37,10 @@ a lost operation whose history line cannot be re-read counts as lost by the rest
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from drills.checks.damage import epoch
 from drills.checks.history import R_COMPLETE, R_INVOKE, R_VERSION, Attempts, History
@@ -167,23 +168,22 @@ def _restores(faults: list[FaultRecord], window: RunWindow, events: list[dict]) 
     return sorted(out, key=lambda r: (r.begin, r.finished or 0.0))
 
 
-def _invoke(att: Attempts, j: int) -> float:
-    return att.complete[j] - att.latency_ms[j] / 1000.0
-
-
 def invoked_before(att: Attempts, t: float) -> tuple[int, float | None]:
-    """(how many acknowledged operations were invoked before `t`, the latest completion among them)."""
+    """(how many acknowledged operations were invoked before `t`, the latest completion among them). Sorted by
+    completion: every one completing before `t`, and of those completing within the longest latency after it,
+    those whose invocation is before `t`."""
     c = att.complete
-    if not c:
+    if not len(c):
         return 0, None
-    j = bisect_left(c, t)
-    n, last = j, (c[j - 1] if j else None)
-    horizon = t + max(att.latency_ms) / 1000.0
-    while j < len(c) and c[j] <= horizon + EPS:
-        if _invoke(att, j) < t - EPS:
-            n += 1
-            last = c[j]
-        j += 1
+    j = int(np.searchsorted(c, t, "left"))
+    n, last = j, (float(c[j - 1]) if j else None)
+    horizon = t + att.max_latency_ms() / 1000.0
+    end = int(np.searchsorted(c, horizon + EPS, "right"))
+    if j < end:
+        hit = np.flatnonzero(att.invoked(j, end) < t - EPS)
+        if len(hit):
+            n += len(hit)
+            last = float(c[j + int(hit[-1])])
     return n, last
 
 

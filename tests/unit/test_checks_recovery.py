@@ -371,7 +371,8 @@ def test_history_keeps_real_acknowledgements_apart_from_refusals(tmp_path: Path)
     from drills.checks.inputs import read_run
     history = read_run(run.write()).history
     assert history is not None
-    assert history.acked_purchases.complete == [at(1.01)] and history.acked_rotations.complete == [at(3.01)]
+    assert history.acked_purchases.complete.tolist() == [at(1.01)]
+    assert history.acked_rotations.complete.tolist() == [at(3.01)]
     assert len(history.attempts("purchase", "ok")) == 2  # availability counts the refusal as served
 
 

@@ -69,11 +69,12 @@ def _write(tmp: Path, seed: int, files: int, lines: int, damage: float, truncate
 def _state(h: Any, problems: Problems) -> dict[str, Any]:
     """Everything a check reads of a finished history."""
     return {
-        "ops": {op: {o: (a.complete, a.latency_ms) for o, a in per.items()} for op, per in h.ops.items()},
+        "ops": {op: {o: (a.complete.tolist(), a.latency_ms.tolist()) for o, a in per.items()}
+                for op, per in h.ops.items()},
         "writes": {op: (k.acknowledged, k.info, k.fail) for op, k in h.write_keys.items()},
         "unkeyed": h.unkeyed, "amounts": h.amounts, "rotations": h.rotations,
         "tokens": [(t.user, t.token, t.complete, t.op) for t in h.tokens],
-        "acked": [(a.complete, a.latency_ms) for a in (h.acked_purchases, h.acked_rotations)],
+        "acked": [(a.complete.tolist(), a.latency_ms.tolist()) for a in (h.acked_purchases, h.acked_rotations)],
         "counts": (h.lines, h.unknown_outcomes, h.unusable, h.outside_window, h.recorded, h.first_invoke,
                    h.last_complete),
         "damaged": (h.damaged.counts, h.damaged.shown),
@@ -146,9 +147,10 @@ def test_a_remote_workers_times_are_put_on_the_masters_clock_everywhere(tmp_path
     path.write_text("".join(json.dumps(d) + "\n" for d in lines))
     h = columns.load_history([path], Problems(), shifts={path: 2.5})
     h.finish()
-    assert h.attempts("purchase", "ok").complete == [T0 + 7.7]
-    assert h.attempts("browse", "ok").complete == [T0 + 9.75]
-    assert h.acked_purchases.complete == [T0 + 7.7] and h.acked_rotations.complete == [T0 + 9.0]
+    assert h.attempts("purchase", "ok").complete.tolist() == [T0 + 7.7]
+    assert h.attempts("browse", "ok").complete.tolist() == [T0 + 9.75]
+    assert h.acked_purchases.complete.tolist() == [T0 + 7.7]
+    assert h.acked_rotations.complete.tolist() == [T0 + 9.0]
     assert h.rotations["u"][2] == T0 + 9.0 and h.tokens[0].complete == T0 + 9.0
     line = h.lookup([h.purchases.acknowledged["k1"]])[h.purchases.acknowledged["k1"]]
     assert (line["invoke"], line["complete"]) == (T0 + 7.5, T0 + 7.7)

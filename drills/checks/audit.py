@@ -27,7 +27,9 @@ the audit's errors say which and why.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -172,8 +174,7 @@ def _every_order_whole(state: FinalState) -> bool:
     if not (set(map(type, ids)) <= {int} and set(map(type, seats)) <= {int} and set(map(type, owners)) <= {int}):
         return False
     try:
-        order_ids, order_seats = np.array(ids, dtype=np.int64), np.array(seats, dtype=np.int64)
-        ticket_orders = np.array(owners, dtype=np.int64)
+        order_ids, order_seats, ticket_orders = (_int64s(c) for c in (ids, seats, owners))
     except OverflowError:
         return False
     order = np.argsort(order_ids, kind="stable")
@@ -182,6 +183,14 @@ def _every_order_whole(state: FinalState) -> bool:
         return False
     held, counts = np.unique(ticket_orders, return_counts=True)
     return bool(len(held) == len(order_ids) and (held == order_ids).all() and (counts == order_seats).all())
+
+
+def _int64s(col: Sequence[int]) -> np.ndarray:
+    """A column of whole numbers as int64: a view of one read compactly (array('q')), else a copy (raises
+    OverflowError beyond int64)."""
+    if isinstance(col, array) and col.typecode == "q":
+        return np.frombuffer(col, dtype=np.int64)
+    return np.array(col, dtype=np.int64)
 
 
 def _oversold(repeated: dict[tuple, int], samples: Samples, model: UniqueModel, out: dict[str, Any]) -> None:

@@ -246,12 +246,15 @@ def _distinct_wholes(cols: list) -> bool:
     in numpy; False also when that cannot be told so (check_unique() then counts)."""
     if not all(isinstance(c, array) and c.typecode == "q" and len(c) == len(cols[0]) for c in cols):
         return False
-    table = np.stack([np.frombuffer(c, dtype=np.int64) for c in cols]) if len(cols[0]) else None
-    if table is None:
+    if not len(cols[0]):
         return True
+    table = [np.frombuffer(c, dtype=np.int64) for c in cols]       # views, no copy
     order = np.lexsort(table[::-1])
-    ranked = table[:, order]
-    return not bool((ranked[:, 1:] == ranked[:, :-1]).all(axis=0).any())
+    same = np.ones(len(order) - 1, dtype=bool)    # row k+1 equals row k (sorted), one column at a time
+    for col in table:
+        ranked = col[order]
+        same &= ranked[1:] == ranked[:-1]
+    return not bool(same.any())
 
 
 # counter ----------------------------------------------------------------------------------------------------------

@@ -167,7 +167,7 @@ class FinalState:
             "credential_checks": self.credential_checks,
             "session_checks": self.session_checks,
             "orders": {"id": _listed(self.order_ids), "idempotency_key": self.order_keys,
-                       "event_id": _listed(self.order_events), "created": self.order_created,
+                       "event_id": _listed(self.order_events), "created": _listed(self.order_created),
                        "seats": _listed(self.order_seats)},
             "tickets": {"id": _listed(self.ticket_ids), "order_id": _listed(self.ticket_orders),
                         "event_id": _listed(self.ticket_events), "seat_no": _listed(self.ticket_seats)},
@@ -224,8 +224,8 @@ def _columns(doc: dict[str, Any], section: str, columns: dict[str, tuple[str, fr
     out: dict[str, list] = {}
     for name, (words, types) in columns.items():
         col = value.get(name)
-        if isinstance(col, array):     # whole numbers, compact (drills/rundir/tolerant.py read_json_columns())
-            if int in types and len(col) == size:
+        if isinstance(col, array):     # numbers, compact (drills/rundir/tolerant.py read_json_columns())
+            if (int if col.typecode == "q" else float) in types and len(col) == size:
                 out[name] = col     # type: ignore[assignment]   # a list's interface, 8 bytes a value
                 continue
             col = col.tolist()
@@ -244,8 +244,17 @@ def _columns(doc: dict[str, Any], section: str, columns: dict[str, tuple[str, fr
     return out
 
 
-def _listed(col: list[int]) -> list[int]:
-    """A column as JSON can write it (from_json() keeps whole numbers read compactly as array('q'))."""
+def order_keys(doc: object) -> list:
+    """The orders' `idempotency_key` column of a final-state.json document as read, unchecked ([] when there is
+    none): the history holds every acknowledged key a second time, and load_history() lets it hold these very
+    objects instead."""
+    orders = doc.get("orders") if isinstance(doc, dict) else None
+    keys = orders.get("idempotency_key") if isinstance(orders, dict) else None
+    return keys if isinstance(keys, list) else []
+
+
+def _listed(col: list) -> list:
+    """A column as JSON can write it (from_json() keeps numbers read compactly as array('q') / array('d'))."""
     return col.tolist() if isinstance(col, array) else col
 
 

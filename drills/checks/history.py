@@ -3,12 +3,13 @@
 Reading is one pass over every `history*.jsonl` (all load processes merged). Each operation is reduced at
 once to what the checks need, and the parsed JSON object is dropped. What is kept per operation goes into
 columns (C arrays: 8 bytes a value instead of a tuple and its float objects), which finish() sorts and slices
-with numpy:
+with numpy into `Attempts` (numpy columns the checks search with np.searchsorted):
 
 * `complete` and `invoke` in a per-(op, outcome) pair of columns (`Times`), for availability;
 * for writes (the audit's: `purchase` by its idempotency `key` unless the scenario declares others, see
   WriteFields), the write's identity and a `ref` appended to per-outcome columns, turned into per-identity
-  indexes in C (`dict(zip(...))`) by finish(): the per-line cost stays at two appends;
+  indexes in C (`dict(zip(...))`) by finish(): the per-line cost stays at two appends; a purchase key equal to
+  one of the final state's is held as that very text object (load_history(known=...)), not as a second copy;
 * per user, the highest acknowledged password rotation; and any session tokens the load recorded;
 * the `(complete, invoke)` of every *acknowledged* purchase and rotation (outcome `ok`, a real 2xx: the
   availability buckets count a refusal on the merits as served, these do not), for the recovery metrics.
@@ -348,6 +349,7 @@ class History:
     damaged: Tally = field(default_factory=Tally)            # what conform_line() found, for the notes
     problems: Problems = field(default_factory=Problems)      # where lookup() notes what it repaired
     _looked_up: set[int] = field(default_factory=set)         # refs whose sample fields were checked
+    shared: dict = field(default_factory=dict)   # text -> itself: identities held as these objects (load_history)
     _shifts: list[float] = field(default_factory=list)        # per file: seconds taken off its times (read())
 
     def __post_init__(self) -> None:
@@ -435,7 +437,8 @@ class History:
             for k, name in enumerate(OUTCOMES):
                 idx = np.flatnonzero(purchase & (outcome == k))
                 keys, col = self.write_cols[PURCHASE][name]
-                keys.extend([d.key[j] for j in idx.tolist()])
+                read = [d.key[j] for j in idx.tolist()]
+                keys.extend(map(self.shared.get, read, read) if self.shared else read)
                 col.frombytes(refs[idx].tobytes())
                 if name == "ok":
                     self.acked_raw[PURCHASE].complete.frombytes(c[idx].tobytes())
@@ -700,12 +703,14 @@ def _write_cols(writes: Mapping[str, WriteFields]) -> dict[str, dict[str, tuple[
 
 
 def load_history(paths: list[Path], problems: Problems, audit: AuditSection | None = None,
-                 shifts: Mapping[Path, float] | None = None) -> History:
+                 shifts: Mapping[Path, float] | None = None, known: list | None = None) -> History:
     """Read (not yet finish) every history file, keeping the writes of `audit` (None: the reference stack's);
     `shifts`: file -> seconds to take off its times (remote workers' clocks: worker_clock.history_shifts()).
-    The cyclic GC is paused: a million long-lived tuples would otherwise trigger full collections that cost
-    more than the parsing."""
-    history = History(writes=write_fields(audit))
+    `known`: texts already held (the final state's keys, finalstate.order_keys()): a purchase key equal to one
+    is kept as that very object, so an acknowledged key is held once, not twice (~80 bytes a key); equal text,
+    so nothing a check compares changes. The cyclic GC is paused: a million long-lived tuples would otherwise
+    trigger full collections that cost more than the parsing."""
+    history = History(writes=write_fields(audit), shared=_shared(known or []))
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -715,7 +720,16 @@ def load_history(paths: list[Path], problems: Problems, audit: AuditSection | No
         if enabled:
             gc.enable()
     problems.notes.extend(history.damaged.notes())
+    history.shared = {}
     return history
+
+
+def _shared(texts: list) -> dict:
+    """text -> itself for the texts of `texts` (any other value is left out or harmless: only text equals text)."""
+    try:
+        return dict(zip(texts, texts, strict=True))     # in C
+    except TypeError:                                   # an unhashable value in a damaged column
+        return {t: t for t in texts if type(t) is str}
 
 
 def _rejected(d: dict) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drills.checks.damage import Issue, Tally
-from drills.checks.finalstate import FinalState
+from drills.checks.finalstate import FinalState, order_keys
 from drills.checks.history import History, load_history
 from drills.checks.probes import conform_probe
 from drills.checks.window import RunWindow, build_window, run_events
@@ -51,7 +51,8 @@ def read_run(run_dir: Path, declared: Phases | None = None, audit: AuditSection 
         problems.missing_files.remove(files.RESULT)
     history: History | None = None
     if run.history_paths:
-        history = load_history(run.history_paths, problems, audit, history_shifts(run.history_paths, run.events))
+        history = load_history(run.history_paths, problems, audit, history_shifts(run.history_paths, run.events),
+                               known=order_keys(run.final_state))
     events = run.events
     bounds: tuple[float | None, float | None] = (None, None)
     if history is not None and not (run_events(events, "load_started") and run_events(events, "load_stopped")):

@@ -131,9 +131,10 @@ _SCALARS = frozenset((int, float, str, bool, type(None)))
 def read_json_columns(path: Path, problems: Problems, sections: tuple[str, ...]) -> Any:
     """read_json() of a file whose `sections` are objects of long columns (final-state.json's orders and
     tickets): the same value, but parsed one column at a time, and a column of whole numbers kept as
-    array('q') -- 8 bytes a value instead of an int object and its pointer, so a million rows neither peak nor
-    stay at hundreds of MB. A file it cannot take exactly (not an object, malformed, a column holding lists or
-    objects, the standard-library codec) goes through read_json(), whose notes say what was wrong."""
+    array('q'), one of other numbers (times) as array('d') -- 8 bytes a value instead of a number object and
+    its pointer, so a million rows neither peak nor stay at hundreds of MB. A file it cannot take exactly (not
+    an object, malformed, a column holding lists or objects, the standard-library codec) goes through
+    read_json(), whose notes say what was wrong."""
     if codec.BACKEND != "orjson" or not path.is_file():
         return read_json(path, problems)
     try:
@@ -176,6 +177,8 @@ def _by_columns(data: bytes, sections: tuple[str, ...]) -> dict[str, Any] | None
                             value = array("q", value)
                         except OverflowError:
                             pass
+                    elif kinds == {float} and len(value) > 1:      # finite: JSON has no NaN
+                        value = array("d", value)
                 section[col] = value
         return doc
     except (msgspec.DecodeError, orjson.JSONDecodeError, ValueError, TypeError, RecursionError):

@@ -83,6 +83,7 @@ def test_read_column_by_column_as_the_plain_reader_reads(tmp_path: Path, case: s
     if case == "plain":
         assert isinstance(columns["orders"]["id"], array) and isinstance(columns["tickets"]["seat_no"], array)
         assert isinstance(columns["orders"]["idempotency_key"], list)
+        assert isinstance(columns["orders"]["created"], array) and columns["orders"]["created"].typecode == "d"
 
 
 def test_a_missing_file_is_missing(tmp_path: Path) -> None:

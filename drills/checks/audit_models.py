@@ -24,13 +24,14 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import filterfalse
+from itertools import compress
 from typing import Any
 
 import numpy as np
 
 from drills.checks.finalstate import Collection
 from drills.checks.history import History, WriteKeys
+from drills.checks.rowindex import RowIndex
 
 CREATED_SLACK_S = 5.0   # rows created this long before the run started still count as the run's
 SERVER_ID_LOOKUPS = 10000  # beyond this many identities missing, the server-id fallback is not tried
@@ -92,7 +93,7 @@ class SetCheck:
     applied: list[str] = field(default_factory=list)          # indeterminate, and a row holds it
     not_applied: list[str] = field(default_factory=list)      # indeterminate, and no row holds it
     null_ids: int = 0                                         # rows whose id is null (matched to nothing)
-    by_id: dict[str, Any] = field(default_factory=dict)       # id -> its (last) row's server id, or None
+    by_id: RowIndex = field(default_factory=lambda: RowIndex([]))  # id -> its (last) row's server id, or None
     first_server: dict[str, Any] = field(default_factory=dict)  # id -> its first row's server id (duplicates)
 
 
@@ -105,35 +106,35 @@ def check_set(keys: WriteKeys, history: History, rows: Collection, id_col: str, 
     servers = column(rows, server_col) if server_col else None
     created = column(rows, created_col) if created_col else None
     r = SetCheck(acknowledged=len(keys.acknowledged))
-    with_null: dict[str | None, Any] = dict(zip(ids, servers, strict=False)) if servers is not None \
-        else dict.fromkeys(ids)
-    if None in with_null:
-        r.null_ids = ids.count(None)
-        del with_null[None]
-    r.by_id = with_null  # type: ignore[assignment]  # (no None key left)
-    by_id = r.by_id
-    if len(by_id) + r.null_ids < len(ids):        # one identity, several rows
-        many = _repeated(ids)
+    r.by_id = by_id = RowIndex(ids, servers)     # (hashes sorted in numpy: no dict of every row)
+    r.null_ids = by_id.null_ids
+    if by_id.repeats:        # maybe one identity, several rows
+        many = by_id.repeated()
         r.duplicated = many
-        if servers is not None:
+        if many and servers is not None:
             r.first_server = _first_rows(many, ids, servers)
     r.lost, r.missing_by_id = _lost(keys, history, by_id, servers, server_fields)
     r.never = sorted(_never(keys, by_id, len(keys.acknowledged) - r.missing_by_id, ids, created, since))
-    r.failed_applied = [k for k in keys.failed() if k in by_id]
+    failed = keys.failed()
+    r.failed_applied = list(compress(failed, by_id.holds(failed)))
     undecided = keys.undecided()
-    r.applied = [k for k in undecided if k in by_id]
-    r.not_applied = [k for k in undecided if k not in by_id]
+    held = by_id.holds(undecided)
+    r.applied = list(compress(undecided, held))
+    r.not_applied = list(compress(undecided, ~held))
     return r
 
 
-def _lost(keys: WriteKeys, history: History, by_id: dict[str, Any], servers: list | None,
+def _lost(keys: WriteKeys, history: History, by_id: RowIndex, servers: list | None,
           server_fields: dict[str, str]) -> tuple[list[str], int]:
     """(acknowledged ids with no row by id, nor by the server id their acknowledgement named -- read back from
     the history: the id may have been mangled while the row survived; how many had no row by id)."""
     acked = keys.acknowledged
-    if acked.keys() <= by_id.keys():  # the usual case, one C-level pass
+    listed = list(acked)
+    held = by_id.holds(listed)
+    if held.all():  # the usual case
         return [], 0
-    missing = sorted(filterfalse(by_id.__contains__, acked))
+    missing = sorted(compress(listed, ~held))
+    del listed, held
     if servers is None or not server_fields or len(missing) > SERVER_ID_LOOKUPS:
         return missing, len(missing)
     lines = history.lookup(acked[k] for k in missing)
@@ -146,16 +147,6 @@ def _lost(keys: WriteKeys, history: History, by_id: dict[str, Any], servers: lis
     named = {k: acknowledged_as(k) for k in missing}
     present = _present(servers, {s for s in named.values() if s is not None})
     return [k for k in missing if named[k] not in present], len(missing)
-
-
-def _repeated(ids: list[str | None]) -> dict[str, int]:
-    """Identities held by more than one row -> how many, in the order of their first row. Counted only among
-    the rows whose identity's hash repeats (numpy over the hashes; equal texts hash alike), not over a Counter
-    of every row."""
-    hashes = np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids))
-    distinct, seen = np.unique(hashes, return_counts=True)
-    rows = np.flatnonzero(np.isin(hashes, distinct[seen > 1])).tolist()
-    return {k: n for k, n in Counter(ids[j] for j in rows).items() if n > 1 and k is not None}
 
 
 def _first_rows(keys: Iterable[str], ids: Sequence[str | None], servers: Sequence) -> dict[str, Any]:
@@ -206,11 +197,18 @@ def _server_ident(v: object) -> str | None:
         return None
 
 
-def _never(keys: WriteKeys, by_id: dict[str, Any], acked_found: int, ids: list[str | None], created: list | None,
+def _never(keys: WriteKeys, by_id: RowIndex, acked_found: int, ids: list[str | None], created: list | None,
            since: float | None) -> set[str]:
     """Rows' identities no attempt used; with creation times, only rows created during the run (an unknown
-    time counts as the run's)."""
-    never = keys.never_tried(by_id, acked_found=acked_found)
+    time counts as the run's). Counting settles the usual "none" without a set of every row: each identity
+    is accounted for when the acknowledged ones found (`acked_found`) plus the others found make the rows'
+    distinct identities."""
+    acked = keys.acknowledged
+    others = [k for index in (keys.info, keys.fail) for k in index if k not in acked]
+    if acked_found + int(by_id.holds(list(dict.fromkeys(others))).sum()) == by_id.distinct():
+        return set()
+    tried = keys.__contains__
+    never = {k for k in ids if k is not None and not tried(k)}
     if never and since is not None and created is not None:
         floor = since - CREATED_SLACK_S
         when = {k: t for k, t in zip(ids, created, strict=False) if k in never}

@@ -305,20 +305,6 @@ class WriteKeys:
         """Keys whose every attempt failed definitely."""
         return sorted(k for k in self.fail if k not in self.acknowledged and k not in self.info)
 
-    def never_tried(self, keys: Mapping[str, object], acked_found: int | None = None) -> set[str]:
-        """Those of `keys` no attempt used. Counting settles the usual "none" without building sets:
-        every key is accounted for when the acknowledged ones found (`acked_found`, if the caller knows)
-        plus the others found make len(keys)."""
-        acked = self.acknowledged
-        if acked_found is None:
-            acked_found = len(acked) if acked.keys() <= keys.keys() else len(acked.keys() & keys.keys())
-        found = acked_found
-        others = {k for index in (self.info, self.fail) for k in index if k not in acked}
-        found += sum(1 for k in others if k in keys)
-        if found == len(keys):
-            return set()
-        return set(filterfalse(self.__contains__, keys))
-
 
 @dataclass
 class History:

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from drills.checks.audit_models import _first_rows, _present, _repeated, _server_idents, check_unique
+from drills.checks.audit_models import _first_rows, _present, _server_idents, check_unique
 from drills.checks.finalstate import Collection, FinalState
+from drills.checks.rowindex import RowIndex
 from drills.rundir.run import FINAL_STATE_COLUMNS
 from drills.rundir.tolerant import Problems, read_json, read_json_columns
 
@@ -113,5 +114,5 @@ def test_repeated_identities_are_counted_as_a_counter_counts_them() -> None:
     rng = random.Random(3)
     ids: list[str | None] = [rng.choice((None, f"k{rng.randrange(400)}", f"k{n}")) for n in range(2000)]
     expected = {k: n for k, n in Counter(ids).items() if n > 1 and k is not None}
-    assert _repeated(ids) == expected and list(_repeated(ids)) == list(expected) and expected
-    assert _repeated([]) == {} and _repeated(["a", "b"]) == {}
+    assert RowIndex(ids).repeated() == expected and list(RowIndex(ids).repeated()) == list(expected) and expected
+    assert RowIndex([]).repeated() == {} and RowIndex(["a", "b"]).repeated() == {}

@@ -441,16 +441,15 @@ def _set_row(model: SetModel, history: History, rows: Any, audit: AuditSection, 
 
 
 def _merged(keys: list[WriteKeys]) -> WriteKeys:
-    """The identities of several write operations as one (a collection several operations write to)."""
+    """The identities of several write operations as one (a collection several operations write to): their
+    columns end to end, so an identity's last ok attempt is the last operation's, its first info/fail the
+    first's."""
     if len(keys) == 1:
         return keys[0]
-    out = WriteKeys()
-    for k in keys:
-        out.acknowledged.update(k.acknowledged)
-        for mine, theirs in ((out.info, k.info), (out.fail, k.fail)):
-            for key, ref in theirs.items():
-                mine.setdefault(key, ref)
-    return out
+    cols = {o: ([k for w in keys for k in w.columns[o][0]], array("q", b"".join(w.columns[o][1].tobytes()
+                                                                              for w in keys)))
+            for o in ("ok", "info", "fail")}
+    return WriteKeys(cols["ok"], cols["info"], cols["fail"])
 
 
 def _unique_row(model: UniqueModel, rows: Any, samples: Samples, row: dict[str, Any]) -> None:

@@ -129,12 +129,13 @@ def _lost(keys: WriteKeys, history: History, by_id: RowIndex, servers: list | No
     """(acknowledged ids with no row by id, nor by the server id their acknowledgement named -- read back from
     the history: the id may have been mangled while the row survived; how many had no row by id)."""
     acked = keys.acknowledged
-    listed = list(acked)
-    held = by_id.holds(listed)
+    held = by_id.holds(acked.ids)     # every ok attempt's key (null keys are not acknowledged identities)
     if held.all():  # the usual case
         return [], 0
-    missing = sorted(compress(listed, ~held))
-    del listed, held
+    missing = sorted({k for k in compress(acked.ids, ~held) if k is not None})
+    del held
+    if not missing:
+        return [], 0
     if servers is None or not server_fields or len(missing) > SERVER_ID_LOOKUPS:
         return missing, len(missing)
     lines = history.lookup(acked[k] for k in missing)
@@ -203,12 +204,11 @@ def _never(keys: WriteKeys, by_id: RowIndex, acked_found: int, ids: list[str | N
     time counts as the run's). Counting settles the usual "none" without a set of every row: each identity
     is accounted for when the acknowledged ones found (`acked_found`) plus the others found make the rows'
     distinct identities."""
-    acked = keys.acknowledged
-    others = [k for index in (keys.info, keys.fail) for k in index if k not in acked]
-    if acked_found + int(by_id.holds(list(dict.fromkeys(others))).sum()) == by_id.distinct():
+    others = list(keys.unacknowledged())
+    if acked_found + int(by_id.holds(others).sum()) == by_id.distinct():
         return set()
-    tried = keys.__contains__
-    never = {k for k in ids if k is not None and not tried(k)}
+    del others
+    never = {k for k in compress(ids, ~keys.tried(ids)) if k is not None}
     if never and since is not None and created is not None:
         floor = since - CREATED_SLACK_S
         when = {k: t for k, t in zip(ids, created, strict=False) if k in never}

@@ -7,9 +7,10 @@ with numpy into `Attempts` (numpy columns the checks search with np.searchsorted
 
 * `complete` and `invoke` in a per-(op, outcome) pair of columns (`Times`), for availability;
 * for writes (the audit's: `purchase` by its idempotency `key` unless the scenario declares others, see
-  WriteFields), the write's identity and a `ref` appended to per-outcome columns, turned into per-identity
-  indexes in C (`dict(zip(...))`) by finish(): the per-line cost stays at two appends; a purchase key equal to
-  one of the final state's is held as that very text object (load_history(known=...)), not as a second copy;
+  WriteFields), the write's identity and a `ref` appended to per-outcome columns, indexed by finish() over
+  the identities' sorted hashes (WriteKeys, RowIndex: no dict per identity): the per-line cost stays at two
+  appends; a purchase key equal to one of the final state's is held as that very text object
+  (load_history(known=...)), not as a second copy;
 * per user, the highest acknowledged password rotation; and any session tokens the load recorded;
 * the `(complete, invoke)` of every *acknowledged* purchase and rotation (outcome `ok`, a real 2xx: the
   availability buckets count a refusal on the merits as served, these do not), for the recovery metrics.
@@ -33,15 +34,16 @@ from __future__ import annotations
 import gc
 import math
 from array import array
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import filterfalse
+from itertools import compress
 from pathlib import Path
 
 import numpy as np
 
 from drills.checks.damage import EPOCH_MAX, EPOCH_MIN, MISSING, MOMENT, Issue, Tally
 from drills.checks.history_decode import Lines, decode_lines
+from drills.checks.rowindex import RowIndex
 from drills.checks.worker_clock import corrected
 from drills.rundir.codec import DECODE_ERRORS, loads
 from drills.rundir.tolerant import Problems
@@ -278,32 +280,60 @@ class Token:
     op: str
 
 
-@dataclass
+Column = tuple[list, array]   # (identities: text or None, refs), one row per attempt in file order
+
+
 class WriteKeys:
     """Every identity of one write operation the load tried (a purchase's idempotency key), by what its
-    attempts got (a key may be in several)."""
+    attempts got (a key may be in several). Each outcome's attempts stay columns (the identities' texts and
+    refs) indexed by sorted hashes (RowIndex) instead of a dict per outcome: ~300 MB less at 10M attempts;
+    many identities are asked about at once (tried(), RowIndex.holds()), a few one by one."""
 
-    acknowledged: dict[str, int] = field(default_factory=dict)   # key -> ref of an ok attempt
-    info: dict[str, int] = field(default_factory=dict)           # key -> ref of its first info attempt
-    fail: dict[str, int] = field(default_factory=dict)           # key -> ref of its first fail attempt
+    def __init__(self, ok: Column | None = None, info: Column | None = None, fail: Column | None = None) -> None:
+        empty: Column = ([], array("q"))
+        self.columns = {"ok": ok or empty, "info": info or empty, "fail": fail or empty}
+        self.acknowledged = RowIndex(*self.columns["ok"])              # key -> ref of its last ok attempt
+        self.info = RowIndex(*self.columns["info"], first=True)      # key -> ref of its first info attempt
+        self.fail = RowIndex(*self.columns["fail"], first=True)      # key -> ref of its first fail attempt
 
     def __contains__(self, key: object) -> bool:
         return key in self.acknowledged or key in self.info or key in self.fail
 
+    def tried(self, keys: Sequence[str | None]) -> np.ndarray:
+        """Whether some attempt used each of `keys` (bool array, in their order)."""
+        return self.acknowledged.holds(keys) | self.info.holds(keys) | self.fail.holds(keys)
+
     def ref(self, key: str) -> int | None:
         """Where the key was acknowledged, else first tried."""
         for index in (self.acknowledged, self.info, self.fail):
-            if key in index:
-                return index[key]
+            ref = index.get(key)
+            if ref is not None:
+                return ref
         return None
 
     def undecided(self) -> list[str]:
         """Keys with an indeterminate attempt and no acknowledged one."""
-        return sorted(filterfalse(self.acknowledged.__contains__, self.info))  # iterates the small side
+        return sorted(_texts(compress(self.info.ids, ~self.acknowledged.holds(self.info.ids))))
 
     def failed(self) -> list[str]:
         """Keys whose every attempt failed definitely."""
-        return sorted(k for k in self.fail if k not in self.acknowledged and k not in self.info)
+        keys = self.fail.ids
+        return sorted(_texts(compress(keys, ~(self.acknowledged.holds(keys) | self.info.holds(keys)))))
+
+    def unacknowledged(self) -> set[str]:
+        """Keys tried and never acknowledged (indeterminate or failed)."""
+        keys = self.fail.ids
+        return set(self.undecided()) | _texts(compress(keys, ~self.acknowledged.holds(keys)))
+
+    def as_dicts(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """(acknowledged, info, fail) as key -> ref dicts (what tests compare; not for a large run)."""
+        return tuple({k: index[k] for k in index} for index in (self.acknowledged, self.info, self.fail))  # type: ignore[return-value]
+
+
+def _texts(keys: Iterable[str | None]) -> set[str]:
+    out = set(keys)
+    out.discard(None)
+    return out  # type: ignore[return-value]
 
 
 @dataclass
@@ -589,18 +619,11 @@ class History:
         self.last_complete = max(last) if last else None
 
     def _index_writes(self) -> None:
-        """Per-identity indexes of every write op from its columns, built in C: the last ok ref, the first
+        """Per-identity indexes of every write op over its columns (WriteKeys): the last ok ref, the first
         info/fail ref."""
         for op, cols in self.write_cols.items():
-            (ok_keys, ok_refs), (info_keys, info_refs), (fail_keys, fail_refs) = (
-                cols[o] for o in ("ok", "info", "fail"))
-            p = WriteKeys(dict(zip(ok_keys, ok_refs, strict=False)),       # keys are text or None (read())
-                          dict(zip(reversed(info_keys), reversed(info_refs), strict=False)),
-                          dict(zip(reversed(fail_keys), reversed(fail_refs), strict=False)))
-            for by_key in (p.acknowledged, p.info, p.fail):
-                by_key.pop(None, None)  # type: ignore[call-overload]
-            self.unkeyed[op] = ok_keys.count(None) + info_keys.count(None) + fail_keys.count(None)
-            self.write_keys[op] = p
+            self.write_keys[op] = WriteKeys(cols["ok"], cols["info"], cols["fail"])  # keys: text or None
+            self.unkeyed[op] = sum(cols[o][0].count(None) for o in ("ok", "info", "fail"))
         self.write_cols = _write_cols(self.writes)
 
     # queries ---------------------------------------------------------------------------------------------

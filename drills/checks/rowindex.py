@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,10 +26,13 @@ def _hashes(keys: Sequence[str | None]) -> np.ndarray:
 
 class RowIndex:
     """Rows of `ids` (identities as text, or None: such a row matches nothing) by identity; `values`, the same
-    length, is what get() answers for an identity: the value of its last row (as dict(zip(ids, values)) would)."""
+    length, is what get() answers for an identity: the value of its last row (as dict(zip(ids, values)) would),
+    or of its first with `first`."""
 
-    def __init__(self, ids: Sequence[str | None], values: Sequence[Any] | None = None) -> None:
+    def __init__(self, ids: Sequence[str | None], values: Sequence[Any] | None = None, first: bool = False) -> None:
         self.ids, self.values = ids, values
+        self._pick = 0 if first else -1
+        self._distinct: int | None = None
         hashes = _hashes(ids)
         self.null_ids = ids.count(None) if isinstance(ids, list) else sum(1 for k in ids if k is None)
         rows = None
@@ -58,15 +61,29 @@ class RowIndex:
         rows = self.rows_of(key)
         if not rows:
             return default
-        return None if self.values is None else self.values[rows[-1]]
+        return None if self.values is None else self.values[rows[self._pick]]
 
     def __getitem__(self, key: str) -> Any:
         rows = self.rows_of(key)
         if not rows:
             raise KeyError(key)
-        return None if self.values is None else self.values[rows[-1]]
+        return None if self.values is None else self.values[rows[self._pick]]
 
-    def holds(self, keys: Sequence[str]) -> np.ndarray:
+    def __len__(self) -> int:
+        """How many distinct identities the rows hold."""
+        return self.distinct()
+
+    def __bool__(self) -> bool:
+        return bool(len(self.hashes))
+
+    def __iter__(self) -> Iterator[str]:
+        """Each identity once, in the order of its first row (a dict of them is built: not for every row of a
+        large run's hot path)."""
+        seen = dict.fromkeys(self.ids)
+        seen.pop(None, None)
+        return iter(seen)  # type: ignore[arg-type]
+
+    def holds(self, keys: Sequence[str | None]) -> np.ndarray:
         """Whether a row holds each of `keys` (bool array, in their order): hashes searched in numpy, each
         candidate's text compared exactly; a key whose first candidate row differs is searched on its own."""
         out = np.zeros(len(keys), dtype=bool)
@@ -103,4 +120,6 @@ class RowIndex:
 
     def distinct(self) -> int:
         """How many distinct identities the rows hold."""
-        return len(self.hashes) - sum(n - 1 for n in self.repeated().values())
+        if self._distinct is None:
+            self._distinct = len(self.hashes) - sum(n - 1 for n in self.repeated().values())
+        return self._distinct

@@ -71,7 +71,7 @@ def _state(h: Any, problems: Problems) -> dict[str, Any]:
     return {
         "ops": {op: {o: (a.complete.tolist(), a.latency_ms.tolist()) for o, a in per.items()}
                 for op, per in h.ops.items()},
-        "writes": {op: (k.acknowledged, k.info, k.fail) for op, k in h.write_keys.items()},
+        "writes": {op: k.as_dicts() for op, k in h.write_keys.items()},
         "unkeyed": h.unkeyed, "amounts": h.amounts, "rotations": h.rotations,
         "tokens": [(t.user, t.token, t.complete, t.op) for t in h.tokens],
         "acked": [(a.complete.tolist(), a.latency_ms.tolist()) for a in (h.acked_purchases, h.acked_rotations)],

@@ -1,14 +1,17 @@
 """RowIndex answers as the dict of every row it replaces (dict(zip(ids, values)), None rows left out), also
-when different texts share a hash."""
+when different texts share a hash; WriteKeys over it as the per-outcome dicts it replaces."""
 
 from __future__ import annotations
 
 import random
+from array import array
 
 import numpy as np
 import pytest
 
 from drills.checks import rowindex
+from drills.checks.audit import _merged
+from drills.checks.history import WriteKeys
 from drills.checks.rowindex import RowIndex
 
 
@@ -41,3 +44,23 @@ def test_row_index_without_values_and_empty() -> None:
     assert index.get("a", 1) is None and index.repeated() == {"a": 2} and index.distinct() == 2
     empty = RowIndex([])
     assert empty.holds(["a"]).tolist() == [False] and empty.distinct() == 0 and empty.holds([]).dtype == np.bool_
+
+
+def test_write_keys_answer_as_the_per_outcome_dicts_did() -> None:
+    rng = random.Random(11)
+    cols = {o: ([rng.choice((None, f"k{rng.randrange(60)}")) for _ in range(200)], array("q", range(200)))
+            for o in ("ok", "info", "fail")}
+    keys = WriteKeys(cols["ok"], cols["info"], cols["fail"])
+    ok = {k: r for k, r in zip(*cols["ok"], strict=True) if k is not None}                    # the last ok
+    info, fail = ({k: r for k, r in reversed(list(zip(*cols[o], strict=True))) if k is not None}  # the first
+                  for o in ("info", "fail"))
+    assert keys.as_dicts() == (ok, info, fail) and len(keys.acknowledged) == len(ok)
+    assert keys.undecided() == sorted(k for k in info if k not in ok)
+    assert keys.failed() == sorted(k for k in fail if k not in ok and k not in info)
+    assert keys.unacknowledged() == {k for k in (*info, *fail) if k not in ok}
+    probes = [f"k{n}" for n in range(80)] + [None]
+    assert keys.tried(probes).tolist() == [k in ok or k in info or k in fail for k in probes]
+    assert all(keys.ref(k) == (ok.get(k, info.get(k, fail.get(k)))) for k in probes if k is not None)
+    merged = _merged([keys, WriteKeys(([None, "k1", "z"], array("q", [7, 8, 9])))])
+    assert merged.acknowledged["k1"] == 8 and merged.acknowledged["z"] == 9
+    assert merged.as_dicts()[1:] == (info, fail)

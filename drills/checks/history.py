@@ -55,6 +55,7 @@ TOKEN_OPS = frozenset(("login", "register", ROTATE))
 
 _FILE_SHIFT = 40            # ref = file index << 40 | byte offset
 CHUNK_BYTES = 8 << 20       # history read as columns this much at a time (memory stays flat on long runs)
+NOT_COPING = (408, 429)    # 4xx that are the system not coping, not a refusal on the merits (_rejected())
 _OUTCOME_SET = frozenset(OUTCOMES)
 _OUTCOME_INDEX = {o: k for k, o in enumerate(OUTCOMES)}
 _OK, _FAIL = _OUTCOME_INDEX["ok"], _OUTCOME_INDEX["fail"]
@@ -440,7 +441,7 @@ class History:
         op = np.fromiter(map({name: k for k, name in enumerate(names)}.__getitem__, d.op), np.int32, len(d))
         outcome = np.fromiter(map(_OUTCOME_INDEX.__getitem__, d.outcome), np.int32, len(d))
         st = d.status
-        rejected = (outcome == _FAIL) & (st >= 400) & (st < 500) & (st != 408) & (st != 429)   # _rejected()
+        rejected = (outcome == _FAIL) & (st >= 400) & (st < 500) & ~np.isin(st, NOT_COPING)   # _rejected()
         group = op * len(OUTCOMES) + np.where(rejected, _OK, outcome)
         for g in np.unique(group).tolist():
             at = group == g
@@ -748,4 +749,4 @@ def _rejected(d: dict) -> bool:
     so a sold-out hot set is not mistaken for an outage. 408 and 429 are the system not coping: not served.
     """
     status = d.get("status")
-    return isinstance(status, int) and 400 <= status < 500 and status not in (408, 429)
+    return isinstance(status, int) and 400 <= status < 500 and status not in NOT_COPING

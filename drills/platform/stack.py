@@ -44,6 +44,9 @@ from drills.platform.toxiproxy import ToxiproxyClient
 Log = Callable[[str], None]
 OPTIONS_LABEL = "drills.options"
 CREDENTIALS_LABEL = "drills.credentials"
+# Problems status() reports and _revive_hung_members() acts on (one wording for both)
+NOT_A_MEMBER = "{} is not a member of the Patroni cluster yet"
+NO_PATRONI = "no Patroni node answers"
 HUNG_MEMBER_S = 60.0   # bring-up: a node not a member this long while the others answer is restarted once
 
 
@@ -360,11 +363,11 @@ class Stack:
         SIGUSR2, which makes it write every thread's stack to its log (harness/images/postgres/patroni_run.py),
         and that dump is copied into our log, so the next occurrence says where the HA loop waits."""
         now = time.monotonic()
-        if "no Patroni node answers" in status.problems:
+        if NO_PATRONI in status.problems:
             absent.clear()
             return
         missing = {s.service: s for s in status.services
-                   if f"{s.service} is not a member of the Patroni cluster yet" in status.problems}
+                   if NOT_A_MEMBER.format(s.service) in status.problems}
         for service in list(absent):
             if service not in missing:
                 del absent[service]
@@ -428,7 +431,7 @@ class Stack:
                 m = roles.get(service)
                 if m is None:
                     s.role, s.health = "unknown", "unhealthy"
-                    st.problems.append(f"{service} is not a member of the Patroni cluster yet")
+                    st.problems.append(NOT_A_MEMBER.format(service))
                 else:
                     s.role = m.role
                     s.detail = f"state={m.state} timeline={m.timeline}" + (f" lag={m.lag}" if m.lag else "")
@@ -492,7 +495,7 @@ class Stack:
             st.problems.append(f"expected one load balancer holding the VIP {st.vip}, found "
                                f"{len(st.vip_holders)}{who}")
         if members is None:
-            st.problems.append("no Patroni node answers")
+            st.problems.append(NO_PATRONI)
             return
         leaders = patroni.leaders(members)
         if len(leaders) != 1:

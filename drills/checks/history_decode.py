@@ -5,7 +5,8 @@ msgspec decodes each line into a struct of only the fields reading keeps, and it
 unexpected type (a bool or numeric text for a time, a number for a key, a fraction for a status), a missing
 `op`, `outcome`, `invoke` or `complete`, a blank, truncated or malformed line all make the whole chunk
 undecodable, and the caller reads that chunk with the per-line reader, whose notes name every damaged line.
-Each line is decoded on its own (not as one stream), so a line is exactly what the per-line reader would see.
+A chunk is decoded in one call, with a check on the line boundaries that makes it the same as decoding each line
+on its own (decode_lines()), so a line is exactly what the per-line reader would see.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class _Line(msgspec.Struct, gc=False):
     token: str | None = None
 
 
-_decode = msgspec.json.Decoder(_Line).decode
+_decode_all = msgspec.json.Decoder(_Line).decode_lines
+_OPEN, _CLOSE = ord("{"), ord("}")
 
 
 @dataclass
@@ -53,25 +55,43 @@ class Lines:
 def decode_lines(chunk: bytes, size: int) -> Lines | None:
     """The lines in the first `size` bytes of `chunk` (whole lines; the last one may lack its newline when it
     ends the file) as columns, or None when any line is not a JSON object whose kept fields all have their
-    expected types."""
-    lines = chunk.split(b"\n")
-    if size < len(chunk) or chunk.endswith(b"\n"):     # what follows the last newline: the next chunk's
-        lines.pop()
+    expected types.
+
+    The lines are decoded in one C call (msgspec's decode_lines), which skips blank lines and would read two
+    objects on one line, or one object over two. So a chunk goes this way only when every line starts with `{`
+    and ends with `}`: then no value can span a newline (after a `}` inside a value comes `,`, `}` or `]`, never
+    `{`), every line holds at least one value, and as many values as lines means one per line, each exactly what
+    decoding that line alone gives. Anything else (CRLF endings, padding) goes line by line."""
+    if size == 0:
+        return None
+    buf = np.frombuffer(chunk, dtype=np.uint8, count=size)
+    ends = np.flatnonzero(buf == 10)
+    last = size - 1 if buf[-1] == 10 else size        # one past the last line's last byte
+    if last < size:
+        ends = ends[:-1]
+    n = len(ends) + 1
+    starts = np.empty(n, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = ends + 1
+    closes = np.empty(n, dtype=np.int64)
+    closes[:-1] = ends - 1
+    closes[-1] = last - 1
+    if not (bool(np.all(buf[starts[starts < size]] == _OPEN)) and bool(np.all(buf[closes[closes >= 0]] == _CLOSE))
+            and bool(np.all(closes >= starts))):
+        return None
     try:
-        rows = list(map(_decode, lines))
+        rows = _decode_all(memoryview(chunk)[:size])
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    n = len(rows)
-    ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8, count=size) == 10)
-    starts = np.zeros(n, dtype=np.int64)
-    starts[1:] = ends[:n - 1] + 1
+    if len(rows) != n:
+        return None
     return Lines(
         starts=starts,
         op=[r.op for r in rows],
         outcome=[r.outcome for r in rows],
         invoke=np.fromiter([r.invoke for r in rows], dtype=np.float64, count=n),
         complete=np.fromiter([r.complete for r in rows], dtype=np.float64, count=n),
-        status=np.array([r.status for r in rows], dtype=np.float64) if n else np.empty(0),
+        status=np.array([r.status for r in rows], dtype=np.float64),
         key=[r.key for r in rows],
         rows=rows,
     )

@@ -67,6 +67,12 @@ def test_a_workers_clock_shift_and_a_declared_audit(tmp_path: Path, monkeypatch:
     b'{"op":"purchase","invoke":1764150000.5,"complete":1764150000.6,"outcome":"fail","status":409.0}',
     b'{"op":"browse","invoke":null,"complete":1764150000.6,"outcome":"ok"}',
     b'{"op":"browse","invoke":1764150000.5,"complete":1764150000.6}',
+    # one value over two lines, or two on one, each line opening and closing a brace; CRLF; padding
+    b'{"op":"browse","invoke":1764150000.5,"complete":1764150000.6,"outcome":"ok","x":{}\n{"y":1}}',
+    b'{"op":"browse","invoke":1764150000.5,"complete":1764150000.6,"outcome":"ok"}{"op":"browse",'
+    b'"invoke":1764150000.5,"complete":1764150000.6,"outcome":"ok"}',
+    b'{"op":"browse","invoke":1764150000.5,"complete":1764150000.6,"outcome":"ok"}\r',
+    b' {"op":"browse","invoke":1764150000.5,"complete":1764150000.6,"outcome":"ok"}',
 ])
 def test_a_line_that_needs_the_tolerant_reader_makes_its_chunk_undecodable(line: bytes) -> None:
     plain = b'{"op":"browse","invoke":1764150000.5,"complete":1764150000.6,"outcome":"ok"}\n'
@@ -74,3 +80,7 @@ def test_a_line_that_needs_the_tolerant_reader_makes_its_chunk_undecodable(line:
     assert decode_lines(chunk, len(chunk)) is None
     decoded = decode_lines(plain * 2, len(plain) * 2)
     assert decoded is not None and decoded.starts.tolist() == [0, len(plain)]
+    unended = plain * 2 + plain[:-1]           # the file's last line without its newline
+    decoded = decode_lines(unended + b'{"op":', len(unended))
+    assert decoded is not None and decoded.starts.tolist() == [0, len(plain), 2 * len(plain)]
+    assert decode_lines(plain + b"\n", len(plain) + 1) is None

@@ -24,6 +24,16 @@ def _hashes(keys: Sequence[str | None]) -> np.ndarray:
     return np.fromiter(map(_hash, keys), dtype=np.int64, count=len(keys))
 
 
+def _search(sorted_hashes: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """np.searchsorted(sorted_hashes, needles), the needles searched in sorted order: the same positions, but
+    each search starts from where the previous one ended instead of striding over the whole table at random
+    (~4x faster for a slice of 64k hashes in 600k: the cache misses, not the comparisons, are the cost)."""
+    order = np.argsort(needles)
+    at = np.empty(len(needles), dtype=np.intp)
+    at[order] = np.searchsorted(sorted_hashes, needles[order])
+    return at
+
+
 class RowIndex:
     """Rows of `ids` (identities as text, or None: such a row matches nothing) by identity; `values`, the same
     length, is what get() answers for an identity: the value of its last row (as dict(zip(ids, values)) would),
@@ -92,7 +102,7 @@ class RowIndex:
         for start in range(0, len(keys), _SLICE):
             part = keys[start:start + _SLICE]
             h = _hashes(part)
-            at = np.searchsorted(self.hashes, h)
+            at = _search(self.hashes, h)
             hit = self.hashes[np.minimum(at, len(self.hashes) - 1)] == h
             where = np.flatnonzero(hit)
             rows = self.rows[at[where]].tolist()

@@ -171,7 +171,7 @@ def _every_order_whole(state: FinalState) -> bool:
     no partial order, no orphan ticket), by sorting columns of whole numbers in numpy; False when that cannot
     be told so (other values, an order id twice): _lost_and_unexpected() then counts per order."""
     ids, seats, owners = state.order_ids, state.order_seats, state.ticket_orders
-    if not (set(map(type, ids)) <= {int} and set(map(type, seats)) <= {int} and set(map(type, owners)) <= {int}):
+    if not (_whole_numbers(ids) and _whole_numbers(seats) and _whole_numbers(owners)):
         return False
     try:
         order_ids, order_seats, ticket_orders = (_int64s(c) for c in (ids, seats, owners))
@@ -183,6 +183,12 @@ def _every_order_whole(state: FinalState) -> bool:
         return False
     held, counts = np.unique(ticket_orders, return_counts=True)
     return bool(len(held) == len(order_ids) and (held == order_ids).all() and (counts == order_seats).all())
+
+
+def _whole_numbers(col: Sequence) -> bool:
+    """Whether a column holds only whole numbers: one read compactly (array('q')) does by its type, without
+    boxing each of its values to ask."""
+    return (isinstance(col, array) and col.typecode == "q") or set(map(type, col)) <= {int}
 
 
 def _int64s(col: Sequence[int]) -> np.ndarray:

@@ -113,6 +113,22 @@ class RowIndex:
                 out[start + j] = part[j] in self
         return out
 
+    def held_as(self, keys: Sequence[str | None]) -> list[str | None]:
+        """`keys` with each one a row holds replaced by that row's identity object (equal text, so nothing that
+        compares them changes): the texts are then held once. A key whose first candidate row differs (another
+        text of its hash) stays as it is: that costs memory, never a wrong match."""
+        out = list(keys)
+        if not out or not len(self.hashes):
+            return out
+        h = _hashes(out)
+        at = _search(self.hashes, h)
+        where = np.flatnonzero(self.hashes[np.minimum(at, len(self.hashes) - 1)] == h)
+        ids = self.ids
+        for j, r in zip(where.tolist(), self.rows[at[where]].tolist(), strict=True):
+            if ids[r] == out[j]:
+                out[j] = ids[r]
+        return out
+
     def _shared_hash_rows(self) -> list[int]:
         """The rows whose hash another row shares, in file order (the only rows that can repeat a text)."""
         if not self.repeats:

@@ -94,4 +94,4 @@ def test_a_purchase_key_is_held_as_the_known_text(tmp_path: Path) -> None:
     held = {k: k for k in (*keys.acknowledged, *keys.info, *keys.fail)}
     assert held["k0"] is known[0] and held["k2"] is known[1] and held["k1"] is not None
     assert sorted(keys.acknowledged) == ["k0", "k1"] and list(keys.info) == ["k2"] and list(keys.fail) == ["k3"]
-    assert h.shared == {}
+    assert h.shared is None

@@ -177,12 +177,26 @@ def _every_order_whole(state: FinalState) -> bool:
         order_ids, order_seats, ticket_orders = (_int64s(c) for c in (ids, seats, owners))
     except OverflowError:
         return False
+    if _whole_in_order(order_ids, order_seats, ticket_orders):
+        return True
     order = np.argsort(order_ids, kind="stable")
     order_ids, order_seats = order_ids[order], order_seats[order]
     if len(order_ids) > 1 and not (order_ids[1:] != order_ids[:-1]).all():
         return False
     held, counts = np.unique(ticket_orders, return_counts=True)
     return bool(len(held) == len(order_ids) and (held == order_ids).all() and (counts == order_seats).all())
+
+
+def _whole_in_order(order_ids: np.ndarray, order_seats: np.ndarray, ticket_orders: np.ndarray) -> bool:
+    """The usual layout told without sorting or counting (CPU, and ~30 MB of temporaries at 1M orders): orders by
+    increasing id, each of at least one seat, and the tickets' orders each order's id its seats times, in the
+    same order. True means every order is whole (as sorting would find); False only that this cannot tell."""
+    n = len(ticket_orders)
+    if not (len(order_ids) == len(order_seats) and len(order_ids)):
+        return False
+    if not ((order_ids[1:] > order_ids[:-1]).all() and order_seats.min() >= 1 and order_seats.max() <= n):
+        return False
+    return int(order_seats.sum()) == n and np.array_equal(np.repeat(order_ids, order_seats), ticket_orders)
 
 
 def _whole_numbers(col: Sequence) -> bool:

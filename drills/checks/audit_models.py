@@ -247,12 +247,25 @@ def _distinct_wholes(cols: list) -> bool:
     if not len(cols[0]):
         return True
     table = [np.frombuffer(c, dtype=np.int64) for c in cols]       # views, no copy
+    if _increasing(table):
+        return True
     order = np.lexsort(table[::-1])
     same = np.ones(len(order) - 1, dtype=bool)    # row k+1 equals row k (sorted), one column at a time
     for col in table:
         ranked = col[order]
         same &= ranked[1:] == ranked[:-1]
     return not bool(same.any())
+
+
+def _increasing(table: list[np.ndarray]) -> bool:
+    """Whether the rows of equally long columns are in strictly increasing order (so none repeats), told with a
+    pass per column instead of sorting (the usual layout: rows written in the order of their values)."""
+    later = np.zeros(len(table[0]) - 1, dtype=bool)   # row k+1 is after row k, by an earlier column
+    tied = np.ones(len(table[0]) - 1, dtype=bool)     # ... or equal to it so far
+    for col in table:
+        later |= tied & (col[1:] > col[:-1])
+        tied &= col[1:] == col[:-1]
+    return bool(later.all())
 
 
 # counter ----------------------------------------------------------------------------------------------------------

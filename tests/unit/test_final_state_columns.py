@@ -93,9 +93,12 @@ def test_a_missing_file_is_missing(tmp_path: Path) -> None:
     assert p.missing_files == ["final-state.json"]
 
 
-@pytest.mark.parametrize("seats", [[1, 2, 3, 4], [1, 2, 1, 4], [], [9]])
-def test_the_audit_models_read_compact_columns_as_lists(seats: list[int]) -> None:
-    events = [1] * len(seats)
+@pytest.mark.parametrize(("seats", "events"), [
+    ([1, 2, 3, 4], None), ([1, 2, 1, 4], None), ([], None), ([9], None), ([4, 3, 2, 1], None), ([1, 2, 2, 3], None),
+    ([5, 1, 2], [1, 2, 2]), ([1, 1, 2], [1, 2, 2]), ([2, 1, 1], [1, 2, 2]), ([1, 1, 0], [1, 1, 1]),
+])
+def test_the_audit_models_read_compact_columns_as_lists(seats: list[int], events: list[int] | None) -> None:
+    events = events or [1] * len(seats)
     columns: dict[str, Any] = {"event_id": array("q", events), "seat_no": array("q", seats)}
     compact = Collection(columns, len(seats))
     listed = Collection({"event_id": events, "seat_no": seats}, len(seats))

@@ -118,6 +118,10 @@ def test_an_empty_file_and_a_file_of_one_unterminated_line(tmp_path: Path) -> No
     ([(1, 1), (1, 1)], [1, 1], False),            # an order id twice: counted the long way
     ([(1, 0)], [], False),                        # an order of no seats and no ticket: the long way too
     ([(1, 1)], [2**70], False),                   # beyond int64
+    ([(2, 1), (1, 2)], [1, 1, 2], True),            # orders not by id: sorted
+    ([(1, 2), (2, 1)], [1, 2, 1], True),            # tickets not in the orders' order: counted
+    ([(1, 0), (2, 1)], [2], False),                # an order of no seats among others
+    ([(1, 1), (2, 1)], [1, 2, 2], False),          # a ticket too many
     ([], [], True),
 ])
 def test_every_order_whole_agrees_with_counting(orders: list, tickets: list, whole: bool) -> None:

@@ -125,6 +125,7 @@ def read_json(path: Path, problems: Problems) -> Any:
 
 
 _raw_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_ints = msgspec.json.Decoder(list[int]).decode
 _SCALARS = frozenset((int, float, str, bool, type(None)))
 
 
@@ -165,6 +166,10 @@ def _by_columns(data: bytes, sections: tuple[str, ...]) -> dict[str, Any] | None
                 continue
             section = doc[name] = {}
             for col, raw in columns[name].items():
+                whole = _whole_numbers(raw)
+                if whole is not None:
+                    section[col] = whole
+                    continue
                 value = orjson.loads(memoryview(raw))
                 if type(value) is dict:
                     return None         # (read_json() decides on its depth)
@@ -182,6 +187,22 @@ def _by_columns(data: bytes, sections: tuple[str, ...]) -> dict[str, Any] | None
                 section[col] = value
         return doc
     except (msgspec.DecodeError, orjson.JSONDecodeError, ValueError, TypeError, RecursionError):
+        return None
+
+
+def _whole_numbers(raw: msgspec.Raw) -> array | None:
+    """A column of several whole numbers, all within int64, as array('q'), decoded as such in C (the usual
+    column: no pass asking each value's type); None for any other column (_by_columns() reads it). orjson reads
+    these numbers as the same ints (beyond 64 bits it reads floats, and those are left to it)."""
+    try:
+        value = _ints(raw)
+    except msgspec.DecodeError:         # (a ValidationError is one): not only whole numbers, or malformed
+        return None
+    if len(value) < 2:
+        return None
+    try:
+        return array("q", value)
+    except OverflowError:
         return None
 
 

@@ -64,3 +64,24 @@ def test_write_keys_answer_as_the_per_outcome_dicts_did() -> None:
     merged = _merged([keys, WriteKeys(([None, "k1", "z"], array("q", [7, 8, 9])))])
     assert merged.acknowledged["k1"] == 8 and merged.acknowledged["z"] == 9
     assert merged.as_dicts()[1:] == (info, fail)
+
+
+@pytest.mark.parametrize(("n", "spread"), [(0, 1), (1, 1), (50, 3), (2000, 40), (2000, 2**62)])
+def test_stable_order_is_the_stable_argsort(n: int, spread: int) -> None:
+    hashes = np.random.default_rng(n).integers(-spread, spread, n, dtype=np.int64)
+    order, ranked, repeats = rowindex._stable_order(hashes)
+    assert order.tolist() == np.argsort(hashes, kind="stable").tolist()
+    assert ranked.tolist() == sorted(hashes.tolist()) and repeats == (len(set(hashes.tolist())) < n)
+
+
+@pytest.mark.parametrize("coarse", [False, True])
+def test_keys_are_held_as_the_rows_equal_text(monkeypatch: pytest.MonkeyPatch, coarse: bool) -> None:
+    if coarse:
+        monkeypatch.setattr(rowindex, "_hash", lambda k: hash(k) % 5 if k is not None else 3)
+    ids, _ = _rows(3)
+    keys = ["".join(("k", str(n))) for n in range(400)] + [None, "x"]
+    held = RowIndex(ids).held_as(keys)
+    assert held == keys     # equal text always; the very object of a row unless another text of its hash came first
+    objects = {id(k) for k in ids}
+    shared = [h for h in held if h is not None and h in ids]
+    assert shared and (coarse or all(id(h) in objects for h in shared))

@@ -149,6 +149,8 @@ def generate(run_dir: Path, ops: int = 1_000_000, workers: int = 4, seconds: flo
                 planted["acknowledged"] += 1
                 lose = rng.random() < 2e-5
                 planted["lost"] += lose
+                if lose:    # a retry of its key would write it (a new order): it would not be lost after all
+                    prev_key = None
                 copies = 0 if lose else (2 if rng.random() < 1e-5 else 1)
                 planted["duplicated"] += copies == 2
                 for copy in range(copies):

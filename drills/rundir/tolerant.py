@@ -126,6 +126,7 @@ def read_json(path: Path, problems: Problems) -> Any:
 
 _raw_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _ints = msgspec.json.Decoder(list[int]).decode
+_texts = msgspec.json.Decoder(list[str]).decode
 _SCALARS = frozenset((int, float, str, bool, type(None)))
 
 
@@ -166,9 +167,9 @@ def _by_columns(data: bytes, sections: tuple[str, ...]) -> dict[str, Any] | None
                 continue
             section = doc[name] = {}
             for col, raw in columns[name].items():
-                whole = _whole_numbers(raw)
-                if whole is not None:
-                    section[col] = whole
+                typed = _typed_column(raw)
+                if typed is not None:
+                    section[col] = typed
                     continue
                 value = orjson.loads(memoryview(raw))
                 if type(value) is dict:
@@ -190,14 +191,18 @@ def _by_columns(data: bytes, sections: tuple[str, ...]) -> dict[str, Any] | None
         return None
 
 
-def _whole_numbers(raw: msgspec.Raw) -> array | None:
-    """A column of several whole numbers, all within int64, as array('q'), decoded as such in C (the usual
-    column: no pass asking each value's type); None for any other column (_by_columns() reads it). orjson reads
-    these numbers as the same ints (beyond 64 bits it reads floats, and those are left to it)."""
+def _typed_column(raw: msgspec.Raw) -> array | list | None:
+    """A column of several whole numbers, all within int64, as array('q'), or one of text as its list, decoded
+    as such in C (the usual columns: no pass asking each value's type); None for any other column (_by_columns()
+    reads it). orjson reads the same values: the same ints (beyond 64 bits it reads floats, and those are left
+    to it), the same texts (both refuse invalid UTF-8, lone surrogates, raw control characters)."""
     try:
         value = _ints(raw)
     except msgspec.DecodeError:         # (a ValidationError is one): not only whole numbers, or malformed
-        return None
+        try:
+            return _texts(raw)
+        except msgspec.DecodeError:
+            return None
     if len(value) < 2:
         return None
     try:

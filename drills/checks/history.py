@@ -624,7 +624,8 @@ class History:
         info/fail ref."""
         for op, cols in self.write_cols.items():
             self.write_keys[op] = WriteKeys(cols["ok"], cols["info"], cols["fail"])  # keys: text or None
-            self.unkeyed[op] = sum(cols[o][0].count(None) for o in ("ok", "info", "fail"))
+            keys = self.write_keys[op]
+            self.unkeyed[op] = keys.acknowledged.null_ids + keys.info.null_ids + keys.fail.null_ids
         self.write_cols = _write_cols(self.writes)
 
     # queries ---------------------------------------------------------------------------------------------

@@ -76,8 +76,9 @@ def decode_lines(chunk: bytes, size: int) -> Lines | None:
     closes = np.empty(n, dtype=np.int64)
     closes[:-1] = ends - 1
     closes[-1] = last - 1
-    if not (bool(np.all(buf[starts[starts < size]] == _OPEN)) and bool(np.all(buf[closes[closes >= 0]] == _CLOSE))
-            and bool(np.all(closes >= starts))):
+    if not bool(np.all(closes >= starts)):     # an empty line
+        return None
+    if not (bool(np.all(buf[starts] == _OPEN)) and bool(np.all(buf[closes] == _CLOSE))):
         return None
     try:
         rows = _decode_all(memoryview(chunk)[:size])

@@ -31,15 +31,21 @@ def _stable_order(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     those are put back in it."""
     order = np.argsort(hashes)
     ranked = hashes[order]
-    tied = ranked[1:] == ranked[:-1]
-    repeats = bool(tied.any())
+    mark = _tied(ranked)
+    repeats = bool(mark.any())
     if repeats:
-        mark = np.zeros(len(ranked), dtype=bool)
-        mark[1:] |= tied
-        mark[:-1] |= tied
         rows = order[mark]
         order[mark] = rows[np.lexsort((rows, ranked[mark]))]
     return order, ranked, repeats
+
+
+def _tied(ranked: np.ndarray) -> np.ndarray:
+    """Which entries of sorted `ranked` a neighbour equals (the hashes several rows share)."""
+    tied = ranked[1:] == ranked[:-1]
+    mark = np.zeros(len(ranked), dtype=bool)
+    mark[1:] |= tied
+    mark[:-1] |= tied
+    return mark
 
 
 def _search(sorted_hashes: np.ndarray, needles: np.ndarray) -> np.ndarray:
@@ -117,11 +123,7 @@ class RowIndex:
             return out
         for start in range(0, len(keys), _SLICE):
             part = keys[start:start + _SLICE]
-            h = _hashes(part)
-            at = _search(self.hashes, h)
-            hit = self.hashes[np.minimum(at, len(self.hashes) - 1)] == h
-            where = np.flatnonzero(hit)
-            rows = self.rows[at[where]].tolist()
+            where, rows = self._candidates(part)
             same = np.fromiter(map(operator.eq, map(part.__getitem__, where.tolist()), map(self.ids.__getitem__, rows)),
                                dtype=bool, count=len(rows))
             out[start + where[same]] = True
@@ -136,24 +138,26 @@ class RowIndex:
         out = list(keys)
         if not out or not len(self.hashes):
             return out
-        h = _hashes(out)
-        at = _search(self.hashes, h)
-        where = np.flatnonzero(self.hashes[np.minimum(at, len(self.hashes) - 1)] == h)
+        where, rows = self._candidates(out)
         ids = self.ids
-        for j, r in zip(where.tolist(), self.rows[at[where]].tolist(), strict=True):
+        for j, r in zip(where.tolist(), rows, strict=True):
             if ids[r] == out[j]:
                 out[j] = ids[r]
         return out
+
+    def _candidates(self, keys: Sequence[str | None]) -> tuple[np.ndarray, list[int]]:
+        """Where in `keys` a row has the key's hash, and for each the first such row (by hash order): the
+        candidate whose text the caller compares."""
+        h = _hashes(keys)
+        at = _search(self.hashes, h)
+        where = np.flatnonzero(self.hashes[np.minimum(at, len(self.hashes) - 1)] == h)
+        return where, self.rows[at[where]].tolist()
 
     def _shared_hash_rows(self) -> list[int]:
         """The rows whose hash another row shares, in file order (the only rows that can repeat a text)."""
         if not self.repeats:
             return []
-        same = self.hashes[1:] == self.hashes[:-1]
-        mark = np.zeros(len(self.hashes), dtype=bool)
-        mark[1:] |= same
-        mark[:-1] |= same
-        return np.sort(self.rows[mark]).tolist()
+        return np.sort(self.rows[_tied(self.hashes)]).tolist()
 
     def repeated(self) -> dict[str, int]:
         """Identities held by more than one row -> how many, in the order of their first row."""

@@ -29,6 +29,13 @@ from ticketing.web import ApiError, db_error_response  # noqa: E402
 
 
 class ConfigTest(unittest.TestCase):
+    def test_hash_gate_settings(self) -> None:
+        c = Config.from_env({"HASH_CONCURRENCY": "3", "HASH_QUEUE_S": "0.5"})
+        self.assertEqual((c.hash_concurrency, c.hash_queue_s), (3, 0.5))
+        for env in ({"HASH_CONCURRENCY": "0"}, {"HASH_QUEUE_S": "x"}):
+            with self.assertRaises(ConfigError):
+                Config.from_env(env)
+
     def test_defaults(self) -> None:
         c = Config.from_env({"DATABASE_URL": "host=db", "REPLICA_ID": "api1"})
         self.assertEqual((c.hot_event_seats, c.cold_events, c.cold_event_seats), (20000, 3, 500))
@@ -65,6 +72,81 @@ class PasswordTest(unittest.TestCase):
         self.assertGreaterEqual(len(t), 43)
         self.assertNotEqual(t, auth.new_token())
         self.assertEqual(len(auth.token_digest(t)), 32)
+
+
+class HashGateTest(unittest.TestCase):
+    """Bounded scrypt work: a request that cannot get a hashing slot in time is refused, definitely."""
+
+    def test_a_request_that_waits_too_long_is_refused_and_nothing_queues_on(self) -> None:
+        import threading
+
+        gate = auth.HashGate(concurrency=1, queue_s=0.05)
+        release = threading.Event()
+        done: list[str] = []
+
+        def slow(tag: str) -> str:
+            release.wait(5)
+            done.append(tag)
+            return tag
+
+        async def scenario() -> tuple[Any, Any, str]:
+            first = asyncio.ensure_future(gate.run(slow, "first"))
+            await asyncio.sleep(0.01)
+            second = await asyncio.gather(gate.run(slow, "second"), return_exceptions=True)
+            release.set()
+            got = await first
+            third = await gate.run(lambda: "third")
+            return second[0], got, third
+
+        refused, first, third = asyncio.run(scenario())
+        self.assertIsInstance(refused, ApiError)
+        self.assertEqual((refused.status, refused.code), (503, "overloaded"))
+        response = refused.response()
+        self.assertEqual(json.loads(response.body)["outcome"], "fail")     # definite: the load records a fail
+        self.assertEqual(response.headers["retry-after"], "1")
+        self.assertEqual((first, third, done, gate.refused), ("first", "third", ["first"], 1))
+
+    def test_concurrency_slots_run_side_by_side(self) -> None:
+        import threading
+
+        gate = auth.HashGate(concurrency=2, queue_s=1.0)
+        both = threading.Barrier(2, timeout=2)
+
+        async def scenario() -> list[int]:
+            return list(await asyncio.gather(gate.run(both.wait), gate.run(both.wait)))
+
+        self.assertEqual(sorted(asyncio.run(scenario())), [0, 1])     # neither waited for the other to end
+        self.assertEqual(gate.refused, 0)
+
+    def test_authenticator_hashes_and_verifies_through_the_gate(self) -> None:
+        a = auth.Authenticator(1024, 60, hash_concurrency=1, hash_queue_s=1.0)
+
+        async def scenario() -> tuple[bool, bool, bool]:
+            h = await a.hash("pw-1")
+            return await a.verify("pw-1", h), await a.verify("pw-2", h), await a.verify("pw-1", None)
+
+        self.assertEqual(asyncio.run(scenario()), (True, False, False))
+        self.assertEqual(a.gate.refused, 0)
+
+    def test_a_rotation_checks_and_hashes_in_one_turn(self) -> None:
+        a = auth.Authenticator(1024, 60, hash_concurrency=1, hash_queue_s=1.0)
+        old = auth.hash_password("old-pw", 1024)
+        turns: list[Any] = []
+        run = a.gate.run
+
+        async def counted(fn: Any, *args: Any) -> Any:
+            turns.append(fn)
+            return await run(fn, *args)
+
+        a.gate.run = counted  # type: ignore[method-assign]
+
+        async def scenario() -> tuple[str | None, str | None]:
+            return await a.rehash("old-pw", old, "new-pw"), await a.rehash("wrong", old, "new-pw")
+
+        new, refused = asyncio.run(scenario())
+        self.assertTrue(new is not None and auth.verify_password("new-pw", new))
+        self.assertIsNone(refused)
+        self.assertEqual(len(turns), 2)          # one turn per rotation, not one per scrypt run
 
 
 class PurchaseParsingTest(unittest.TestCase):

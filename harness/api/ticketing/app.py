@@ -113,7 +113,8 @@ async def metrics(request: Request) -> Response:
         pool_stats: dict[str, int] | None = dict(s.db.pool.get_stats())
     except Exception:  # another psycopg_pool without get_stats(): the request metrics still matter
         pool_stats = None
-    return Response(s.metrics.render(pool_stats, s.migrated), media_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(s.metrics.render(pool_stats, s.migrated, s.auth.gate.refused),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 # -- users & sessions -------------------------------------------------------
@@ -250,7 +251,7 @@ def create_app(config: Config | None = None) -> Starlette:
     config = config or Config.from_env()
     log = _logger(config.replica_id)
     db = Database(config, log)
-    auth = Authenticator(config.scrypt_n, config.session_ttl_s)
+    auth = Authenticator(config.scrypt_n, config.session_ttl_s, config.hash_concurrency, config.hash_queue_s)
     service = Service(config=config, log=log, db=db, auth=auth, purchases=Purchases(db))
 
     @contextlib.asynccontextmanager

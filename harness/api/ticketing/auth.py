@@ -110,26 +110,69 @@ class Principal:
         return {"user_id": self.user_id, "username": self.username, "credential_version": self.credential_version}
 
 
+class HashGate:
+    """Admission for scrypt work: at most *concurrency* computations at once, and a request that waited
+    *queue_s* for its turn is refused with a definite 503 (Retry-After) instead of queued on.
+
+    Without it every login joins an unbounded thread-pool queue: past the CPU's hashing rate the queue grows,
+    clients time out and retry, and the replica keeps hashing for requests nobody waits for any more -- minutes
+    after the load is gone (a metastable overload). Refusing early keeps the work bounded and tells the
+    client the truth: nothing was written (every hash comes before its request's write), so the load records
+    a definite failure, not an unknown outcome it would have to resolve with more logins."""
+
+    def __init__(self, concurrency: int, queue_s: float):
+        self.concurrency = concurrency
+        self.queue_s = queue_s
+        self.refused = 0
+        self._slots: asyncio.Semaphore | None = None     # made on the event loop, at first use
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """fn(*args) in a worker thread once a slot is free, or ApiError 503 after queue_s."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.queue_s)
+        except asyncio.TimeoutError:
+            self.refused += 1
+            raise ApiError(503, "overloaded", "password hashing is saturated: nothing was changed, retry later",
+                           headers={"Retry-After": "1"}) from None
+        try:
+            return await asyncio.to_thread(fn, *args)
+        finally:
+            self._slots.release()
+
+
 class Authenticator:
     """Password hashing policy plus session lookup/creation/revocation."""
 
-    def __init__(self, scrypt_n: int, session_ttl_s: int):
+    def __init__(self, scrypt_n: int, session_ttl_s: int, hash_concurrency: int = 1, hash_queue_s: float = 1.0):
         self.scrypt_n = scrypt_n
         self.session_ttl_s = session_ttl_s
+        self.gate = HashGate(hash_concurrency, hash_queue_s)
         # Verified against when the username does not exist, so a miss costs
         # the same scrypt time as a hit (no user-enumeration timing oracle).
         self._dummy_hash = hash_password(secrets.token_urlsafe(16), scrypt_n)
 
     async def hash(self, password: str) -> str:
-        """hash_password off the event loop."""
-        return await asyncio.to_thread(hash_password, password, self.scrypt_n)
+        """hash_password off the event loop, through the gate."""
+        return str(await self.gate.run(hash_password, password, self.scrypt_n))
+
+    async def rehash(self, old: str, encoded: str, new: str) -> str | None:
+        """The hash of `new` if `old` verifies against `encoded`, else None: a rotation's two scrypt runs in
+        one turn at the gate, so it is never refused halfway, after the first was paid for."""
+
+        def both() -> str | None:
+            return hash_password(new, self.scrypt_n) if verify_password(old, encoded) else None
+
+        result = await self.gate.run(both)
+        return None if result is None else str(result)
 
     async def verify(self, password: str, encoded: str | None) -> bool:
-        """verify_password off the event loop; None verifies a dummy and fails."""
+        """verify_password off the event loop, through the gate; None verifies a dummy and fails."""
         if encoded is None:
-            await asyncio.to_thread(verify_password, password, self._dummy_hash)
+            await self.gate.run(verify_password, password, self._dummy_hash)
             return False
-        return await asyncio.to_thread(verify_password, password, encoded)
+        return bool(await self.gate.run(verify_password, password, encoded))
 
     @staticmethod
     async def principal(q: Tx, token: str) -> Principal:

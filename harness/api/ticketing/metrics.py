@@ -63,7 +63,8 @@ class Metrics:
             hist[len(BUCKETS)] += 1
         hist[-1] += seconds
 
-    def render(self, pool_stats: dict[str, int] | None = None, migrated: bool | None = None) -> str:
+    def render(self, pool_stats: dict[str, int] | None = None, migrated: bool | None = None,
+               hash_refused: int | None = None) -> str:
         out = ["# HELP ticketing_requests_total Requests answered, by operation (route handler) and status class.",
                "# TYPE ticketing_requests_total counter"]
         for (op, cls), n in sorted(self.requests.items()):
@@ -82,6 +83,10 @@ class Metrics:
         for key, (name, kind, help_text) in POOL_STATS.items():
             if pool_stats is not None and (key in pool_stats or kind == "counter"):
                 out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {pool_stats.get(key, 0)}"]
+        if hash_refused is not None:
+            out += ["# HELP ticketing_hash_refused_total Requests refused (503 overloaded) because every password "
+                    "hashing slot stayed busy for HASH_QUEUE_S.",
+                    "# TYPE ticketing_hash_refused_total counter", f"ticketing_hash_refused_total {hash_refused}"]
         if migrated is not None:
             out += ["# HELP ticketing_schema_migrated 1 once the schema is migrated (database endpoints open).",
                     "# TYPE ticketing_schema_migrated gauge", f"ticketing_schema_migrated {int(migrated)}"]

@@ -3,7 +3,8 @@
 The drill's history checker reads every response as ok / fail / info, so
 this module is where database outcomes become status codes:
 
-* ApiError (4xx)            -> the request was rejected, nothing changed.
+* ApiError (4xx; 503 when password hashing is saturated, auth.HashGate)
+                            -> the request was rejected, nothing changed.
 * db.DefiniteFailure        -> 503 {"error": "unavailable", "outcome": "fail"}
 * db.Indeterminate          -> 503 {"error": "indeterminate", "outcome": "info"}
                                plus header X-Outcome: indeterminate
@@ -35,18 +36,20 @@ MAX_BODY_BYTES = 64 * 1024
 class ApiError(Exception):
     """A client-visible rejection; raising it inside a transaction rolls it back."""
 
-    def __init__(self, status: int, code: str, detail: str = "", **extra: Any):
+    def __init__(self, status: int, code: str, detail: str = "", headers: dict[str, str] | None = None,
+                 **extra: Any):
         super().__init__(f"{status} {code}: {detail}")
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = headers
         self.extra = extra
 
     def response(self) -> JSONResponse:
         """Render as {"error": code, "detail": ..., **extra} with outcome=fail."""
         body: dict[str, Any] = {"error": self.code, "detail": self.detail, "outcome": "fail"}
         body.update(self.extra)
-        return JSONResponse(body, status_code=self.status)
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 def db_error_response(exc: DbError) -> JSONResponse:

@@ -145,7 +145,7 @@ class HashGate:
 class Authenticator:
     """Password hashing policy plus session lookup/creation/revocation."""
 
-    def __init__(self, scrypt_n: int, session_ttl_s: int, hash_concurrency: int = 1, hash_queue_s: float = 1.0):
+    def __init__(self, scrypt_n: int, session_ttl_s: int, hash_concurrency: int, hash_queue_s: float):
         self.scrypt_n = scrypt_n
         self.session_ttl_s = session_ttl_s
         self.gate = HashGate(hash_concurrency, hash_queue_s)

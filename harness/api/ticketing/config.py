@@ -62,7 +62,7 @@ class Config:
     #: replica, and a request that waited hash_queue_s for its turn is refused (503, definite) instead of
     #: queued on: a backlog whose clients gave up would keep the CPU busy long after the load is gone.
     hash_concurrency: int = 1
-    hash_queue_s: float = 1.0
+    hash_queue_s: float = 0.5
     #: Zero-RPO backups: the application_name of the WAL stream into the backup repository that every write
     #: waits for after COMMIT (empty = no stream, acknowledge at COMMIT), and how long it waits.
     backup_stream: str = ""
@@ -92,8 +92,8 @@ class Config:
             request_db_timeout_s=_float(env, "REQUEST_DB_TIMEOUT_S", 5.0, 0.1),
             session_ttl_s=_int(env, "SESSION_TTL_S", 3600, 1),
             scrypt_n=scrypt_n,
-            hash_concurrency=_int(env, "HASH_CONCURRENCY", 1, 1),
-            hash_queue_s=_float(env, "HASH_QUEUE_S", 1.0, 0.01),
+            hash_concurrency=_int(env, "HASH_CONCURRENCY", cls.hash_concurrency, 1),
+            hash_queue_s=_float(env, "HASH_QUEUE_S", cls.hash_queue_s, 0.01),
             backup_stream=env.get("BACKUP_STREAM", "").strip(),
             backup_stream_wait_s=_float(env, "BACKUP_STREAM_WAIT_S", 3.0, 0.01),
             audit_token=env.get("AUDIT_TOKEN", "").strip(),

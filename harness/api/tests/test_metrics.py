@@ -105,6 +105,12 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(_value(text, "ticketing_schema_migrated"), 1)
         self.assertTrue(text.endswith("\n"))
 
+    def test_hashing_refusals_are_exposed(self) -> None:
+        text = Metrics().render(hash_refused=3)
+        self.assertEqual(_value(text, "ticketing_hash_refused_total"), 3)
+        self.assertIn("# TYPE ticketing_hash_refused_total counter", text)
+        self.assertNotIn("ticketing_hash_refused_total", Metrics().render())
+
     def test_websocket_and_lifespan_scopes_pass_through_uncounted(self) -> None:
         m = Metrics()
 

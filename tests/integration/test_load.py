@@ -181,7 +181,7 @@ def test_arrival_rate_keeps_offering_while_the_api_is_frozen(load_stack, tmp_pat
                 c.unpause()
             window["end"] = time.time()
 
-    run_load(load, api, tmp_path, seconds=warmup + freeze_s + 5, during=freeze)
+    run_load(load, api, tmp_path, seconds=warmup + freeze_s + 10, during=freeze)
     start, end = window["start"] + 0.5, window["end"]
     records = history(tmp_path)
 
@@ -207,5 +207,7 @@ def test_arrival_rate_keeps_offering_while_the_api_is_frozen(load_stack, tmp_pat
     by_key = check_keys(records)
     retried = [k for k, attempts in by_key.items() if len(attempts) > 1]
     assert retried and max(len(by_key[k]) for k in retried) <= 3
-    after = [r for r in records if r["op"] == "purchase" and r["invoke"] > end + 3]
+    # recovered: HAProxy marks the replicas up again (fall/rise checks) and the API works off what queued while
+    # it was frozen; on a loaded machine that takes a few seconds
+    after = [r for r in records if r["op"] == "purchase" and r["invoke"] > end + 5]
     assert after and sum(r["outcome"] == "info" for r in after) <= 0.1 * len(after)  # it recovered

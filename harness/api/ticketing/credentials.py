@@ -73,10 +73,9 @@ async def change_password(
     digest = token_digest(token)
     for _ in range(ROTATION_ATTEMPTS):
         user_id, version, current_hash = await _current_credentials(db, digest)
-        rehashed = await auth.rehash(old_password, current_hash, new_password)
-        if rehashed is None:
+        new_hash = await auth.rehash(old_password, current_hash, new_password)
+        if new_hash is None:
             raise ApiError(401, "invalid_credentials", "old password is wrong")
-        new_hash = rehashed
 
         # Defaults bind this attempt's values: the transaction may be retried, but never with another attempt's.
         async def body(q: Tx, new_hash: str = new_hash, user_id: int = user_id, version: int = version,

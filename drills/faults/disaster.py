@@ -149,9 +149,26 @@ def _restore(action: HealAction, env: HealEnv) -> str:
                   {"restore": res.to_dict()})
 
 
+LEADER_WAIT_S = 90.0   # a heal after a cluster loss waits this long for a leader to back up from
+
+
 def _take_backup(action: HealAction, env: HealEnv) -> str:
+    """Heal lost backups with a new full backup, once there is a leader to take it from: a scheduled restore
+    may be rebuilding the cluster right now (wait for it through the gate), or Patroni is still electing."""
+    stack = Stack(env.docker(), need(action.stack, "the stack name"))
+    with env.restores.lock:
+        pass
+    deadline = time.monotonic() + LEADER_WAIT_S
     try:
-        made = backups.first_backup(Stack(env.docker(), need(action.stack, "the stack name")))
+        while True:
+            try:
+                backups.leader(stack)
+                break
+            except backups.BackupError:
+                if time.monotonic() > deadline or not stack.exists():
+                    raise
+                time.sleep(1.0)
+        made = backups.first_backup(stack)
     except backups.BackupError as exc:
         raise RuntimeError(f"new full backup failed: {exc.message}") from None
     return f"took a new full backup {made.label} ({made.duration_s:.0f}s)"

@@ -8,6 +8,7 @@ the volume, so the catalogue can still be read before a restore.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -109,10 +110,27 @@ def psql(node, *statements: str, db: str = "postgres") -> tuple[int, str]:
     return code, out.decode(errors="replace").strip()
 
 
+LOCK_HELD = "unable to acquire lock"   # pgBackRest's exit 50: another backup (the scheduled loop) holds the stanza
+LOCK_WAIT_S = 90.0                     # longer than any scheduled backup of a drill's database takes here
+
+
+def pgbackrest_when_free(container, *args: str, timeout: float | None = None,
+                         lock_wait: float = LOCK_WAIT_S) -> tuple[int, str]:
+    """pgbackrest(), tried again while the stanza's lock is held: the stack's scheduled backups
+    (harness/images/postgres/backup_loop.sh) take it every few seconds, and pgBackRest fails at once instead of
+    waiting for it. Any other failure is returned as it is."""
+    deadline = time.monotonic() + lock_wait
+    while True:
+        code, out = pgbackrest(container, *args, timeout=timeout)
+        if code == 0 or LOCK_HELD not in out or time.monotonic() > deadline:
+            return code, out
+        time.sleep(1.0)
+
+
 def first_backup(stack: Stack, timeout: float = 300) -> BackupSet:
     """Create the stanza and take the first full backup on the leader (the stack is not ready without it)."""
     _, node = leader(stack)
-    code, out = pgbackrest(node, "--log-level-console=warn", "stanza-create", timeout=60)
+    code, out = pgbackrest_when_free(node, "--log-level-console=warn", "stanza-create", timeout=60)
     if code != 0:
         raise BackupError(f"pgbackrest stanza-create failed (exit {code}): {_last(out)}")
     return take_backup(stack, "full", timeout=timeout)
@@ -122,7 +140,8 @@ def take_backup(stack: Stack, backup_type: str = "full", timeout: float = 600) -
     """One backup on the current leader; returns its catalogue entry."""
     service, node = leader(stack)
     before = {s.label for s in catalogue(stack)}
-    code, out = pgbackrest(node, f"--type={backup_type}", "--log-level-console=warn", "backup", timeout=timeout)
+    code, out = pgbackrest_when_free(node, f"--type={backup_type}", "--log-level-console=warn", "backup",
+                                     timeout=timeout)
     if code != 0:
         raise BackupError(f"pgbackrest {backup_type} backup on {service} failed (exit {code}): {_last(out)}")
     new = [s for s in catalogue(stack) if s.label not in before]

@@ -140,7 +140,8 @@ FAULTS: dict[str, FaultSpec] = {
     }, instantaneous=True),
     "lose_backup": FaultSpec("disaster", "delete backup sets' files from the repository, as a lost or purged bucket "
                              "would (the catalogue still lists them, so a restore finds out when it reads them); "
-                             "healing takes a new full backup", {
+                             "healing takes a new full backup once a leader serves (it waits for a running restore, "
+                             "then up to 90 s for a leader and for a scheduled backup's lock)", {
         "which": ParamSpec("choice", "latest: the newest backup set; all: every set and the WAL archive",
                            default="latest", choices=LOST_BACKUPS),
     }, instantaneous=True),

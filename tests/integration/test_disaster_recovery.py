@@ -55,6 +55,9 @@ def test_restore_under_load_skips_a_lost_backup_set(tmp_path: Path):
 
     lost = fault_events(out, "lose-latest")[0]
     assert lost["ok"], lost
+    # its heal (a new full backup) waits for the restore, a leader and the scheduled backups' lock
+    assert [e["ok"] for e in fault_events(out, "lose-latest") if e["phase"] == "heal"] == [True], \
+        fault_events(out, "lose-latest")
     lost_set = lost["data"]["lost"][0]
     restore = next(e for e in fault_events(out, "restore") if e["phase"] == "inject")
     assert restore["ok"], restore

@@ -198,3 +198,85 @@ def test_only_a_plain_segment_name_says_a_segment_is_archived():
     # the backup label of a backup that started in segment 5: segment 5 itself may not be archived yet
     assert not restore.archived_through("000000010000000000000005.00000028.backup", seg)
     assert not restore.archived_through("00000002.history", seg) and not restore.archived_through("", seg)
+
+
+class _Node:
+    """A database node whose exec_run answers from a script of (exit code, output)."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = list(answers), []
+
+    def exec_run(self, cmd, user=None):
+        self.calls.append(cmd)
+        return self.answers.pop(0)
+
+
+LOCKED = (50, b"ERROR: [050]: unable to acquire lock on file '/tmp/pgbackrest/drills-backup.lock': "
+              b"Resource temporarily unavailable")
+
+
+def test_pgbackrest_waits_while_the_scheduled_backup_holds_the_stanza_lock(monkeypatch):
+    from drills.platform import backups
+    monkeypatch.setattr(backups.time, "sleep", lambda _s: None)
+    node = _Node([LOCKED, LOCKED, (0, b"")])
+    assert backups.pgbackrest_when_free(node, "stanza-create") == (0, "")
+    assert len(node.calls) == 3
+    other = _Node([(56, b"ERROR: [056]: unable to find primary cluster"), (0, b"")])   # not the lock: at once
+    assert backups.pgbackrest_when_free(other, "backup")[0] == 56 and len(other.calls) == 1
+    stuck = _Node([LOCKED] * 3)
+    assert backups.pgbackrest_when_free(stuck, "backup", lock_wait=-1)[0] == 50 and len(stuck.calls) == 1
+
+
+def test_a_lost_backup_heal_waits_for_the_restore_and_a_leader(monkeypatch):
+    """The heal of lose_backup at the end of steady met a restore still running (no leader: it failed), or the
+    scheduled backup's lock (stanza-create exit 50): both seen in drills. It now waits for both."""
+    import threading
+    import time
+
+    from drills.faults import disaster, heal
+    from drills.faults.context import HealEnv
+    from drills.platform import backups
+
+    restored = threading.Event()
+    leader_asks = []
+
+    class FakeStack:
+        def __init__(self, client, name):
+            self.name = name
+
+        def exists(self):
+            return True
+
+    def fake_leader(stack):
+        leader_asks.append(restored.is_set())
+        if len(leader_asks) < 3:
+            raise backups.BackupError("no single running Patroni leader to back up from (leaders: none)")
+        return "pg1", object()
+
+    made = BackupSet(label="20261202-000000F", type="full", start=0.0, stop=2.0, size=0, repo_size=0,
+                     wal_start=None, wal_stop=None)
+    monkeypatch.setattr(disaster, "Stack", FakeStack)
+    monkeypatch.setattr(disaster.backups, "leader", fake_leader)
+    monkeypatch.setattr(disaster.backups, "first_backup", lambda stack: made)
+    monkeypatch.setattr(disaster.time, "sleep", lambda _s: None)
+    env = HealEnv(object())
+    started = threading.Event()
+
+    def scheduled_restore():
+        with env.restores.lock:
+            started.set()
+            time.sleep(0.2)
+            restored.set()
+
+    t = threading.Thread(target=scheduled_restore)
+    t.start()
+    started.wait()
+    out = heal.execute(HealAction("take_backup", stack="s9"), env)
+    t.join()
+    assert out == "took a new full backup 20261202-000000F (2s)"
+    assert leader_asks == [True, True, True]          # asked only once the restore had ended, until a leader came
+
+    monkeypatch.setattr(disaster, "LEADER_WAIT_S", -1.0)
+    leader_asks.clear()
+    with pytest.raises(RuntimeError, match="new full backup failed: no single running Patroni leader"):
+        heal.execute(HealAction("take_backup", stack="s9"), env)

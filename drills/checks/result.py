@@ -227,6 +227,7 @@ def _judge(run_dir: Path, scenario: Scenario) -> Result:
     if workers:
         generator.update(workers_section(workers, w, run.path, run.events))
         run.problems.notes.extend(worker_notes(workers, w))
+    run.problems.notes.extend(stale_image_notes(run.meta.get("images_stale")))
     verdict, reasons = decide(run.events, None if run.history is None else history.recorded, budgets, generator,
                               scenario.expect)
     finished = run_events(run.events, "finished")
@@ -319,3 +320,12 @@ def write_result(run_dir: Path, result: Result) -> Path:
     """Write result.json atomically, through a fresh temporary file (drills/checks/writing.py)."""
     text = json.dumps(result, indent=1, allow_nan=False) + "\n"   # whole before anything is written
     return replace_file(Path(run_dir) / files.RESULT, lambda f: f.write(text))
+
+
+def stale_image_notes(stale: object) -> list[str]:
+    """meta.json's images_stale (images.stale_images, recorded by the run) as notes: a verdict on an image built
+    from other files than the checkout's is worth saying beside it. Anything not a tag -> text map is ignored."""
+    if not isinstance(stale, dict):
+        return []
+    return [f"image {tag} was stale when the drill ran: {why}"
+            for tag, why in sorted(stale.items()) if isinstance(tag, str) and isinstance(why, str)]

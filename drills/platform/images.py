@@ -170,6 +170,36 @@ def build_one(
     return BuildResult(spec.key, spec.tag, "built", secs, image.id)
 
 
+def stale_images(client: docker.DockerClient) -> dict[str, str]:
+    """tag -> why, for each image built here whose inputs differ from this checkout's: a drill run right after
+    an edit to harness/ would otherwise test the old image without a word (`drill run` does not build).
+    Judged with the same hash the build skips by, from what is already on this machine (no download, no
+    build): an image whose inputs cannot be known here (base or cached extra files absent) is not judged."""
+    base = SLIM_BASE if _has_image(client, SLIM_BASE) else LOCAL_BASE if _has_image(client, LOCAL_BASE) else None
+    if base is None:
+        return {}
+    base_id = client.images.get(base).id
+    binary = CACHE / "toxiproxy" / TOXIPROXY_VERSION / "server"
+    wheel = CACHE / "wheels" / PATRONI_WHEEL
+    out: dict[str, str] = {}
+    for spec in specs(binary, wheel):
+        if not all(path.exists() for path in spec.extra_files.values()):
+            continue
+        try:
+            image = client.images.get(spec.tag)
+        except ImageNotFound:
+            continue                                        # missing images are Stack's error, said before this
+        built = (image.labels or {}).get(labels.BUILD_HASH)
+        if built is None:
+            continue                                        # pulled, not built here: nothing to compare
+        files = sorted(_context_files(spec.context)) + sorted(spec.extra_files.items())
+        if _hash_inputs(files, base_id) != built:
+            made = str(image.attrs.get("Created", ""))[:19].replace("T", " ")
+            out[spec.tag] = (f"built{' ' + made + ' UTC' if made else ''} from other files than this checkout's "
+                             f"{spec.context.relative_to(HARNESS.parent)}")
+    return out
+
+
 def resolve_base(client: docker.DockerClient, log: Log = print) -> str:
     """Pick the bookworm base: slim if present or pullable, else our debootstrap image (built once)."""
     if _has_image(client, SLIM_BASE):

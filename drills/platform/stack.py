@@ -24,7 +24,7 @@ from docker.types import EndpointConfig, IPAMConfig, IPAMPool
 
 from drills.errors import StackError
 from drills.platform import alert_watch, backups, haproxy, http, labels, monitoring, patroni, walstream, zones
-from drills.platform.images import TOXIPROXY_VERSION
+from drills.platform.images import TOXIPROXY_VERSION, stale_images
 from drills.platform.stack_spec import (
     APP_DB,
     APP_USER,
@@ -104,6 +104,7 @@ class Stack:
     def __init__(self, client: docker.DockerClient, name: str = "default") -> None:
         self.client = client
         self.name = name
+        self.stale_images: dict[str, str] = {}   # tag -> why, found by up(): see images.stale_images
 
     # ---- discovery -------------------------------------------------------------------------------
     def containers(self) -> dict[str, docker.models.containers.Container]:
@@ -172,6 +173,9 @@ class Stack:
                 hint=f"`drill stack down --name {self.name}` removes it",
             )
         self._check_images(opts)
+        self.stale_images = stale_images(self.client)
+        for tag, why in sorted(self.stale_images.items()):
+            log(f"warning: {tag} is stale: {why}; it runs as it is (`drill images build` rebuilds it)")
         run_id = f"{self.name}-{secrets.token_hex(3)}"
         creds = StackCredentials.generate(derive_audit_token(audit_secret or secrets.token_hex(32)))
         t0 = time.monotonic()

@@ -99,7 +99,7 @@ class ReferenceSystem(System):
         self._toxiproxy_version = status.toxiproxy_version
         self.view = StackView.of_reference_stack(self.client, self.opts.name, self.endpoints)
         return {"name": self.opts.name, "options": asdict(self.opts), "endpoints": self.endpoints,
-                "images": self._image_ids()}
+                "images": self._image_ids(), "images_stale": self._stack.stale_images}
 
     def wait_recovered(self, timeout: float) -> None:
         self._stack.wait_healthy(timeout=timeout, log=lambda _m: None)

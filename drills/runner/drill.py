@@ -154,6 +154,8 @@ class DrillRun:
         self.meta["stack"] = system.start(self.log)
         self.endpoints, self.view = system.endpoints, system.view
         self.meta["images"] = self.meta["stack"].pop("images", {})
+        if stale := self.meta["stack"].pop("images_stale", {}):
+            self.meta["images_stale"] = stale
         self.meta["versions"].update(system.versions())
         update_meta(self.run_dir, self.meta)
         self.events.emit("run", name="stack_ready", endpoints=self.endpoints)

@@ -186,3 +186,10 @@ def test_a_restarted_container_keeps_its_published_ports(healthy_stack, stack, d
     wait_healthy(stack, timeout=60)
     after = stack.status().endpoints
     assert after["api"] == before["api"] and after["haproxy_stats"] == before["haproxy_stats"]
+
+
+def test_images_just_built_are_not_stale(stack):
+    """`make test` builds the images first: the stale check (drill run's warning) must agree with the build's hash
+    on every image, else every drill would warn (or, worse, never)."""
+    from drills.platform import engine, images
+    assert images.stale_images(engine.connect()) == {}

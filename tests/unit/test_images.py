@@ -1,7 +1,9 @@
 import tarfile
 from pathlib import Path
 
-from drills.platform import images
+from docker.errors import ImageNotFound
+
+from drills.platform import images, labels
 
 
 def _files(ctx):
@@ -55,3 +57,64 @@ def test_drills_image_tag_lets_a_branch_run_its_own_images(monkeypatch):
     assert image_tag("api") == "drills/api:zrpo" and image_tag("postgres") == "drills/postgres:zrpo"
     assert image_tag("toxiproxy").startswith("drills/toxiproxy:")  # pinned to the Toxiproxy version, never a branch
     assert image_tag("toxiproxy") != "drills/toxiproxy:zrpo"
+
+
+class _Image:
+    def __init__(self, id_: str, labels: dict | None = None, created: str = "2026-12-01T10:00:00.5Z") -> None:
+        self.id, self.labels, self.attrs = id_, labels or {}, {"Created": created}
+
+
+class _Images:
+    def __init__(self, known: dict[str, _Image]) -> None:
+        self.known = known
+
+    def get(self, ref: str) -> _Image:
+        if ref not in self.known:
+            raise ImageNotFound(ref)
+        return self.known[ref]
+
+
+class _Client:
+    def __init__(self, known: dict[str, _Image]) -> None:
+        self.images = _Images(known)
+
+
+def _current_hash(spec: images.ImageSpec, base_id: str) -> str:
+    return images._hash_inputs(sorted(images._context_files(spec.context)) + sorted(spec.extra_files.items()),
+                               base_id)
+
+
+def test_stale_images_names_the_image_whose_inputs_differ_from_the_checkout(tmp_path, monkeypatch):
+    """The hash `drill images build` skips by decides: equal -> not named; different -> named with its context;
+    a pulled image (no hash label) or a missing one is not judged."""
+    cache = tmp_path / "cache"
+    (cache / "toxiproxy" / images.TOXIPROXY_VERSION).mkdir(parents=True)
+    (cache / "toxiproxy" / images.TOXIPROXY_VERSION / "server").write_bytes(b"tox")
+    (cache / "wheels").mkdir()
+    (cache / "wheels" / images.PATRONI_WHEEL).write_bytes(b"wheel")
+    monkeypatch.setattr(images, "CACHE", cache)
+    wheel = cache / "wheels" / images.PATRONI_WHEEL
+    specs = {s.key: s for s in images.specs(cache / "toxiproxy" / images.TOXIPROXY_VERSION / "server", wheel)}
+    known = {images.LOCAL_BASE: _Image("sha256:base")}
+    for key in ("etcd", "haproxy", "tools", "postgres"):
+        known[specs[key].tag] = _Image(key, {labels.BUILD_HASH: _current_hash(specs[key], "sha256:base")})
+    postgres = specs["postgres"]
+    known[images.image_tag("api")] = _Image("api", {labels.BUILD_HASH: "0" * 32})          # built from older files
+    known[images.image_tag("toxiproxy")] = _Image("tox")                                     # pulled: no hash label
+    stale = images.stale_images(_Client(known))                       # monitoring: missing, not judged here
+    assert list(stale) == [images.image_tag("api")]
+    assert "harness/api" in stale[images.image_tag("api")] and "2026-12-01 10:00:00" in stale[images.image_tag("api")]
+
+    wheel.write_bytes(b"another wheel")   # an extra file counts like the context
+    assert set(images.stale_images(_Client(known))) == {images.image_tag("api"), postgres.tag}
+    wheel.unlink()                       # its inputs unknown here: not judged
+    assert set(images.stale_images(_Client(known))) == {images.image_tag("api")}
+    assert images.stale_images(_Client({})) == {}                          # no base image: nothing can be judged
+
+
+def test_stale_image_notes_take_only_a_tag_to_text_map():
+    from drills.checks.result import stale_image_notes
+    assert stale_image_notes({"drills/api:latest": "built from other files"}) == [
+        "image drills/api:latest was stale when the drill ran: built from other files"]
+    assert stale_image_notes("drills/api") == [] and stale_image_notes(None) == []
+    assert stale_image_notes({"drills/api:latest": 3}) == []

@@ -111,6 +111,12 @@ class MetricsTest(unittest.TestCase):
         self.assertIn("# TYPE ticketing_hash_refused_total counter", text)
         self.assertNotIn("ticketing_hash_refused_total", Metrics().render())
 
+    def test_db_refusals_are_a_counter_when_known(self) -> None:
+        text = Metrics().render(db_refused=7)
+        self.assertEqual(_value(text, "ticketing_db_refused_total"), 7)
+        self.assertIn("# TYPE ticketing_db_refused_total counter", text)
+        self.assertNotIn("ticketing_db_refused_total", Metrics().render())
+
     def test_websocket_and_lifespan_scopes_pass_through_uncounted(self) -> None:
         m = Metrics()
 

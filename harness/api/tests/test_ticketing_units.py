@@ -21,10 +21,20 @@ if not all(importlib.util.find_spec(m) for m in ("psycopg", "psycopg_pool", "sta
     raise unittest.SkipTest("psycopg / psycopg_pool / starlette not installed")
 
 import psycopg  # noqa: E402
+from psycopg_pool import PoolTimeout  # noqa: E402
 from ticketing import auth, purchases, schema  # noqa: E402
 from ticketing.app import create_app  # noqa: E402
 from ticketing.config import Config, ConfigError  # noqa: E402
-from ticketing.db import Database, Indeterminate, Notice, Phase, build_conninfo, is_connection_error  # noqa: E402
+from ticketing.db import (  # noqa: E402
+    Database,
+    DefiniteFailure,
+    Indeterminate,
+    Notice,
+    Overloaded,
+    Phase,
+    build_conninfo,
+    is_connection_error,
+)
 from ticketing.web import ApiError, db_error_response  # noqa: E402
 
 
@@ -48,8 +58,13 @@ class ConfigTest(unittest.TestCase):
         self.assertNotIn("tok3n", repr(c))
         self.assertEqual(Config.from_env({"REPLICA_ID": "api1"}).audit_token, "")
 
+    def test_db_queue_setting(self) -> None:
+        self.assertEqual(Config.from_env({"REPLICA_ID": "api1"}).db_queue_s, Config.db_queue_s)
+        self.assertEqual(Config.from_env({"DB_QUEUE_S": "0.25"}).db_queue_s, 0.25)
+
     def test_rejects_bad_values(self) -> None:
-        for env in ({"SCRYPT_N": "1000"}, {"DB_POOL_MIN": "5", "DB_POOL_MAX": "2"}, {"HOT_EVENT_SEATS": "x"}):
+        for env in ({"SCRYPT_N": "1000"}, {"DB_POOL_MIN": "5", "DB_POOL_MAX": "2"}, {"HOT_EVENT_SEATS": "x"},
+                    {"DB_QUEUE_S": "0"}):
             with self.assertRaises(ConfigError):
                 Config.from_env(env)
 
@@ -393,3 +408,60 @@ class BackupStreamWaitTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class _BusyPool:
+    """A pool whose getconn never finds a connection: records the wait it was given."""
+
+    max_size = 10
+
+    def __init__(self, size: int, available: int) -> None:
+        self.stats = {"pool_size": size, "pool_available": available}
+        self.waits: list[float] = []
+
+    def get_stats(self) -> dict[str, int]:
+        return dict(self.stats)
+
+    async def getconn(self, timeout: float) -> Any:
+        self.waits.append(timeout)
+        await asyncio.sleep(0)
+        raise PoolTimeout("couldn't get a connection")
+
+
+class PoolAdmissionTest(unittest.TestCase):
+    """A request that finds every pooled connection busy waits DB_QUEUE_S, then is refused definitely."""
+
+    def acquire(self, pool: _BusyPool) -> tuple[Database, BaseException]:
+        db = Database(Config(database_url="host=nowhere", replica_id="t", db_queue_s=0.2), logging.getLogger("t"))
+        db.pool = pool  # type: ignore[assignment]
+
+        async def scenario() -> BaseException:
+            try:
+                await db._acquire("purchase", asyncio.get_running_loop().time() + 5.0)
+            except BaseException as exc:  # noqa: BLE001 - the test looks at what came out
+                return exc
+            raise AssertionError("acquired from a pool that has nothing")
+
+        return db, asyncio.run(scenario())
+
+    def test_a_saturated_pool_sheds_after_the_queue_bound(self) -> None:
+        pool = _BusyPool(size=10, available=0)
+        db, exc = self.acquire(pool)
+        self.assertIsInstance(exc, Overloaded)
+        self.assertEqual(pool.waits, [0.2])
+        self.assertEqual(db.refused, 1)
+        response = db_error_response(exc)  # type: ignore[arg-type]
+        self.assertEqual((response.status_code, response.headers["retry-after"]), (503, "1"))
+        self.assertEqual(json.loads(response.body)["error"], "overloaded")
+        self.assertEqual(json.loads(response.body)["outcome"], "fail")
+
+    def test_a_growing_pool_waits_the_whole_budget(self) -> None:
+        """Below max_size the wait is a reconnect (after a failover, say), not a queue of busy transactions."""
+        pool = _BusyPool(size=4, available=0)
+        db, exc = self.acquire(pool)
+        self.assertIsInstance(exc, DefiniteFailure)
+        self.assertNotIsInstance(exc, Overloaded)
+        self.assertEqual(exc.reason, "no_connection")  # type: ignore[attr-defined]
+        self.assertGreater(pool.waits[0], 4.0)
+        self.assertEqual(db.refused, 0)
+

@@ -113,7 +113,7 @@ async def metrics(request: Request) -> Response:
         pool_stats: dict[str, int] | None = dict(s.db.pool.get_stats())
     except Exception:  # another psycopg_pool without get_stats(): the request metrics still matter
         pool_stats = None
-    return Response(s.metrics.render(pool_stats, s.migrated, s.auth.gate.refused),
+    return Response(s.metrics.render(pool_stats, s.migrated, s.auth.gate.refused, s.db.refused),
                     media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

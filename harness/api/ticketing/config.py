@@ -56,6 +56,9 @@ class Config:
     db_pool_min: int = 2
     db_pool_max: int = 10
     request_db_timeout_s: float = 5.0
+    #: A request that finds every pooled connection busy waits at most this long for one, then gets a definite
+    #: 503 overloaded (nothing was sent): a bounded queue instead of transactions for clients that gave up.
+    db_queue_s: float = 0.5
     session_ttl_s: int = 3600
     scrypt_n: int = 16384
     #: Password hashing is the API's one CPU-heavy step: at most this many scrypt computations at once per
@@ -90,6 +93,7 @@ class Config:
             db_pool_min=pool_min,
             db_pool_max=pool_max,
             request_db_timeout_s=_float(env, "REQUEST_DB_TIMEOUT_S", 5.0, 0.1),
+            db_queue_s=_float(env, "DB_QUEUE_S", cls.db_queue_s, 0.01),
             session_ttl_s=_int(env, "SESSION_TTL_S", 3600, 1),
             scrypt_n=scrypt_n,
             hash_concurrency=_int(env, "HASH_CONCURRENCY", cls.hash_concurrency, 1),

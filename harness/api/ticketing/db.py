@@ -110,6 +110,10 @@ class DefiniteFailure(DbError):
     outcome = "fail"
 
 
+class Overloaded(DefiniteFailure):
+    """Every pooled connection stayed busy for db_queue_s: refused before anything was sent (503 overloaded)."""
+
+
 class Indeterminate(DbError):
     """A write's commit fate is unknown; the client must treat it as maybe-applied."""
 
@@ -215,6 +219,8 @@ class Database:
         self.log = logger
         self.conninfo = build_conninfo(config.database_url, config.replica_id)
         self.timeout = config.request_db_timeout_s
+        self.queue_s = config.db_queue_s
+        self.refused = 0          # requests refused as Overloaded (ticketing_db_refused_total)
         # reconnect_timeout bounds psycopg_pool's exponential reconnect
         # backoff: a short value makes a failed slot give up quickly and be
         # regrown on demand, so the pool reconnects within ~2 s of the new
@@ -269,12 +275,29 @@ class Database:
         remaining = self._remaining(deadline)
         if remaining <= 0:
             raise self._fail(op, Phase.ACQUIRE, "timeout", None)
+        bound = min(remaining, self.queue_s) if self._saturated() else remaining
         try:
-            return await self.pool.getconn(timeout=remaining)
+            return await self.pool.getconn(timeout=bound)
         except PoolTimeout as exc:
+            if bound < remaining:
+                self.refused += 1
+                raise Overloaded(op, Phase.ACQUIRE, "overloaded", exc,
+                                 detail="every database connection is busy: nothing was changed, retry later") from None
             raise self._fail(op, Phase.ACQUIRE, "no_connection", exc) from None
         except PoolClosed as exc:
             raise self._fail(op, Phase.ACQUIRE, "pool_closed", exc) from None
+
+    def _saturated(self) -> bool:
+        """Every connection the pool may have exists and is lent out: a new request would queue behind busy
+        transactions, not behind a reconnect. After an all-replica freeze such a queue held transactions
+        whose clients had given up, each waiting on the hot event's row lock; the backlog kept every new
+        request past its client's timeout and the clients' retries kept it full (tests/integration/test_load.py,
+        the freeze test). Waiting there at most db_queue_s sheds that load instead."""
+        try:
+            stats = self.pool.get_stats()
+        except Exception:  # another psycopg_pool layout: no shedding, the request budget still bounds the wait
+            return False
+        return stats.get("pool_size", 0) >= self.pool.max_size and stats.get("pool_available", 0) == 0
 
     async def _release(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Give a connection back; anything not cleanly IDLE is closed first so

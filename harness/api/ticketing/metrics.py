@@ -64,7 +64,7 @@ class Metrics:
         hist[-1] += seconds
 
     def render(self, pool_stats: dict[str, int] | None = None, migrated: bool | None = None,
-               hash_refused: int | None = None) -> str:
+               hash_refused: int | None = None, db_refused: int | None = None) -> str:
         out = ["# HELP ticketing_requests_total Requests answered, by operation (route handler) and status class.",
                "# TYPE ticketing_requests_total counter"]
         for (op, cls), n in sorted(self.requests.items()):
@@ -87,6 +87,10 @@ class Metrics:
             out += ["# HELP ticketing_hash_refused_total Requests refused (503 overloaded) because every password "
                     "hashing slot stayed busy for HASH_QUEUE_S.",
                     "# TYPE ticketing_hash_refused_total counter", f"ticketing_hash_refused_total {hash_refused}"]
+        if db_refused is not None:
+            out += ["# HELP ticketing_db_refused_total Requests refused (503 overloaded) because every pooled database "
+                    "connection stayed busy for DB_QUEUE_S.",
+                    "# TYPE ticketing_db_refused_total counter", f"ticketing_db_refused_total {db_refused}"]
         if migrated is not None:
             out += ["# HELP ticketing_schema_migrated 1 once the schema is migrated (database endpoints open).",
                     "# TYPE ticketing_schema_migrated gauge", f"ticketing_schema_migrated {int(migrated)}"]

@@ -6,6 +6,8 @@ this module is where database outcomes become status codes:
 * ApiError (4xx; 503 when password hashing is saturated, auth.HashGate)
                             -> the request was rejected, nothing changed.
 * db.DefiniteFailure        -> 503 {"error": "unavailable", "outcome": "fail"}
+  (db.Overloaded: every pooled connection stayed busy for DB_QUEUE_S ->
+   503 {"error": "overloaded", "outcome": "fail"}, Retry-After: 1)
 * db.Indeterminate          -> 503 {"error": "indeterminate", "outcome": "info"}
                                plus header X-Outcome: indeterminate
 * anything unexpected       -> 500; for write endpoints marked "info" too,
@@ -25,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .db import DbError, Indeterminate
+from .db import DbError, Indeterminate, Overloaded
 from .guards import BodyRejected, read_capped
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -65,6 +67,9 @@ def db_error_response(exc: DbError) -> JSONResponse:
             status_code=503,
             headers={"X-Outcome": "indeterminate"},
         )
+    if isinstance(exc, Overloaded):
+        return JSONResponse({"error": "overloaded", "outcome": "fail", "detail": exc.detail},
+                            status_code=503, headers={"Retry-After": "1"})
     return JSONResponse(
         {"error": "unavailable", "outcome": "fail", "detail": exc.reason},
         status_code=503,

@@ -195,12 +195,14 @@ def test_arrival_rate_keeps_offering_while_the_api_is_frozen(load_stack, tmp_pat
     before = [r for r in records if start - (end - start) - 2 <= r["invoke"] < start - 2]
     assert len(invoked) >= 0.75 * rate * (end - start) and len(invoked) >= 0.75 * len(before)
 
-    # ... and the freeze shows up as indeterminate operations (timeouts, LB errors), not as missing ones.
+    # ... and the freeze shows up as indeterminate operations while HAProxy still forwards (timeouts, 502 when
+    # it marks a replica down), then as HAProxy's own 503, definite since nothing was forwarded: none missing.
     outcomes = collections.Counter(r["outcome"] for r in invoked)
-    assert outcomes["info"] >= 0.5 * len(invoked), outcomes
     errors = collections.Counter(r["error"] for r in invoked if r["outcome"] == "info")
-    assert set(errors) <= {"ReadTimeout", "ConnectionClosed", "ConnectionReset", "http_502", "http_503",
-                           "http_504", "indeterminate"}, errors
+    refused = collections.Counter(r["error"] for r in invoked if r["outcome"] == "fail")
+    assert outcomes["info"] + refused["no_server"] >= 0.9 * len(invoked), (outcomes, refused)
+    assert set(errors) <= {"ReadTimeout", "ConnectionClosed", "ConnectionReset", "http_502", "http_504",
+                           "indeterminate"}, errors
     assert sum(n for e, n in errors.items() if e == "ReadTimeout") > 0
 
     # Retries: same key, same body, attempt + 1; every purchase key is still one order request.
@@ -210,4 +212,6 @@ def test_arrival_rate_keeps_offering_while_the_api_is_frozen(load_stack, tmp_pat
     # recovered: HAProxy marks the replicas up again (fall/rise checks) and the API works off what queued while
     # it was frozen; on a loaded machine that takes a few seconds
     after = [r for r in records if r["op"] == "purchase" and r["invoke"] > end + 5]
-    assert after and sum(r["outcome"] == "info" for r in after) <= 0.1 * len(after)  # it recovered
+    served = [r for r in after if r["outcome"] == "ok" or 400 <= (r.get("status") or 0) < 500]  # 409: answered
+    assert after and len(served) >= 0.9 * len(after), \
+        collections.Counter((r["outcome"], r["error"]) for r in after)     # it recovered

@@ -37,6 +37,18 @@ def test_haproxy_routes_each_api_replica_through_its_own_toxiproxy_link():
     assert "${" not in cfg
 
 
+def test_haproxys_own_503_is_classified_as_a_definite_failure():
+    """HAProxy makes a 503 only for a request it never forwarded (docs/load.md): its body must be one the load's
+    classifier reads as `fail`, for the api backend only (the postgres listener is TCP)."""
+    from drills.load.locust_side.classify import FAIL, classify
+    cfg = stack_spec.render_haproxy(StackOptions())
+    rules = [line.strip() for line in cfg.splitlines() if line.strip().startswith("http-error")]
+    assert len(rules) == 1 and rules[0].startswith("http-error status 503 content-type application/json string ")
+    assert cfg.index("backend api") < cfg.index(rules[0]) < cfg.index("listen postgres")
+    body = json.loads(rules[0].split(" string ", 1)[1].strip("'"))
+    assert classify(503, {"Content-Type": "application/json"}, body) == (FAIL, "no_server")
+
+
 def test_toxiproxy_links_cover_api_to_db_and_lb_to_api():
     proxies = {p["name"]: p for p in stack_spec.toxiproxy_proxies(StackOptions(api_replicas=2, zones=1))}
     assert set(proxies) == {"api1_db", "api2_db", "lb_api1", "lb_api2"}

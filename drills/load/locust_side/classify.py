@@ -2,8 +2,9 @@
 
 * ok   - acknowledged: a 2xx (or 3xx) answer.
 * fail - definitely did not happen: a 4xx other than 408/429, a non-2xx whose body says `"outcome": "fail"`
-  (the API's `{"error": "unavailable", "outcome": "fail"}` 503), or a request that never left the client
-  (connection refused, connect timeout, name resolution).
+  (the API's `{"error": "unavailable", "outcome": "fail"}` 503; the reference HAProxy's own 503, made only
+  for a request it never forwarded, says the same: harness/config/haproxy.cfg.tmpl), or a request that never
+  left the client (connection refused, connect timeout, name resolution).
 * info - indeterminate: the request may have been applied. Timeouts after connecting, a connection lost
   after sending, 502/503/504 (or any 5xx) without an explicit definite marker, 408/429, the API's
   `X-Outcome: indeterminate` header or `{"error": "indeterminate"}` body, anything unrecognised.

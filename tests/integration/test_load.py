@@ -209,9 +209,10 @@ def test_arrival_rate_keeps_offering_while_the_api_is_frozen(load_stack, tmp_pat
     by_key = check_keys(records)
     retried = [k for k, attempts in by_key.items() if len(attempts) > 1]
     assert retried and max(len(by_key[k]) for k in retried) <= 3
-    # recovered: HAProxy marks the replicas up again (fall/rise checks) and the API works off what queued while
-    # it was frozen; on a loaded machine that takes a few seconds
-    after = [r for r in records if r["op"] == "purchase" and r["invoke"] > end + 5]
+    # recovered: HAProxy marks the replicas up again (rise 1) and the API sheds what queued for clients that
+    # gave up (DB_QUEUE_S). Without that shedding the backlog kept every purchase past its 1 s timeout for as
+    # long as the load ran (3 of 5 runs here); with it they are served within ~1 s of the unfreeze.
+    after = [r for r in records if r["op"] == "purchase" and r["invoke"] > end + 3]
     served = [r for r in after if r["outcome"] == "ok" or 400 <= (r.get("status") or 0) < 500]  # 409: answered
     assert after and len(served) >= 0.9 * len(after), \
         collections.Counter((r["outcome"], r["error"]) for r in after)     # it recovered

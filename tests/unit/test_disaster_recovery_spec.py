@@ -149,9 +149,34 @@ def test_a_heal_reports_the_restore_it_ran_even_when_it_failed(monkeypatch):
     assert heal.heal_entry_with_data(entry, None) == ([], ["restore failed: x"], {"restore": {"ok": False}})
 
 
+def heal_during_a_restore(env, action: HealAction, finish) -> str:
+    """heal.execute(action) while a scheduled restore holds the drill's restore gate for 0.2 s, calling
+    `finish` before it lets go: the heal's answer."""
+    import threading
+    import time
+
+    from drills.faults import heal
+
+    started = threading.Event()
+
+    def scheduled_restore():
+        with env.restores.lock:
+            started.set()
+            time.sleep(0.2)
+            finish()
+
+    t = threading.Thread(target=scheduled_restore)
+    t.start()
+    started.wait()
+    try:
+        return heal.execute(action, env)
+    finally:
+        t.join()
+
+
 def test_a_heal_that_waited_for_a_restore_does_not_restore_again(monkeypatch):
     """A disaster's heal (end of steady, Ctrl-C) that meets a scheduled restore waits for it, then skips."""
-    from drills.faults import disaster, heal
+    from drills.faults import disaster
     from drills.faults.context import HealEnv
 
     class FakeStack:
@@ -162,23 +187,9 @@ def test_a_heal_that_waited_for_a_restore_does_not_restore_again(monkeypatch):
             raise AssertionError("must not look at the stack: a restore finished while the heal waited")
 
     monkeypatch.setattr(disaster, "Stack", FakeStack)
-    import threading
-    import time
-
-    started = threading.Event()
     env = HealEnv(object())  # the drill's restore gate lives on its fault context (a HealEnv)
-
-    def scheduled_restore():
-        with env.restores.lock:
-            started.set()
-            time.sleep(0.2)
-            env.restores.mark_restored("s9")
-
-    t = threading.Thread(target=scheduled_restore)
-    t.start()
-    started.wait()
-    out = heal.execute(HealAction("restore_cluster", stack="s9"), env)
-    t.join()
+    out = heal_during_a_restore(env, HealAction("restore_cluster", stack="s9"),
+                                lambda: env.restores.mark_restored("s9"))
     assert out == "a restore finished meanwhile: nothing to restore"
     assert env.restores.restored_since("s9", 0) and not env.restores.restored_since("other", 0)
 
@@ -231,7 +242,6 @@ def test_a_lost_backup_heal_waits_for_the_restore_and_a_leader(monkeypatch):
     """The heal of lose_backup at the end of steady met a restore still running (no leader: it failed), or the
     scheduled backup's lock (stanza-create exit 50): both seen in drills. It now waits for both."""
     import threading
-    import time
 
     from drills.faults import disaster, heal
     from drills.faults.context import HealEnv
@@ -260,19 +270,7 @@ def test_a_lost_backup_heal_waits_for_the_restore_and_a_leader(monkeypatch):
     monkeypatch.setattr(disaster.backups, "first_backup", lambda stack: made)
     monkeypatch.setattr(disaster.time, "sleep", lambda _s: None)
     env = HealEnv(object())
-    started = threading.Event()
-
-    def scheduled_restore():
-        with env.restores.lock:
-            started.set()
-            time.sleep(0.2)
-            restored.set()
-
-    t = threading.Thread(target=scheduled_restore)
-    t.start()
-    started.wait()
-    out = heal.execute(HealAction("take_backup", stack="s9"), env)
-    t.join()
+    out = heal_during_a_restore(env, HealAction("take_backup", stack="s9"), restored.set)
     assert out == "took a new full backup 20261202-000000F (2s)"
     assert leader_asks == [True, True, True]          # asked only once the restore had ended, until a leader came
 

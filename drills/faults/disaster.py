@@ -18,6 +18,7 @@ from drills.platform import backups
 from drills.platform.restore import writable
 from drills.platform.stack import Stack
 from drills.platform.stack_spec import BACKUP_REPO_PATH, STANZA
+from drills.scenario.fault_types import LOST_BACKUP_LEADER_WAIT_S
 from drills.scenario.model import Fault
 
 
@@ -149,7 +150,7 @@ def _restore(action: HealAction, env: HealEnv) -> str:
                   {"restore": res.to_dict()})
 
 
-LEADER_WAIT_S = 90.0   # a heal after a cluster loss waits this long for a leader to back up from
+LEADER_WAIT_S = LOST_BACKUP_LEADER_WAIT_S   # the heal waits this long for a leader to back up from
 
 
 def _take_backup(action: HealAction, env: HealEnv) -> str:

@@ -21,6 +21,7 @@ DIRECTIONS = ("in", "out")
 MISTAKES = ("drop_table", "truncate", "delete_rows")
 TABLES = ("tickets", "orders", "users", "sessions", "seats", "events")
 LOST_BACKUPS = ("latest", "all")
+LOST_BACKUP_LEADER_WAIT_S = 90.0   # lose_backup's heal waits this long for a leader to take the new backup from
 ZONE_DOWN_MODES = ("power", "network")
 
 
@@ -141,7 +142,8 @@ FAULTS: dict[str, FaultSpec] = {
     "lose_backup": FaultSpec("disaster", "delete backup sets' files from the repository, as a lost or purged bucket "
                              "would (the catalogue still lists them, so a restore finds out when it reads them); "
                              "healing takes a new full backup once a leader serves (it waits for a running restore, "
-                             "then up to 90 s for a leader and for a scheduled backup's lock)", {
+                             f"then up to {LOST_BACKUP_LEADER_WAIT_S:.0f} s for a leader, and a scheduled backup "
+                             "holding the repository's lock is waited out)", {
         "which": ParamSpec("choice", "latest: the newest backup set; all: every set and the WAL archive",
                            default="latest", choices=LOST_BACKUPS),
     }, instantaneous=True),

@@ -69,6 +69,7 @@ def test_the_library_drill_budgets_rpo_zero_and_keeps_its_archive_based_twin():
     for metric in ("rpo_s", "rpo_ops", "lost", "credential_changes_lost", "resold_seats", "revoked_sessions_working"):
         assert budgets[metric] == 0, metric
     assert [f.type for f in zero.faults] == [f.type for f in twin.faults]
+    assert zero.phases == twin.phases           # the same drill but for the stream (its description says so)
 
 
 # ---- the stack's shape -----------------------------------------------------------------------------------------

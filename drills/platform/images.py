@@ -130,7 +130,7 @@ def build_one(
 ) -> BuildResult:
     """Build one image unless an image with the same input hash already carries its tag."""
     t0 = time.monotonic()
-    files = sorted(_context_files(spec.context)) + sorted(spec.extra_files.items())
+    files = build_inputs(spec)
     digest = _hash_inputs(files, base_id)
     if not force:
         try:
@@ -175,7 +175,7 @@ def stale_images(client: docker.DockerClient) -> dict[str, str]:
     an edit to harness/ would otherwise test the old image without a word (`drill run` does not build).
     Judged with the same hash the build skips by, from what is already on this machine (no download, no
     build): an image whose inputs cannot be known here (base or cached extra files absent) is not judged."""
-    base = SLIM_BASE if _has_image(client, SLIM_BASE) else LOCAL_BASE if _has_image(client, LOCAL_BASE) else None
+    base = _present_base(client)
     if base is None:
         return {}
     base_id = client.images.get(base).id
@@ -192,20 +192,28 @@ def stale_images(client: docker.DockerClient) -> dict[str, str]:
         built = (image.labels or {}).get(labels.BUILD_HASH)
         if built is None:
             continue                                        # pulled, not built here: nothing to compare
-        files = sorted(_context_files(spec.context)) + sorted(spec.extra_files.items())
-        if _hash_inputs(files, base_id) != built:
+        if _hash_inputs(build_inputs(spec), base_id) != built:
             made = str(image.attrs.get("Created", ""))[:19].replace("T", " ")
             out[spec.tag] = (f"built{' ' + made + ' UTC' if made else ''} from other files than this checkout's "
                              f"{spec.context.relative_to(HARNESS.parent)}")
     return out
 
 
+def build_inputs(spec: ImageSpec) -> list[tuple[str, Path]]:
+    """(name in the build context, file) of everything an image is built from: what its input hash covers."""
+    return sorted(_context_files(spec.context)) + sorted(spec.extra_files.items())
+
+
+def _present_base(client: docker.DockerClient) -> str | None:
+    """The bookworm base already on this engine (slim first), None when neither is."""
+    return next((ref for ref in (SLIM_BASE, LOCAL_BASE) if _has_image(client, ref)), None)
+
+
 def resolve_base(client: docker.DockerClient, log: Log = print) -> str:
     """Pick the bookworm base: slim if present or pullable, else our debootstrap image (built once)."""
-    if _has_image(client, SLIM_BASE):
-        return SLIM_BASE
-    if _has_image(client, LOCAL_BASE):
-        return LOCAL_BASE
+    present = _present_base(client)
+    if present is not None:
+        return present
     if _try_pull(client, SLIM_BASE, log):
         return SLIM_BASE
     build_debootstrap_base(client, log)

@@ -80,8 +80,7 @@ class _Client:
 
 
 def _current_hash(spec: images.ImageSpec, base_id: str) -> str:
-    return images._hash_inputs(sorted(images._context_files(spec.context)) + sorted(spec.extra_files.items()),
-                               base_id)
+    return images._hash_inputs(images.build_inputs(spec), base_id)
 
 
 def test_stale_images_names_the_image_whose_inputs_differ_from_the_checkout(tmp_path, monkeypatch):

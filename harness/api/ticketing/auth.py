@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .db import Database, Row, Tx
-from .web import ApiError
+from .web import ApiError, overloaded
 
 SCRYPT_R = 8
 SCRYPT_P = 1
@@ -134,8 +134,7 @@ class HashGate:
             await asyncio.wait_for(self._slots.acquire(), self.queue_s)
         except asyncio.TimeoutError:
             self.refused += 1
-            raise ApiError(503, "overloaded", "password hashing is saturated: nothing was changed, retry later",
-                           headers={"Retry-After": "1"}) from None
+            raise overloaded("password hashing is saturated: nothing was changed, retry later") from None
         try:
             return await asyncio.to_thread(fn, *args)
         finally:

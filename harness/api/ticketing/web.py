@@ -54,6 +54,12 @@ class ApiError(Exception):
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
+def overloaded(detail: str) -> ApiError:
+    """The API's one answer to a request refused for want of capacity (a hashing slot, a pooled connection)
+    before it changed anything: 503 {"error": "overloaded", "outcome": "fail"}, Retry-After: 1."""
+    return ApiError(503, "overloaded", detail, headers={"Retry-After": "1"})
+
+
 def db_error_response(exc: DbError) -> JSONResponse:
     """503 for database trouble; indeterminate ones carry X-Outcome."""
     if isinstance(exc, Indeterminate):
@@ -68,8 +74,7 @@ def db_error_response(exc: DbError) -> JSONResponse:
             headers={"X-Outcome": "indeterminate"},
         )
     if isinstance(exc, Overloaded):
-        return JSONResponse({"error": "overloaded", "outcome": "fail", "detail": exc.detail},
-                            status_code=503, headers={"Retry-After": "1"})
+        return overloaded(exc.detail or exc.reason).response()
     return JSONResponse(
         {"error": "unavailable", "outcome": "fail", "detail": exc.reason},
         status_code=503,

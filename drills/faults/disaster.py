@@ -150,16 +150,13 @@ def _restore(action: HealAction, env: HealEnv) -> str:
                   {"restore": res.to_dict()})
 
 
-LEADER_WAIT_S = LOST_BACKUP_LEADER_WAIT_S   # the heal waits this long for a leader to back up from
-
-
 def _take_backup(action: HealAction, env: HealEnv) -> str:
     """Heal lost backups with a new full backup, once there is a leader to take it from: a scheduled restore
     may be rebuilding the cluster right now (wait for it through the gate), or Patroni is still electing."""
     stack = Stack(env.docker(), need(action.stack, "the stack name"))
     with env.restores.lock:
         pass
-    deadline = time.monotonic() + LEADER_WAIT_S
+    deadline = time.monotonic() + LOST_BACKUP_LEADER_WAIT_S
     try:
         while True:
             try:

@@ -274,7 +274,7 @@ def test_a_lost_backup_heal_waits_for_the_restore_and_a_leader(monkeypatch):
     assert out == "took a new full backup 20261202-000000F (2s)"
     assert leader_asks == [True, True, True]          # asked only once the restore had ended, until a leader came
 
-    monkeypatch.setattr(disaster, "LEADER_WAIT_S", -1.0)
+    monkeypatch.setattr(disaster, "LOST_BACKUP_LEADER_WAIT_S", -1.0)
     leader_asks.clear()
     with pytest.raises(RuntimeError, match="new full backup failed: no single running Patroni leader"):
         heal.execute(HealAction("take_backup", stack="s9"), env)

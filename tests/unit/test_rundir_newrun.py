@@ -32,13 +32,13 @@ def test_run_ids_are_short_lowercase_docker_names(name: str) -> None:
 
 def test_run_id_format() -> None:
     run_id = new_run_id("Leader Kill", now=datetime(2025, 11, 26, 14, 15, 3, tzinfo=timezone.utc))
-    assert re.fullmatch(r"leader-kill-20251126-141503-[0-9a-f]{6}", run_id), run_id
+    assert re.fullmatch(r"leader-kill-20251126-141503-[a-z2-7]{8}", run_id), run_id
 
 
 def test_the_same_scenario_in_the_same_second_gets_different_ids() -> None:
     now = datetime(2025, 11, 26, 14, 15, 3, tzinfo=timezone.utc)
     name = "a-scenario-name-long-enough-to-be-cut-at-forty-characters"
-    assert len({new_run_id(name, now=now) for _ in range(200)}) == 200
+    assert len({new_run_id(name, now=now) for _ in range(2000)}) == 2000
 
 
 def test_default_run_dirs_are_created_atomically_with_a_suffix(tmp_path: Path) -> None:

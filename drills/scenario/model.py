@@ -141,7 +141,7 @@ class LoadSection:
     hot_share: float = 0.3              # share of purchases aimed at the hot set of seats (contention)
     hot_seats: int = 2000               # size of the hot set (low seat numbers of the hot event)
     request_timeout: float = 5.0
-    max_retries: int = 3                # purchase retries with the same idempotency key
+    max_retries: int = 3                # purchase retries (same idempotency key); password checks re-asked
     workers: int = 0                    # 0 = one local Locust process; N = a master and N workers
 
 

@@ -424,7 +424,8 @@ def build_schema() -> dict:
                 "hot_seats": _d("size of the hot set of seats", type="integer", minimum=1, default=load.hot_seats),
                 "request_timeout": {**POSITIVE_TIMEOUT, "description": "client timeout of one request",
                                     "default": load.request_timeout},
-                "max_retries": _d("purchase retries with the same idempotency key", type="integer", minimum=0,
+                "max_retries": _d("purchase retries with the same idempotency key; also how often a password "
+                                  "check with no answer is asked again", type="integer", minimum=0,
                                   maximum=100, default=load.max_retries),
                 "workers": _d("0: one Locust process; N: a master and N workers", type="integer", minimum=0,
                               maximum=64, default=load.workers),

@@ -13,7 +13,9 @@ in the open model each step waits for a token of the rate gate first. What a buy
 * rotate the password now and then, and right after an acknowledged rotation verify it (op
   `verify_password`): the old password must be refused, the new one accepted, the old session revoked;
 * when a rotation's fate is unknown (info), find out which password works (op `resolve_password`) before
-  doing anything else, so the user never guesses.
+  doing anything else, so the user never guesses. Each question these two ask is asked again (same
+  backoff, at most `max_retries` times) while the answer is no answer: a login shed with 503 overloaded
+  changed nothing, and must not leave an acknowledged rotation unverified.
 
 Every HTTP call goes through Locust's client with a `context` dict, which is what the recorder writes.
 The HTTP client never retries on its own (`max_retries = 0`): a hidden retry would be an unrecorded write.
@@ -204,8 +206,7 @@ class TicketBuyer(FastHttpUser):
             if r.status == 401:
                 self.token = None
                 return
-            retryable = r.status is None or r.status >= 500 or r.status in (408, 429)
-            if not retryable or attempt > self.shop.config.max_retries or self.rt.stopping:
+            if not _retryable(r) or attempt > self.shop.config.max_retries or self.rt.stopping:
                 return
             gevent.sleep(backoff(attempt, self.rng))
 
@@ -228,13 +229,13 @@ class TicketBuyer(FastHttpUser):
         """After an acknowledged rotation: old password refused, new accepted, old session revoked."""
         started, ctx = time.time(), self._announce({"op": "verify_password", "user": self.username,
                                                     "credential_version": new_cv})
-        old = self._sub("POST", "/sessions", "sub:verify_password",
+        old = self._ask("POST", "/sessions", "sub:verify_password",
                         json={"username": self.username, "password": self._pw(old_cv)})
-        new = self._sub("POST", "/sessions", "sub:verify_password",
+        new = self._ask("POST", "/sessions", "sub:verify_password",
                         json={"username": self.username, "password": self._pw(new_cv)})
         if new.outcome == OK:
             self._session(new.json)
-        session = self._sub("GET", "/me", "sub:verify_password", token=old_token)
+        session = self._ask("GET", "/me", "sub:verify_password", token=old_token)
         checks = {"old_password": _verdict(old), "new_password": _verdict(new), "old_session": _verdict(session)}
         violations = [name for name, key, bad in (("old_password_accepted", "old_password", "accepted"),
                                                   ("new_password_rejected", "new_password", "rejected"),
@@ -253,7 +254,7 @@ class TicketBuyer(FastHttpUser):
         started, ctx = time.time(), self._announce({"op": "resolve_password", "user": self.username})
         candidates, refused, found = list(self.candidates or []), [], None
         for version in candidates:
-            r = self._sub("POST", "/sessions", "sub:resolve_password",
+            r = self._ask("POST", "/sessions", "sub:resolve_password",
                           json={"username": self.username, "password": self._pw(version)})
             if r.outcome == OK:
                 self._session(r.json)
@@ -312,6 +313,17 @@ class TicketBuyer(FastHttpUser):
         """A step of a compound operation: in Locust's stats under `name`, not in the history."""
         return self._http(method, path, {"_skip": True}, name=name, json=json, token=token, announce=False)
 
+    def _ask(self, method: str, path: str, name: str, json: Any = None, token: str | None = None) -> Classified:
+        """A question of a check (is this password / session accepted?), asked again with backoff while the
+        answer is no answer (timeout, 5xx, 408, 429) and the load is not stopping."""
+        for attempt in range(1, self.shop.config.max_retries + 2):
+            r = self._sub(method, path, name, json=json, token=token)
+            if _verdict(r) != "unknown" or not _retryable(r) or attempt > self.shop.config.max_retries \
+                    or self.rt.stopping:
+                return r
+            gevent.sleep(backoff(attempt, self.rng))
+        raise AssertionError("unreachable: the last attempt returns")
+
     def _fire(self, name: str, ctx: dict, started: float, outcome: str, error: str | None, **fields: Any) -> None:
         """Record a compound operation through events.request, like any request."""
         self.environment.events.request.fire(
@@ -319,6 +331,11 @@ class TicketBuyer(FastHttpUser):
             response=None, context={**ctx, **fields, "outcome": outcome, "error": error},
             exception=None if outcome == OK else OperationFailed(f"{outcome}: {error}"), start_time=started,
         )
+
+
+def _retryable(r: Classified) -> bool:
+    """No answer worth keeping: the same request may be sent again (purchases with the same key)."""
+    return r.status is None or r.status >= 500 or r.status in (408, 429)
 
 
 def _verdict(r: Classified) -> str:

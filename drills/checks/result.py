@@ -41,7 +41,7 @@ from drills.checks.result_model import (
 )
 from drills.checks.result_model import Availability as AvailabilitySection
 from drills.checks.verdict import decide, self_test_passed
-from drills.checks.window import RunWindow, run_events
+from drills.checks.window import RunWindow, recovery_delay_notes, run_events
 from drills.checks.worker_budgets import qualify
 from drills.checks.worker_clock import corrected_stats
 from drills.checks.worker_health import load_gaps, worker_records
@@ -228,6 +228,7 @@ def _judge(run_dir: Path, scenario: Scenario) -> Result:
         generator.update(workers_section(workers, w, run.path, run.events))
         run.problems.notes.extend(worker_notes(workers, w))
     run.problems.notes.extend(stale_image_notes(run.meta.get("images_stale")))
+    run.problems.notes.extend(recovery_delay_notes(run.events))
     verdict, reasons = decide(run.events, None if run.history is None else history.recorded, budgets, generator,
                               scenario.expect)
     finished = run_events(run.events, "finished")

@@ -95,6 +95,18 @@ def run_events(events: list[dict], name: str) -> list[float]:
             and (t := epoch(e.get("t"))) is not None]
 
 
+def recovery_delay_notes(events: list[dict]) -> list[str]:
+    """The drill's `recovery_delayed` line as a note: a reviewer should know the recovery phase began late, and
+    why (a heal, typically a restore, outlasted the steady phase), before reading the phase's numbers."""
+    out = []
+    for e in events:
+        by = e.get("by_s")
+        if e.get("kind") == "run" and e.get("name") == "recovery_delayed" and type(by) in (int, float):
+            out.append(f"the recovery phase started {by:.1f} s after the end of steady: heals were still running "
+                       "(those seconds belong to no phase)")
+    return out
+
+
 def _epoch(value: object) -> float | None:
     return epoch(value)
 

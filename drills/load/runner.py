@@ -188,17 +188,21 @@ class LoadHandle:
 
 def start_load(load: LoadSection, phases: Phases, api_url: str, run_dir: Path, run_secret: str, seed: int,
                scenario_dir: Path | None = None, *, history: bool = True, stats: bool = True,
-               tokens_dir: Path | None = None, record: dict[str, list[str]] | None = None) -> LoadHandle:
+               tokens_dir: Path | None = None, record: dict[str, list[str]] | None = None,
+               grace: float | None = None) -> LoadHandle:
     """Check everything that can be checked, then start Locust (one process, or a master and
     `load.workers` workers) against `api_url`. Raises LoadScenarioError / LoadError with nothing running.
     `history=False` / `stats=False` skip writing those files (only the benchmark's baselines want that).
     `tokens_dir`: where each process writes the session tokens it sees (owner-only, outside the run directory;
     drills/rundir/vault.py); None records none. `record`: op -> the response./request. sources of a declared
-    audit its history lines carry (AuditSection.recorded())."""
+    audit its history lines carry (AuditSection.recorded()). `grace`: how long past the planned phases Locust
+    keeps going before it stops itself (default LoadConfig.grace; a drill adds the time its heals may take)."""
     run_dir = Path(run_dir)
     config = LoadConfig.from_section(load, phases, api_url, run_dir, seed)
     config.history, config.stats = history, stats
     config.record = dict(record or {})
+    if grace is not None:
+        config.grace = float(grace)
     config.remote_workers = int(os.environ.get(ENV_REMOTE_WORKERS) or 0)
     check_config(config)
     if config.remote_workers:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import random
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +27,7 @@ from drills.faults.ledger import SIDECARS_KEY, Ledger
 from drills.faults.nemesis import needs_sidecars
 from drills.faults.sidecars import SidecarPool
 from drills.faults.zone import check_zone_targets
+from drills.load.config import LoadConfig
 from drills.platform import engine
 from drills.platform.system import System, system_for
 from drills.platform.toxiproxy import ToxiproxyClient
@@ -36,7 +39,7 @@ from drills.rundir.statedir import state_dir
 from drills.rundir.writers import EventLog, LineWriter
 from drills.runner.abort import AbortWatch
 from drills.runner.placement import client_probe_url, record_zones
-from drills.runner.scheduler import FaultScheduler
+from drills.runner.scheduler import HEAL_WAIT_S, FaultScheduler
 from drills.scenario.fault_types import family_of
 from drills.scenario.locustfile_path import BUILTIN
 from drills.scenario.model import Scenario
@@ -46,6 +49,9 @@ if TYPE_CHECKING:
 
 Log = Callable[[str], None]
 RECOVERY_TIMEOUT_S = 180.0
+#: Heals done this soon after the end of steady keep the recovery phase at its planned start; later ones
+#: move it (event `recovery_delayed`), so the phase never judges a system still being healed.
+RECOVERY_LATE_S = 0.5
 
 
 class Interrupted(Exception):
@@ -80,6 +86,20 @@ def _defer_while_healing(log: Log) -> Callable[[int, object], None]:
     return handler
 
 
+def _in_background(fn: Callable[..., object], *args: object) -> Future:
+    """fn(*args) on a thread of its own: the drill's loop keeps ticking (live view, load watch) meanwhile."""
+    done: Future = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # handed to whoever asks for the result
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="drill-heal-all", daemon=True).start()
+    return done
+
+
 class DrillRun:
     def __init__(self, scenario: Scenario, scenario_path: Path, out: Path | None, seed: int | None,
                  keep_stack: bool, quiet: bool, log: Log, console=None, reports_root: Path | None = None) -> None:
@@ -101,6 +121,7 @@ class DrillRun:
         self.system: System | None = None
         self.client: docker.DockerClient | None = None
         self.scheduler: FaultScheduler | None = None
+        self._healing: Future | None = None   # the end-of-steady heal_all, on a thread of its own
         self.probes: ProbeSampler | None = None
         self.load: LoadHandle | None = None
         self.sidecars: SidecarPool | None = None
@@ -180,30 +201,36 @@ class DrillRun:
         scenario_dir = self.scenario_path.parent
         self.load = load = start_load(sc.load, sc.phases, self.endpoints["api"], self.run_dir, self.secret,
                                       self.seed, scenario_dir=scenario_dir, tokens_dir=vault.secret_dir(self.run_id),
-                                      record=sc.audit.recorded() if sc.audit else None)
+                                      record=sc.audit.recorded() if sc.audit else None,
+                                      grace=LoadConfig.grace + HEAL_WAIT_S)   # the recovery phase may start late
         load.wait_started(timeout=60)
         t0 = time.monotonic()
         self.events.emit("run", name="load_started")
         self.scheduler.start(t0)
-        total = sc.phases.total
-        phases = [("warmup", 0.0, sc.phases.warmup), ("steady", sc.phases.warmup, steady_end),
-                  ("recovery", steady_end, total)]
+        planned = [("warmup", 0.0, sc.phases.warmup), ("steady", sc.phases.warmup, steady_end)]
+        recovery: tuple[float, float] | None = None   # known once every fault has healed
         current = None
-        healed = False
         watch = AbortWatch(sc.abort, self.run_dir, abort_on=sc.alerts.abort_on if sc.alerts else ())
-        live = self._live_view(total)
+        live = self._live_view(sc.phases.total)
         with live:
             while True:
                 now = time.monotonic() - t0
-                if now >= total:
+                if recovery is not None and now >= recovery[1]:
                     break
-                phase = next((p for p in phases if p[1] <= now < p[2]), phases[-1])
+                if now >= steady_end and self._healing is None:
+                    self._healing = _in_background(self._heal_all, "end of the steady phase")
+                if recovery is None and self._healing is not None and self._healing.done():
+                    self._healing.result()   # an exception of the heal ends the drill (the wind-down heals again)
+                    recovery = self._begin_recovery(steady_end, now)
+                    live.total_s = recovery[1]
+                if recovery is not None:
+                    phase = ("recovery", *recovery)
+                else:
+                    phase = next((p for p in planned if p[1] <= now < p[2]), ("healing", steady_end, now))
                 if phase[0] != current:
                     current = phase[0]
-                    self.events.emit("phase", name=current, start_s=phase[1], end_s=phase[2])
-                if not healed and now >= steady_end:
-                    self._heal_all("end of the steady phase")
-                    healed = True
+                    if current != "healing":   # not a phase of the scenario: the gap between steady and recovery
+                        self.events.emit("phase", name=current, start_s=round(phase[1], 3), end_s=round(phase[2], 3))
                 self.scheduler.tick()
                 if not load.alive():
                     why = load.error or f"exit code {load.returncode}"
@@ -219,6 +246,17 @@ class DrillRun:
                             error_pct=stats.get("error_pct") or 0.0, p99_ms=stats.get("p99_ms"),
                             active_faults=self.scheduler.active()[0], leader=(self.probes.latest or {}).get("leader"))
                 time.sleep(0.05)
+
+    def _begin_recovery(self, steady_end: float, now: float) -> tuple[float, float]:
+        """The recovery phase: `phases.recovery` seconds from the moment every fault has healed, so it judges a
+        system that is whole again even when a heal (a restore) outlasted the steady phase."""
+        late = now - steady_end
+        start = now if late > RECOVERY_LATE_S else steady_end   # a heal this quick keeps the phases contiguous
+        if start > steady_end:
+            self.log(f"the heals took until t={start:.1f}s: the recovery phase starts {late:.1f} s late")
+            self.events.emit("run", name="recovery_delayed", by_s=round(late, 3),
+                             reason="heals still running at the end of the steady phase")
+        return start, start + self.scenario.phases.recovery
 
     def _live_view(self, total: float):
         from rich.console import Console
@@ -243,6 +281,8 @@ class DrillRun:
     # ---- always ------------------------------------------------------------------------------------
     def _wind_down(self) -> None:
         """Every way out of a drill runs this, in this order; each step copes with the ones before failing."""
+        if self._healing is not None:
+            wait([self._healing])   # the end-of-steady heal: never two heal_all at once
         if self.scheduler is not None:
             self._heal_all(self.ended_by or "end of the drill")
         self._stop_load()

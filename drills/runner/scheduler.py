@@ -25,6 +25,9 @@ from drills.scenario.fault_types import family_of
 from drills.scenario.model import Fault
 
 CLOCK_IDLE_S = 1.0   # the clock thread looks at least this often even when nothing wakes it
+#: heal_all waits at most this long for every heal (its own and those already running, a restore among them):
+#: the drill's recovery phase starts only when they are done, and the load is planned to outlast the wait.
+HEAL_WAIT_S = 180.0
 
 
 @dataclass(order=True)
@@ -103,6 +106,7 @@ class FaultScheduler:
         self._wake = threading.Condition(self._lock)   # notified when the queue's head may have changed, or stop
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="nemesis")
         self._clock: threading.Thread | None = None
+        self._healing: set[Future] = set()              # heals submitted and not finished
         self._stopped = False
         self.records: list[dict] = []
 
@@ -214,7 +218,17 @@ class FaultScheduler:
             active = self._active.get(key)
         if active is None:
             return None
-        return self._pool.submit(self._heal, active, scheduled_s, failed_inject)
+        return self._track(self._pool.submit(self._heal, active, scheduled_s, failed_inject))
+
+    def _track(self, heal: Future) -> Future:
+        with self._lock:
+            self._healing.add(heal)
+        heal.add_done_callback(self._untrack)
+        return heal
+
+    def _untrack(self, heal: Future) -> None:
+        with self._lock:
+            self._healing.discard(heal)
 
     def _heal(self, active: Active, scheduled_s: float, failed_inject: bool = False) -> bool:
         if not failed_inject:
@@ -250,22 +264,27 @@ class FaultScheduler:
                 self._push(self.now_s() + f.after.delay, "inject", f, 0)
 
     def heal_all(self, reason: str) -> list[str]:
-        """Heal every active fault now, in parallel; no new inject starts afterwards. Returns errors."""
+        """Heal every active fault now, in parallel, and wait for the heals already running (a restore that
+        started before the end of steady); no new inject starts afterwards. Returns errors."""
         with self._lock:
             self._stopped = True
             self._queue.clear()
             self._wake.notify()
             actives = list(self._active.values())
+            running = list(self._healing)
         if actives:
             self.log(f"healing {len(actives)} active fault(s): {reason}")
-        futures = [self._pool.submit(self._heal, a, self.now_s()) for a in actives]
+        if running:
+            self.log(f"waiting for {len(running)} heal(s) in progress: {reason}")
+        futures = [self._track(self._pool.submit(self._heal, a, self.now_s())) for a in actives] + running
+        deadline = time.monotonic() + HEAL_WAIT_S
         errors = []
         for fut in futures:
             try:
-                if not fut.result(timeout=180):
+                if not fut.result(timeout=max(0.0, deadline - time.monotonic())):
                     errors.append("a heal reported errors (see events.jsonl)")
             except Exception as exc:
-                errors.append(str(exc))
+                errors.append(str(exc) or f"a heal did not finish within {HEAL_WAIT_S:g} s")
         return errors
 
     def shutdown(self) -> None:

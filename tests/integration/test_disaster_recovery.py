@@ -14,6 +14,7 @@ from pathlib import Path
 import jsonschema
 
 from drills.platform import engine, labels
+from drills.runner.drill import RECOVERY_LATE_S
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 RESULT_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "drills" / "checks" / "result.schema.json")
@@ -37,6 +38,15 @@ def run_drill(scenario: str, out: Path) -> subprocess.CompletedProcess:
 def fault_events(out: Path, fault_id: str) -> list[dict]:
     lines = (out / "events.jsonl").read_text().splitlines()
     return [e for e in map(json.loads, lines) if e.get("kind") == "fault" and e.get("fault_id") == fault_id]
+
+
+def assert_recovery_after_every_heal(out: Path) -> None:
+    """The recovery phase judges a whole system: it starts once the last heal (a restore, the lost backup's new
+    full backup) is done, however long past the end of steady that was."""
+    events = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+    recovery = next(e for e in events if e.get("kind") == "phase" and e.get("name") == "recovery")
+    last_heal = max(e["offset_s"] for e in events if e.get("kind") == "fault" and e.get("phase") == "heal")
+    assert recovery["start_s"] >= last_heal - RECOVERY_LATE_S, (recovery, last_heal)
 
 
 def assert_stack_gone(out: Path) -> None:
@@ -82,6 +92,7 @@ def test_restore_under_load_skips_a_lost_backup_set(tmp_path: Path):
     assert len(after) > 20
     assert (out / "backups.json").exists() and (out / "report.html").exists() and (out / "junit.xml").exists()
     assert "Disaster recovery" in (out / "report.html").read_text()
+    assert_recovery_after_every_heal(out)
     assert_stack_gone(out)
 
 

@@ -4,6 +4,7 @@ added while it sleeps (an `after:` chain, a repeat) wakes it instead of waiting 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from types import SimpleNamespace
 
@@ -87,3 +88,44 @@ def test_no_inject_starts_after_heal_all(run):
     s.heal_all("stopped early")
     time.sleep(0.8)
     assert _faults(events) == []
+
+
+def test_heal_all_waits_for_a_heal_already_running(run, monkeypatch):
+    """A restore that began before the end of steady is still a fault being healed: the recovery phase must not
+    start (heal_all must not return) before it is done, and a failure of it is heal_all's failure too."""
+    slow = sched.heal_entry_with_data
+
+    def heal(entry, ctx):
+        time.sleep(0.8)
+        done, _errors, data = slow(entry, ctx)
+        return done, ["the restore failed"], data
+
+    monkeypatch.setattr(sched, "heal_entry_with_data", heal)
+    start, events = run
+    s = start([_kill("restore", at=0.0, duration=0.1)])
+    deadline = time.monotonic() + 10
+    while not s._healing and time.monotonic() < deadline:   # the scheduled heal has begun
+        time.sleep(0.01)
+    t = time.monotonic()
+    errors = s.heal_all("end of steady")
+    assert time.monotonic() - t >= 0.3 and errors == ["a heal reported errors (see events.jsonl)"]
+    assert [(e["fault_id"], e["phase"], e["ok"]) for e in _faults(events)] == [("restore", "inject", True),
+                                                                                ("restore", "heal", False)]
+
+
+def test_heal_all_gives_up_on_a_heal_that_never_ends(run, monkeypatch):
+    monkeypatch.setattr(sched, "HEAL_WAIT_S", 0.2)
+    release = threading.Event()
+
+    def stuck(entry, ctx):
+        release.wait(10)
+        return [], [], {}
+
+    monkeypatch.setattr(sched, "heal_entry_with_data", stuck)
+    start, _events = run
+    s = start([_kill("stuck", at=0.0, duration=0.05)])
+    deadline = time.monotonic() + 10
+    while not s._healing and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert s.heal_all("end of steady") == ["a heal did not finish within 0.2 s"]
+    release.set()

@@ -412,7 +412,8 @@ def _print_plan(scenario, args: argparse.Namespace) -> int:
              f"{'zero-RPO backups, ' if sys_.zero_rpo_backups else ''}{sys_.api_replicas} API replicas)")
     console.print(f"stack: {safe(stack, oneline=True)}")
     console.print(plain(f"phases: warm-up {ph.warmup:g}s, steady {ph.steady:g}s, recovery {ph.recovery:g}s "
-                        f"(total {ph.total:g}s); seed {_seed_shown(args.seed, scenario.seed)}"),
+                        f"from the last heal (total {ph.total:g}s, longer by any heal still running at the end of "
+                        f"steady); seed {_seed_shown(args.seed, scenario.seed)}"),
                   markup=False)
     from drills.scenario.load_plan import load_lines
 

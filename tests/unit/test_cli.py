@@ -89,6 +89,8 @@ def test_dry_run_prints_scenario_text_as_text(tmp_path):
     proc = run_cli("run", str(path), "--dry-run")
     assert proc.returncode == ExitCode.PASS, proc.stderr
     assert "[bold red]boom[/]" in proc.stdout and "\x1b" not in proc.stdout and "\x07" not in proc.stdout
+    assert "recovery 1s from the last heal (total 7s, longer by any heal still running at the end of steady)" \
+        in " ".join(proc.stdout.split())
 
 
 def test_validate_prints_one_line_per_problem_when_not_a_terminal(tmp_path):

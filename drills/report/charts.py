@@ -25,7 +25,7 @@ from matplotlib.typing import RcKeyType
 
 from drills.checks.result_model import BudgetRow
 from drills.report.fmt import limit_text, num
-from drills.report.timeline import FaultInterval, Outage, lane_label, placement, vip_spans
+from drills.report.timeline import FaultInterval, Outage, lane_label, phase_gaps, placement, vip_spans
 from drills.report.view import ReportView
 from drills.scenario.fault_families import FALLBACK, FamilySpec
 from drills.scenario.fault_types import family_of
@@ -240,6 +240,15 @@ def _phase_marks(chart: _Chart, view: ReportView, names: bool) -> None:
         if names:
             chart.ax.text(p.start_s, 0.97, f" {p.name}", transform=chart.ax.get_xaxis_transform(), fontsize=7,
                           color="#6e7781", style="italic", va="top", clip_on=True)
+    for before, after in phase_gaps(view.phases):
+        # a recovery phase that waited for a heal (a restore) to finish: those seconds belong to no phase
+        gid = f"{chart.name}-before-{after.name}"
+        chart.ax.axvline(before.end_s, color="#8c959f", lw=0.7, ls=":")
+        chart.ax.axvspan(before.end_s, after.start_s, facecolor="#d0d7de", lw=0, alpha=0.35, gid=gid)
+        chart.groups[gid] = {"class": "phase-gap", "data-start-s": f"{before.end_s:.3f}",
+                             "data-end-s": f"{after.start_s:.3f}",
+                             "title": f"healing ({num(before.end_s, 's')} – {num(after.start_s, 's')}): heals still "
+                                      f"running after {before.name}, so {after.name} started late; no phase"}
 
 
 def _binned(series: Sequence[Mapping[str, Any]]) -> tuple[Sequence[Mapping[str, Any]], int]:

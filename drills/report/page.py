@@ -36,6 +36,7 @@ from drills.report.fmt import (
 from drills.report.htmlkit import esc, items_html, page, pill, records_html, table, value_html
 from drills.report.quote import SECTION_MAX
 from drills.report.relevance import DATA_LOSS_KEYS, audit_counts, audit_unknown_reasons, shows_failover
+from drills.report.timeline import phase_gaps
 from drills.report.view import ReportView
 from drills.report.workers import workers_html
 from drills.report.zonetable import zones_html
@@ -434,7 +435,10 @@ def _timeline(view: ReportView, charts: dict) -> str:
     shown = [fam for fam in FAMILIES.values() if fam.always_in_legend or fam.name in present]
     keys = " ".join(f'<span style="color:{fam.colour}">■ {esc(fam.label)}</span>' for fam in shown)
     legend = (f"Shaded bands are faults from inject (solid line) to heal (dashed line): {keys}; a hatched band "
-              "was never healed. Dotted lines separate the phases. Hover a band for details.")
+              "was never healed. Dotted lines separate the phases"
+              + ("; the grey band before a phase is time spent waiting for heals, in no phase"
+                 if phase_gaps(view.phases) else "")
+              + ". Hover a band for details.")
     parts = [f'<section id="timeline"><h2>Timeline</h2><p class="muted">{legend}</p>']
     captions = {
         "ops": ("Operations per second", "completed operations by outcome; red marks along the axis are outages "

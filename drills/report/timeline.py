@@ -4,6 +4,7 @@ outages and node roles. Only a change of shape: every moment is an offset the ch
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -56,6 +57,12 @@ def phases(result: Result) -> list[Phase]:
     out = [Phase(name, span[0], span[1]) for name, span in spans   # a damaged one may have lost an end
            if len(span) == 2 and span[0] is not None and span[1] is not None and span[1] >= span[0]]
     return sorted(out, key=lambda p: p.start_s)
+
+
+def phase_gaps(phases: list[Phase]) -> list[tuple[Phase, Phase]]:
+    """Consecutive phases with time between them: a recovery phase the drill started late because a heal (a
+    restore) was still running (the runner decides what counts as late; offsets are rounded to the ms)."""
+    return [(a, b) for a, b in itertools.pairwise(phases) if b.start_s - a.end_s > 0.001]
 
 
 def target_label(target: object, link: object) -> str:

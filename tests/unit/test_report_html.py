@@ -229,3 +229,27 @@ def test_a_fault_on_several_links_keeps_them_all(tmp_path: Path) -> None:
     (run / "result.json").write_text(json.dumps(result))
     html = render_run(run)[0].read_text()
     assert "link api1_db, api2_db" in html and "a list where text or null belongs" not in html
+
+
+def test_a_recovery_phase_that_waited_for_a_heal_shows_the_gap(tmp_path: Path) -> None:
+    """The drill started recovery 4 s late (a heal still running at the end of steady): every timeline chart
+    shades the gap, and the notes say why."""
+    run = tmp_path / "late"
+    shutil.copytree(FIXTURES / "pass", run)
+    (run / "result.json").unlink()   # judged again from the edited events
+    lines = (run / "events.jsonl").read_text().splitlines()
+    late = ['{"t":1764150054.0,"mono":854.0,"kind":"run","name":"recovery_delayed","by_s":4.0}'
+            if '"name":"recovery"' in x else x for x in lines]
+    late.append('{"t":1764150054.0,"mono":854.0,"kind":"phase","name":"recovery","start_s":54.0,"end_s":64.0}')
+    (run / "events.jsonl").write_text("".join(x + "\n" for x in late))
+    html = render_run(run)[0].read_text()
+    for chart in ("ops", "latency", "success", "roles", "generator"):
+        assert f'<g id="{chart}-before-recovery" class="phase-gap" data-start-s="50.000" data-end-s="54.000">' in html
+    assert "so recovery started late; no phase" in html and "time spent waiting for heals, in no phase" in html
+    assert "the recovery phase started 4.0 s after the end of steady" in html
+    assert "phase-gap" not in render_run(_copy(FIXTURES / "pass", tmp_path / "on-time"))[0].read_text()
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst

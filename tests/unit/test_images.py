@@ -38,6 +38,19 @@ def test_every_stack_image_has_a_dockerfile_with_a_base_argument():
         assert "ARG BASE=debian:bookworm-slim" in text and "FROM ${BASE}" in text, spec.key
 
 
+def test_every_build_input_of_a_stack_image_is_something_its_dockerfile_copies():
+    """An input the image does not contain (a README, the API's own tests) would make the image "stale" after an
+    edit that cannot change it, and rebuild it for nothing: .dockerignore keeps such files out of the context."""
+    stand_in = Path(images.__file__)
+    for spec in images.specs(toxiproxy_binary=stand_in, patroni_wheel=stand_in):
+        copied = [src.rstrip("/") for line in (spec.context / "Dockerfile").read_text().splitlines()
+                  if line.split()[:1] in (["COPY"], ["ADD"]) and "--from" not in line
+                  for src in line.split()[1:-1]]
+        for name, _path in images.build_inputs(spec):
+            assert name in ("Dockerfile", ".dockerignore") or any(
+                name == src or name.startswith(f"{src}/") for src in copied), (spec.key, name, copied)
+
+
 def test_dockerignore_patterns_are_honoured(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM x\n")
     (tmp_path / ".dockerignore").write_text("devtools/\n**/*.log\n")

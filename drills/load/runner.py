@@ -126,6 +126,19 @@ class LoadHandle:
                 raise LoadError(self.error, hint=f"see the Locust logs in {self.config.load_dir()}")
             time.sleep(0.1)
 
+    def started_at(self) -> float | None:
+        """Epoch time the first of this machine's load processes started its users (their `started-*.json`
+        markers), None when no marker says: the load's own start, which the harness sees only at its next poll."""
+        times = []
+        for name in self.worker_names:
+            try:
+                t = json.loads((self.config.load_dir() / f"started-{name}.json").read_text()).get("t")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if type(t) in (int, float):
+                times.append(float(t))
+        return min(times) if times else None
+
     def alive(self) -> bool:
         """True while every process runs. False once one exited (`error` says why unless it was a normal
         end: stopped by `stop()`, or the planned duration plus grace passed)."""

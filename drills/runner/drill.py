@@ -52,6 +52,8 @@ RECOVERY_TIMEOUT_S = 180.0
 #: Heals done this soon after the end of steady keep the recovery phase at its planned start; later ones
 #: move it (event `recovery_delayed`), so the phase never judges a system still being healed.
 RECOVERY_LATE_S = 0.5
+#: The load's own start (its markers) is used when it is at most this far back; the harness polls every 0.1 s.
+START_LAG_MAX_S = 2.0
 
 
 class Interrupted(Exception):
@@ -204,8 +206,7 @@ class DrillRun:
                                       record=sc.audit.recorded() if sc.audit else None,
                                       grace=LoadConfig.grace + HEAL_WAIT_S)   # the recovery phase may start late
         load.wait_started(timeout=60)
-        t0 = time.monotonic()
-        self.events.emit("run", name="load_started")
+        t0 = self._load_started(load.started_at())
         self.scheduler.start(t0)
         planned = [("warmup", 0.0, sc.phases.warmup), ("steady", sc.phases.warmup, steady_end)]
         recovery: tuple[float, float] | None = None   # known once every fault has healed
@@ -246,6 +247,16 @@ class DrillRun:
                             error_pct=stats.get("error_pct") or 0.0, p99_ms=stats.get("p99_ms"),
                             active_faults=self.scheduler.active()[0], leader=(self.probes.latest or {}).get("leader"))
                 time.sleep(0.05)
+
+    def _load_started(self, started_at: float | None) -> float:
+        """Write `load_started` at the moment the load really started (its processes' markers), not when the
+        harness's poll noticed (up to 0.1 s later: the first registrations fell outside the load window), and
+        return that moment on the monotonic clock: phases and the fault schedule count from it."""
+        wall, mono = time.time(), time.monotonic()
+        lag = wall - started_at if started_at is not None else 0.0
+        lag = lag if 0.0 <= lag <= START_LAG_MAX_S else 0.0   # a marker from another clock is not trusted
+        self.events.emit("run", name="load_started", t=round(wall - lag, 3), mono=round(mono - lag, 3))
+        return mono - lag
 
     def _begin_recovery(self, steady_end: float, now: float) -> tuple[float, float]:
         """The recovery phase: `phases.recovery` seconds from the moment every fault has healed, so it judges a

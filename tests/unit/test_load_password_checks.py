@@ -33,6 +33,7 @@ def run(answers, stopping=False, max_retries=3):
     me = types.SimpleNamespace(_sub=sub, rng=__import__("random").Random(1),
                                shop=types.SimpleNamespace(config=types.SimpleNamespace(max_retries=max_retries)),
                                rt=types.SimpleNamespace(stopping=stopping))
+    me._retry_after = lambda r, attempt: workload.TicketBuyer._retry_after(me, r, attempt)
     r = workload.TicketBuyer._ask(me, "POST", "/sessions", "sub:verify_password")
     return {"asked": len(asked), "verdict": workload._verdict(r), "slept": len(SLEPT)}
 

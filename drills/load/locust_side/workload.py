@@ -206,9 +206,8 @@ class TicketBuyer(FastHttpUser):
             if r.status == 401:
                 self.token = None
                 return
-            if not _retryable(r) or attempt > self.shop.config.max_retries or self.rt.stopping:
+            if not self._retry_after(r, attempt):
                 return
-            gevent.sleep(backoff(attempt, self.rng))
 
     def rotate_password(self) -> None:
         old_cv, old_token = self.cv, self.token
@@ -314,15 +313,21 @@ class TicketBuyer(FastHttpUser):
         return self._http(method, path, {"_skip": True}, name=name, json=json, token=token, announce=False)
 
     def _ask(self, method: str, path: str, name: str, json: Any = None, token: str | None = None) -> Classified:
-        """A question of a check (is this password / session accepted?), asked again with backoff while the
-        answer is no answer (timeout, 5xx, 408, 429) and the load is not stopping."""
-        for attempt in range(1, self.shop.config.max_retries + 2):
+        """A question of a check (is this password / session accepted?), asked again like a purchase while the
+        answer is no answer (an accepted or rejected answer is never retryable)."""
+        for attempt in itertools.count(1):
             r = self._sub(method, path, name, json=json, token=token)
-            if _verdict(r) != "unknown" or not _retryable(r) or attempt > self.shop.config.max_retries \
-                    or self.rt.stopping:
+            if not self._retry_after(r, attempt):
                 return r
-            gevent.sleep(backoff(attempt, self.rng))
-        raise AssertionError("unreachable: the last attempt returns")
+        raise AssertionError("unreachable: the count never ends")
+
+    def _retry_after(self, r: Classified, attempt: int) -> bool:
+        """Whether attempt number `attempt` (1-based), answered `r`, is sent again: no answer (timeout, 5xx,
+        408, 429), retries left and the load not stopping. True after the backoff has been waited."""
+        if not _retryable(r) or attempt > self.shop.config.max_retries or self.rt.stopping:
+            return False
+        gevent.sleep(backoff(attempt, self.rng))
+        return True
 
     def _fire(self, name: str, ctx: dict, started: float, outcome: str, error: str | None, **fields: Any) -> None:
         """Record a compound operation through events.request, like any request."""
